@@ -1,0 +1,62 @@
+//! Registry events (push, pull, delete) reported to whoever listens: audit, webhooks, counters.
+
+use crate::auth::Principal;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventAction {
+    Push,
+    Pull,
+    Delete,
+}
+
+impl EventAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventAction::Push => "push",
+            EventAction::Pull => "pull",
+            EventAction::Delete => "delete",
+        }
+    }
+}
+
+/// What kind of object the event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventTarget {
+    Manifest,
+    Blob,
+    Tag,
+}
+
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub action: EventAction,
+    pub target: EventTarget,
+    pub repository: String,
+    pub digest: String,
+    pub media_type: Option<String>,
+    pub size: i64,
+    pub tag: Option<String>,
+    pub actor: Principal,
+}
+
+/// Receives events. Must not block: implementations queue work of their own.
+pub trait EventSink: Send + Sync + 'static {
+    fn record(&self, event: Event);
+}
+
+/// Writes events to the log.
+pub struct LogSink;
+
+impl EventSink for LogSink {
+    fn record(&self, e: Event) {
+        tracing::info!(
+            action = e.action.as_str(),
+            target = ?e.target,
+            repository = %e.repository,
+            digest = %e.digest,
+            tag = e.tag.as_deref().unwrap_or(""),
+            actor = e.actor.subject.as_deref().unwrap_or("anonymous"),
+            "registry event"
+        );
+    }
+}

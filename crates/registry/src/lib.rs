@@ -1,0 +1,86 @@
+//! Berth's registry: OCI Distribution Spec v1.1 and Docker Registry HTTP API v2.
+//!
+//! Metadata (repositories, manifests, tags, links, uploads) lives in the database through
+//! [`meta::Meta`]; content-addressed bytes live in a [`storage::BlobStore`]. Access control is
+//! asked of an [`auth::Authorizer`] and events are told to an [`events::EventSink`]: this crate
+//! knows nothing of users.
+
+pub mod auth;
+pub mod digest;
+pub mod error;
+pub mod events;
+pub mod manifest;
+pub mod meta;
+pub mod names;
+mod routes;
+pub mod storage;
+mod uploads;
+
+use std::sync::Arc;
+
+use actix_web::web;
+
+pub use error::{Code, Error, Result};
+
+/// Limits and switches of the registry API.
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    /// Whether `DELETE` of blobs and manifests is allowed (otherwise `405 UNSUPPORTED`).
+    pub delete_enabled: bool,
+    /// Largest manifest body accepted, in bytes.
+    pub max_manifest_bytes: usize,
+    /// Cap on `n` for tag and catalog listings (and the page size when `n` is absent).
+    pub max_page_size: i64,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig {
+            delete_enabled: true,
+            max_manifest_bytes: 4 << 20,
+            max_page_size: 1000,
+        }
+    }
+}
+
+/// Everything a registry request needs.
+pub struct Registry {
+    pub(crate) meta: meta::Meta,
+    pub(crate) store: Arc<dyn storage::BlobStore>,
+    pub(crate) auth: Arc<dyn auth::Authorizer>,
+    pub(crate) events: Arc<dyn events::EventSink>,
+    pub(crate) config: RegistryConfig,
+    pub(crate) uploads: uploads::Sessions,
+}
+
+impl Registry {
+    pub fn new(
+        meta: meta::Meta,
+        store: Arc<dyn storage::BlobStore>,
+        auth: Arc<dyn auth::Authorizer>,
+        events: Arc<dyn events::EventSink>,
+        config: RegistryConfig,
+    ) -> Self {
+        Registry {
+            meta,
+            store,
+            auth,
+            events,
+            config,
+            uploads: uploads::Sessions::default(),
+        }
+    }
+
+    pub fn meta(&self) -> &meta::Meta {
+        &self.meta
+    }
+}
+
+/// Mounts the registry API (`/v2/…`) on an actix-web app.
+pub fn configure(registry: web::Data<Registry>) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(registry)
+            .service(web::resource(["/v2", "/v2/"]).to(routes::base))
+            .service(web::resource("/v2/{tail:.+}").to(routes::dispatch));
+    }
+}

@@ -1,0 +1,244 @@
+//! Parsing and validating manifests: Docker schema 2 manifests and manifest lists, OCI image
+//! manifests and indexes (with `artifactType` and `subject`), and OCI artifact manifests.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::digest::Digest;
+use crate::error::{Code, Error, Result};
+
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const OCI_ARTIFACT: &str = "application/vnd.oci.artifact.manifest.v1+json";
+
+const FOREIGN_LAYERS: [&str; 2] = [
+    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+];
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawDescriptor {
+    media_type: Option<String>,
+    digest: String,
+    size: i64,
+    urls: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawManifest {
+    schema_version: Option<i64>,
+    media_type: Option<String>,
+    artifact_type: Option<String>,
+    config: Option<RawDescriptor>,
+    layers: Option<Vec<RawDescriptor>>,
+    manifests: Option<Vec<RawDescriptor>>,
+    blobs: Option<Vec<RawDescriptor>>,
+    subject: Option<RawDescriptor>,
+    annotations: Option<BTreeMap<String, String>>,
+}
+
+/// What the registry needs to know about a manifest to store and serve it.
+#[derive(Debug)]
+pub struct Parsed {
+    pub media_type: String,
+    /// The artifact type reported by the referrers API: `artifactType`, or for an image
+    /// manifest without one, its config's media type.
+    pub artifact_type: Option<String>,
+    pub subject: Option<Digest>,
+    /// The manifest's annotations as JSON, for the referrers API.
+    pub annotations: Option<String>,
+    /// Blobs that must be in the repository (config and layers).
+    pub blobs: Vec<Digest>,
+    /// Manifests that must be in the repository (an index's children).
+    pub children: Vec<Digest>,
+}
+
+fn invalid(detail: impl Into<String>) -> Error {
+    Error::new(Code::ManifestInvalid, detail)
+}
+
+fn descriptor_digest(d: &RawDescriptor) -> Result<Digest> {
+    if d.size < 0 {
+        return Err(invalid("descriptor size must not be negative"));
+    }
+    d.digest
+        .parse()
+        .map_err(|_| invalid(format!("invalid descriptor digest {:?}", d.digest)))
+}
+
+/// The media type a `Content-Type` header names, without parameters.
+fn bare(content_type: &str) -> &str {
+    content_type.split(';').next().unwrap_or("").trim()
+}
+
+/// Parses and validates a manifest body sent with the given `Content-Type`.
+pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Parsed> {
+    let raw: RawManifest = serde_json::from_slice(body)
+        .map_err(|e| invalid(format!("manifest is not valid JSON: {e}")))?;
+    let header = content_type.map(bare).filter(|t| !t.is_empty());
+    let media_type = match (raw.media_type.as_deref(), header) {
+        (Some(body_type), Some(h)) if body_type != h => {
+            return Err(invalid(format!(
+                "mediaType {body_type:?} does not match Content-Type {h:?}"
+            )))
+        }
+        (Some(t), _) => t.to_owned(),
+        (None, Some(h)) => h.to_owned(),
+        // Neither says: infer from the shape, as OCI allows mediaType to be absent.
+        (None, None) if raw.manifests.is_some() => OCI_INDEX.to_owned(),
+        (None, None) => OCI_MANIFEST.to_owned(),
+    };
+
+    let mut blobs = Vec::new();
+    let mut children = Vec::new();
+    let mut artifact_type = raw.artifact_type.clone();
+    match media_type.as_str() {
+        DOCKER_MANIFEST | OCI_MANIFEST => {
+            if raw.schema_version != Some(2) {
+                return Err(invalid("schemaVersion must be 2"));
+            }
+            if raw.manifests.is_some() {
+                return Err(invalid("an image manifest has no `manifests`"));
+            }
+            let config = raw
+                .config
+                .as_ref()
+                .ok_or_else(|| invalid("image manifest without config"))?;
+            blobs.push(descriptor_digest(config)?);
+            if artifact_type.is_none() {
+                artifact_type = config.media_type.clone();
+            }
+            let layers = raw
+                .layers
+                .as_ref()
+                .ok_or_else(|| invalid("image manifest without layers"))?;
+            for layer in layers {
+                let digest = descriptor_digest(layer)?;
+                let foreign = layer
+                    .media_type
+                    .as_deref()
+                    .is_some_and(|t| FOREIGN_LAYERS.contains(&t))
+                    && layer.urls.as_ref().is_some_and(|u| !u.is_empty());
+                if !foreign {
+                    blobs.push(digest);
+                }
+            }
+        }
+        DOCKER_LIST | OCI_INDEX => {
+            if raw.schema_version != Some(2) {
+                return Err(invalid("schemaVersion must be 2"));
+            }
+            if raw.config.is_some() || raw.layers.is_some() {
+                return Err(invalid("an index has no config or layers"));
+            }
+            let manifests = raw
+                .manifests
+                .as_ref()
+                .ok_or_else(|| invalid("index without manifests"))?;
+            for m in manifests {
+                children.push(descriptor_digest(m)?);
+            }
+        }
+        OCI_ARTIFACT => {
+            if artifact_type.is_none() {
+                return Err(invalid("artifact manifest without artifactType"));
+            }
+            for b in raw.blobs.as_deref().unwrap_or_default() {
+                blobs.push(descriptor_digest(b)?);
+            }
+        }
+        other => {
+            return Err(invalid(format!("unsupported manifest media type {other:?}")));
+        }
+    }
+    let subject = raw.subject.as_ref().map(descriptor_digest).transpose()?;
+    let annotations = match &raw.annotations {
+        Some(a) if !a.is_empty() => Some(serde_json::to_string(a).map_err(|e| invalid(e.to_string()))?),
+        _ => None,
+    };
+    blobs.sort_by_key(|d| d.to_string());
+    blobs.dedup();
+    children.sort_by_key(|d| d.to_string());
+    children.dedup();
+    Ok(Parsed {
+        media_type,
+        artifact_type,
+        subject,
+        annotations,
+        blobs,
+        children,
+    })
+}
+
+/// Does an `Accept` header list allow a stored manifest of `media_type` to be served?
+/// No header, or `*/*`, accepts everything; Docker schema 2 manifests are always served since
+/// every client that speaks schema 2 understands them.
+pub fn accepted(accept: &[&str], media_type: &str) -> bool {
+    if accept.is_empty() || media_type == DOCKER_MANIFEST {
+        return true;
+    }
+    accept
+        .iter()
+        .flat_map(|h| h.split(','))
+        .map(bare)
+        .any(|t| t == media_type || t == "*/*" || t == "application/*")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a";
+    const LAYER: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    fn image(extra: &str) -> String {
+        format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}",
+                "config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{CONFIG}","size":2}},
+                "layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{LAYER}","size":0}}]{extra}}}"#
+        )
+    }
+
+    #[test]
+    fn image_manifest_references() {
+        let p = parse(Some(OCI_MANIFEST), image("").as_bytes()).expect("valid");
+        assert_eq!(p.media_type, OCI_MANIFEST);
+        assert_eq!(p.blobs.len(), 2);
+        assert_eq!(p.artifact_type.as_deref(), Some("application/vnd.oci.image.config.v1+json"));
+        let with_subject = image(&format!(
+            r#","artifactType":"application/x-sig","subject":{{"mediaType":"{OCI_MANIFEST}","digest":"{LAYER}","size":1}},"annotations":{{"a":"b"}}"#
+        ));
+        let p = parse(None, with_subject.as_bytes()).expect("valid");
+        assert_eq!(p.artifact_type.as_deref(), Some("application/x-sig"));
+        assert_eq!(p.subject.map(|d| d.to_string()).as_deref(), Some(LAYER));
+        assert_eq!(p.annotations.as_deref(), Some(r#"{"a":"b"}"#));
+    }
+
+    #[test]
+    fn rejects_bad_manifests() {
+        for (ct, body) in [
+            (Some(OCI_MANIFEST), "not json".to_owned()),
+            (Some(OCI_INDEX), image("")),
+            (Some("text/plain"), r#"{"schemaVersion":2}"#.to_owned()),
+            (Some(OCI_MANIFEST), r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}"#.to_owned()),
+            (Some(OCI_MANIFEST), image("").replace(CONFIG, "sha256:nothex")),
+            (Some(OCI_INDEX), r#"{"schemaVersion":1,"manifests":[]}"#.to_owned()),
+        ] {
+            assert!(parse(ct, body.as_bytes()).is_err(), "{ct:?} {body} should fail");
+        }
+    }
+
+    #[test]
+    fn accept_negotiation() {
+        assert!(accepted(&[], OCI_INDEX));
+        assert!(accepted(&["application/json, */*"], OCI_INDEX));
+        assert!(accepted(&[OCI_MANIFEST, OCI_INDEX], OCI_INDEX));
+        assert!(!accepted(&[DOCKER_MANIFEST], OCI_INDEX));
+        assert!(accepted(&[OCI_INDEX], DOCKER_MANIFEST));
+    }
+}

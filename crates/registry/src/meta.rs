@@ -1,0 +1,473 @@
+//! Registry metadata in the database: the only module of this crate that holds SQL.
+//!
+//! Queries are portable between SQLite and PostgreSQL (`$n` parameters, `RETURNING`,
+//! `ON CONFLICT`). Write transactions start with a write so that SQLite takes its write lock
+//! up front instead of failing to upgrade a read lock.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyPool, Row, Transaction};
+
+use crate::digest::Digest;
+use crate::error::{Code, Error, Result};
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// A manifest as stored.
+#[derive(Debug, Clone)]
+pub struct ManifestRow {
+    pub digest: String,
+    pub media_type: String,
+    pub size: i64,
+    /// Empty when only the head was asked for.
+    pub content: Vec<u8>,
+}
+
+/// A manifest about to be stored, with everything it references.
+#[derive(Debug)]
+pub struct NewManifest<'a> {
+    pub repository: &'a str,
+    pub digest: &'a Digest,
+    pub media_type: &'a str,
+    pub artifact_type: Option<&'a str>,
+    pub subject: Option<&'a Digest>,
+    pub annotations: Option<String>,
+    pub content: &'a [u8],
+    pub blobs: &'a [Digest],
+    pub children: &'a [Digest],
+    pub tag: Option<&'a str>,
+}
+
+/// A manifest that refers to a subject, as listed by the referrers API.
+#[derive(Debug, Clone)]
+pub struct Referrer {
+    pub digest: String,
+    pub media_type: String,
+    pub artifact_type: Option<String>,
+    pub annotations: Option<String>,
+    pub size: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub id: String,
+    pub repository: String,
+    pub owner: String,
+    pub size: i64,
+}
+
+#[derive(Clone)]
+pub struct Meta {
+    pool: AnyPool,
+}
+
+async fn ensure_repository(tx: &mut Transaction<'_, Any>, name: &str) -> Result<i64> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO repositories (name, created_at) VALUES ($1, $2)
+         ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id",
+    )
+    .bind(name)
+    .bind(now())
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+fn manifest_row(row: &AnyRow) -> Result<ManifestRow> {
+    Ok(ManifestRow {
+        digest: row.try_get(0)?,
+        media_type: row.try_get(1)?,
+        size: row.try_get(2)?,
+        content: row.try_get(3)?,
+    })
+}
+
+/// `$first, $first+1, …` for an `IN (…)` list.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Meta {
+    pub fn new(pool: AnyPool) -> Self {
+        Meta { pool }
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn repository_exists(&self, name: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT id FROM repositories WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Size of a blob if it is linked into the repository.
+    pub async fn blob_in_repository(&self, name: &str, digest: &Digest) -> Result<Option<i64>> {
+        let size = sqlx::query_scalar(
+            "SELECT b.size FROM repositories r
+             JOIN repository_blobs rb ON rb.repository_id = r.id
+             JOIN blobs b ON b.digest = rb.digest
+             WHERE r.name = $1 AND rb.digest = $2",
+        )
+        .bind(name)
+        .bind(digest.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(size)
+    }
+
+    /// Records a stored blob and links it into a repository (creating the repository).
+    pub async fn link_blob(&self, name: &str, digest: &Digest, size: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let repo = ensure_repository(&mut tx, name).await?;
+        let now = now();
+        sqlx::query(
+            "INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (digest) DO NOTHING",
+        )
+        .bind(digest.to_string())
+        .bind(size)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (repository_id, digest) DO NOTHING",
+        )
+        .bind(repo)
+        .bind(digest.to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Unlinks a blob from a repository. The bytes stay for garbage collection.
+    pub async fn unlink_blob(&self, name: &str, digest: &Digest) -> Result<bool> {
+        let done = sqlx::query(
+            "DELETE FROM repository_blobs WHERE digest = $2
+             AND repository_id = (SELECT id FROM repositories WHERE name = $1)",
+        )
+        .bind(name)
+        .bind(digest.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// A manifest by tag or digest; `with_content` false skips the body (HEAD).
+    pub async fn manifest(
+        &self,
+        name: &str,
+        reference: &str,
+        by_digest: bool,
+        with_content: bool,
+    ) -> Result<Option<ManifestRow>> {
+        let content = if with_content { "m.content" } else { "NULL" };
+        let sql = if by_digest {
+            format!(
+                "SELECT m.digest, m.media_type, m.size, {content} FROM repositories r
+                 JOIN manifests m ON m.repository_id = r.id
+                 WHERE r.name = $1 AND m.digest = $2"
+            )
+        } else {
+            format!(
+                "SELECT m.digest, m.media_type, m.size, {content} FROM repositories r
+                 JOIN tags t ON t.repository_id = r.id
+                 JOIN manifests m ON m.repository_id = r.id AND m.digest = t.manifest_digest
+                 WHERE r.name = $1 AND t.name = $2"
+            )
+        };
+        let row = sqlx::query(&sql)
+            .bind(name)
+            .bind(reference)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            None => Ok(None),
+            Some(row) if with_content => manifest_row(&row).map(Some),
+            Some(row) => Ok(Some(ManifestRow {
+                digest: row.try_get(0)?,
+                media_type: row.try_get(1)?,
+                size: row.try_get(2)?,
+                content: Vec::new(),
+            })),
+        }
+    }
+
+    /// Stores a manifest (and tag) after checking, in the same transaction, that everything it
+    /// references is in the repository.
+    pub async fn put_manifest(&self, m: NewManifest<'_>) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let repo = ensure_repository(&mut tx, m.repository).await?;
+        let now = now();
+
+        for chunk in m.blobs.chunks(500) {
+            let sql = format!(
+                "SELECT COUNT(DISTINCT digest) FROM repository_blobs
+                 WHERE repository_id = $1 AND digest IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query_scalar::<_, i64>(&sql).bind(repo);
+            let mut wanted = std::collections::HashSet::new();
+            for d in chunk {
+                q = q.bind(d.to_string());
+                wanted.insert(d);
+            }
+            let found = q.fetch_one(&mut *tx).await?;
+            if found != wanted.len() as i64 {
+                return Err(Error::new(
+                    Code::ManifestBlobUnknown,
+                    "the manifest references a blob that is not in this repository",
+                ));
+            }
+        }
+        for chunk in m.children.chunks(500) {
+            let sql = format!(
+                "SELECT COUNT(DISTINCT digest) FROM manifests
+                 WHERE repository_id = $1 AND digest IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query_scalar::<_, i64>(&sql).bind(repo);
+            let mut wanted = std::collections::HashSet::new();
+            for d in chunk {
+                q = q.bind(d.to_string());
+                wanted.insert(d);
+            }
+            let found = q.fetch_one(&mut *tx).await?;
+            if found != wanted.len() as i64 {
+                return Err(Error::new(
+                    Code::ManifestBlobUnknown,
+                    "the index references a manifest that is not in this repository",
+                ));
+            }
+        }
+
+        let inserted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject,
+                                    annotations, size, content, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (repository_id, digest) DO NOTHING RETURNING id",
+        )
+        .bind(repo)
+        .bind(m.digest.to_string())
+        .bind(m.media_type)
+        .bind(m.artifact_type)
+        .bind(m.subject.map(|s| s.to_string()))
+        .bind(m.annotations)
+        .bind(m.content.len() as i64)
+        .bind(m.content.to_vec())
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+
+        if let Some(id) = inserted {
+            for d in m.blobs {
+                sqlx::query(
+                    "INSERT INTO manifest_blobs (manifest_id, digest) VALUES ($1, $2)
+                     ON CONFLICT (manifest_id, digest) DO NOTHING",
+                )
+                .bind(id)
+                .bind(d.to_string())
+                .execute(&mut *tx)
+                .await?;
+            }
+            for d in m.children {
+                sqlx::query(
+                    "INSERT INTO manifest_children (manifest_id, child_digest) VALUES ($1, $2)
+                     ON CONFLICT (manifest_id, child_digest) DO NOTHING",
+                )
+                .bind(id)
+                .bind(d.to_string())
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+
+        if let Some(tag) = m.tag {
+            sqlx::query(
+                "INSERT INTO tags (repository_id, name, manifest_digest, updated_at)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (repository_id, name)
+                 DO UPDATE SET manifest_digest = excluded.manifest_digest,
+                               updated_at = excluded.updated_at",
+            )
+            .bind(repo)
+            .bind(tag)
+            .bind(m.digest.to_string())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a manifest and every tag pointing at it. Blobs stay for garbage collection.
+    pub async fn delete_manifest(&self, name: &str, digest: &Digest) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let deleted: Option<i64> = sqlx::query_scalar(
+            "DELETE FROM manifests WHERE digest = $2
+             AND repository_id = (SELECT id FROM repositories WHERE name = $1)
+             RETURNING repository_id",
+        )
+        .bind(name)
+        .bind(digest.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(repo) = deleted else {
+            return Ok(false);
+        };
+        sqlx::query("DELETE FROM tags WHERE repository_id = $1 AND manifest_digest = $2")
+            .bind(repo)
+            .bind(digest.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Deletes one tag; the manifest stays.
+    pub async fn delete_tag(&self, name: &str, tag: &str) -> Result<Option<String>> {
+        let digest = sqlx::query_scalar(
+            "DELETE FROM tags WHERE name = $2
+             AND repository_id = (SELECT id FROM repositories WHERE name = $1)
+             RETURNING manifest_digest",
+        )
+        .bind(name)
+        .bind(tag)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(digest)
+    }
+
+    /// Tags in lexical order after `last`; `limit` rows at most. `None` if the repository is
+    /// unknown.
+    pub async fn tags(
+        &self,
+        name: &str,
+        last: Option<&str>,
+        limit: i64,
+    ) -> Result<Option<Vec<String>>> {
+        let repo: Option<i64> = sqlx::query_scalar("SELECT id FROM repositories WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(repo) = repo else {
+            return Ok(None);
+        };
+        let tags = sqlx::query_scalar(
+            "SELECT name FROM tags WHERE repository_id = $1 AND name > $2
+             ORDER BY name LIMIT $3",
+        )
+        .bind(repo)
+        .bind(last.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Some(tags))
+    }
+
+    /// Repository names in lexical order after `last`.
+    pub async fn catalog(&self, last: Option<&str>, limit: i64) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT name FROM repositories WHERE name > $1 ORDER BY name LIMIT $2",
+        )
+        .bind(last.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Manifests in the repository whose subject is `digest`, optionally of one artifact type.
+    pub async fn referrers(
+        &self,
+        name: &str,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<Referrer>> {
+        let rows = sqlx::query(
+            "SELECT m.digest, m.media_type, m.artifact_type, m.annotations, m.size
+             FROM repositories r JOIN manifests m ON m.repository_id = r.id
+             WHERE r.name = $1 AND m.subject = $2
+               AND ($3 = '' OR m.artifact_type = $3)
+             ORDER BY m.id",
+        )
+        .bind(name)
+        .bind(subject.to_string())
+        .bind(artifact_type.unwrap_or(""))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Referrer {
+                    digest: r.try_get(0)?,
+                    media_type: r.try_get(1)?,
+                    artifact_type: r.try_get(2)?,
+                    annotations: r.try_get(3)?,
+                    size: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn create_upload(&self, id: &str, repository: &str, owner: &str) -> Result<()> {
+        let now = now();
+        sqlx::query(
+            "INSERT INTO uploads (id, repository, owner, size, created_at, updated_at)
+             VALUES ($1, $2, $3, 0, $4, $4)",
+        )
+        .bind(id)
+        .bind(repository)
+        .bind(owner)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn upload(&self, id: &str) -> Result<Option<Upload>> {
+        let row = sqlx::query("SELECT id, repository, owner, size FROM uploads WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(Upload {
+                id: r.try_get(0)?,
+                repository: r.try_get(1)?,
+                owner: r.try_get(2)?,
+                size: r.try_get(3)?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn set_upload_size(&self, id: &str, size: i64) -> Result<()> {
+        sqlx::query("UPDATE uploads SET size = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(size)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_upload(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM uploads WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,113 @@
+//! Repository names and tags by the distribution spec's grammar.
+//!
+//! name:      `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*`
+//! reference: `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`
+
+use crate::error::{Code, Error, Result};
+
+pub const MAX_NAME_LEN: usize = 255;
+pub const MAX_TAG_LEN: usize = 128;
+
+fn component_ok(c: &str) -> bool {
+    let b = c.as_bytes();
+    let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
+    if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if alnum(b[i]) {
+            i += 1;
+            continue;
+        }
+        // A separator run: ".", "_", "__" or one or more "-".
+        let start = i;
+        while i < b.len() && !alnum(b[i]) {
+            i += 1;
+        }
+        let sep = &c[start..i];
+        let ok = sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|x| x == b'-');
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+/// Validates a repository name.
+pub fn validate_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > MAX_NAME_LEN || !name.split('/').all(component_ok) {
+        return Err(Error::new(
+            Code::NameInvalid,
+            format!("invalid repository name {name:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Is this a valid tag?
+pub fn is_tag(tag: &str) -> bool {
+    let b = tag.as_bytes();
+    !b.is_empty()
+        && b.len() <= MAX_TAG_LEN
+        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
+        && b[1..]
+            .iter()
+            .all(|&x| x.is_ascii_alphanumeric() || x == b'_' || x == b'.' || x == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_grammar() {
+        for ok in [
+            "a",
+            "library/alpine",
+            "a/b/c/d",
+            "my-app",
+            "my--app",
+            "my_app",
+            "my__app",
+            "my.app",
+            "0",
+            "a1/b2",
+        ] {
+            assert!(validate_name(ok).is_ok(), "{ok} should be valid");
+        }
+        let long = "a".repeat(256);
+        for bad in [
+            "",
+            "A",
+            "Library/alpine",
+            "a//b",
+            "/a",
+            "a/",
+            "..",
+            "a/../b",
+            "a/./b",
+            "a..b",
+            "a___b",
+            "-a",
+            "a-",
+            "a_.b",
+            "a%2Fb",
+            "a b",
+            long.as_str(),
+        ] {
+            assert!(validate_name(bad).is_err(), "{bad:?} should be invalid");
+        }
+        assert!(validate_name(&"a".repeat(255)).is_ok());
+    }
+
+    #[test]
+    fn tags_follow_the_grammar() {
+        for ok in ["latest", "v1.0", "_x", "1", "A-b_c.d", &"t".repeat(128)] {
+            assert!(is_tag(ok), "{ok} should be a tag");
+        }
+        for bad in ["", ".x", "-x", "a/b", "a:b", "a+b", &"t".repeat(129)] {
+            assert!(!is_tag(bad), "{bad:?} should not be a tag");
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! `GET`/`HEAD`/`PUT`/`DELETE /v2/<name>/manifests/<reference>`.
+
+use actix_web::http::{header, Method};
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+
+use super::authorize_repo;
+use crate::auth::Action;
+use crate::digest::{Algorithm, Digest};
+use crate::error::{Code, Error, Result};
+use crate::events::{Event, EventAction, EventTarget};
+use crate::manifest;
+use crate::meta::NewManifest;
+use crate::{names, Registry};
+
+/// A manifest reference: a digest or a tag.
+enum Reference {
+    Digest(Digest),
+    Tag(String),
+}
+
+fn parse_reference(reference: &str) -> Result<Reference> {
+    if reference.contains(':') {
+        return reference.parse().map(Reference::Digest);
+    }
+    if names::is_tag(reference) {
+        return Ok(Reference::Tag(reference.to_owned()));
+    }
+    Err(Error::new(
+        Code::ManifestInvalid,
+        format!("invalid tag {reference:?}"),
+    ))
+}
+
+fn unknown(reference: &str) -> Error {
+    Error::new(
+        Code::ManifestUnknown,
+        format!("manifest {reference:?} is unknown"),
+    )
+}
+
+pub(super) async fn get(
+    reg: &Registry,
+    req: &HttpRequest,
+    name: &str,
+    reference: &str,
+) -> Result<HttpResponse> {
+    let reference_kind = match parse_reference(reference) {
+        Ok(r) => r,
+        // No manifest can be stored under an invalid tag: it is simply not there.
+        Err(e) if e.code() == Code::ManifestInvalid => return Err(unknown(reference)),
+        Err(e) => return Err(e),
+    };
+    let principal = authorize_repo(reg, req, name, &[Action::Pull]).await?;
+    let is_get = req.method() == Method::GET;
+    let (key, by_digest) = match &reference_kind {
+        Reference::Digest(d) => (d.to_string(), true),
+        Reference::Tag(t) => (t.clone(), false),
+    };
+    let Some(row) = reg.meta.manifest(name, &key, by_digest, true).await? else {
+        if !reg.meta.repository_exists(name).await? {
+            return Err(Error::new(
+                Code::NameUnknown,
+                format!("repository {name:?} is unknown"),
+            ));
+        }
+        return Err(unknown(reference));
+    };
+    let accept: Vec<&str> = req
+        .headers()
+        .get_all(header::ACCEPT)
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    if !manifest::accepted(&accept, &row.media_type) {
+        return Err(Error::new(
+            Code::ManifestUnknown,
+            format!(
+                "the manifest is {}, which the Accept header does not allow",
+                row.media_type
+            ),
+        ));
+    }
+    if is_get {
+        reg.events.record(Event {
+            action: EventAction::Pull,
+            target: EventTarget::Manifest,
+            repository: name.to_owned(),
+            digest: row.digest.clone(),
+            media_type: Some(row.media_type.clone()),
+            size: row.size,
+            tag: match reference_kind {
+                Reference::Tag(t) => Some(t),
+                Reference::Digest(_) => None,
+            },
+            actor: principal,
+        });
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, row.media_type))
+        .insert_header(("Docker-Content-Digest", row.digest.clone()))
+        .insert_header((header::ETAG, format!("\"{}\"", row.digest)))
+        .body(row.content))
+}
+
+/// Reads a body of at most `limit` bytes.
+async fn read_capped(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>> {
+    let too_large = || {
+        Error::new(
+            Code::SizeInvalid,
+            format!("manifest exceeds the {limit} byte limit"),
+        )
+        .with_status_413()
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            Error::new(Code::ManifestInvalid, format!("reading request body: {e}"))
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+pub(super) async fn put(
+    reg: &Registry,
+    req: &HttpRequest,
+    payload: web::Payload,
+    name: &str,
+    reference: &str,
+) -> Result<HttpResponse> {
+    let reference = parse_reference(reference)?;
+    let principal = authorize_repo(reg, req, name, &[Action::Pull, Action::Push]).await?;
+    let limit = reg.config.max_manifest_bytes;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(Error::new(
+            Code::SizeInvalid,
+            format!("manifest exceeds the {limit} byte limit"),
+        )
+        .with_status_413());
+    }
+    let body = read_capped(payload, limit).await?;
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let parsed = manifest::parse(content_type, &body)?;
+    let digest = match &reference {
+        Reference::Digest(expected) => {
+            let actual = Digest::of(expected.algorithm(), &body);
+            if actual != *expected {
+                return Err(Error::new(
+                    Code::DigestInvalid,
+                    format!("manifest body has digest {actual}, not {expected}"),
+                ));
+            }
+            actual
+        }
+        Reference::Tag(_) => Digest::of(Algorithm::Sha256, &body),
+    };
+    let tag = match &reference {
+        Reference::Tag(t) => Some(t.as_str()),
+        Reference::Digest(_) => None,
+    };
+    reg.meta
+        .put_manifest(NewManifest {
+            repository: name,
+            digest: &digest,
+            media_type: &parsed.media_type,
+            artifact_type: parsed.artifact_type.as_deref(),
+            subject: parsed.subject.as_ref(),
+            annotations: parsed.annotations.clone(),
+            content: &body,
+            blobs: &parsed.blobs,
+            children: &parsed.children,
+            tag,
+        })
+        .await?;
+    reg.events.record(Event {
+        action: EventAction::Push,
+        target: EventTarget::Manifest,
+        repository: name.to_owned(),
+        digest: digest.to_string(),
+        media_type: Some(parsed.media_type.clone()),
+        size: body.len() as i64,
+        tag: tag.map(str::to_owned),
+        actor: principal,
+    });
+    let mut resp = HttpResponse::Created();
+    resp.insert_header((header::LOCATION, format!("/v2/{name}/manifests/{digest}")))
+        .insert_header(("Docker-Content-Digest", digest.to_string()));
+    if let Some(subject) = &parsed.subject {
+        resp.insert_header(("OCI-Subject", subject.to_string()));
+    }
+    Ok(resp.finish())
+}
+
+pub(super) async fn delete(
+    reg: &Registry,
+    req: &HttpRequest,
+    name: &str,
+    reference: &str,
+) -> Result<HttpResponse> {
+    if !reg.config.delete_enabled {
+        return Err(Error::new(Code::Unsupported, "deletion is disabled"));
+    }
+    let reference = match parse_reference(reference) {
+        Ok(r) => r,
+        Err(e) if e.code() == Code::ManifestInvalid => return Err(unknown(reference)),
+        Err(e) => return Err(e),
+    };
+    let principal = authorize_repo(reg, req, name, &[Action::Delete]).await?;
+    let event = match &reference {
+        Reference::Digest(d) => {
+            if !reg.meta.delete_manifest(name, d).await? {
+                return Err(unknown(&d.to_string()));
+            }
+            (EventTarget::Manifest, d.to_string(), None)
+        }
+        Reference::Tag(t) => {
+            let digest = reg
+                .meta
+                .delete_tag(name, t)
+                .await?
+                .ok_or_else(|| unknown(t))?;
+            (EventTarget::Tag, digest, Some(t.clone()))
+        }
+    };
+    reg.events.record(Event {
+        action: EventAction::Delete,
+        target: event.0,
+        repository: name.to_owned(),
+        digest: event.1,
+        media_type: None,
+        size: 0,
+        tag: event.2,
+        actor: principal,
+    });
+    Ok(HttpResponse::Accepted().finish())
+}

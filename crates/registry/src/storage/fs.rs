@@ -1,0 +1,236 @@
+//! The local filesystem backend: `<root>/uploads/<id>` for uploads in progress and
+//! `<root>/blobs/<algorithm>/<first two hex>/<hex>` for content. Both live under one root so
+//! that committing an upload is an atomic rename.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+use super::{BlobSource, BlobStore, Chunk};
+use crate::digest::{Algorithm, Digest, Hasher};
+use crate::error::{Error, Result};
+
+const WRITE_BUFFER: usize = 1 << 20;
+
+pub struct FsStore {
+    root: PathBuf,
+}
+
+impl FsStore {
+    /// Opens (and creates) a store rooted at `root`.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        std::fs::create_dir_all(root.join("uploads"))?;
+        std::fs::create_dir_all(root.join("blobs"))?;
+        Ok(FsStore { root })
+    }
+
+    // Upload ids are parsed as UUIDs before they get here, so they are safe path components.
+    fn upload_path(&self, id: &str) -> PathBuf {
+        self.root.join("uploads").join(id)
+    }
+
+    fn blob_path(&self, digest: &Digest) -> PathBuf {
+        let hex = digest.hex();
+        self.root
+            .join("blobs")
+            .join(digest.algorithm().as_str())
+            .join(&hex[..2])
+            .join(hex)
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::internal(format!("storage task failed: {e}")))?
+}
+
+fn write_body(
+    path: &Path,
+    offset: u64,
+    mut body: mpsc::Receiver<Chunk>,
+    mut hasher: Option<Hasher>,
+) -> Result<(u64, Option<Hasher>)> {
+    let mut file = OpenOptions::new().write(true).open(path)?;
+    file.set_len(offset)?;
+    file.seek(SeekFrom::Start(offset))?;
+    let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
+    let mut size = offset;
+    let complete = loop {
+        match body.blocking_recv() {
+            Some(Chunk::Data(bytes)) => {
+                if let Some(h) = hasher.as_mut() {
+                    h.update(&bytes);
+                }
+                out.write_all(&bytes)?;
+                size += bytes.len() as u64;
+            }
+            Some(Chunk::End) => break true,
+            None => break false,
+        }
+    };
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    if !complete {
+        file.set_len(offset)?;
+        return Err(Error::new(
+            crate::error::Code::BlobUploadInvalid,
+            "request body ended early",
+        ));
+    }
+    Ok((size, hasher))
+}
+
+#[async_trait]
+impl BlobStore for FsStore {
+    async fn create_upload(&self, id: &str) -> Result<()> {
+        let path = self.upload_path(id);
+        blocking(move || {
+            File::create(path)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn upload_size(&self, id: &str) -> Result<Option<u64>> {
+        match tokio::fs::metadata(self.upload_path(id)).await {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn append(
+        &self,
+        id: &str,
+        offset: u64,
+        body: mpsc::Receiver<Chunk>,
+        hasher: Option<Hasher>,
+    ) -> Result<(u64, Option<Hasher>)> {
+        let path = self.upload_path(id);
+        blocking(move || write_body(&path, offset, body, hasher)).await
+    }
+
+    async fn hash_upload(&self, id: &str, algorithm: Algorithm) -> Result<Digest> {
+        let path = self.upload_path(id);
+        blocking(move || {
+            let mut file = File::open(path)?;
+            let mut hasher = Hasher::new(algorithm);
+            let mut buf = vec![0u8; WRITE_BUFFER];
+            loop {
+                let n = file.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+            }
+            Ok(hasher.finish())
+        })
+        .await
+    }
+
+    async fn commit(&self, id: &str, digest: &Digest) -> Result<()> {
+        let from = self.upload_path(id);
+        let to = self.blob_path(digest);
+        blocking(move || {
+            // Durable before it becomes visible: a crash after the rename must not leave a
+            // blob whose bytes are still only in the page cache.
+            File::open(&from)?.sync_all()?;
+            if let Some(dir) = to.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::rename(&from, &to)?;
+            if let Some(dir) = to.parent() {
+                File::open(dir)?.sync_all()?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_upload(&self, id: &str) -> Result<()> {
+        match tokio::fs::remove_file(self.upload_path(id)).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    async fn stat(&self, digest: &Digest) -> Result<Option<u64>> {
+        match tokio::fs::metadata(self.blob_path(digest)).await {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn source(&self, digest: &Digest) -> Result<BlobSource> {
+        Ok(BlobSource::File(self.blob_path(digest)))
+    }
+
+    async fn delete(&self, digest: &Digest) -> Result<()> {
+        match tokio::fs::remove_file(self.blob_path(digest)).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    async fn append(
+        store: &FsStore,
+        id: &str,
+        offset: u64,
+        parts: &[&'static [u8]],
+        end: bool,
+    ) -> Result<(u64, Option<Hasher>)> {
+        let (tx, rx) = mpsc::channel(8);
+        for p in parts {
+            tx.send(Chunk::Data(Bytes::from_static(p)))
+                .await
+                .expect("send");
+        }
+        if end {
+            tx.send(Chunk::End).await.expect("send");
+        }
+        drop(tx);
+        store
+            .append(id, offset, rx, Some(Hasher::new(Algorithm::Sha256)))
+            .await
+    }
+
+    #[tokio::test]
+    async fn upload_hash_commit_and_cut_short() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FsStore::open(dir.path()).expect("open");
+        store.create_upload("u1").await.expect("create");
+        let (size, _) = append(&store, "u1", 0, &[b"hello ", b"world"], true)
+            .await
+            .expect("append");
+        assert_eq!(size, 11);
+        // A body that ends without its end marker leaves the upload as it was.
+        assert!(append(&store, "u1", 11, &[b"garbage"], false).await.is_err());
+        assert_eq!(store.upload_size("u1").await.expect("size"), Some(11));
+        // A torn tail past the offset is cut off by the next append.
+        let (size, _) = append(&store, "u1", 6, &[b"berth"], true)
+            .await
+            .expect("append");
+        assert_eq!(size, 11);
+        let digest = store
+            .hash_upload("u1", Algorithm::Sha256)
+            .await
+            .expect("hash");
+        assert_eq!(digest, Digest::of(Algorithm::Sha256, b"hello berth"));
+        store.commit("u1", &digest).await.expect("commit");
+        assert_eq!(store.stat(&digest).await.expect("stat"), Some(11));
+        assert_eq!(store.upload_size("u1").await.expect("size"), None);
+    }
+}

@@ -1,0 +1,185 @@
+//! Blob upload sessions: streaming request bodies into the blob store while hashing, one writer
+//! per session at a time, and committing a blob once its digest checks out.
+//!
+//! The session row (repository, owner, size) is in the database and the bytes are in the blob
+//! store, so uploads survive a restart. The running hash is kept in memory between chunks;
+//! when it is missing (after a restart) the upload is hashed again from storage on completion.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use actix_web::web;
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::digest::{Algorithm, Digest, Hasher};
+use crate::error::{Code, Error, Result};
+use crate::meta::Upload;
+use crate::storage::Chunk;
+use crate::Registry;
+
+/// Chunks buffered between the socket reader and the hashing writer.
+const PIPE_DEPTH: usize = 64;
+
+#[derive(Default)]
+pub(crate) struct Sessions {
+    inner: Mutex<HashMap<String, Slot>>,
+}
+
+#[derive(Default)]
+struct Slot {
+    busy: bool,
+    /// Hash state and the offset it covers.
+    hasher: Option<(u64, Hasher)>,
+}
+
+/// Exclusive use of an upload session for the length of one request.
+pub(crate) struct Lease<'a> {
+    sessions: &'a Sessions,
+    id: String,
+    pub hasher: Option<(u64, Hasher)>,
+    finished: bool,
+}
+
+impl Sessions {
+    /// Takes the session for one request, or `None` if another request is writing to it.
+    pub fn lease(&self, id: &str) -> Option<Lease<'_>> {
+        let mut map = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = map.entry(id.to_owned()).or_default();
+        if slot.busy {
+            return None;
+        }
+        slot.busy = true;
+        Some(Lease {
+            sessions: self,
+            id: id.to_owned(),
+            hasher: slot.hasher.take(),
+            finished: false,
+        })
+    }
+}
+
+impl Lease<'_> {
+    /// The session is over (completed or cancelled): forget it.
+    pub fn finish(mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        let mut map = self.sessions.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if self.finished {
+            map.remove(&self.id);
+        } else if let Some(slot) = map.get_mut(&self.id) {
+            slot.busy = false;
+            slot.hasher = self.hasher.take();
+        }
+    }
+}
+
+/// Parses an upload id from a URL; only canonical UUIDs name uploads.
+pub(crate) fn parse_id(raw: &str) -> Result<String> {
+    uuid::Uuid::parse_str(raw)
+        .ok()
+        .map(|u| u.hyphenated().to_string())
+        .filter(|canonical| canonical == raw)
+        .ok_or_else(|| Error::new(Code::BlobUploadUnknown, "unknown upload"))
+}
+
+/// Streams a request body into an upload at `offset`, hashing as it goes.
+pub(crate) async fn stream_into(
+    reg: &Registry,
+    id: &str,
+    offset: u64,
+    mut payload: web::Payload,
+    hasher: Option<Hasher>,
+) -> Result<(u64, Option<Hasher>)> {
+    let (tx, rx) = mpsc::channel(PIPE_DEPTH);
+    let write = reg.store.append(id, offset, rx, hasher);
+    let pump = async move {
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| {
+                Error::new(Code::BlobUploadInvalid, format!("reading request body: {e}"))
+            })?;
+            if tx.send(Chunk::Data(chunk)).await.is_err() {
+                // The writer stopped; its error is the one to report.
+                return Ok(());
+            }
+        }
+        // If the writer is already gone its result tells why; nothing to add here.
+        tx.send(Chunk::End).await.ok();
+        Ok::<_, Error>(())
+    };
+    let (pumped, written) = tokio::join!(pump, write);
+    pumped?;
+    written
+}
+
+/// Cuts an upload back to `offset` (undoing a chunk that did not match what it claimed).
+pub(crate) async fn truncate(reg: &Registry, id: &str, offset: u64) -> Result<()> {
+    let (tx, rx) = mpsc::channel(1);
+    tx.send(Chunk::End)
+        .await
+        .map_err(|_| Error::internal("upload pipe closed"))?;
+    reg.store.append(id, offset, rx, None).await.map(|_| ())
+}
+
+/// Starts a new upload session in the store and the database.
+pub(crate) async fn create(reg: &Registry, repository: &str, owner: &str) -> Result<String> {
+    let id = uuid::Uuid::new_v4().hyphenated().to_string();
+    reg.store.create_upload(&id).await?;
+    if let Err(e) = reg.meta.create_upload(&id, repository, owner).await {
+        reg.store.delete_upload(&id).await.ok();
+        return Err(e);
+    }
+    Ok(id)
+}
+
+/// Removes an upload session's bytes and row.
+pub(crate) async fn discard(reg: &Registry, id: &str) -> Result<()> {
+    reg.meta.delete_upload(id).await?;
+    reg.store.delete_upload(id).await
+}
+
+/// Checks the uploaded bytes against `digest` and, if they match, makes them the blob.
+/// On a mismatch the upload is discarded: nothing is stored.
+pub(crate) async fn complete(
+    reg: &Registry,
+    upload: &Upload,
+    lease: &mut Lease<'_>,
+    size: u64,
+    digest: &Digest,
+) -> Result<()> {
+    let computed = match lease.hasher.take() {
+        Some((covered, h)) if covered == size && h.algorithm() == digest.algorithm() => h.finish(),
+        _ => reg.store.hash_upload(&upload.id, digest.algorithm()).await?,
+    };
+    if computed != *digest {
+        discard(reg, &upload.id).await?;
+        return Err(Error::new(
+            Code::DigestInvalid,
+            format!("uploaded content has digest {computed}, not {digest}"),
+        ));
+    }
+    if reg.store.stat(digest).await?.is_some() {
+        reg.store.delete_upload(&upload.id).await?;
+    } else {
+        reg.store.commit(&upload.id, digest).await?;
+    }
+    reg.meta
+        .link_blob(&upload.repository, digest, size as i64)
+        .await?;
+    reg.meta.delete_upload(&upload.id).await?;
+    Ok(())
+}
+
+/// The hasher to continue with at `offset`: the remembered one if it covers exactly that much,
+/// a fresh one at the start, otherwise none (the digest is computed from storage at the end).
+pub(crate) fn hasher_at(lease: &mut Lease<'_>, offset: u64, algorithm: Algorithm) -> Option<Hasher> {
+    match lease.hasher.take() {
+        Some((covered, h)) if covered == offset && h.algorithm() == algorithm => Some(h),
+        _ if offset == 0 => Some(Hasher::new(algorithm)),
+        _ => None,
+    }
+}

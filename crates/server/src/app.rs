@@ -1,0 +1,110 @@
+//! Wiring: storage, database, registry and web UI into one actix-web application.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::dev::{Server, Service};
+use actix_web::{web, App, HttpResponse, HttpServer};
+use anyhow::Context;
+use berth_registry::auth::AllowAll;
+use berth_registry::events::LogSink;
+use berth_registry::meta::Meta;
+use berth_registry::storage::FsStore;
+use berth_registry::Registry;
+use sqlx::AnyPool;
+
+use crate::config::Config;
+use crate::db;
+
+/// The shared state of a running Berth.
+#[derive(Clone)]
+pub struct State {
+    pub pool: AnyPool,
+    pub registry: web::Data<Registry>,
+    pub site: web::Data<berth_web::Site>,
+}
+
+impl State {
+    pub async fn open(config: &Config) -> anyhow::Result<State> {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!("creating the data directory {}", config.data_dir.display())
+        })?;
+        let pool = db::open(&config.database_url).await?;
+        let store = FsStore::open(config.data_dir.join("storage"))
+            .context("opening blob storage")?;
+        let registry = Registry::new(
+            Meta::new(pool.clone()),
+            Arc::new(store),
+            Arc::new(AllowAll),
+            Arc::new(LogSink),
+            config.registry.clone(),
+        );
+        let registry = web::Data::new(registry);
+        let site = web::Data::new(berth_web::Site::new(
+            registry.clone().into_inner(),
+            config.registry_host().to_owned(),
+        ));
+        Ok(State {
+            pool,
+            registry,
+            site,
+        })
+    }
+
+    /// Mounts every route.
+    pub fn configure(&self, cfg: &mut web::ServiceConfig) {
+        let pool = self.pool.clone();
+        cfg.route("/healthz", web::get().to(|| async { HttpResponse::Ok().body("ok") }))
+            .route(
+                "/readyz",
+                web::get().to(move || {
+                    let pool = pool.clone();
+                    async move {
+                        match sqlx::query("SELECT 1").execute(&pool).await {
+                            Ok(_) => HttpResponse::Ok().body("ready"),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "database not ready");
+                                HttpResponse::ServiceUnavailable().body("database unavailable")
+                            }
+                        }
+                    }
+                }),
+            )
+            .configure(berth_registry::configure(self.registry.clone()))
+            .configure(berth_web::configure(self.site.clone()));
+    }
+}
+
+/// Builds the HTTP server on an already bound listener.
+pub fn server(state: State, listener: std::net::TcpListener) -> anyhow::Result<Server> {
+    let server = HttpServer::new(move || {
+        let state = state.clone();
+        App::new()
+            .wrap_fn(|req, srv| {
+                let started = Instant::now();
+                let method = req.method().to_string();
+                let path = req.path().to_owned();
+                let fut = srv.call(req);
+                async move {
+                    let res = fut.await;
+                    let status = match &res {
+                        Ok(r) => r.status().as_u16(),
+                        Err(e) => e.as_response_error().status_code().as_u16(),
+                    };
+                    tracing::info!(
+                        %method,
+                        %path,
+                        status,
+                        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+                        "request"
+                    );
+                    res
+                }
+            })
+            .configure(|cfg| state.configure(cfg))
+    })
+    .listen(listener)?
+    .shutdown_timeout(30)
+    .run();
+    Ok(server)
+}

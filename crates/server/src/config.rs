@@ -1,0 +1,145 @@
+//! Typed configuration: command-line flags, then `BERTH_*` environment variables, then an
+//! optional `berth.toml`, then defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use berth_registry::RegistryConfig;
+use serde::Deserialize;
+
+/// Flags and environment variables of `berth serve` (and every command that opens the data).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "BERTH_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Directory for the SQLite database and blobs.
+    #[arg(long, env = "BERTH_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL: `sqlite://…` or `postgres://…` (default: SQLite in the data directory).
+    #[arg(long, env = "BERTH_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// The URL clients reach Berth at (used in links and pull commands).
+    #[arg(long, env = "BERTH_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Configuration file (default: `berth.toml` if present).
+    #[arg(long, env = "BERTH_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// The optional configuration file; every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    public_url: Option<String>,
+    #[serde(default)]
+    registry: RegistryFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegistryFile {
+    delete_enabled: Option<bool>,
+    max_manifest_bytes: Option<usize>,
+    max_page_size: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub public_url: String,
+    pub registry: RegistryConfig,
+}
+
+impl Config {
+    pub fn load(args: &Args) -> anyhow::Result<Config> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None if Path::new("berth.toml").exists() => read_file(Path::new("berth.toml"))?,
+            None => File::default(),
+        };
+        Ok(Config::merge(args, file))
+    }
+
+    fn merge(args: &Args, file: File) -> Config {
+        let listen = args
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 5000)));
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("data"));
+        let database_url = args
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("berth.db").display()));
+        let public_url = args
+            .public_url
+            .clone()
+            .or(file.public_url)
+            .unwrap_or_else(|| format!("http://{listen}"));
+        let defaults = RegistryConfig::default();
+        let registry = RegistryConfig {
+            delete_enabled: file.registry.delete_enabled.unwrap_or(defaults.delete_enabled),
+            max_manifest_bytes: file
+                .registry
+                .max_manifest_bytes
+                .unwrap_or(defaults.max_manifest_bytes),
+            max_page_size: file.registry.max_page_size.unwrap_or(defaults.max_page_size),
+        };
+        Config {
+            listen,
+            data_dir,
+            database_url,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            registry,
+        }
+    }
+
+    /// The host (and port) clients use in image references, e.g. `registry.example.com`.
+    pub fn registry_host(&self) -> &str {
+        let url = self.public_url.as_str();
+        let rest = url.split_once("://").map_or(url, |(_, r)| r);
+        rest.split('/').next().unwrap_or(rest)
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<File> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading configuration {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing configuration {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_file_over_defaults() {
+        let file: File = toml::from_str(
+            "listen = \"0.0.0.0:6000\"\npublic_url = \"https://r.example/\"\n[registry]\ndelete_enabled = false\n",
+        )
+        .expect("valid toml");
+        let args = Args {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 7000))),
+            ..Args::default()
+        };
+        let c = Config::merge(&args, file);
+        assert_eq!(c.listen.port(), 7000);
+        assert_eq!(c.public_url, "https://r.example");
+        assert_eq!(c.registry_host(), "r.example");
+        assert!(!c.registry.delete_enabled);
+        assert!(c.database_url.starts_with("sqlite://data/berth.db"));
+        let unknown: Result<File, _> = toml::from_str("lisen = \"x\"");
+        assert!(unknown.is_err(), "typos in the file are errors, not silently ignored");
+    }
+}
