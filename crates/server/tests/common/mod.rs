@@ -1,0 +1,322 @@
+//! `TestApp`: boots the real Berth application on a free loopback port against a real database
+//! (SQLite in a temp dir, or a fresh PostgreSQL database when `BERTH_TEST_BACKEND=postgres`),
+//! with request helpers for the registry API.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+
+use berth::app::{self, State};
+use berth::config::{Args, Config};
+use reqwest::{Method, Response, StatusCode};
+use sha2::{Digest as _, Sha256, Sha512};
+
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+pub const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+pub fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+pub fn sha512(bytes: &[u8]) -> String {
+    format!("sha512:{}", hex::encode(Sha512::digest(bytes)))
+}
+
+/// Which database the suite runs on, from `BERTH_TEST_BACKEND` (default SQLite).
+pub fn backend_is_postgres() -> bool {
+    std::env::var("BERTH_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// A database URL for one test: a file in `dir` for SQLite, or a new PostgreSQL database.
+pub async fn test_database_url(dir: &std::path::Path) -> String {
+    if !backend_is_postgres() {
+        return format!("sqlite://{}?mode=rwc", dir.join("berth.db").display());
+    }
+    let admin = std::env::var("BERTH_TEST_POSTGRES_URL")
+        .expect("BERTH_TEST_BACKEND=postgres needs BERTH_TEST_POSTGRES_URL (scripts/test sets it)");
+    sqlx::any::install_default_drivers();
+    let name = format!("berth_test_{}", uuid::Uuid::new_v4().simple());
+    let pool = sqlx::AnyPool::connect(&admin)
+        .await
+        .expect("connect to the test PostgreSQL");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&pool)
+        .await
+        .expect("create test database");
+    pool.close().await;
+    let (base, _) = admin.rsplit_once('/').expect("postgres URL with a database");
+    format!("{base}/{name}")
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub dir: tempfile::TempDir,
+    pub config: Config,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl TestApp {
+    pub async fn start() -> TestApp {
+        TestApp::start_with(|_| {}).await
+    }
+
+    /// Starts Berth with the default configuration changed by `tweak`.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        let args = Args {
+            listen: Some(addr),
+            data_dir: Some(dir.path().join("data")),
+            database_url: Some(test_database_url(dir.path()).await),
+            public_url: Some(format!("http://{addr}")),
+            config: Some(PathBuf::from("/dev/null")),
+        };
+        let mut config = Config::load(&args).expect("config");
+        tweak(&mut config);
+        let state = State::open(&config).await.expect("open state");
+        let server = app::server(state, listener).expect("server");
+        let handle = server.handle();
+        tokio::spawn(server);
+        TestApp {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            dir,
+            config,
+            handle,
+        }
+    }
+
+    /// `127.0.0.1:<port>`, as used in image references.
+    pub fn host(&self) -> String {
+        self.base.trim_start_matches("http://").to_owned()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path).send().await.expect("GET")
+    }
+
+    pub async fn head(&self, path: &str) -> Response {
+        self.request(Method::HEAD, path).send().await.expect("HEAD")
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.request(Method::DELETE, path).send().await.expect("DELETE")
+    }
+
+    /// Starts an upload session; returns its `Location`.
+    pub async fn start_upload(&self, repo: &str) -> String {
+        let r = self
+            .request(Method::POST, &format!("/v2/{repo}/blobs/uploads/"))
+            .send()
+            .await
+            .expect("POST upload");
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        location(&r)
+    }
+
+    /// Pushes a blob with POST + PUT; returns its sha256 digest.
+    pub async fn push_blob(&self, repo: &str, bytes: &[u8]) -> String {
+        let digest = sha256(bytes);
+        let loc = self.start_upload(repo).await;
+        let r = self
+            .client
+            .put(self.url(&with_digest(&loc, &digest)))
+            .header("Content-Type", "application/octet-stream")
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .expect("PUT upload");
+        assert_eq!(r.status(), StatusCode::CREATED, "push blob {digest}");
+        digest
+    }
+
+    pub async fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        body: &[u8],
+    ) -> Response {
+        self.client
+            .put(self.url(&format!("/v2/{repo}/manifests/{reference}")))
+            .header("Content-Type", media_type)
+            .body(body.to_vec())
+            .send()
+            .await
+            .expect("PUT manifest")
+    }
+
+    /// Pushes a one-layer OCI image (config and layer blobs, then the manifest under `tag`);
+    /// returns the manifest bytes and digest.
+    pub async fn push_image(&self, repo: &str, tag: &str, layer: &[u8]) -> (Vec<u8>, String) {
+        let config = format!(r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{}"]}}}}"#, sha256(layer));
+        let config_digest = self.push_blob(repo, config.as_bytes()).await;
+        let layer_digest = self.push_blob(repo, layer).await;
+        let manifest = image_manifest(
+            (&config_digest, config.len()),
+            &[(&layer_digest, layer.len())],
+            "",
+        );
+        let r = self.put_manifest(repo, tag, OCI_MANIFEST, &manifest).await;
+        assert_eq!(r.status(), StatusCode::CREATED, "push manifest");
+        let digest = sha256(&manifest);
+        (manifest, digest)
+    }
+
+    pub async fn json(&self, path: &str) -> serde_json::Value {
+        let r = self.get(path).await;
+        assert_eq!(r.status(), StatusCode::OK, "GET {path}");
+        r.json().await.expect("json body")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stops accepting at once; the runtime's end reaps the rest.
+        drop(self.handle.stop(false));
+    }
+}
+
+/// An OCI image manifest; `extra` is spliced in as further top-level fields (",\"k\":v").
+pub fn image_manifest(config: (&str, usize), layers: &[(&str, usize)], extra: &str) -> Vec<u8> {
+    let layers: Vec<String> = layers
+        .iter()
+        .map(|(d, s)| format!(r#"{{"mediaType":"{OCI_LAYER}","digest":"{d}","size":{s}}}"#))
+        .collect();
+    format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"{OCI_CONFIG}","digest":"{}","size":{}}},"layers":[{}]{extra}}}"#,
+        config.0,
+        config.1,
+        layers.join(",")
+    )
+    .into_bytes()
+}
+
+pub fn location(r: &Response) -> String {
+    header(r, "location")
+}
+
+pub fn header(r: &Response, name: &str) -> String {
+    r.headers()
+        .get(name)
+        .unwrap_or_else(|| panic!("response has no {name} header"))
+        .to_str()
+        .expect("ascii header")
+        .to_owned()
+}
+
+/// Appends `digest=` to an upload location, keeping any query it already has.
+pub fn with_digest(location: &str, digest: &str) -> String {
+    let sep = if location.contains('?') { '&' } else { '?' };
+    format!("{location}{sep}digest={digest}")
+}
+
+/// The spec error code of a JSON error response.
+pub async fn error_code(r: Response) -> String {
+    let v: serde_json::Value = r.json().await.expect("error body is JSON");
+    v["errors"][0]["code"]
+        .as_str()
+        .expect("errors[0].code")
+        .to_owned()
+}
+
+/// What an external command run by [`run_command`] printed, and how it ended.
+pub struct CommandOutput {
+    pub status: std::process::ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl CommandOutput {
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+/// How long any one external command (docker, skopeo) may run before the test fails.
+pub const COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Runs `cmd` to completion, capturing its output; panics (killing it) after [`COMMAND_TIMEOUT`]
+/// or when it cannot be started. The exit status is the caller's to check.
+pub async fn run_command(mut cmd: tokio::process::Command) -> CommandOutput {
+    let shown = format!("{:?}", cmd.as_std());
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {shown}: {e}"));
+    match tokio::time::timeout(COMMAND_TIMEOUT, child.wait_with_output()).await {
+        Ok(Ok(out)) => CommandOutput {
+            status: out.status,
+            stdout: out.stdout,
+            stderr: out.stderr,
+        },
+        Ok(Err(e)) => panic!("waiting for {shown}: {e}"),
+        Err(_) => panic!("{shown} did not finish within {COMMAND_TIMEOUT:?}"),
+    }
+}
+
+/// Like [`run_command`], but panics with everything the command printed unless it succeeds.
+pub async fn run_command_ok(cmd: tokio::process::Command) -> CommandOutput {
+    let shown = format!("{:?}", cmd.as_std());
+    let out = run_command(cmd).await;
+    assert!(
+        out.status.success(),
+        "{shown} failed ({})\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        out.status,
+        out.stdout_text(),
+        out.stderr_text()
+    );
+    out
+}
+
+/// Sends a request exactly as written (no URL normalisation, unlike reqwest, which would
+/// resolve `..`); returns the status and the body.
+pub async fn raw_request(host: &str, method: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let host = host.to_owned();
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(&host).expect("connect");
+        s.write_all(request.as_bytes()).expect("send");
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).expect("read");
+        let text = String::from_utf8_lossy(&out).into_owned();
+        let status = text
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("status line");
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        (status, body)
+    })
+    .await
+    .expect("raw request")
+}

@@ -1,0 +1,401 @@
+#![cfg(feature = "e2e")]
+//! End to end with the real `docker` CLI: images built by the private Docker daemon that
+//! `scripts/test` starts are pushed to a Berth on a loopback port and pulled back.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+
+/// The `docker` CLI pointed at the test daemon, with a configuration directory of its own.
+/// Everything registered with [`Docker::remember`] is removed from the daemon on drop.
+struct Docker {
+    host: String,
+    config: tempfile::TempDir,
+    created: Vec<String>,
+}
+
+impl Docker {
+    fn new() -> Docker {
+        let host = std::env::var("BERTH_TEST_DOCKER_HOST").unwrap_or_else(|_| {
+            panic!(
+                "BERTH_TEST_DOCKER_HOST is not set: the e2e tests need the private Docker daemon \
+                 that scripts/test starts; run them with scripts/test (or start a dockerd as \
+                 scripts/test does and export BERTH_TEST_DOCKER_HOST=unix://…/docker.sock)"
+            )
+        });
+        Docker {
+            host,
+            config: tempfile::tempdir().expect("DOCKER_CONFIG tempdir"),
+            created: Vec::new(),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new("docker");
+        cmd.arg("-H")
+            .arg(&self.host)
+            .args(args)
+            .env("DOCKER_CONFIG", self.config.path())
+            .env("DOCKER_BUILDKIT", "0")
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT");
+        cmd
+    }
+
+    /// Runs `docker ARGS`, which must succeed; returns its standard output.
+    async fn ok(&self, args: &[&str]) -> String {
+        run_command_ok(self.command(args)).await.stdout_text()
+    }
+
+    /// Runs `docker ARGS`, whatever its outcome.
+    async fn run(&self, args: &[&str]) -> CommandOutput {
+        run_command(self.command(args)).await
+    }
+
+    /// An image reference or id to remove when the test ends (most recently remembered first).
+    fn remember(&mut self, reference: &str) {
+        self.created.push(reference.to_owned());
+    }
+
+    /// Builds the context directory `ctx` as `tag`; returns the image id.
+    async fn build(&mut self, ctx: &Path, tag: &str) -> String {
+        self.remember(tag);
+        let ctx = ctx.to_str().expect("utf-8 path");
+        self.ok(&["build", "--force-rm", "-t", tag, ctx]).await;
+        let id = self.image_id(tag).await;
+        self.remember(&id);
+        id
+    }
+
+    async fn image_id(&self, reference: &str) -> String {
+        let id = self
+            .ok(&["image", "inspect", "-f", "{{.Id}}", reference])
+            .await;
+        let id = id.trim().to_owned();
+        assert!(id.starts_with("sha256:"), "image id of {reference}: {id}");
+        id
+    }
+
+    /// The image's layers, as uncompressed digests (what `docker push` names layers by).
+    async fn diff_ids(&self, reference: &str) -> Vec<String> {
+        let out = self
+            .ok(&[
+                "image",
+                "inspect",
+                "-f",
+                "{{json .RootFS.Layers}}",
+                reference,
+            ])
+            .await;
+        serde_json::from_str(out.trim()).expect("RootFS.Layers is a JSON list of strings")
+    }
+
+    async fn repo_digests(&self, reference: &str) -> Vec<String> {
+        let out = self
+            .ok(&["image", "inspect", "-f", "{{json .RepoDigests}}", reference])
+            .await;
+        serde_json::from_str(out.trim()).expect("RepoDigests is a JSON list of strings")
+    }
+
+    /// Whether the daemon still has an image (by id or reference).
+    async fn has_image(&self, reference: &str) -> bool {
+        self.run(&["image", "inspect", reference])
+            .await
+            .status
+            .success()
+    }
+}
+
+impl Drop for Docker {
+    /// Best effort: removes every remembered tag and image (children before their bases), so the
+    /// daemon's vfs data root does not grow from run to run.
+    fn drop(&mut self) {
+        let host = self.host.clone();
+        let config = self.config.path().to_owned();
+        let created: Vec<String> = self.created.drain(..).rev().collect();
+        let cleanup = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                for reference in created {
+                    let mut cmd = tokio::process::Command::new("docker");
+                    cmd.arg("-H")
+                        .arg(&host)
+                        .args(["rmi", "-f", &reference])
+                        .env("DOCKER_CONFIG", &config)
+                        .stdin(std::process::Stdio::null())
+                        .stdout(std::process::Stdio::null())
+                        .stderr(std::process::Stdio::null())
+                        .kill_on_drop(true);
+                    if let Ok(child) = cmd.spawn() {
+                        let _ =
+                            tokio::time::timeout(COMMAND_TIMEOUT, child.wait_with_output()).await;
+                    }
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// A fresh, unique line of text.
+fn random_text() -> String {
+    format!("{}\n", uuid::Uuid::new_v4())
+}
+
+/// A build context: each `(name, contents)` file, and a Dockerfile of `dockerfile`.
+fn build_context(dockerfile: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("build context tempdir");
+    std::fs::write(dir.path().join("Dockerfile"), dockerfile).expect("write Dockerfile");
+    for (name, contents) in files {
+        std::fs::write(dir.path().join(name), contents).expect("write context file");
+    }
+    dir
+}
+
+/// A two-layer `FROM scratch` image with random contents, built as `tag`; returns its context
+/// (which must outlive the build) and image id.
+async fn build_two_layer_image(docker: &mut Docker, tag: &str) -> (tempfile::TempDir, String) {
+    let ctx = build_context(
+        "FROM scratch\nCOPY one.txt /one.txt\nCOPY two.txt /two.txt\n",
+        &[("one.txt", &random_text()), ("two.txt", &random_text())],
+    );
+    let id = docker.build(ctx.path(), tag).await;
+    assert_eq!(
+        docker.diff_ids(tag).await.len(),
+        2,
+        "two COPY lines from scratch make two layers"
+    );
+    (ctx, id)
+}
+
+const MANIFEST_ACCEPT: &str = "application/vnd.docker.distribution.manifest.v2+json, \
+     application/vnd.oci.image.manifest.v1+json";
+
+/// Fetches an image manifest from the registry API; returns the body as JSON and its digest.
+async fn manifest(app: &TestApp, repo: &str, reference: &str) -> (serde_json::Value, String) {
+    let r = app
+        .request(Method::GET, &format!("/v2/{repo}/manifests/{reference}"))
+        .header("Accept", MANIFEST_ACCEPT)
+        .send()
+        .await
+        .expect("GET manifest");
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "GET {repo} manifest {reference}"
+    );
+    assert_eq!(
+        header(&r, "content-type"),
+        DOCKER_MANIFEST,
+        "docker pushes schema 2"
+    );
+    let digest = header(&r, "docker-content-digest");
+    let body = r.bytes().await.expect("manifest body");
+    assert_eq!(
+        digest,
+        sha256(&body),
+        "Docker-Content-Digest is the body's digest"
+    );
+    (
+        serde_json::from_slice(&body).expect("manifest is JSON"),
+        digest,
+    )
+}
+
+fn layer_digests(manifest: &serde_json::Value) -> Vec<String> {
+    manifest["layers"]
+        .as_array()
+        .expect("manifest has layers")
+        .iter()
+        .map(|l| l["digest"].as_str().expect("layer digest").to_owned())
+        .collect()
+}
+
+/// The `<tag>: digest: sha256:… size: N` line `docker push` ends with.
+fn pushed_digest(push_output: &str, tag: &str) -> (String, u64) {
+    let prefix = format!("{tag}: digest: ");
+    let line = push_output
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no `{prefix}` line in docker push output:\n{push_output}"));
+    let (digest, size) = line
+        .split_once(" size: ")
+        .unwrap_or_else(|| panic!("unexpected digest line: {line}"));
+    (
+        digest.to_owned(),
+        size.trim().parse().expect("numeric manifest size"),
+    )
+}
+
+/// The statuses `docker push` printed for one layer (`<first 12 hex digits>: <status>`).
+fn layer_statuses(push_output: &str, diff_id: &str) -> Vec<String> {
+    let hex = diff_id.trim_start_matches("sha256:");
+    let prefix = format!("{}: ", &hex[..12]);
+    push_output
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix(&prefix))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_push_then_pull_restores_the_same_image() {
+    let mut docker = Docker::new();
+    let app = TestApp::start().await;
+    let tag = format!("{}/e2e/app:v1", app.host());
+    let (_ctx, id) = build_two_layer_image(&mut docker, &tag).await;
+    let diff_ids = docker.diff_ids(&tag).await;
+
+    let push = docker.ok(&["push", &tag]).await;
+    pushed_digest(&push, "v1");
+
+    let tags = app.json("/v2/e2e/app/tags/list").await;
+    assert_eq!(tags["name"], "e2e/app");
+    let tags: Vec<&str> = tags["tags"]
+        .as_array()
+        .expect("tags list")
+        .iter()
+        .map(|t| t.as_str().expect("tag string"))
+        .collect();
+    assert!(tags.contains(&"v1"), "tags after push: {tags:?}");
+
+    let (m, _) = manifest(&app, "e2e/app", "v1").await;
+    assert_eq!(
+        m["config"]["digest"].as_str(),
+        Some(id.as_str()),
+        "the manifest's config is the image docker built"
+    );
+    assert_eq!(layer_digests(&m).len(), 2);
+
+    docker.ok(&["rmi", &tag]).await;
+    assert!(
+        !docker.has_image(&id).await,
+        "the image is gone locally before the pull"
+    );
+
+    docker.ok(&["pull", &tag]).await;
+    assert_eq!(docker.image_id(&tag).await, id, "pulled image id");
+    assert_eq!(docker.diff_ids(&tag).await, diff_ids, "pulled layers");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_push_of_a_derived_image_reuses_the_base_layers() {
+    let mut docker = Docker::new();
+    let app = TestApp::start().await;
+    let base = format!("{}/e2e/base:v1", app.host());
+    let (_ctx, _) = build_two_layer_image(&mut docker, &base).await;
+    let base_layers = docker.diff_ids(&base).await;
+    let push = docker.ok(&["push", &base]).await;
+    for layer in &base_layers {
+        let statuses = layer_statuses(&push, layer);
+        assert!(
+            statuses.iter().any(|s| s == "Pushed"),
+            "first push uploads {layer}: {statuses:?}\n{push}"
+        );
+    }
+
+    let derived = format!("{}/e2e/derived:v1", app.host());
+    let ctx = build_context(
+        &format!("FROM {base}\nCOPY three.txt /three.txt\n"),
+        &[("three.txt", &random_text())],
+    );
+    docker.build(ctx.path(), &derived).await;
+    let derived_layers = docker.diff_ids(&derived).await;
+    assert_eq!(derived_layers.len(), 3);
+    assert_eq!(derived_layers[..2], base_layers[..], "built on the base");
+
+    let push = docker.ok(&["push", &derived]).await;
+    for layer in &base_layers {
+        let statuses = layer_statuses(&push, layer);
+        assert!(
+            statuses
+                .iter()
+                .any(|s| s == "Mounted from e2e/base" || s == "Layer already exists"),
+            "shared layer {layer} is mounted, not uploaded again: {statuses:?}\n{push}"
+        );
+        assert!(
+            !statuses
+                .iter()
+                .any(|s| s == "Pushed" || s.starts_with("Pushing")),
+            "shared layer {layer} was uploaded again: {statuses:?}\n{push}"
+        );
+    }
+    let statuses = layer_statuses(&push, &derived_layers[2]);
+    assert!(
+        statuses.iter().any(|s| s == "Pushed"),
+        "the new layer is uploaded: {statuses:?}\n{push}"
+    );
+
+    let (base_manifest, _) = manifest(&app, "e2e/base", "v1").await;
+    let (derived_manifest, _) = manifest(&app, "e2e/derived", "v1").await;
+    let base_blobs = layer_digests(&base_manifest);
+    let derived_blobs = layer_digests(&derived_manifest);
+    assert_eq!(derived_blobs.len(), 3);
+    assert_eq!(
+        derived_blobs[..2],
+        base_blobs[..],
+        "same compressed blobs in both"
+    );
+    for blob in &derived_blobs {
+        let r = app.head(&format!("/v2/e2e/derived/blobs/{blob}")).await;
+        assert_eq!(r.status(), StatusCode::OK, "HEAD e2e/derived blob {blob}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_pull_by_digest_matches_the_pushed_digest() {
+    let mut docker = Docker::new();
+    let app = TestApp::start().await;
+    let repo = format!("{}/e2e/app", app.host());
+    let tag = format!("{repo}:v1");
+    let (_ctx, id) = build_two_layer_image(&mut docker, &tag).await;
+
+    let push = docker.ok(&["push", &tag]).await;
+    let (digest, size) = pushed_digest(&push, "v1");
+
+    let r = app
+        .request(Method::HEAD, "/v2/e2e/app/manifests/v1")
+        .header("Accept", MANIFEST_ACCEPT)
+        .send()
+        .await
+        .expect("HEAD manifest");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header(&r, "docker-content-digest"), digest);
+    assert_eq!(header(&r, "content-length"), size.to_string());
+
+    let by_digest = format!("{repo}@{digest}");
+    assert_eq!(
+        docker.repo_digests(&tag).await,
+        vec![by_digest.clone()],
+        "RepoDigests after push"
+    );
+
+    docker.remember(&by_digest);
+    docker.ok(&["rmi", &tag]).await;
+    assert!(
+        !docker.has_image(&id).await,
+        "the image is gone locally before the pull"
+    );
+
+    docker.ok(&["pull", &by_digest]).await;
+    assert_eq!(
+        docker.image_id(&by_digest).await,
+        id,
+        "image pulled by digest"
+    );
+    assert_eq!(
+        docker.repo_digests(&by_digest).await,
+        vec![by_digest.clone()],
+        "RepoDigests after pull"
+    );
+    let (_, served) = manifest(&app, "e2e/app", &digest).await;
+    assert_eq!(served, digest, "manifest fetched by digest");
+}
