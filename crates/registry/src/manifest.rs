@@ -153,12 +153,16 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Parsed> {
             }
         }
         other => {
-            return Err(invalid(format!("unsupported manifest media type {other:?}")));
+            return Err(invalid(format!(
+                "unsupported manifest media type {other:?}"
+            )));
         }
     }
     let subject = raw.subject.as_ref().map(descriptor_digest).transpose()?;
     let annotations = match &raw.annotations {
-        Some(a) if !a.is_empty() => Some(serde_json::to_string(a).map_err(|e| invalid(e.to_string()))?),
+        Some(a) if !a.is_empty() => {
+            Some(serde_json::to_string(a).map_err(|e| invalid(e.to_string()))?)
+        }
         _ => None,
     };
     blobs.sort_by_key(|d| d.to_string());
@@ -209,7 +213,10 @@ mod tests {
         let p = parse(Some(OCI_MANIFEST), image("").as_bytes()).expect("valid");
         assert_eq!(p.media_type, OCI_MANIFEST);
         assert_eq!(p.blobs.len(), 2);
-        assert_eq!(p.artifact_type.as_deref(), Some("application/vnd.oci.image.config.v1+json"));
+        assert_eq!(
+            p.artifact_type.as_deref(),
+            Some("application/vnd.oci.image.config.v1+json")
+        );
         let with_subject = image(&format!(
             r#","artifactType":"application/x-sig","subject":{{"mediaType":"{OCI_MANIFEST}","digest":"{LAYER}","size":1}},"annotations":{{"a":"b"}}"#
         ));

@@ -68,7 +68,11 @@ impl Lease<'_> {
 
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
-        let mut map = self.sessions.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self
+            .sessions
+            .inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if self.finished {
             map.remove(&self.id);
         } else if let Some(slot) = map.get_mut(&self.id) {
@@ -100,7 +104,10 @@ pub(crate) async fn stream_into(
     let pump = async move {
         while let Some(chunk) = payload.next().await {
             let chunk = chunk.map_err(|e| {
-                Error::new(Code::BlobUploadInvalid, format!("reading request body: {e}"))
+                Error::new(
+                    Code::BlobUploadInvalid,
+                    format!("reading request body: {e}"),
+                )
             })?;
             if tx.send(Chunk::Data(chunk)).await.is_err() {
                 // The writer stopped; its error is the one to report.
@@ -153,7 +160,11 @@ pub(crate) async fn complete(
 ) -> Result<()> {
     let computed = match lease.hasher.take() {
         Some((covered, h)) if covered == size && h.algorithm() == digest.algorithm() => h.finish(),
-        _ => reg.store.hash_upload(&upload.id, digest.algorithm()).await?,
+        _ => {
+            reg.store
+                .hash_upload(&upload.id, digest.algorithm())
+                .await?
+        }
     };
     if computed != *digest {
         discard(reg, &upload.id).await?;
@@ -176,7 +187,11 @@ pub(crate) async fn complete(
 
 /// The hasher to continue with at `offset`: the remembered one if it covers exactly that much,
 /// a fresh one at the start, otherwise none (the digest is computed from storage at the end).
-pub(crate) fn hasher_at(lease: &mut Lease<'_>, offset: u64, algorithm: Algorithm) -> Option<Hasher> {
+pub(crate) fn hasher_at(
+    lease: &mut Lease<'_>,
+    offset: u64,
+    algorithm: Algorithm,
+) -> Option<Hasher> {
     match lease.hasher.take() {
         Some((covered, h)) if covered == offset && h.algorithm() == algorithm => Some(h),
         _ if offset == 0 => Some(Hasher::new(algorithm)),

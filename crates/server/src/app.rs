@@ -30,8 +30,8 @@ impl State {
             format!("creating the data directory {}", config.data_dir.display())
         })?;
         let pool = db::open(&config.database_url).await?;
-        let store = FsStore::open(config.data_dir.join("storage"))
-            .context("opening blob storage")?;
+        let store =
+            FsStore::open(config.data_dir.join("storage")).context("opening blob storage")?;
         let registry = Registry::new(
             Meta::new(pool.clone()),
             Arc::new(store),
@@ -54,24 +54,27 @@ impl State {
     /// Mounts every route.
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
         let pool = self.pool.clone();
-        cfg.route("/healthz", web::get().to(|| async { HttpResponse::Ok().body("ok") }))
-            .route(
-                "/readyz",
-                web::get().to(move || {
-                    let pool = pool.clone();
-                    async move {
-                        match sqlx::query("SELECT 1").execute(&pool).await {
-                            Ok(_) => HttpResponse::Ok().body("ready"),
-                            Err(e) => {
-                                tracing::warn!(error = %e, "database not ready");
-                                HttpResponse::ServiceUnavailable().body("database unavailable")
-                            }
+        cfg.route(
+            "/healthz",
+            web::get().to(|| async { HttpResponse::Ok().body("ok") }),
+        )
+        .route(
+            "/readyz",
+            web::get().to(move || {
+                let pool = pool.clone();
+                async move {
+                    match sqlx::query("SELECT 1").execute(&pool).await {
+                        Ok(_) => HttpResponse::Ok().body("ready"),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "database not ready");
+                            HttpResponse::ServiceUnavailable().body("database unavailable")
                         }
                     }
-                }),
-            )
-            .configure(berth_registry::configure(self.registry.clone()))
-            .configure(berth_web::configure(self.site.clone()));
+                }
+            }),
+        )
+        .configure(berth_registry::configure(self.registry.clone()))
+        .configure(berth_web::configure(self.site.clone()));
     }
 }
 

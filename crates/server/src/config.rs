@@ -81,7 +81,9 @@ impl Config {
             .database_url
             .clone()
             .or(file.database_url)
-            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("berth.db").display()));
+            .unwrap_or_else(|| {
+                format!("sqlite://{}?mode=rwc", data_dir.join("berth.db").display())
+            });
         let public_url = args
             .public_url
             .clone()
@@ -89,12 +91,18 @@ impl Config {
             .unwrap_or_else(|| format!("http://{listen}"));
         let defaults = RegistryConfig::default();
         let registry = RegistryConfig {
-            delete_enabled: file.registry.delete_enabled.unwrap_or(defaults.delete_enabled),
+            delete_enabled: file
+                .registry
+                .delete_enabled
+                .unwrap_or(defaults.delete_enabled),
             max_manifest_bytes: file
                 .registry
                 .max_manifest_bytes
                 .unwrap_or(defaults.max_manifest_bytes),
-            max_page_size: file.registry.max_page_size.unwrap_or(defaults.max_page_size),
+            max_page_size: file
+                .registry
+                .max_page_size
+                .unwrap_or(defaults.max_page_size),
         };
         Config {
             listen,
@@ -140,6 +148,9 @@ mod tests {
         assert!(!c.registry.delete_enabled);
         assert!(c.database_url.starts_with("sqlite://data/berth.db"));
         let unknown: Result<File, _> = toml::from_str("lisen = \"x\"");
-        assert!(unknown.is_err(), "typos in the file are errors, not silently ignored");
+        assert!(
+            unknown.is_err(),
+            "typos in the file are errors, not silently ignored"
+        );
     }
 }

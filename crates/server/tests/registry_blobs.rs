@@ -57,11 +57,7 @@ async fn monolithic_post_then_pull_with_ranges() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.bytes().await.expect("body").as_ref(), blob.as_slice());
 
-    let range = |spec: &'static str| {
-        app.request(Method::GET, &path)
-            .header("Range", spec)
-            .send()
-    };
+    let range = |spec: &'static str| app.request(Method::GET, &path).header("Range", spec).send();
     let r = range("bytes=10-19").await.expect("range");
     assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(header(&r, "content-range"), "bytes 10-19/1000");
@@ -95,7 +91,12 @@ async fn unknown_and_malformed_blob_digests() {
     }
     let r = app.get(&format!("/v2/repo/blobs/{dummy}")).await;
     assert_eq!(error_code(r).await, "BLOB_UNKNOWN");
-    for bad in ["sha256:abc", "md5:1234", "nodigest", "sha256:..%2F..%2Fetc%2Fpasswd"] {
+    for bad in [
+        "sha256:abc",
+        "md5:1234",
+        "nodigest",
+        "sha256:..%2F..%2Fetc%2Fpasswd",
+    ] {
         let r = app.get(&format!("/v2/repo/blobs/{bad}")).await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
         assert_eq!(error_code(r).await, "DIGEST_INVALID", "{bad}");
@@ -143,12 +144,7 @@ async fn post_then_put_and_streamed_patch_then_empty_put() {
     assert_eq!(error_code(r).await, "BLOB_UPLOAD_UNKNOWN");
 }
 
-async fn patch(
-    app: &TestApp,
-    loc: &str,
-    range: &str,
-    body: &[u8],
-) -> reqwest::Response {
+async fn patch(app: &TestApp, loc: &str, range: &str, body: &[u8]) -> reqwest::Response {
     app.client
         .patch(app.url(loc))
         .header("Content-Type", "application/octet-stream")
@@ -238,7 +234,10 @@ fn entries(dir: &std::path::Path) -> usize {
 async fn cancelled_upload_is_gone() {
     let app = TestApp::start().await;
     let loc = app.start_upload("cancel").await;
-    assert_eq!(patch(&app, &loc, "0-2", b"abc").await.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        patch(&app, &loc, "0-2", b"abc").await.status(),
+        StatusCode::ACCEPTED
+    );
     assert_eq!(entries(&uploads_dir(&app)), 1);
     let r = app.delete(&loc).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
@@ -316,7 +315,11 @@ async fn a_wrong_digest_stores_nothing() {
     }
     assert_eq!(entries(&uploads_dir(&app)), 0);
     let blobs = app.config.data_dir.join("storage").join("blobs");
-    assert_eq!(entries(&blobs), 0, "no blob reached content-addressed storage");
+    assert_eq!(
+        entries(&blobs),
+        0,
+        "no blob reached content-addressed storage"
+    );
 
     // A PUT without a digest, or with a malformed one, is refused.
     let loc = app.start_upload("wrong").await;
@@ -362,7 +365,9 @@ async fn a_truncated_body_stores_nothing() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(clean, "the cut-short upload was discarded");
-    let r = app.head(&format!("/v2/cut/blobs/{}", sha256(&vec![7u8; 100_000]))).await;
+    let r = app
+        .head(&format!("/v2/cut/blobs/{}", sha256(&vec![7u8; 100_000])))
+        .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
 
@@ -372,7 +377,10 @@ async fn sha512_digests_work_on_every_upload_path() {
     let blob = b"sha512 is optional in the spec and supported here".to_vec();
     let digest = sha512(&blob);
     let r = app
-        .request(Method::POST, &format!("/v2/s512/blobs/uploads/?digest={digest}"))
+        .request(
+            Method::POST,
+            &format!("/v2/s512/blobs/uploads/?digest={digest}"),
+        )
         .body(blob.clone())
         .send()
         .await
@@ -387,7 +395,13 @@ async fn sha512_digests_work_on_every_upload_path() {
     let other = b"another sha512 blob, in two chunks".to_vec();
     let loc = app.start_upload("s512").await;
     let r = patch(&app, &loc, "0-9", &other[..10]).await;
-    let r = patch(&app, &location(&r), &format!("10-{}", other.len() - 1), &other[10..]).await;
+    let r = patch(
+        &app,
+        &location(&r),
+        &format!("10-{}", other.len() - 1),
+        &other[10..],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     let d = sha512(&other);
     let r = app
@@ -409,7 +423,10 @@ async fn cross_repository_mounts() {
 
     // Without `from`: a plain new session.
     let r = app
-        .request(Method::POST, &format!("/v2/target/blobs/uploads/?mount={dummy}"))
+        .request(
+            Method::POST,
+            &format!("/v2/target/blobs/uploads/?mount={dummy}"),
+        )
         .send()
         .await
         .expect("POST");
@@ -453,7 +470,10 @@ async fn blob_delete_unlinks_and_can_be_disabled() {
     let digest = app.push_blob("del", b"to be deleted").await;
     let r = app.delete(&format!("/v2/del/blobs/{digest}")).await;
     assert_eq!(r.status(), StatusCode::ACCEPTED);
-    assert_eq!(app.get(&format!("/v2/del/blobs/{digest}")).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(&format!("/v2/del/blobs/{digest}")).await.status(),
+        StatusCode::NOT_FOUND
+    );
     let r = app.delete(&format!("/v2/del/blobs/{digest}")).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_code(r).await, "BLOB_UNKNOWN");
@@ -463,7 +483,10 @@ async fn blob_delete_unlinks_and_can_be_disabled() {
     let r = app.delete(&format!("/v2/keep/blobs/{digest}")).await;
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(error_code(r).await, "UNSUPPORTED");
-    assert_eq!(app.get(&format!("/v2/keep/blobs/{digest}")).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get(&format!("/v2/keep/blobs/{digest}")).await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]

@@ -54,7 +54,9 @@ async fn missing_manifests_are_404_and_bad_references_are_errors() {
     let r = app.get("/v2/m/manifests/nosuchtag").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_code(r).await, "MANIFEST_UNKNOWN");
-    let r = app.get(&format!("/v2/m/manifests/{}", sha256(b"nothing"))).await;
+    let r = app
+        .get(&format!("/v2/m/manifests/{}", sha256(b"nothing")))
+        .await;
     assert_eq!(error_code(r).await, "MANIFEST_UNKNOWN");
     let r = app.get("/v2/unknown-repo/manifests/latest").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
@@ -63,9 +65,7 @@ async fn missing_manifests_are_404_and_bad_references_are_errors() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(error_code(r).await, "DIGEST_INVALID");
     let long_tag = "t".repeat(129);
-    let r = app
-        .put_manifest("m", &long_tag, OCI_MANIFEST, b"{}")
-        .await;
+    let r = app.put_manifest("m", &long_tag, OCI_MANIFEST, b"{}").await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(error_code(r).await, "MANIFEST_INVALID");
 }
@@ -170,7 +170,10 @@ async fn oversized_manifests_are_refused() {
         .await
         .expect("PUT");
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(app.get("/v2/big/manifests/v1").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/v2/big/manifests/v1").await.status(),
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -249,12 +252,18 @@ async fn deleting_tags_and_manifests() {
     // Deleting a tag leaves the manifest and the other tag.
     let r = app.delete("/v2/d/manifests/v1").await;
     assert_eq!(r.status(), StatusCode::ACCEPTED);
-    assert_eq!(app.get("/v2/d/manifests/v1").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/v2/d/manifests/v1").await.status(),
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(
         app.get(&format!("/v2/d/manifests/{digest}")).await.status(),
         StatusCode::OK
     );
-    assert_eq!(app.json("/v2/d/tags/list").await["tags"], serde_json::json!(["v2"]));
+    assert_eq!(
+        app.json("/v2/d/tags/list").await["tags"],
+        serde_json::json!(["v2"])
+    );
 
     // Deleting the manifest takes its tags with it; its blobs stay for garbage collection.
     let r = app.delete(&format!("/v2/d/manifests/{digest}")).await;
@@ -263,7 +272,10 @@ async fn deleting_tags_and_manifests() {
         app.get(&format!("/v2/d/manifests/{digest}")).await.status(),
         StatusCode::NOT_FOUND
     );
-    assert_eq!(app.json("/v2/d/tags/list").await["tags"], serde_json::json!([]));
+    assert_eq!(
+        app.json("/v2/d/tags/list").await["tags"],
+        serde_json::json!([])
+    );
     let r = app.delete(&format!("/v2/d/manifests/{digest}")).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_code(r).await, "MANIFEST_UNKNOWN");
@@ -317,7 +329,10 @@ async fn tag_list_is_lexical_and_paginated() {
     assert_eq!(v["tags"], serde_json::json!(["a1", "b"]));
     let r = app.get("/v2/tags/tags/list?n=0").await;
     assert!(r.headers().get("link").is_none());
-    assert_eq!(r.json::<serde_json::Value>().await.expect("json")["tags"], serde_json::json!([]));
+    assert_eq!(
+        r.json::<serde_json::Value>().await.expect("json")["tags"],
+        serde_json::json!([])
+    );
     // `n` is capped by the configured page size, never trusted to size anything.
     let r = app.get("/v2/tags/tags/list?n=99999999999").await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -350,7 +365,10 @@ async fn catalog_is_lexical_and_paginated() {
         "</v2/_catalog?n=2&last=alpha/one>; rel=\"next\""
     );
     let v = app.json("/v2/_catalog?n=2&last=alpha/one").await;
-    assert_eq!(v["repositories"], serde_json::json!(["alpha/two", "beta-2"]));
+    assert_eq!(
+        v["repositories"],
+        serde_json::json!(["alpha/two", "beta-2"])
+    );
     let v = app.json("/v2/_catalog?last=beta-2").await;
     assert_eq!(v["repositories"], serde_json::json!(["zeta"]));
 }
@@ -368,7 +386,9 @@ async fn referrers_list_filter_and_missing_subjects() {
         empty,
         "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
     );
-    let blob_a = app.push_blob(repo, b"NHL Peanut Butter on my NHL bagel").await;
+    let blob_a = app
+        .push_blob(repo, b"NHL Peanut Butter on my NHL bagel")
+        .await;
     let blob_b = app
         .push_blob(repo, b"NBA Strawberry Jam on my NBA croissant")
         .await;
@@ -380,7 +400,8 @@ async fn referrers_list_filter_and_missing_subjects() {
     let subject_desc = |d: &str, size: usize| {
         format!(r#""subject":{{"mediaType":"{OCI_MANIFEST}","digest":"{d}","size":{size}}}"#)
     };
-    let annotation = |v: &str| format!(r#""annotations":{{"org.opencontainers.conformance.test":"{v}"}}"#);
+    let annotation =
+        |v: &str| format!(r#""annotations":{{"org.opencontainers.conformance.test":"{v}"}}"#);
     let config_referrer = |t: &str, blob: &str, size: usize, note: &str| {
         format!(
             r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"{t}","digest":"{blob}","size":{size}}},"layers":[{empty_desc}],{},{}}}"#,
@@ -392,7 +413,8 @@ async fn referrers_list_filter_and_missing_subjects() {
         format!(
             r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","artifactType":"{t}","config":{empty_desc},"layers":[{{"mediaType":"{t}","digest":"{blob}","size":{size}}}],{}{}}}"#,
             subject_desc(subj, 100),
-            note.map(|n| format!(",{}", annotation(n))).unwrap_or_default()
+            note.map(|n| format!(",{}", annotation(n)))
+                .unwrap_or_default()
         )
     };
     let a_config = config_referrer(type_a, &blob_a, 33, "test config a");
@@ -429,7 +451,11 @@ async fn referrers_list_filter_and_missing_subjects() {
     let (b_config_d, _) = push(b_config, OCI_MANIFEST).await;
     let (b_layer_d, _) = push(b_layer, OCI_MANIFEST).await;
     let (c_layer_d, r) = push(c_layer, OCI_MANIFEST).await;
-    assert_eq!(header(&r, "oci-subject"), never_pushed, "a missing subject is accepted");
+    assert_eq!(
+        header(&r, "oci-subject"),
+        never_pushed,
+        "a missing subject is accepted"
+    );
 
     let referrers = |query: String| {
         let app = &app;
@@ -437,11 +463,17 @@ async fn referrers_list_filter_and_missing_subjects() {
             let r = app.get(&format!("/v2/{repo}/referrers/{query}")).await;
             assert_eq!(r.status(), StatusCode::OK);
             assert_eq!(header(&r, "content-type"), OCI_INDEX);
-            let filtered = r.headers().get("oci-filters-applied").map(|v| v.to_str().expect("ascii").to_owned());
+            let filtered = r
+                .headers()
+                .get("oci-filters-applied")
+                .map(|v| v.to_str().expect("ascii").to_owned());
             let v: serde_json::Value = r.json().await.expect("json");
             assert_eq!(v["schemaVersion"], 2);
             assert_eq!(v["mediaType"], OCI_INDEX);
-            (v["manifests"].as_array().expect("manifests").clone(), filtered)
+            (
+                v["manifests"].as_array().expect("manifests").clone(),
+                filtered,
+            )
         }
     };
 
@@ -474,7 +506,10 @@ async fn referrers_list_filter_and_missing_subjects() {
 
     let (only_a, filtered) = referrers(format!("{subject}?artifactType={type_a}")).await;
     assert_eq!(filtered.as_deref(), Some("artifactType"));
-    let digests: Vec<&str> = only_a.iter().map(|m| m["digest"].as_str().expect("digest")).collect();
+    let digests: Vec<&str> = only_a
+        .iter()
+        .map(|m| m["digest"].as_str().expect("digest"))
+        .collect();
     assert_eq!(digests, vec![a_config_d.as_str(), a_layer_d.as_str()]);
 
     let (missing, _) = referrers(never_pushed.clone()).await;
@@ -486,7 +521,9 @@ async fn referrers_list_filter_and_missing_subjects() {
 
     // Deleting a referrer removes it from the list.
     assert_eq!(
-        app.delete(&format!("/v2/{repo}/manifests/{b_layer_d}")).await.status(),
+        app.delete(&format!("/v2/{repo}/manifests/{b_layer_d}"))
+            .await
+            .status(),
         StatusCode::ACCEPTED
     );
     let (after, _) = referrers(subject.clone()).await;

@@ -113,9 +113,8 @@ async fn read_capped(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>>
     };
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            Error::new(Code::ManifestInvalid, format!("reading request body: {e}"))
-        })?;
+        let chunk = chunk
+            .map_err(|e| Error::new(Code::ManifestInvalid, format!("reading request body: {e}")))?;
         if body.len() + chunk.len() > limit {
             return Err(too_large());
         }

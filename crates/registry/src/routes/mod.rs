@@ -131,7 +131,11 @@ pub(crate) async fn dispatch(
     payload: web::Payload,
     reg: web::Data<Registry>,
 ) -> Result<HttpResponse> {
-    let tail = req.path().strip_prefix("/v2/").unwrap_or_default().to_owned();
+    let tail = req
+        .path()
+        .strip_prefix("/v2/")
+        .unwrap_or_default()
+        .to_owned();
     let route = parse_route(&tail)
         .ok_or_else(|| Error::new(Code::NameUnknown, "no such registry endpoint"))?;
     let name = match &route {
@@ -214,8 +218,14 @@ mod tests {
             parse_route("blobs/blobs/x"),
             Some(Route::Blob("blobs", "x".into()))
         );
-        assert_eq!(parse_route("a/blobs/uploads/"), Some(Route::UploadStart("a")));
-        assert_eq!(parse_route("a/blobs/uploads"), Some(Route::UploadStart("a")));
+        assert_eq!(
+            parse_route("a/blobs/uploads/"),
+            Some(Route::UploadStart("a"))
+        );
+        assert_eq!(
+            parse_route("a/blobs/uploads"),
+            Some(Route::UploadStart("a"))
+        );
         assert_eq!(
             parse_route("a/blobs/uploads/u1"),
             Some(Route::Upload("a", "u1"))

@@ -54,9 +54,7 @@ pub(super) async fn list(
             digest: r.digest,
             size: r.size,
             artifact_type: r.artifact_type,
-            annotations: r
-                .annotations
-                .and_then(|a| serde_json::from_str(&a).ok()),
+            annotations: r.annotations.and_then(|a| serde_json::from_str(&a).ok()),
         })
         .collect();
     let mut resp = HttpResponse::Ok();

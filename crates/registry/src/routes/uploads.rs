@@ -125,7 +125,10 @@ async fn mountable(
     if names::validate_name(from).is_err() {
         return Ok(None);
     }
-    if authorize_repo(reg, req, from, &[Action::Pull]).await.is_err() {
+    if authorize_repo(reg, req, from, &[Action::Pull])
+        .await
+        .is_err()
+    {
         return Ok(None);
     }
     reg.meta.blob_in_repository(from, digest).await

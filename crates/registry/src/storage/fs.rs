@@ -43,9 +43,7 @@ impl FsStore {
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::internal(format!("storage task failed: {e}")))?
@@ -217,7 +215,9 @@ mod tests {
             .expect("append");
         assert_eq!(size, 11);
         // A body that ends without its end marker leaves the upload as it was.
-        assert!(append(&store, "u1", 11, &[b"garbage"], false).await.is_err());
+        assert!(append(&store, "u1", 11, &[b"garbage"], false)
+            .await
+            .is_err());
         assert_eq!(store.upload_size("u1").await.expect("size"), Some(11));
         // A torn tail past the offset is cut off by the next append.
         let (size, _) = append(&store, "u1", 6, &[b"berth"], true)

@@ -49,7 +49,9 @@ pub async fn test_database_url(dir: &std::path::Path) -> String {
         .await
         .expect("create test database");
     pool.close().await;
-    let (base, _) = admin.rsplit_once('/').expect("postgres URL with a database");
+    let (base, _) = admin
+        .rsplit_once('/')
+        .expect("postgres URL with a database");
     format!("{base}/{name}")
 }
 
@@ -118,7 +120,10 @@ impl TestApp {
     }
 
     pub async fn delete(&self, path: &str) -> Response {
-        self.request(Method::DELETE, path).send().await.expect("DELETE")
+        self.request(Method::DELETE, path)
+            .send()
+            .await
+            .expect("DELETE")
     }
 
     /// Starts an upload session; returns its `Location`.
@@ -167,7 +172,10 @@ impl TestApp {
     /// Pushes a one-layer OCI image (config and layer blobs, then the manifest under `tag`);
     /// returns the manifest bytes and digest.
     pub async fn push_image(&self, repo: &str, tag: &str, layer: &[u8]) -> (Vec<u8>, String) {
-        let config = format!(r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{}"]}}}}"#, sha256(layer));
+        let config = format!(
+            r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{}"]}}}}"#,
+            sha256(layer)
+        );
         let config_digest = self.push_blob(repo, config.as_bytes()).await;
         let layer_digest = self.push_blob(repo, layer).await;
         let manifest = image_manifest(
