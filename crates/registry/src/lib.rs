@@ -18,6 +18,7 @@ mod uploads;
 
 use std::sync::Arc;
 
+use actix_web::middleware::DefaultHeaders;
 use actix_web::web;
 
 pub use error::{Code, Error, Result};
@@ -79,8 +80,12 @@ impl Registry {
 /// Mounts the registry API (`/v2/…`) on an actix-web app.
 pub fn configure(registry: web::Data<Registry>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.app_data(registry)
-            .service(web::resource(["/v2", "/v2/"]).to(routes::base))
-            .service(web::resource("/v2/{tail:.+}").to(routes::dispatch));
+        cfg.app_data(registry).service(
+            web::scope("/v2")
+                // Every answer under /v2/, errors included, names the API version.
+                .wrap(DefaultHeaders::new().add(routes::API_VERSION))
+                .service(web::resource(["", "/"]).to(routes::base))
+                .service(web::resource("/{tail:.+}").to(routes::dispatch)),
+        );
     }
 }

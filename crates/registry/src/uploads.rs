@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use actix_web::web;
+use bytes::BytesMut;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
@@ -19,7 +20,9 @@ use crate::storage::Chunk;
 use crate::Registry;
 
 /// Chunks buffered between the socket reader and the hashing writer.
-const PIPE_DEPTH: usize = 64;
+const PIPE_DEPTH: usize = 8;
+/// Size of the chunks handed to the writer.
+const COALESCE: usize = 512 << 10;
 
 #[derive(Default)]
 pub(crate) struct Sessions {
@@ -102,6 +105,9 @@ pub(crate) async fn stream_into(
     let (tx, rx) = mpsc::channel(PIPE_DEPTH);
     let write = reg.store.append(id, offset, rx, hasher);
     let pump = async move {
+        // Socket reads arrive in small pieces; handing them over one by one would cost a
+        // thread wake-up each. Gather them into large chunks instead.
+        let mut buf = BytesMut::with_capacity(COALESCE);
         while let Some(chunk) = payload.next().await {
             let chunk = chunk.map_err(|e| {
                 Error::new(
@@ -109,10 +115,23 @@ pub(crate) async fn stream_into(
                     format!("reading request body: {e}"),
                 )
             })?;
-            if tx.send(Chunk::Data(chunk)).await.is_err() {
-                // The writer stopped; its error is the one to report.
-                return Ok(());
+            if buf.is_empty() && chunk.len() >= COALESCE {
+                if tx.send(Chunk::Data(chunk)).await.is_err() {
+                    return Ok(());
+                }
+                continue;
             }
+            buf.extend_from_slice(&chunk);
+            if buf.len() >= COALESCE {
+                let full = std::mem::replace(&mut buf, BytesMut::with_capacity(COALESCE));
+                if tx.send(Chunk::Data(full.freeze())).await.is_err() {
+                    // The writer stopped; its error is the one to report.
+                    return Ok(());
+                }
+            }
+        }
+        if !buf.is_empty() && tx.send(Chunk::Data(buf.freeze())).await.is_err() {
+            return Ok(());
         }
         // If the writer is already gone its result tells why; nothing to add here.
         tx.send(Chunk::End).await.ok();

@@ -540,6 +540,11 @@ async fn unsupported_methods_and_paths_get_json_errors() {
     let r = app.get("/v2/x/nothing-here").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(
+        header(&r, "docker-distribution-api-version"),
+        "registry/2.0",
+        "errors name the API version too"
+    );
+    assert_eq!(
         header(&r, "content-type"),
         "application/json",
         "errors are JSON"

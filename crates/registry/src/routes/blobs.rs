@@ -1,6 +1,6 @@
 //! `GET`/`HEAD`/`DELETE /v2/<name>/blobs/<digest>`.
 
-use actix_files::NamedFile;
+use actix_web::body::SizedStream;
 use actix_web::http::{header, Method};
 use actix_web::{HttpRequest, HttpResponse};
 
@@ -30,34 +30,53 @@ pub(super) async fn get(
         .await?
         .ok_or_else(|| unknown(&digest))?;
     let BlobSource::File(path) = reg.store.source(&digest).await?;
-    let file = match NamedFile::open_async(&path).await {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    let total = size as u64;
+    let range = req
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| parse_range(v, total));
+    let (mut resp, offset, len) = match range {
+        None | Some(RangeSpec::Ignored) => (HttpResponse::Ok(), 0, total),
+        Some(RangeSpec::Unsatisfiable) => {
+            return Ok(HttpResponse::RangeNotSatisfiable()
+                .insert_header((header::CONTENT_RANGE, format!("bytes */{total}")))
+                .finish());
+        }
+        Some(RangeSpec::Bytes(start, end)) => {
+            let mut r = HttpResponse::PartialContent();
+            r.insert_header((
+                header::CONTENT_RANGE,
+                format!("bytes {start}-{end}/{total}"),
+            ));
+            (r, start, end - start + 1)
+        }
+    };
+    let d = digest.to_string();
+    resp.insert_header((header::CONTENT_TYPE, "application/octet-stream"))
+        .insert_header((header::ACCEPT_RANGES, "bytes"))
+        .insert_header(("Docker-Content-Digest", d.clone()))
+        .insert_header((header::ETAG, format!("\"{d}\"")));
+    if req.method() == Method::HEAD {
+        // The length is announced; actix sends no body for HEAD.
+        let nothing = futures_util::stream::empty::<std::io::Result<bytes::Bytes>>();
+        return Ok(resp.body(SizedStream::new(len, nothing)));
+    }
+    let body = match crate::storage::read_file(path, offset, len).await {
+        Ok(body) => body,
+        Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
             tracing::error!(%digest, "blob is linked but missing from storage");
             return Err(unknown(&digest));
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(e),
     };
-    let mut resp = file
-        .use_etag(false)
-        .use_last_modified(false)
-        .disable_content_disposition()
-        .set_content_type(actix_web::mime::APPLICATION_OCTET_STREAM)
-        .into_response(req);
-    let h = resp.headers_mut();
-    let d = digest.to_string();
-    if let Ok(v) = header::HeaderValue::from_str(&d) {
-        h.insert(header::HeaderName::from_static("docker-content-digest"), v);
-    }
-    if let Ok(v) = header::HeaderValue::from_str(&format!("\"{d}\"")) {
-        h.insert(header::ETAG, v);
-    }
+    let resp = resp.body(SizedStream::new(len, body));
     if req.method() == Method::GET && resp.status().is_success() {
         reg.events.record(Event {
             action: EventAction::Pull,
             target: EventTarget::Blob,
             repository: name.to_owned(),
-            digest: d,
+            digest: digest.to_string(),
             media_type: None,
             size,
             tag: None,
@@ -94,4 +113,67 @@ pub(super) async fn delete(
     Ok(HttpResponse::Accepted()
         .insert_header(("Docker-Content-Digest", digest.to_string()))
         .finish())
+}
+
+/// A `Range` header, as far as a blob is concerned.
+#[derive(Debug, PartialEq, Eq)]
+enum RangeSpec {
+    /// One satisfiable range, inclusive.
+    Bytes(u64, u64),
+    Unsatisfiable,
+    /// Not a single byte range (several ranges, other units, garbage): serve the whole blob,
+    /// as HTTP allows.
+    Ignored,
+}
+
+fn parse_range(value: &str, total: u64) -> RangeSpec {
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return RangeSpec::Ignored;
+    };
+    if spec.contains(',') {
+        return RangeSpec::Ignored;
+    }
+    let Some((a, b)) = spec.trim().split_once('-') else {
+        return RangeSpec::Ignored;
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let (start, end) = match (a.parse::<u64>(), b.parse::<u64>()) {
+        // "-n": the last n bytes.
+        (Err(_), Ok(n)) if a.is_empty() => {
+            if n == 0 || total == 0 {
+                return RangeSpec::Unsatisfiable;
+            }
+            (total.saturating_sub(n), total - 1)
+        }
+        // "a-": from a to the end.
+        (Ok(start), Err(_)) if b.is_empty() => (start, total.saturating_sub(1)),
+        (Ok(start), Ok(end)) if start <= end => (start, end.min(total.saturating_sub(1))),
+        _ => return RangeSpec::Ignored,
+    };
+    if start >= total {
+        return RangeSpec::Unsatisfiable;
+    }
+    RangeSpec::Bytes(start, end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        use RangeSpec::*;
+        assert_eq!(parse_range("bytes=0-9", 100), Bytes(0, 9));
+        assert_eq!(parse_range("bytes=90-", 100), Bytes(90, 99));
+        assert_eq!(parse_range("bytes=-10", 100), Bytes(90, 99));
+        assert_eq!(parse_range("bytes=-1000", 100), Bytes(0, 99));
+        assert_eq!(parse_range("bytes=50-5000", 100), Bytes(50, 99));
+        assert_eq!(parse_range("bytes=100-200", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=-0", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-", 0), Unsatisfiable);
+        assert_eq!(parse_range("bytes=9-0", 100), Ignored);
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), Ignored);
+        assert_eq!(parse_range("items=0-1", 100), Ignored);
+        assert_eq!(parse_range("bytes=x-y", 100), Ignored);
+    }
 }

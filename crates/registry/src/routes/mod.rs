@@ -120,7 +120,6 @@ pub(crate) async fn base(req: HttpRequest, reg: web::Data<Registry>) -> Result<H
     }
     authorize(&reg, &req, Target::Base).await?;
     Ok(HttpResponse::Ok()
-        .insert_header(API_VERSION)
         .content_type("application/json")
         .body("{}"))
 }
@@ -151,7 +150,7 @@ pub(crate) async fn dispatch(
         names::validate_name(name)?;
     }
     let m = req.method().clone();
-    let mut resp = match route {
+    match route {
         Route::Catalog if m == Method::GET => listing::catalog(&reg, &req).await,
         Route::Tags(name) if m == Method::GET => listing::tags(&reg, &req, name).await,
         Route::Referrers(name, digest) if m == Method::GET => {
@@ -179,12 +178,7 @@ pub(crate) async fn dispatch(
             _ => Err(unsupported()),
         },
         _ => Err(unsupported()),
-    }?;
-    resp.headers_mut().insert(
-        header::HeaderName::from_static("docker-distribution-api-version"),
-        header::HeaderValue::from_static(API_VERSION.1),
-    );
-    Ok(resp)
+    }
 }
 
 /// Query parameters, leniently: a malformed query is treated as absent parameters.

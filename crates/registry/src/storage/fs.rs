@@ -3,10 +3,11 @@
 //! that committing an upload is an atomic rename.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::{BlobSource, BlobStore, Chunk};
@@ -53,35 +54,55 @@ fn write_body(
     path: &Path,
     offset: u64,
     mut body: mpsc::Receiver<Chunk>,
-    mut hasher: Option<Hasher>,
+    hasher: Option<Hasher>,
 ) -> Result<(u64, Option<Hasher>)> {
     let mut file = OpenOptions::new().write(true).open(path)?;
     file.set_len(offset)?;
     file.seek(SeekFrom::Start(offset))?;
-    let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
-    let mut size = offset;
-    let complete = loop {
-        match body.blocking_recv() {
-            Some(Chunk::Data(bytes)) => {
-                if let Some(h) = hasher.as_mut() {
-                    h.update(&bytes);
+    // Hashing runs on its own thread beside the writer: one pass over the bytes, two cores.
+    std::thread::scope(|scope| {
+        let (to_hasher, chunks) = std::sync::mpsc::sync_channel::<Bytes>(64);
+        let hashing = hasher.map(|mut h| {
+            scope.spawn(move || {
+                for chunk in chunks {
+                    h.update(&chunk);
                 }
-                out.write_all(&bytes)?;
-                size += bytes.len() as u64;
+                h
+            })
+        });
+        let mut size = offset;
+        let complete = loop {
+            match body.blocking_recv() {
+                Some(Chunk::Data(bytes)) => {
+                    file.write_all(&bytes)?;
+                    size += bytes.len() as u64;
+                    if hashing.is_some() {
+                        to_hasher
+                            .send(bytes)
+                            .map_err(|_| Error::internal("hasher stopped"))?;
+                    }
+                }
+                Some(Chunk::End) => break true,
+                None => break false,
             }
-            Some(Chunk::End) => break true,
-            None => break false,
+        };
+        drop(to_hasher);
+        let hasher = match hashing {
+            Some(t) => Some(
+                t.join()
+                    .map_err(|_| Error::internal("hasher thread panicked"))?,
+            ),
+            None => None,
+        };
+        if !complete {
+            file.set_len(offset)?;
+            return Err(Error::new(
+                crate::error::Code::BlobUploadInvalid,
+                "request body ended early",
+            ));
         }
-    };
-    let file = out.into_inner().map_err(|e| e.into_error())?;
-    if !complete {
-        file.set_len(offset)?;
-        return Err(Error::new(
-            crate::error::Code::BlobUploadInvalid,
-            "request body ended early",
-        ));
-    }
-    Ok((size, hasher))
+        Ok((size, hasher))
+    })
 }
 
 #[async_trait]
@@ -181,7 +202,6 @@ impl BlobStore for FsStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
 
     async fn append(
         store: &FsStore,

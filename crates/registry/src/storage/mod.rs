@@ -5,6 +5,7 @@
 //! blob never lies about its digest.
 
 mod fs;
+mod read;
 
 use std::path::PathBuf;
 
@@ -16,6 +17,7 @@ use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::Result;
 
 pub use fs::FsStore;
+pub use read::read_file;
 
 /// One piece of a streamed request body. A stream that closes without [`Chunk::End`] was cut
 /// short (the client went away) and everything it appended is discarded.

@@ -1,0 +1,65 @@
+//! Streaming a local file into a response body: a blocking thread reads large chunks ahead
+//! while the socket drains the previous ones, so a pull costs a read and a send per megabyte,
+//! never the whole blob in memory.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use futures_util::Stream;
+use tokio::sync::mpsc;
+
+use crate::error::{Error, Result};
+
+const CHUNK: usize = 1 << 20;
+const READ_AHEAD: usize = 4;
+
+/// The bytes `offset..offset + len` of a file, as a stream.
+pub struct FileStream {
+    rx: mpsc::Receiver<std::io::Result<Bytes>>,
+}
+
+impl Stream for FileStream {
+    type Item = std::io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+/// Opens `path` (failing now if it is missing) and streams `len` bytes from `offset`.
+pub async fn read_file(path: PathBuf, offset: u64, len: u64) -> Result<FileStream> {
+    let file = tokio::task::spawn_blocking(move || File::open(path))
+        .await
+        .map_err(|e| Error::internal(format!("storage task failed: {e}")))??;
+    let (tx, rx) = mpsc::channel(READ_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        let mut pos = offset;
+        let end = offset + len;
+        while pos < end {
+            let want = CHUNK.min((end - pos) as usize);
+            let mut buf = BytesMut::zeroed(want);
+            let item = match file.read_at(&mut buf, pos) {
+                Ok(0) => Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "blob shorter than recorded",
+                )),
+                Ok(n) => {
+                    buf.truncate(n);
+                    pos += n as u64;
+                    Ok(buf.freeze())
+                }
+                Err(e) => Err(e),
+            };
+            let failed = item.is_err();
+            // The client went away: stop reading.
+            if tx.blocking_send(item).is_err() || failed {
+                break;
+            }
+        }
+    });
+    Ok(FileStream { rx })
+}
