@@ -6,8 +6,9 @@ use std::time::Instant;
 use actix_web::dev::{Server, Service};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
-use berth_registry::auth::AllowAll;
-use berth_registry::events::LogSink;
+use berth_accounts::authorizer::AccountsAuthorizer;
+use berth_accounts::jwt::TokenKeys;
+use berth_accounts::Accounts;
 use berth_registry::meta::Meta;
 use berth_registry::storage::FsStore;
 use berth_registry::Registry;
@@ -22,6 +23,7 @@ pub struct State {
     pub pool: AnyPool,
     pub registry: web::Data<Registry>,
     pub site: web::Data<berth_web::Site>,
+    pub accounts: web::Data<Accounts>,
 }
 
 impl State {
@@ -32,11 +34,15 @@ impl State {
         let pool = db::open(&config.database_url).await?;
         let store =
             FsStore::open(config.data_dir.join("storage")).context("opening blob storage")?;
+        let keys = TokenKeys::load_or_create(&config.data_dir)
+            .map_err(|e| anyhow::anyhow!("token signing key: {e}"))?;
+        let accounts = Arc::new(Accounts::new(pool.clone(), config.auth.clone(), keys));
+        let authorizer = AccountsAuthorizer(accounts.clone());
         let registry = Registry::new(
             Meta::new(pool.clone()),
             Arc::new(store),
-            Arc::new(AllowAll),
-            Arc::new(LogSink),
+            Arc::new(authorizer.clone()),
+            Arc::new(authorizer),
             config.registry.clone(),
         );
         let registry = web::Data::new(registry);
@@ -48,6 +54,7 @@ impl State {
             pool,
             registry,
             site,
+            accounts: web::Data::from(accounts),
         })
     }
 
@@ -73,6 +80,7 @@ impl State {
                 }
             }),
         )
+        .app_data(self.accounts.clone())
         .configure(berth_registry::configure(self.registry.clone()))
         .configure(berth_web::configure(self.site.clone()));
     }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use berth_accounts::AuthConfig;
 use berth_registry::RegistryConfig;
 use serde::Deserialize;
 
@@ -38,6 +39,17 @@ struct File {
     public_url: Option<String>,
     #[serde(default)]
     registry: RegistryFile,
+    #[serde(default)]
+    auth: AuthFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthFile {
+    anonymous_pull: Option<bool>,
+    open_signup: Option<bool>,
+    default_private: Option<bool>,
+    token_ttl_secs: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -55,6 +67,7 @@ pub struct Config {
     pub database_url: String,
     pub public_url: String,
     pub registry: RegistryConfig,
+    pub auth: AuthConfig,
 }
 
 impl Config {
@@ -104,12 +117,19 @@ impl Config {
                 .max_page_size
                 .unwrap_or(defaults.max_page_size),
         };
+        let public_url = public_url.trim_end_matches('/').to_owned();
+        let mut auth = AuthConfig::for_url(&public_url);
+        auth.anonymous_pull = file.auth.anonymous_pull.unwrap_or(auth.anonymous_pull);
+        auth.open_signup = file.auth.open_signup.unwrap_or(auth.open_signup);
+        auth.default_private = file.auth.default_private.unwrap_or(auth.default_private);
+        auth.token_ttl = file.auth.token_ttl_secs.unwrap_or(auth.token_ttl);
         Config {
             listen,
             data_dir,
             database_url,
-            public_url: public_url.trim_end_matches('/').to_owned(),
+            public_url,
             registry,
+            auth,
         }
     }
 
@@ -134,7 +154,7 @@ mod tests {
     #[test]
     fn flags_win_over_file_over_defaults() {
         let file: File = toml::from_str(
-            "listen = \"0.0.0.0:6000\"\npublic_url = \"https://r.example/\"\n[registry]\ndelete_enabled = false\n",
+            "listen = \"0.0.0.0:6000\"\npublic_url = \"https://r.example/\"\n[registry]\ndelete_enabled = false\n[auth]\ndefault_private = true\n",
         )
         .expect("valid toml");
         let args = Args {
@@ -146,6 +166,9 @@ mod tests {
         assert_eq!(c.public_url, "https://r.example");
         assert_eq!(c.registry_host(), "r.example");
         assert!(!c.registry.delete_enabled);
+        assert!(c.auth.default_private);
+        assert_eq!(c.auth.realm, "https://r.example/auth/token");
+        assert_eq!(c.auth.service, "r.example");
         assert!(c.database_url.starts_with("sqlite://data/berth.db"));
         let unknown: Result<File, _> = toml::from_str("lisen = \"x\"");
         assert!(

@@ -16,6 +16,30 @@ struct Cli {
 enum Command {
     /// Run the registry and web UI.
     Serve(Args),
+    /// Administration on the command line.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a user; the password is read from standard input.
+    CreateUser {
+        name: String,
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input (the only way to pass it).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// Make the user an administrator.
+        #[arg(long)]
+        admin: bool,
+        /// The same database and data flags as `serve`.
+        #[command(flatten)]
+        args: Args,
+    },
 }
 
 #[tokio::main]
@@ -27,6 +51,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
+        Command::Admin { command } => admin(command).await,
     }
 }
 
@@ -43,5 +68,41 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     // actix-web stops gracefully on SIGINT/SIGTERM: it finishes requests in flight.
     app::server(state, listener)?.await?;
     tracing::info!("berth stopped");
+    Ok(())
+}
+
+async fn admin(command: AdminCommand) -> anyhow::Result<()> {
+    match command {
+        AdminCommand::CreateUser {
+            name,
+            email,
+            password_stdin: _,
+            admin,
+            args,
+        } => {
+            let config = Config::load(&args)?;
+            std::fs::create_dir_all(&config.data_dir)?;
+            let pool = berth::db::open(&config.database_url).await?;
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let user = berth_accounts::users::create(
+                &pool,
+                berth_accounts::users::NewUser {
+                    name: &name,
+                    email: &email,
+                    password,
+                },
+                admin,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "created {}user {}",
+                if user.is_admin { "administrator " } else { "" },
+                user.name
+            );
+        }
+    }
     Ok(())
 }

@@ -50,6 +50,21 @@ impl Docker {
         run_command_ok(self.command(args)).await.stdout_text()
     }
 
+    /// `docker login` to the test app as its administrator, with the password.
+    async fn login(&self, app: &TestApp) {
+        let out = self
+            .ok(&[
+                "login",
+                "--username",
+                ADMIN,
+                "--password",
+                ADMIN_PASSWORD,
+                &app.host(),
+            ])
+            .await;
+        assert!(out.contains("Login Succeeded"), "{out}");
+    }
+
     /// Runs `docker ARGS`, whatever its outcome.
     async fn run(&self, args: &[&str]) -> CommandOutput {
         run_command(self.command(args)).await
@@ -250,6 +265,7 @@ fn layer_statuses(push_output: &str, diff_id: &str) -> Vec<String> {
 async fn docker_push_then_pull_restores_the_same_image() {
     let mut docker = Docker::new();
     let app = TestApp::start().await;
+    docker.login(&app).await;
     let tag = format!("{}/e2e/app:v1", app.host());
     let (_ctx, id) = build_two_layer_image(&mut docker, &tag).await;
     let diff_ids = docker.diff_ids(&tag).await;
@@ -290,6 +306,7 @@ async fn docker_push_then_pull_restores_the_same_image() {
 async fn docker_push_of_a_derived_image_reuses_the_base_layers() {
     let mut docker = Docker::new();
     let app = TestApp::start().await;
+    docker.login(&app).await;
     let base = format!("{}/e2e/base:v1", app.host());
     let (_ctx, _) = build_two_layer_image(&mut docker, &base).await;
     let base_layers = docker.diff_ids(&base).await;
@@ -354,6 +371,7 @@ async fn docker_push_of_a_derived_image_reuses_the_base_layers() {
 async fn docker_pull_by_digest_matches_the_pushed_digest() {
     let mut docker = Docker::new();
     let app = TestApp::start().await;
+    docker.login(&app).await;
     let repo = format!("{}/e2e/app", app.host());
     let tag = format!("{repo}:v1");
     let (_ctx, id) = build_two_layer_image(&mut docker, &tag).await;

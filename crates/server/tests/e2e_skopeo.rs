@@ -181,6 +181,20 @@ impl Skopeo {
     async fn ok(&self, args: &[&str]) -> Vec<u8> {
         run_command_ok(self.command(args)).await.stdout
     }
+
+    /// `skopeo login` with the administrator's access token, as a CI job would.
+    async fn login(&self, app: &TestApp) {
+        self.ok(&[
+            "login",
+            "--tls-verify=false",
+            "--username",
+            ADMIN,
+            "--password",
+            &app.admin_token,
+            &app.host(),
+        ])
+        .await;
+    }
 }
 
 fn path_str(p: &Path) -> &str {
@@ -261,6 +275,7 @@ async fn get_blob(app: &TestApp, repo: &str, digest: &str) -> Vec<u8> {
 async fn skopeo_copies_an_oci_image_in_and_out_unchanged() {
     let app = TestApp::start().await;
     let skopeo = Skopeo::new();
+    skopeo.login(&app).await;
     let mut layout = Layout::new();
     let image = layout.add_image("amd64", &[64 * 1024 + 7, 300 * 1024]);
     layout.set_ref("v1", OCI_MANIFEST, &image.manifest);
@@ -351,6 +366,7 @@ async fn skopeo_copies_an_oci_image_in_and_out_unchanged() {
 async fn skopeo_copies_a_multi_arch_index_in_and_out_unchanged() {
     let app = TestApp::start().await;
     let skopeo = Skopeo::new();
+    skopeo.login(&app).await;
     let mut layout = Layout::new();
     let amd64 = layout.add_image("amd64", &[40 * 1024]);
     let arm64 = layout.add_image("arm64", &[50 * 1024 + 3]);

@@ -341,11 +341,12 @@ async fn a_truncated_body_stores_nothing() {
     let full = vec![7u8; 100_000];
     let digest = sha256(&full);
     let host = app.host();
+    let auth = basic(ADMIN, &app.admin_token);
     let sent = tokio::task::spawn_blocking(move || {
         let mut s = std::net::TcpStream::connect(&host).expect("connect");
         write!(
             s,
-            "POST /v2/cut/blobs/uploads/?digest={digest} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\n\r\n",
+            "POST /v2/cut/blobs/uploads/?digest={digest} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {auth}\r\nContent-Length: {}\r\n\r\n",
             full.len()
         )
         .expect("headers");
@@ -355,6 +356,7 @@ async fn a_truncated_body_stores_nothing() {
     });
     sent.await.expect("client");
     // The server notices the hang-up on its own schedule: wait for it to clean up.
+    // (It must have accepted the request first: an upload session was created.)
     let dir = uploads_dir(&app);
     let mut clean = false;
     for _ in 0..100 {

@@ -13,6 +13,18 @@ use std::time::Duration;
 use common::*;
 use reqwest::StatusCode;
 
+fn authed_client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        auth().parse().expect("header"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client")
+}
+
 struct Berth {
     child: Child,
     base: String,
@@ -24,6 +36,50 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
+}
+
+const ROOT: &str = "root1";
+const ROOT_PASSWORD: &str = "root password 1";
+
+fn auth() -> String {
+    basic(ROOT, ROOT_PASSWORD)
+}
+
+/// Creates the administrator with `berth admin create-user`, as an operator would.
+fn create_admin(dir: &Path, database_url: Option<&str>) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
+    cmd.current_dir(dir)
+        .args([
+            "admin",
+            "create-user",
+            ROOT,
+            "--email",
+            "root@example.com",
+            "--password-stdin",
+            "--admin",
+        ])
+        .env_remove("BERTH_DATABASE_URL")
+        .env_remove("BERTH_DATA_DIR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(url) = database_url {
+        cmd.args(["--database-url", url]);
+    }
+    let mut child = cmd.spawn().expect("spawn berth admin");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{ROOT_PASSWORD}\n").as_bytes())
+        .expect("password");
+    let out = child.wait_with_output().expect("berth admin");
+    assert!(
+        out.status.success(),
+        "create-user failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created administrator user root1"));
 }
 
 /// Starts `berth serve` in `dir` (its data in `dir/data`) and waits until it is ready.
@@ -44,9 +100,9 @@ async fn start(dir: &Path, database_url: Option<&str>, port: u16) -> Berth {
         base: format!("http://127.0.0.1:{port}"),
         host: format!("127.0.0.1:{port}"),
     };
-    let client = reqwest::Client::new();
+    let probe = reqwest::Client::new();
     for _ in 0..200 {
-        if let Ok(r) = client.get(format!("{}/readyz", berth.base)).send().await {
+        if let Ok(r) = probe.get(format!("{}/readyz", berth.base)).send().await {
             if r.status() == StatusCode::OK {
                 return berth;
             }
@@ -86,7 +142,8 @@ fn partial_request(host: &str, head: &str, body: &[u8], sent: usize) -> std::net
     let mut s = std::net::TcpStream::connect(host).expect("connect");
     write!(
         s,
-        "{head}\r\nHost: {host}\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\n\r\n",
+        "{head}\r\nHost: {host}\r\nAuthorization: {}\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\n\r\n",
+        auth(),
         body.len()
     )
     .expect("headers");
@@ -109,9 +166,10 @@ async fn wait_for_size(path: &Path, at_least: u64) {
 async fn a_chunked_upload_resumes_after_the_server_is_killed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = database(dir.path()).await;
+    create_admin(dir.path(), db.as_deref());
     let port = free_port();
     let berth = start(dir.path(), db.as_deref(), port).await;
-    let client = reqwest::Client::new();
+    let client = authed_client();
 
     let chunk1: Vec<u8> = (0..1_048_576u32).map(|i| (i % 251) as u8).collect();
     let chunk2: Vec<u8> = (0..4_194_304u32).map(|i| (i % 241) as u8).collect();
@@ -198,6 +256,7 @@ async fn a_chunked_upload_resumes_after_the_server_is_killed() {
 async fn a_monolithic_upload_cut_by_a_crash_leaves_no_blob() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = database(dir.path()).await;
+    create_admin(dir.path(), db.as_deref());
     let port = free_port();
     let berth = start(dir.path(), db.as_deref(), port).await;
     let blob: Vec<u8> = (0..4_194_304u32).map(|i| (i % 253) as u8).collect();
@@ -225,7 +284,7 @@ async fn a_monolithic_upload_cut_by_a_crash_leaves_no_blob() {
     drop(conn);
 
     let berth = start(dir.path(), db.as_deref(), port).await;
-    let client = reqwest::Client::new();
+    let client = authed_client();
     let r = client
         .head(format!("{}/v2/crash/blobs/{digest}", berth.base))
         .send()
@@ -257,9 +316,10 @@ async fn a_monolithic_upload_cut_by_a_crash_leaves_no_blob() {
 async fn serve_defaults_and_graceful_shutdown() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = database(dir.path()).await;
+    create_admin(dir.path(), db.as_deref());
     let port = free_port();
     let mut berth = start(dir.path(), db.as_deref(), port).await;
-    let client = reqwest::Client::new();
+    let client = authed_client();
     let r = client
         .get(format!("{}/v2/", berth.base))
         .send()

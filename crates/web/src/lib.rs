@@ -1,4 +1,7 @@
-//! Berth's web UI: server-rendered pages over the registry's data.
+//! Berth's web UI (server-rendered pages over the registry's data), its JSON API and the
+//! token service's HTTP face.
+
+pub mod api;
 
 use std::sync::Arc;
 
@@ -30,6 +33,7 @@ impl Site {
 pub fn configure(site: web::Data<Site>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.app_data(site)
+            .configure(api::configure)
             .route("/", web::get().to(home))
             .route("/static/berth.css", web::get().to(stylesheet));
     }

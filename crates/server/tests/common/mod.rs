@@ -55,9 +55,28 @@ pub async fn test_database_url(dir: &std::path::Path) -> String {
     format!("{base}/{name}")
 }
 
+/// The administrator every test app starts with.
+pub const ADMIN: &str = "admin1";
+pub const ADMIN_PASSWORD: &str = "an admin password";
+
+/// `Authorization: Basic` for a name and secret.
+pub fn basic(name: &str, secret: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{name}:{secret}"))
+    )
+}
+
 pub struct TestApp {
     pub base: String,
+    /// Signed in as the administrator (Basic with a read-write-delete access token).
     pub client: reqwest::Client,
+    /// Signed in as nobody.
+    pub anonymous: reqwest::Client,
+    /// The administrator's access token.
+    pub admin_token: String,
+    pub state: State,
     pub dir: tempfile::TempDir,
     pub config: Config,
     handle: actix_web::dev::ServerHandle,
@@ -83,15 +102,48 @@ impl TestApp {
         let mut config = Config::load(&args).expect("config");
         tweak(&mut config);
         let state = State::open(&config).await.expect("open state");
-        let server = app::server(state, listener).expect("server");
+        let admin = berth_accounts::users::create(
+            &state.pool,
+            berth_accounts::users::NewUser {
+                name: ADMIN,
+                email: "admin@example.com",
+                password: ADMIN_PASSWORD,
+            },
+            true,
+        )
+        .await
+        .expect("create admin");
+        let admin_token = berth_accounts::tokens::create(
+            &state.pool,
+            &admin,
+            "tests",
+            berth_accounts::access::Scope::ReadWriteDelete,
+            None,
+        )
+        .await
+        .expect("admin token")
+        .token;
+        let server = app::server(state.clone(), listener).expect("server");
         let handle = server.handle();
         tokio::spawn(server);
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            basic(ADMIN, &admin_token).parse().expect("header"),
+        );
         TestApp {
             base: format!("http://{addr}"),
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .default_headers(headers)
                 .build()
                 .expect("client"),
+            anonymous: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            admin_token,
+            state,
             dir,
             config,
             handle,

@@ -1,0 +1,152 @@
+//! Berth's accounts: users, personal access tokens, repository ownership and visibility, the
+//! access decision, login throttling, the audit log, and the Docker token service. Implements
+//! the registry's `Authorizer` and `EventSink`.
+
+pub mod access;
+pub mod audit;
+pub mod authorizer;
+pub mod error;
+pub mod jwt;
+pub mod names;
+pub mod password;
+pub mod repos;
+pub mod service;
+pub mod throttle;
+pub mod tokens;
+pub mod users;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use base64::Engine;
+use sqlx::AnyPool;
+
+use crate::access::{Identity, Permission};
+pub use crate::error::{Error, Result};
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Authentication and access settings.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// Whether anonymous callers may pull public repositories.
+    pub anonymous_pull: bool,
+    /// Whether anyone may sign up.
+    pub open_signup: bool,
+    /// Visibility of a repository created by a push.
+    pub default_private: bool,
+    /// The token service's realm URL, e.g. `https://registry.example.com/auth/token`.
+    pub realm: String,
+    /// The `service` (and token audience) name, by default the registry's host.
+    pub service: String,
+    /// The token issuer name.
+    pub issuer: String,
+    /// Lifetime of registry tokens, in seconds.
+    pub token_ttl: i64,
+    /// Failed logins allowed per account and per client address in `throttle_window`.
+    pub throttle_failures: usize,
+    pub throttle_window: Duration,
+}
+
+impl AuthConfig {
+    /// Settings for a registry reachable at `public_url` (`http://host:port`).
+    pub fn for_url(public_url: &str) -> Self {
+        let base = public_url.trim_end_matches('/');
+        let host = base.split_once("://").map_or(base, |(_, r)| r);
+        let host = host.split('/').next().unwrap_or(host).to_owned();
+        AuthConfig {
+            anonymous_pull: true,
+            open_signup: true,
+            default_private: false,
+            realm: format!("{base}/auth/token"),
+            service: host.clone(),
+            issuer: format!("berth@{host}"),
+            token_ttl: 300,
+            throttle_failures: 10,
+            throttle_window: Duration::from_secs(300),
+        }
+    }
+}
+
+pub struct Accounts {
+    pub pool: AnyPool,
+    pub config: AuthConfig,
+    pub keys: jwt::TokenKeys,
+    throttle: throttle::Throttle,
+}
+
+/// Decodes `Basic <base64(name:secret)>`.
+pub fn parse_basic(header: &str) -> Option<(String, String)> {
+    let encoded = header
+        .strip_prefix("Basic ")
+        .or_else(|| header.strip_prefix("basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (name, secret) = text.split_once(':')?;
+    Some((name.to_owned(), secret.to_owned()))
+}
+
+impl Accounts {
+    pub fn new(pool: AnyPool, config: AuthConfig, keys: jwt::TokenKeys) -> Self {
+        let throttle = throttle::Throttle::new(config.throttle_failures, config.throttle_window);
+        Accounts {
+            pool,
+            config,
+            keys,
+            throttle,
+        }
+    }
+
+    /// Logs in with a password or a personal access token, throttled per account and address.
+    pub async fn login(&self, name: &str, secret: &str, peer: Option<IpAddr>) -> Result<Identity> {
+        let keys = vec![
+            format!("user:{name}"),
+            format!("ip:{}", peer.map(|p| p.to_string()).unwrap_or_default()),
+        ];
+        self.throttle.check(&keys)?;
+        let identity = if secret.starts_with(tokens::PREFIX) {
+            tokens::check(&self.pool, name, secret)
+                .await?
+                .map(|(user, scope)| Identity {
+                    user: Some(user),
+                    scope: Some(scope),
+                })
+        } else {
+            users::check_password(&self.pool, name, secret)
+                .await?
+                .map(|user| Identity {
+                    user: Some(user),
+                    scope: None,
+                })
+        };
+        match identity {
+            Some(identity) => {
+                self.throttle.succeeded(&keys[0]);
+                Ok(identity)
+            }
+            None => {
+                self.throttle.failed(&keys);
+                audit::record(&self.pool, name, "login.failed", name, &keys[1]).await?;
+                Err(Error::BadCredentials)
+            }
+        }
+    }
+
+    /// What the identity may do to a repository.
+    pub async fn permission(&self, identity: &Identity, repository: &str) -> Result<Permission> {
+        let settings = repos::get(&self.pool, repository).await?;
+        Ok(access::permission(
+            identity,
+            repository,
+            settings.as_ref(),
+            self.config.anonymous_pull,
+        ))
+    }
+}

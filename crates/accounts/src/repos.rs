@@ -1,0 +1,130 @@
+//! Repositories as account objects: namespace, visibility, descriptions, counters.
+
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RepoSettings {
+    pub repository: String,
+    pub namespace: String,
+    pub private: bool,
+    pub description: String,
+    pub full_description: String,
+    pub pull_count: i64,
+    pub created_at: i64,
+    pub last_pushed_at: Option<i64>,
+}
+
+const COLUMNS: &str = "repository, namespace, private, description, full_description, pull_count, created_at, last_pushed_at";
+
+fn settings(row: &AnyRow) -> Result<RepoSettings> {
+    Ok(RepoSettings {
+        repository: row.try_get(0)?,
+        namespace: row.try_get(1)?,
+        private: row.try_get::<i64, _>(2)? != 0,
+        description: row.try_get(3)?,
+        full_description: row.try_get(4)?,
+        pull_count: row.try_get(5)?,
+        created_at: row.try_get(6)?,
+        last_pushed_at: row.try_get(7)?,
+    })
+}
+
+pub async fn get(pool: &AnyPool, repository: &str) -> Result<Option<RepoSettings>> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM repository_settings WHERE repository = $1"
+    ))
+    .bind(repository)
+    .fetch_optional(pool)
+    .await?;
+    row.as_ref().map(settings).transpose()
+}
+
+/// Creates the account side of a repository on its first push; `true` if it was new.
+pub async fn ensure(pool: &AnyPool, repository: &str, private: bool, actor: &str) -> Result<bool> {
+    let namespace = crate::access::namespace_of(repository).unwrap_or("");
+    let created = sqlx::query(
+        "INSERT INTO repository_settings (repository, namespace, private, created_at)
+         VALUES ($1, $2, $3, $4) ON CONFLICT (repository) DO NOTHING",
+    )
+    .bind(repository)
+    .bind(namespace)
+    .bind(i64::from(private))
+    .bind(crate::now())
+    .execute(pool)
+    .await?
+    .rows_affected()
+        > 0;
+    if created {
+        crate::audit::record(
+            pool,
+            actor,
+            "repository.create",
+            repository,
+            if private { "private" } else { "public" },
+        )
+        .await?;
+    }
+    Ok(created)
+}
+
+pub async fn set_visibility(
+    pool: &AnyPool,
+    actor: &str,
+    repository: &str,
+    private: bool,
+) -> Result<()> {
+    let done = sqlx::query("UPDATE repository_settings SET private = $2 WHERE repository = $1")
+        .bind(repository)
+        .bind(i64::from(private))
+        .execute(pool)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound(format!("repository {repository}")));
+    }
+    crate::audit::record(
+        pool,
+        actor,
+        "repository.visibility",
+        repository,
+        if private { "private" } else { "public" },
+    )
+    .await
+}
+
+pub async fn record_push(pool: &AnyPool, repository: &str) -> Result<()> {
+    sqlx::query("UPDATE repository_settings SET last_pushed_at = $2 WHERE repository = $1")
+        .bind(repository)
+        .bind(crate::now())
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn record_pull(pool: &AnyPool, repository: &str) -> Result<()> {
+    sqlx::query("UPDATE repository_settings SET pull_count = pull_count + 1 WHERE repository = $1")
+        .bind(repository)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Settings of several repositories at once (for filtering a catalog page).
+pub async fn get_many(pool: &AnyPool, names: &[String]) -> Result<Vec<RepoSettings>> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT {COLUMNS} FROM repository_settings WHERE repository IN ({})",
+        placeholders.join(", ")
+    );
+    let mut q = sqlx::query(&sql);
+    for n in names {
+        q = q.bind(n.as_str());
+    }
+    q.fetch_all(pool).await?.iter().map(settings).collect()
+}

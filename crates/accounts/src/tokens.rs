@@ -1,0 +1,182 @@
+//! Personal access tokens: shown once, stored as a SHA-256, scoped, revocable, with the time
+//! they were last used.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::{AnyPool, Row};
+
+use crate::access::Scope;
+use crate::audit;
+use crate::error::{Error, Result};
+use crate::users::{self, User};
+
+/// Every token starts with this, so a leaked one is easy to recognise (and to scan for).
+pub const PREFIX: &str = "berth_pat_";
+
+fn digest(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+fn new_secret() -> Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes).map_err(|e| Error::Internal(format!("random: {e}")))?;
+    Ok(format!("{PREFIX}{}", hex::encode(bytes)))
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub name: String,
+    pub scope: Scope,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub created_at: i64,
+}
+
+/// A newly created token: the only time its secret is seen.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreatedToken {
+    #[serde(flatten)]
+    pub info: TokenInfo,
+    pub token: String,
+}
+
+pub async fn create(
+    pool: &AnyPool,
+    user: &User,
+    name: &str,
+    scope: Scope,
+    expires_at: Option<i64>,
+) -> Result<CreatedToken> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(Error::Invalid(
+            "a token needs a name of at most 100 bytes".into(),
+        ));
+    }
+    let now = crate::now();
+    if expires_at.is_some_and(|e| e <= now) {
+        return Err(Error::Invalid("the expiry must be in the future".into()));
+    }
+    let secret = new_secret()?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO access_tokens (account_id, name, token_hash, scope, expires_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(user.id)
+    .bind(name)
+    .bind(digest(&secret))
+    .bind(scope.as_str())
+    .bind(expires_at)
+    .bind(now)
+    .fetch_one(pool)
+    .await?;
+    audit::record(
+        pool,
+        &user.name,
+        "token.create",
+        &format!("token:{id}"),
+        name,
+    )
+    .await?;
+    Ok(CreatedToken {
+        info: TokenInfo {
+            id,
+            name: name.to_owned(),
+            scope,
+            expires_at,
+            last_used_at: None,
+            created_at: now,
+        },
+        token: secret,
+    })
+}
+
+pub async fn list(pool: &AnyPool, user: &User) -> Result<Vec<TokenInfo>> {
+    let rows = sqlx::query(
+        "SELECT id, name, scope, expires_at, last_used_at, created_at FROM access_tokens
+         WHERE account_id = $1 AND revoked_at IS NULL ORDER BY id",
+    )
+    .bind(user.id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(TokenInfo {
+                id: r.try_get(0)?,
+                name: r.try_get(1)?,
+                scope: Scope::parse(&r.try_get::<String, _>(2)?)?,
+                expires_at: r.try_get(3)?,
+                last_used_at: r.try_get(4)?,
+                created_at: r.try_get(5)?,
+            })
+        })
+        .collect()
+}
+
+pub async fn revoke(pool: &AnyPool, user: &User, id: i64) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE access_tokens SET revoked_at = $3
+         WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(id)
+    .bind(user.id)
+    .bind(crate::now())
+    .execute(pool)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound(format!("token {id}")));
+    }
+    audit::record(pool, &user.name, "token.revoke", &format!("token:{id}"), "").await
+}
+
+/// The user and scope a token secret stands for, if it is live; records its use.
+/// `name` must match the token's owner (it is what `docker login -u` sent).
+pub async fn check(pool: &AnyPool, name: &str, secret: &str) -> Result<Option<(User, Scope)>> {
+    if !secret.starts_with(PREFIX) {
+        return Ok(None);
+    }
+    let now = crate::now();
+    let row = sqlx::query(
+        "SELECT t.id, t.account_id, t.scope FROM access_tokens t
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL
+           AND (t.expires_at IS NULL OR t.expires_at > $2)",
+    )
+    .bind(digest(secret))
+    .bind(now)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let id: i64 = row.try_get(0)?;
+    let account: i64 = row.try_get(1)?;
+    let scope = Scope::parse(&row.try_get::<String, _>(2)?)?;
+    let Some(user) = users::by_id(pool, account).await? else {
+        return Ok(None);
+    };
+    if !user.active || user.name != name {
+        return Ok(None);
+    }
+    sqlx::query("UPDATE access_tokens SET last_used_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(pool)
+        .await?;
+    Ok(Some((user, scope)))
+}
+
+/// The name of the account a live token belongs to (for `Authorization: Bearer <token>`).
+pub async fn owner(pool: &AnyPool, secret: &str) -> Result<Option<String>> {
+    if !secret.starts_with(PREFIX) {
+        return Ok(None);
+    }
+    let name = sqlx::query_scalar(
+        "SELECT a.name FROM access_tokens t JOIN accounts a ON a.id = t.account_id
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+    )
+    .bind(digest(secret))
+    .fetch_optional(pool)
+    .await?;
+    Ok(name)
+}

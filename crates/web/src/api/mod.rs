@@ -1,0 +1,71 @@
+//! The JSON API under `/api/v1`, and the token service at `/auth/token`.
+
+mod error;
+mod token;
+mod users;
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest};
+use berth_accounts::access::Identity;
+use berth_accounts::users::User;
+use berth_accounts::Accounts;
+
+pub use error::ApiError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let json = web::JsonConfig::default()
+        .limit(64 * 1024)
+        .error_handler(|err, _| ApiError::bad_request(err.to_string()).into());
+    let form = web::FormConfig::default()
+        .limit(16 * 1024)
+        .error_handler(|err, _| ApiError::bad_request(err.to_string()).into());
+    cfg.app_data(json)
+        .app_data(form)
+        .service(
+            web::resource("/auth/token")
+                .route(web::get().to(token::get))
+                .route(web::post().to(token::post)),
+        )
+        .service(
+            web::scope("/api/v1")
+                .route("/users", web::post().to(users::sign_up))
+                .route("/user", web::get().to(users::me))
+                .route("/user/password", web::put().to(users::change_password))
+                .route("/user/tokens", web::get().to(users::list_tokens))
+                .route("/user/tokens", web::post().to(users::create_token))
+                .route("/user/tokens/{id}", web::delete().to(users::revoke_token)),
+        );
+}
+
+/// The identity the request's `Authorization` header proves (Basic with a password or a
+/// personal access token, or `Bearer <personal access token>`), or anonymous.
+pub async fn identity(accounts: &Accounts, req: &HttpRequest) -> Result<Identity, ApiError> {
+    let Some(h) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Ok(Identity::anonymous());
+    };
+    let peer = req.peer_addr().map(|a| a.ip());
+    if let Some(token) = h.strip_prefix("Bearer ") {
+        let token = token.trim();
+        // A bearer personal access token names its owner itself.
+        let owner = berth_accounts::tokens::owner(&accounts.pool, token).await?;
+        let Some(owner) = owner else {
+            return Err(ApiError::unauthorized());
+        };
+        return Ok(accounts.login(&owner, token, peer).await?);
+    }
+    let (name, secret) = berth_accounts::parse_basic(h).ok_or_else(ApiError::unauthorized)?;
+    Ok(accounts.login(&name, &secret, peer).await?)
+}
+
+/// The signed-in user, or `401`.
+pub async fn user(accounts: &Accounts, req: &HttpRequest) -> Result<(User, Identity), ApiError> {
+    let identity = identity(accounts, req).await?;
+    match identity.user.clone() {
+        Some(u) => Ok((u, identity)),
+        None => Err(ApiError::unauthorized()),
+    }
+}

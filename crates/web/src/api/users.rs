@@ -1,0 +1,128 @@
+//! Sign-up, the signed-in user, password changes and personal access tokens.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use berth_accounts::access::Scope;
+use berth_accounts::users::{self, NewUser};
+use berth_accounts::{tokens, Accounts};
+use serde::Deserialize;
+
+use super::{user, ApiError};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignUp {
+    username: String,
+    email: String,
+    password: String,
+}
+
+/// Open sign-up. Only these three fields are accepted: nobody can sign up as an administrator.
+pub async fn sign_up(
+    accounts: web::Data<Accounts>,
+    body: web::Json<SignUp>,
+) -> Result<HttpResponse, ApiError> {
+    if !accounts.config.open_signup {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "signup_closed",
+            "sign-up is closed on this registry",
+        ));
+    }
+    let created = users::create(
+        &accounts.pool,
+        NewUser {
+            name: &body.username,
+            email: &body.email,
+            password: &body.password,
+        },
+        false,
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+pub async fn me(req: HttpRequest, accounts: web::Data<Accounts>) -> Result<HttpResponse, ApiError> {
+    let (me, _) = user(&accounts, &req).await?;
+    Ok(HttpResponse::Ok().json(me))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+pub async fn change_password(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    body: web::Json<PasswordChange>,
+) -> Result<HttpResponse, ApiError> {
+    let (me, identity) = user(&accounts, &req).await?;
+    if identity.scope.is_some() {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "forbidden",
+            "an access token cannot change the password",
+        ));
+    }
+    users::change_password(
+        &accounts.pool,
+        &me.name,
+        &body.current_password,
+        &body.new_password,
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn list_tokens(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+) -> Result<HttpResponse, ApiError> {
+    let (me, _) = user(&accounts, &req).await?;
+    Ok(HttpResponse::Ok().json(tokens::list(&accounts.pool, &me).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    name: String,
+    scope: Scope,
+    /// Unix seconds.
+    expires_at: Option<i64>,
+}
+
+pub async fn create_token(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    body: web::Json<NewToken>,
+) -> Result<HttpResponse, ApiError> {
+    let (me, identity) = user(&accounts, &req).await?;
+    // A token can only mint tokens no stronger than itself.
+    let scope = match identity.scope {
+        Some(Scope::ReadWriteDelete) | None => body.scope,
+        Some(_) => {
+            return Err(ApiError::new(
+                actix_web::http::StatusCode::FORBIDDEN,
+                "forbidden",
+                "only a password or a read-write-delete token can create tokens",
+            ))
+        }
+    };
+    let created = tokens::create(&accounts.pool, &me, &body.name, scope, body.expires_at).await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+pub async fn revoke_token(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (me, _) = user(&accounts, &req).await?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::bad_request("a token id is a number"))?;
+    tokens::revoke(&accounts.pool, &me, id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
