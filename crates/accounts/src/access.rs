@@ -2,8 +2,12 @@
 //!
 //! - administrators: everything;
 //! - the user whose name is the repository's namespace: everything;
+//! - the owners of the organization whose name is the repository's namespace: everything;
+//! - its other members: the best of what their teams grant on that repository;
 //! - anyone else: pull of public repositories (anonymous callers only when anonymous pull is on);
-//! - a personal access token caps whatever its owner may do at its scope.
+//! - a personal access token caps whatever its owner may do at its scope;
+//! - a robot account: exactly what it was given on its organization's repositories (plus the
+//!   pull of public repositories that any signed-in caller has), never more.
 //!
 //! Callers turn "no read access" into `404 NAME_UNKNOWN`, so a private repository is never
 //! confirmed to exist.
@@ -65,6 +69,28 @@ pub enum Permission {
 }
 
 impl Permission {
+    /// A team's or robot's grant on a repository: `read`, `write` or `admin`.
+    pub fn parse_grant(s: &str) -> Result<Permission> {
+        match s {
+            "read" => Ok(Permission::Read),
+            "write" => Ok(Permission::Write),
+            "admin" => Ok(Permission::Admin),
+            other => Err(Error::Invalid(format!(
+                "unknown permission {other:?} (read, write or admin)"
+            ))),
+        }
+    }
+
+    /// The grant's name, as [`Permission::parse_grant`] reads it (`none` for no grant).
+    pub fn grant_str(self) -> &'static str {
+        match self {
+            Permission::None => "none",
+            Permission::Read => "read",
+            Permission::Write => "write",
+            Permission::Admin => "admin",
+        }
+    }
+
     /// The registry actions this permission allows, in the token spec's words.
     pub fn allows(self, action: &str) -> bool {
         match action {
@@ -76,12 +102,41 @@ impl Permission {
     }
 }
 
-/// Who is asking: a user (by password or token) or nobody.
+/// A robot account of an organization, as it logged in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Robot {
+    pub id: i64,
+    /// The full name, `org+name`.
+    pub name: String,
+    /// The organization it belongs to.
+    pub org: String,
+    /// Full repository names and what the robot may do to each.
+    pub permissions: Vec<(String, Permission)>,
+}
+
+impl Robot {
+    /// What the robot was given on `repository`; only repositories of its own organization count.
+    pub fn permission_for(&self, repository: &str) -> Permission {
+        if namespace_of(repository) != Some(self.org.as_str()) {
+            return Permission::None;
+        }
+        self.permissions
+            .iter()
+            .filter(|(r, _)| r == repository)
+            .map(|(_, p)| *p)
+            .max()
+            .unwrap_or(Permission::None)
+    }
+}
+
+/// Who is asking: a user (by password or token), an organization's robot, or nobody.
 #[derive(Debug, Clone, Default)]
 pub struct Identity {
     pub user: Option<User>,
     /// Set when the user authenticated with a personal access token.
     pub scope: Option<Scope>,
+    /// Set when a robot account authenticated (then `user` is `None`).
+    pub robot: Option<Robot>,
 }
 
 impl Identity {
@@ -90,7 +145,61 @@ impl Identity {
     }
 
     pub fn name(&self) -> Option<&str> {
-        self.user.as_ref().map(|u| u.name.as_str())
+        match (&self.user, &self.robot) {
+            (Some(u), _) => Some(u.name.as_str()),
+            (None, Some(r)) => Some(r.name.as_str()),
+            (None, None) => None,
+        }
+    }
+
+    /// Whether the caller proved who it is (a user or a robot).
+    pub fn is_signed_in(&self) -> bool {
+        self.user.is_some() || self.robot.is_some()
+    }
+}
+
+/// A user's role in an organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Owner,
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Member => "member",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Role> {
+        match s {
+            "owner" => Ok(Role::Owner),
+            "member" => Ok(Role::Member),
+            other => Err(Error::Invalid(format!(
+                "unknown role {other:?} (owner or member)"
+            ))),
+        }
+    }
+}
+
+/// The caller's standing in the organization a repository's namespace names (all empty when
+/// the namespace is no organization, or the caller is not a member of it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrgAccess {
+    pub role: Option<Role>,
+    /// The best permission any of the caller's teams grants on the repository.
+    pub team: Permission,
+}
+
+impl Default for OrgAccess {
+    fn default() -> Self {
+        OrgAccess {
+            role: None,
+            team: Permission::None,
+        }
     }
 }
 
@@ -100,21 +209,34 @@ pub fn namespace_of(repository: &str) -> Option<&str> {
     repository.split_once('/').map(|(ns, _)| ns)
 }
 
-/// The decision. `settings` is `None` when the repository does not exist as an account object.
+/// The decision. `settings` is `None` when the repository does not exist as an account object;
+/// `org` is the caller's standing in the organization of the repository's namespace.
 pub fn permission(
     identity: &Identity,
     repository: &str,
     settings: Option<&RepoSettings>,
+    org: &OrgAccess,
     anonymous_pull: bool,
 ) -> Permission {
+    let public = match settings {
+        Some(s) if !s.private && (identity.is_signed_in() || anonymous_pull) => Permission::Read,
+        _ => Permission::None,
+    };
+    if let Some(robot) = &identity.robot {
+        // A robot never inherits anything from its organization: only its own list counts.
+        return robot.permission_for(repository).max(public);
+    }
     let base = match &identity.user {
         Some(u) if !u.active => Permission::None,
         Some(u) if u.is_admin => Permission::Admin,
         Some(u) if namespace_of(repository) == Some(u.name.as_str()) => Permission::Admin,
-        user => match settings {
-            Some(s) if !s.private && (user.is_some() || anonymous_pull) => Permission::Read,
-            _ => Permission::None,
+        Some(_) => match org.role {
+            Some(Role::Owner) => Permission::Admin,
+            Some(Role::Member) => org.team.max(public),
+            // Team grants count only for members.
+            None => public,
         },
+        None => public,
     };
     match identity.scope {
         Some(scope) => base.min(scope.cap()),
@@ -137,6 +259,7 @@ mod tests {
                 created_at: 0,
             }),
             scope: None,
+            robot: None,
         }
     }
 
@@ -153,6 +276,11 @@ mod tests {
         }
     }
 
+    const NONE: OrgAccess = OrgAccess {
+        role: None,
+        team: Permission::None,
+    };
+
     #[test]
     fn the_rules() {
         use Permission::{Admin, Read, Write};
@@ -164,45 +292,217 @@ mod tests {
         let root = user("root1", true);
         let anon = Identity::anonymous();
 
-        assert_eq!(permission(&alice, "alice/app", Some(&private), true), Admin);
         assert_eq!(
-            permission(&alice, "alice/new", None, true),
+            permission(&alice, "alice/app", Some(&private), &NONE, true),
+            Admin
+        );
+        assert_eq!(
+            permission(&alice, "alice/new", None, &NONE, true),
             Admin,
             "own namespace"
         );
-        assert_eq!(permission(&root, "alice/app", Some(&private), true), Admin);
-        assert_eq!(permission(&root, "toplevel", None, true), Admin);
-        assert_eq!(permission(&alice, "toplevel", None, true), no);
-
-        assert_eq!(permission(&bob, "alice/app", Some(&public), true), Read);
-        assert_eq!(permission(&bob, "alice/app", Some(&private), true), no);
-        assert_eq!(permission(&bob, "alice/new", None, true), no);
-        assert_eq!(permission(&anon, "alice/app", Some(&public), true), Read);
         assert_eq!(
-            permission(&anon, "alice/app", Some(&public), false),
+            permission(&root, "alice/app", Some(&private), &NONE, true),
+            Admin
+        );
+        assert_eq!(permission(&root, "toplevel", None, &NONE, true), Admin);
+        assert_eq!(permission(&alice, "toplevel", None, &NONE, true), no);
+
+        assert_eq!(
+            permission(&bob, "alice/app", Some(&public), &NONE, true),
+            Read
+        );
+        assert_eq!(
+            permission(&bob, "alice/app", Some(&private), &NONE, true),
+            no
+        );
+        assert_eq!(permission(&bob, "alice/new", None, &NONE, true), no);
+        assert_eq!(
+            permission(&anon, "alice/app", Some(&public), &NONE, true),
+            Read
+        );
+        assert_eq!(
+            permission(&anon, "alice/app", Some(&public), &NONE, false),
             no,
             "anonymous pull off"
         );
-        assert_eq!(permission(&bob, "alice/app", Some(&public), false), Read);
-        assert_eq!(permission(&anon, "alice/app", Some(&private), true), no);
+        assert_eq!(
+            permission(&bob, "alice/app", Some(&public), &NONE, false),
+            Read
+        );
+        assert_eq!(
+            permission(&anon, "alice/app", Some(&private), &NONE, true),
+            no
+        );
 
         let mut read_token = alice.clone();
         read_token.scope = Some(Scope::Read);
         assert_eq!(
-            permission(&read_token, "alice/app", Some(&private), true),
+            permission(&read_token, "alice/app", Some(&private), &NONE, true),
             Read
         );
         let mut rw = alice.clone();
         rw.scope = Some(Scope::ReadWrite);
-        assert_eq!(permission(&rw, "alice/app", Some(&private), true), Write);
+        assert_eq!(
+            permission(&rw, "alice/app", Some(&private), &NONE, true),
+            Write
+        );
 
         let mut gone = alice.clone();
         if let Some(u) = gone.user.as_mut() {
             u.active = false;
         }
-        assert_eq!(permission(&gone, "alice/app", Some(&public), true), no);
+        assert_eq!(
+            permission(&gone, "alice/app", Some(&public), &NONE, true),
+            no
+        );
 
         assert!(Write.allows("push") && !Write.allows("delete") && Read.allows("pull"));
         assert!(!Read.allows("push") && !no.allows("pull") && !Admin.allows("*"));
+    }
+
+    fn org_repo(name: &str, private: bool) -> RepoSettings {
+        RepoSettings {
+            repository: name.into(),
+            namespace: "acme".into(),
+            ..repo(private)
+        }
+    }
+
+    fn standing(role: Option<Role>, team: Permission) -> OrgAccess {
+        OrgAccess { role, team }
+    }
+
+    #[test]
+    fn organizations_and_teams() {
+        use Permission::{Admin, Read, Write};
+        let no = Permission::None;
+        let private = org_repo("acme/app", true);
+        let public = org_repo("acme/site", false);
+        let carol = user("carol", false);
+
+        // Owners: everything, existing repositories or new ones.
+        let owner = standing(Some(Role::Owner), no);
+        assert_eq!(
+            permission(&carol, "acme/app", Some(&private), &owner, true),
+            Admin
+        );
+        assert_eq!(permission(&carol, "acme/new", None, &owner, true), Admin);
+        // Members: the best of their teams' grants, which may precede the repository.
+        for (team, want) in [(Read, Read), (Write, Write), (Admin, Admin)] {
+            let member = standing(Some(Role::Member), team);
+            assert_eq!(
+                permission(&carol, "acme/app", Some(&private), &member, true),
+                want
+            );
+            assert_eq!(permission(&carol, "acme/new", None, &member, true), want);
+        }
+        // A member without a grant: a private repository is invisible, a public one pullable,
+        // and nothing new may be pushed.
+        let bare = standing(Some(Role::Member), no);
+        assert_eq!(
+            permission(&carol, "acme/app", Some(&private), &bare, true),
+            no
+        );
+        assert_eq!(
+            permission(&carol, "acme/site", Some(&public), &bare, true),
+            Read
+        );
+        assert_eq!(permission(&carol, "acme/new", None, &bare, true), no);
+        // A team grant without membership counts for nothing.
+        let stale = standing(None, Admin);
+        assert_eq!(
+            permission(&carol, "acme/app", Some(&private), &stale, true),
+            no
+        );
+        assert_eq!(
+            permission(&carol, "acme/site", Some(&public), &stale, true),
+            Read
+        );
+        // Outsiders and anonymous callers: public pulls only.
+        assert_eq!(
+            permission(&carol, "acme/app", Some(&private), &NONE, true),
+            no
+        );
+        let anon = Identity::anonymous();
+        assert_eq!(
+            permission(&anon, "acme/site", Some(&public), &NONE, true),
+            Read
+        );
+        assert_eq!(
+            permission(&anon, "acme/app", Some(&private), &owner, true),
+            no
+        );
+        // Token scopes still cap an owner.
+        let mut read_token = carol.clone();
+        read_token.scope = Some(Scope::Read);
+        assert_eq!(
+            permission(&read_token, "acme/app", Some(&private), &owner, true),
+            Read
+        );
+        let mut rw = carol.clone();
+        rw.scope = Some(Scope::ReadWrite);
+        let writer = standing(Some(Role::Member), Admin);
+        assert_eq!(
+            permission(&rw, "acme/app", Some(&private), &writer, true),
+            Write
+        );
+        // A deactivated owner has nothing.
+        let mut gone = carol.clone();
+        if let Some(u) = gone.user.as_mut() {
+            u.active = false;
+        }
+        assert_eq!(
+            permission(&gone, "acme/app", Some(&private), &owner, true),
+            no
+        );
+    }
+
+    #[test]
+    fn robots_get_exactly_their_list() {
+        use Permission::{Admin, Read, Write};
+        let no = Permission::None;
+        let robot = Identity {
+            robot: Some(Robot {
+                id: 7,
+                name: "acme+ci".into(),
+                org: "acme".into(),
+                permissions: vec![
+                    ("acme/app".into(), Write),
+                    ("acme/docs".into(), Read),
+                    // Listed for another namespace: never honoured.
+                    ("other/app".into(), Admin),
+                ],
+            }),
+            ..Identity::default()
+        };
+        assert!(robot.is_signed_in());
+        assert_eq!(robot.name(), Some("acme+ci"));
+        let private = org_repo("acme/app", true);
+        let docs = org_repo("acme/docs", true);
+        let secret = org_repo("acme/secret", true);
+        let public = org_repo("acme/site", false);
+        // Whatever standing is passed in, the robot gets its list and no more.
+        let owner = standing(Some(Role::Owner), Admin);
+        assert_eq!(
+            permission(&robot, "acme/app", Some(&private), &owner, true),
+            Write
+        );
+        assert_eq!(permission(&robot, "acme/app", None, &NONE, true), Write);
+        assert_eq!(
+            permission(&robot, "acme/docs", Some(&docs), &owner, true),
+            Read
+        );
+        assert_eq!(
+            permission(&robot, "acme/secret", Some(&secret), &owner, true),
+            no
+        );
+        assert_eq!(permission(&robot, "acme/new", None, &owner, true), no);
+        assert_eq!(permission(&robot, "other/app", None, &NONE, true), no);
+        // Public repositories: pull, as for any signed-in caller, even with anonymous pull off.
+        assert_eq!(
+            permission(&robot, "acme/site", Some(&public), &owner, false),
+            Read
+        );
     }
 }

@@ -13,7 +13,7 @@ use berth_registry::events::{Event, EventAction, EventSink, EventTarget};
 use berth_registry::{Code, Error as RegistryError, Result as RegistryResult};
 
 use crate::access::{Identity, Permission};
-use crate::{repos, users, Accounts, Error};
+use crate::{repos, Accounts, Error};
 
 /// Plugs accounts into the registry.
 #[derive(Clone)]
@@ -81,7 +81,7 @@ impl AccountsAuthorizer {
             return Ok(());
         }
         let scope = format!("repository:{name}:{}", wanted.join(","));
-        if identity.user.is_none() {
+        if !identity.is_signed_in() {
             return Err(self.challenge(Some(scope), None));
         }
         if permission == Permission::None {
@@ -129,20 +129,18 @@ impl AccountsAuthorizer {
             return Ok(principal);
         }
         // Not granted: would the subject even see the repository?
-        let user = match principal.subject.as_deref() {
-            Some(sub) => users::by_name(&self.0.pool, sub)
-                .await
-                .map_err(Self::internal)?,
-            None => None,
-        };
-        let identity = Identity { user, scope: None };
+        let identity = self
+            .0
+            .subject_identity(principal.subject.as_deref())
+            .await
+            .map_err(Self::internal)?;
         let can_read = self
             .0
             .permission(&identity, name)
             .await
             .map_err(Self::internal)?
             >= Permission::Read;
-        if identity.user.is_some() && !can_read {
+        if identity.is_signed_in() && !can_read {
             return Err(RegistryError::new(
                 Code::NameUnknown,
                 format!("repository {name:?} is unknown"),
@@ -176,7 +174,7 @@ impl Authorizer for AccountsAuthorizer {
         };
         match target {
             // `docker login` learns where the token service is from this challenge.
-            Target::Base | Target::Catalog if identity.user.is_none() => {
+            Target::Base | Target::Catalog if !identity.is_signed_in() => {
                 let scope =
                     matches!(target, Target::Catalog).then(|| "registry:catalog:*".to_owned());
                 Err(self.challenge(scope, None))
@@ -194,22 +192,31 @@ impl Authorizer for AccountsAuthorizer {
         principal: &Principal,
         names: Vec<String>,
     ) -> RegistryResult<Vec<String>> {
-        let user = match principal.subject.as_deref() {
-            Some(sub) => users::by_name(&self.0.pool, sub)
-                .await
-                .map_err(Self::internal)?,
-            None => None,
-        };
-        let identity = Identity { user, scope: None };
+        let identity = self
+            .0
+            .subject_identity(principal.subject.as_deref())
+            .await
+            .map_err(Self::internal)?;
         let settings = repos::get_many(&self.0.pool, &names)
+            .await
+            .map_err(Self::internal)?;
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let orgs = self
+            .0
+            .org_access(&identity, &refs)
             .await
             .map_err(Self::internal)?;
         Ok(names
             .into_iter()
             .filter(|name| {
                 let s = settings.iter().find(|s| &s.repository == name);
-                crate::access::permission(&identity, name, s, self.0.config.anonymous_pull)
-                    >= Permission::Read
+                crate::access::permission(
+                    &identity,
+                    name,
+                    s,
+                    &orgs.for_repository(name),
+                    self.0.config.anonymous_pull,
+                ) >= Permission::Read
             })
             .collect())
     }

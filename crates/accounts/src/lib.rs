@@ -1,5 +1,5 @@
-//! Berth's accounts: users, personal access tokens, repository ownership and visibility, the
-//! access decision, login throttling, the audit log, and the Docker token service. Implements
+//! Berth's accounts: users, organizations with their teams and robot accounts, personal access
+//! tokens, repository ownership and visibility, the access decision, login throttling, the audit log, and the Docker token service. Implements
 //! the registry's `Authorizer` and `EventSink`.
 
 pub mod access;
@@ -8,8 +8,10 @@ pub mod authorizer;
 pub mod error;
 pub mod jwt;
 pub mod names;
+pub mod orgs;
 pub mod password;
 pub mod repos;
+pub mod robots;
 pub mod service;
 pub mod throttle;
 pub mod tokens;
@@ -104,19 +106,28 @@ impl Accounts {
         }
     }
 
-    /// Logs in with a password or a personal access token, throttled per account and address.
+    /// Logs in with a password or a personal access token, or as a robot (`org+name` with its
+    /// secret), throttled per account and address.
     pub async fn login(&self, name: &str, secret: &str, peer: Option<IpAddr>) -> Result<Identity> {
         let keys = vec![
             format!("user:{name}"),
             format!("ip:{}", peer.map(|p| p.to_string()).unwrap_or_default()),
         ];
         self.throttle.check(&keys)?;
-        let identity = if secret.starts_with(tokens::PREFIX) {
+        let identity = if name.contains('+') {
+            robots::check(&self.pool, name, secret)
+                .await?
+                .map(|robot| Identity {
+                    robot: Some(robot),
+                    ..Identity::default()
+                })
+        } else if secret.starts_with(tokens::PREFIX) {
             tokens::check(&self.pool, name, secret)
                 .await?
                 .map(|(user, scope)| Identity {
                     user: Some(user),
                     scope: Some(scope),
+                    robot: None,
                 })
         } else {
             users::check_password(&self.pool, name, secret)
@@ -124,6 +135,7 @@ impl Accounts {
                 .map(|user| Identity {
                     user: Some(user),
                     scope: None,
+                    robot: None,
                 })
         };
         match identity {
@@ -142,11 +154,47 @@ impl Accounts {
     /// What the identity may do to a repository.
     pub async fn permission(&self, identity: &Identity, repository: &str) -> Result<Permission> {
         let settings = repos::get(&self.pool, repository).await?;
+        let org = self.org_access(identity, &[repository]).await?;
         Ok(access::permission(
             identity,
             repository,
             settings.as_ref(),
+            &org.for_repository(repository),
             self.config.anonymous_pull,
         ))
+    }
+
+    /// The user's standing in the organizations that are namespaces of `repositories`.
+    pub async fn org_access(
+        &self,
+        identity: &Identity,
+        repositories: &[&str],
+    ) -> Result<orgs::Memberships> {
+        let Some(user) = identity.user.as_ref().filter(|u| u.active && !u.is_admin) else {
+            return Ok(orgs::Memberships::default());
+        };
+        let mut namespaces: Vec<&str> = repositories
+            .iter()
+            .filter_map(|r| access::namespace_of(r))
+            .filter(|ns| *ns != user.name)
+            .collect();
+        namespaces.sort_unstable();
+        namespaces.dedup();
+        orgs::Memberships::load(&self.pool, user.id, &namespaces).await
+    }
+
+    /// The identity a registry token's subject names: a user, a robot (`org+name`) or nobody.
+    pub async fn subject_identity(&self, subject: Option<&str>) -> Result<Identity> {
+        Ok(match subject {
+            Some(sub) if sub.contains('+') => Identity {
+                robot: robots::by_name(&self.pool, sub).await?,
+                ..Identity::default()
+            },
+            Some(sub) => Identity {
+                user: users::by_name(&self.pool, sub).await?,
+                ..Identity::default()
+            },
+            None => Identity::anonymous(),
+        })
     }
 }

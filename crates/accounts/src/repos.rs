@@ -128,3 +128,68 @@ pub async fn get_many(pool: &AnyPool, names: &[String]) -> Result<Vec<RepoSettin
     }
     q.fetch_all(pool).await?.iter().map(settings).collect()
 }
+
+/// Changes to a repository's settings; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub private: Option<bool>,
+    pub description: Option<String>,
+    pub full_description: Option<String>,
+}
+
+pub const MAX_DESCRIPTION: usize = 100;
+pub const MAX_FULL_DESCRIPTION: usize = 25_000;
+
+/// Checks changes against the limits before anything is written.
+pub fn validate(changes: &Changes) -> Result<()> {
+    if changes
+        .description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION)
+    {
+        return Err(Error::Invalid(format!(
+            "the description is limited to {MAX_DESCRIPTION} characters"
+        )));
+    }
+    if changes
+        .full_description
+        .as_ref()
+        .is_some_and(|d| d.len() > MAX_FULL_DESCRIPTION)
+    {
+        return Err(Error::Invalid(format!(
+            "the full description is limited to {MAX_FULL_DESCRIPTION} bytes"
+        )));
+    }
+    Ok(())
+}
+
+pub async fn update(pool: &AnyPool, actor: &str, repository: &str, changes: Changes) -> Result<()> {
+    validate(&changes)?;
+    if let Some(private) = changes.private {
+        set_visibility(pool, actor, repository, private).await?;
+    }
+    if let Some(d) = &changes.description {
+        sqlx::query("UPDATE repository_settings SET description = $2 WHERE repository = $1")
+            .bind(repository)
+            .bind(d.as_str())
+            .execute(pool)
+            .await?;
+    }
+    if let Some(d) = &changes.full_description {
+        sqlx::query("UPDATE repository_settings SET full_description = $2 WHERE repository = $1")
+            .bind(repository)
+            .bind(d.as_str())
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Removes the account side of a repository (the registry side is removed by the caller).
+pub async fn delete(pool: &AnyPool, actor: &str, repository: &str) -> Result<()> {
+    sqlx::query("DELETE FROM repository_settings WHERE repository = $1")
+        .bind(repository)
+        .execute(pool)
+        .await?;
+    crate::audit::record(pool, actor, "repository.delete", repository, "").await
+}

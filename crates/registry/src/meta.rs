@@ -422,6 +422,16 @@ impl Meta {
             .collect()
     }
 
+    /// Deletes a repository's manifests, tags and blob links. Blobs stay for garbage
+    /// collection.
+    pub async fn delete_repository(&self, name: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM repositories WHERE name = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     pub async fn create_upload(&self, id: &str, repository: &str, owner: &str) -> Result<()> {
         let now = now();
         sqlx::query(

@@ -417,3 +417,130 @@ async fn docker_pull_by_digest_matches_the_pushed_digest() {
     let (_, served) = manifest(&app, "e2e/app", &digest).await;
     assert_eq!(served, digest, "manifest fetched by digest");
 }
+
+/// Signs a user up through the API; returns the password.
+async fn sign_up(app: &TestApp, name: &str) -> String {
+    let password = format!("{name} password");
+    let r = app
+        .anonymous
+        .post(app.url("/api/v1/users"))
+        .json(&serde_json::json!({
+            "username": name,
+            "email": format!("{name}@example.com"),
+            "password": password,
+        }))
+        .send()
+        .await
+        .expect("sign up");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    password
+}
+
+fn output(o: &CommandOutput) -> String {
+    format!("{}{}", o.stdout_text(), o.stderr_text())
+}
+
+/// `docker login` with a password and with an access token, pushes into one's own namespace,
+/// refusals elsewhere and after logout, and private repositories hidden from outsiders.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_login_and_permissions() {
+    let mut docker = Docker::new();
+    let app = TestApp::start().await;
+    let host = app.host();
+    let alice = sign_up(&app, "alice").await;
+    let bob = sign_up(&app, "bobby").await;
+
+    // A wrong password is refused by `docker login` itself.
+    let o = docker
+        .run(&[
+            "login",
+            "--username",
+            "alice",
+            "--password",
+            "wrong password",
+            &host,
+        ])
+        .await;
+    assert!(
+        !o.status.success(),
+        "login with a wrong password: {}",
+        output(&o)
+    );
+
+    // Alice logs in with a personal access token and pushes into her namespace.
+    let r = app
+        .anonymous
+        .post(app.url("/api/v1/user/tokens"))
+        .header("Authorization", basic("alice", &alice))
+        .json(&serde_json::json!({"name": "laptop", "scope": "read-write"}))
+        .send()
+        .await
+        .expect("create token");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let token: serde_json::Value = r.json().await.expect("json");
+    let token = token["token"].as_str().expect("token").to_owned();
+    let o = docker
+        .run(&["login", "--username", "alice", "--password", &token, &host])
+        .await;
+    assert!(o.status.success(), "login with a token: {}", output(&o));
+    let mine = format!("{host}/alice/app:v1");
+    let (_ctx, _id) = build_two_layer_image(&mut docker, &mine).await;
+    docker.ok(&["push", &mine]).await;
+
+    // Not into Bob's namespace.
+    let theirs = format!("{host}/bobby/app:v1");
+    docker.ok(&["tag", &mine, &theirs]).await;
+    docker.remember(&theirs);
+    let o = docker.run(&["push", &theirs]).await;
+    assert!(
+        !o.status.success(),
+        "push to another namespace: {}",
+        output(&o)
+    );
+
+    // Logged out, pushes are refused; the public image still pulls anonymously.
+    docker.ok(&["logout", &host]).await;
+    let again = format!("{host}/alice/app:v2");
+    docker.ok(&["tag", &mine, &again]).await;
+    docker.remember(&again);
+    let o = docker.run(&["push", &again]).await;
+    assert!(!o.status.success(), "push after logout: {}", output(&o));
+    docker.ok(&["rmi", &mine]).await;
+    docker.ok(&["pull", &mine]).await;
+
+    // Private: anonymous and Bob are turned away, Alice (with her password) pulls.
+    let r = app
+        .anonymous
+        .patch(app.url("/api/v1/repositories/alice/app"))
+        .header("Authorization", basic("alice", &alice))
+        .json(&serde_json::json!({"visibility": "private"}))
+        .send()
+        .await
+        .expect("make private");
+    assert_eq!(r.status(), StatusCode::OK);
+    docker.ok(&["rmi", &mine]).await;
+    let o = docker.run(&["pull", &mine]).await;
+    assert!(
+        !o.status.success(),
+        "anonymous pull of a private image: {}",
+        output(&o)
+    );
+    docker
+        .ok(&["login", "--username", "bobby", "--password", &bob, &host])
+        .await;
+    let o = docker.run(&["pull", &mine]).await;
+    assert!(
+        !o.status.success(),
+        "outsider pull of a private image: {}",
+        output(&o)
+    );
+    let text = output(&o);
+    assert!(
+        text.contains("not found") || text.contains("does not exist"),
+        "the outsider is told nothing exists: {text}"
+    );
+    docker
+        .ok(&["login", "--username", "alice", "--password", &alice, &host])
+        .await;
+    docker.ok(&["pull", &mine]).await;
+}

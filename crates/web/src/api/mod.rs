@@ -1,6 +1,8 @@
 //! The JSON API under `/api/v1`, and the token service at `/auth/token`.
 
 mod error;
+mod orgs;
+mod repos;
 mod token;
 mod users;
 
@@ -28,13 +30,63 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::scope("/api/v1")
+                .route("/openapi.json", web::get().to(openapi))
                 .route("/users", web::post().to(users::sign_up))
                 .route("/user", web::get().to(users::me))
                 .route("/user/password", web::put().to(users::change_password))
                 .route("/user/tokens", web::get().to(users::list_tokens))
                 .route("/user/tokens", web::post().to(users::create_token))
-                .route("/user/tokens/{id}", web::delete().to(users::revoke_token)),
+                .route("/user/tokens/{id}", web::delete().to(users::revoke_token))
+                .route("/repositories", web::post().to(repos::create))
+                .route("/repositories/{name:.+}", web::get().to(repos::get))
+                .route("/repositories/{name:.+}", web::patch().to(repos::patch))
+                .route("/repositories/{name:.+}", web::delete().to(repos::delete))
+                // Organizations, teams and robot accounts.
+                .route("/orgs", web::post().to(orgs::create))
+                .route("/orgs/{org}", web::get().to(orgs::get))
+                .route("/orgs/{org}", web::delete().to(orgs::delete))
+                .route(
+                    "/orgs/{org}/members/{user}",
+                    web::put().to(orgs::set_member),
+                )
+                .route(
+                    "/orgs/{org}/members/{user}",
+                    web::delete().to(orgs::remove_member),
+                )
+                .route("/orgs/{org}/teams", web::post().to(orgs::create_team))
+                .route("/orgs/{org}/teams", web::get().to(orgs::list_teams))
+                .route(
+                    "/orgs/{org}/teams/{team}/members/{user}",
+                    web::put().to(orgs::add_team_member),
+                )
+                .route(
+                    "/orgs/{org}/teams/{team}/members/{user}",
+                    web::delete().to(orgs::remove_team_member),
+                )
+                .route(
+                    "/orgs/{org}/teams/{team}/repositories/{repo:.+}",
+                    web::put().to(orgs::set_team_permission),
+                )
+                .route(
+                    "/orgs/{org}/teams/{team}/repositories/{repo:.+}",
+                    web::delete().to(orgs::remove_team_permission),
+                )
+                .route("/orgs/{org}/robots", web::post().to(orgs::create_robot))
+                .route("/orgs/{org}/robots", web::get().to(orgs::list_robots))
+                .route(
+                    "/orgs/{org}/robots/{robot}",
+                    web::delete().to(orgs::revoke_robot),
+                ),
         );
+}
+
+/// The API's OpenAPI document.
+const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("application/json")
+        .body(OPENAPI)
 }
 
 /// The identity the request's `Authorization` header proves (Basic with a password or a

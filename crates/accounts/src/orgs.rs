@@ -1,0 +1,644 @@
+//! Organizations: accounts of kind `org` whose namespace belongs to their members. Owners manage
+//! the organization, its members, its teams and its robots; teams grant `read`, `write` or
+//! `admin` on repositories of the organization's namespace (a grant may name a repository that
+//! has not been pushed yet).
+
+use serde::Serialize;
+use sqlx::{AnyPool, Row};
+
+use crate::access::{namespace_of, OrgAccess, Permission, Role};
+use crate::error::{Error, Result};
+use crate::users::{self, User};
+use crate::{audit, names};
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Org {
+    pub id: i64,
+    pub name: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Member {
+    pub name: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TeamGrant {
+    /// The full repository name (`acme/app`).
+    pub repository: String,
+    pub permission: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Team {
+    #[serde(skip)]
+    pub id: i64,
+    pub name: String,
+    pub members: Vec<String>,
+    pub repositories: Vec<TeamGrant>,
+}
+
+/// Team and robot names: 2–30 lowercase letters and digits with single `-`, `_` or `.`
+/// separators between them.
+pub fn validate_short_name(what: &str, name: &str) -> Result<()> {
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let sep = |c: char| c == '-' || c == '_' || c == '.';
+    let ok = (2..=30).contains(&name.len())
+        && name.chars().all(|c| alnum(c) || sep(c))
+        && name.chars().next().is_some_and(alnum)
+        && name.chars().last().is_some_and(alnum)
+        && !name
+            .as_bytes()
+            .windows(2)
+            .any(|w| sep(w[0] as char) && sep(w[1] as char));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "invalid {what} name {name:?}: use 2 to 30 lowercase letters and digits, \
+             with single separators - _ . between them"
+        )))
+    }
+}
+
+/// The full name of `repository` (a name inside `org`), checked against the registry's grammar.
+pub fn repository_in(org: &Org, repository: &str) -> Result<String> {
+    let full = format!("{}/{}", org.name, repository);
+    if repository.is_empty() || berth_registry::names::validate_name(&full).is_err() {
+        return Err(Error::Invalid(format!(
+            "invalid repository name {repository:?} (give the name inside the organization, \
+             like `app` for `{}/app`)",
+            org.name
+        )));
+    }
+    Ok(full)
+}
+
+pub async fn by_name(pool: &AnyPool, name: &str) -> Result<Option<Org>> {
+    let row =
+        sqlx::query("SELECT id, name, created_at FROM accounts WHERE name = $1 AND kind = 'org'")
+            .bind(name)
+            .fetch_optional(pool)
+            .await?;
+    row.map(|r| {
+        Ok(Org {
+            id: r.try_get(0)?,
+            name: r.try_get(1)?,
+            created_at: r.try_get(2)?,
+        })
+    })
+    .transpose()
+}
+
+/// The organization, or `NotFound`.
+pub async fn get(pool: &AnyPool, name: &str) -> Result<Org> {
+    by_name(pool, name)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("organization {name}")))
+}
+
+/// Creates an organization with `creator` as its first owner.
+pub async fn create(pool: &AnyPool, creator: &User, name: &str) -> Result<Org> {
+    names::validate(name)?;
+    if !creator.active {
+        return Err(Error::Forbidden);
+    }
+    let now = crate::now();
+    let mut tx = pool.begin().await?;
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO accounts (name, kind, is_admin, active, created_at)
+         VALUES ($1, 'org', 0, 1, $2)
+         ON CONFLICT DO NOTHING RETURNING id",
+    )
+    .bind(name)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(id) = id else {
+        return Err(Error::Conflict(format!("an account named {name}")));
+    };
+    sqlx::query(
+        "INSERT INTO org_members (org_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)",
+    )
+    .bind(id)
+    .bind(creator.id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    audit::record(pool, &creator.name, "org.create", name, "").await?;
+    Ok(Org {
+        id,
+        name: name.to_owned(),
+        created_at: now,
+    })
+}
+
+/// The user's role in the organization, if they belong to it.
+pub async fn role(pool: &AnyPool, org: &Org, user_id: i64) -> Result<Option<Role>> {
+    let role: Option<String> =
+        sqlx::query_scalar("SELECT role FROM org_members WHERE org_id = $1 AND user_id = $2")
+            .bind(org.id)
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await?;
+    role.as_deref().map(Role::parse).transpose()
+}
+
+/// Whether `user` may manage `org`: its owners, and the registry's administrators.
+pub async fn can_manage(pool: &AnyPool, org: &Org, user: &User) -> Result<bool> {
+    if !user.active {
+        return Ok(false);
+    }
+    Ok(user.is_admin || role(pool, org, user.id).await? == Some(Role::Owner))
+}
+
+async fn require_owner(pool: &AnyPool, org: &Org, actor: &User) -> Result<()> {
+    if can_manage(pool, org, actor).await? {
+        Ok(())
+    } else {
+        Err(Error::Forbidden)
+    }
+}
+
+/// Whether `user` may see the organization's members and teams: its members and administrators.
+pub async fn can_see_members(pool: &AnyPool, org: &Org, user: &User) -> Result<bool> {
+    Ok(user.active && (user.is_admin || role(pool, org, user.id).await?.is_some()))
+}
+
+async fn user_named(pool: &AnyPool, name: &str) -> Result<User> {
+    users::by_name(pool, name)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("user {name}")))
+}
+
+pub async fn members(pool: &AnyPool, org: &Org) -> Result<Vec<Member>> {
+    let rows = sqlx::query(
+        "SELECT a.name, m.role FROM org_members m JOIN accounts a ON a.id = m.user_id
+         WHERE m.org_id = $1 ORDER BY a.name",
+    )
+    .bind(org.id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Member {
+                name: r.try_get(0)?,
+                role: Role::parse(&r.try_get::<String, _>(1)?)?,
+            })
+        })
+        .collect()
+}
+
+/// Adds `user` to the organization with `role`, or changes their role. Owners only; the last
+/// owner cannot be demoted.
+pub async fn set_member(
+    pool: &AnyPool,
+    org: &Org,
+    actor: &User,
+    user: &str,
+    role: Role,
+) -> Result<()> {
+    require_owner(pool, org, actor).await?;
+    let user = user_named(pool, user).await?;
+    // Insert, or update unless that would leave the organization without an owner (checked in
+    // the same statement, so two demotions cannot both see another owner left).
+    let done = sqlx::query(
+        "INSERT INTO org_members (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role
+         WHERE excluded.role = 'owner' OR org_members.role <> 'owner'
+            OR (SELECT COUNT(*) FROM org_members o
+                WHERE o.org_id = excluded.org_id AND o.role = 'owner') > 1",
+    )
+    .bind(org.id)
+    .bind(user.id)
+    .bind(role.as_str())
+    .bind(crate::now())
+    .execute(pool)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::Conflict(format!(
+            "{} is the last owner of {}: another owner",
+            user.name, org.name
+        )));
+    }
+    audit::record(
+        pool,
+        &actor.name,
+        "org.member.set",
+        &format!("{}:{}", org.name, user.name),
+        role.as_str(),
+    )
+    .await
+}
+
+/// Removes `user` from the organization and its teams. Owners may remove anyone; a member may
+/// leave. The last owner can do neither.
+pub async fn remove_member(pool: &AnyPool, org: &Org, actor: &User, user: &str) -> Result<()> {
+    let leaving = actor.name == user;
+    if !leaving {
+        require_owner(pool, org, actor).await?;
+    }
+    let user = user_named(pool, user).await?;
+    let mut tx = pool.begin().await?;
+    let done = sqlx::query(
+        "DELETE FROM org_members WHERE org_id = $1 AND user_id = $2
+         AND (role <> 'owner'
+              OR (SELECT COUNT(*) FROM org_members o WHERE o.org_id = $3 AND o.role = 'owner') > 1)",
+    )
+    .bind(org.id)
+    .bind(user.id)
+    .bind(org.id)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        let member: Option<String> =
+            sqlx::query_scalar("SELECT role FROM org_members WHERE org_id = $1 AND user_id = $2")
+                .bind(org.id)
+                .bind(user.id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        return Err(match member {
+            Some(_) => Error::Conflict(format!(
+                "{} is the last owner of {}: another owner",
+                user.name, org.name
+            )),
+            None => Error::NotFound(format!("member {} of {}", user.name, org.name)),
+        });
+    }
+    sqlx::query(
+        "DELETE FROM team_members WHERE user_id = $1
+         AND team_id IN (SELECT id FROM teams WHERE org_id = $2)",
+    )
+    .bind(user.id)
+    .bind(org.id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    audit::record(
+        pool,
+        &actor.name,
+        "org.member.remove",
+        &format!("{}:{}", org.name, user.name),
+        "",
+    )
+    .await
+}
+
+/// Deletes the organization. Owners only; refused while repositories exist in its namespace
+/// unless `confirm`, which deletes their settings rows too (the registry's own data for them
+/// is not removed here).
+pub async fn delete(pool: &AnyPool, org: &Org, actor: &User, confirm: bool) -> Result<()> {
+    require_owner(pool, org, actor).await?;
+    let mut tx = pool.begin().await?;
+    let repositories: i64 = sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM repository_settings WHERE namespace = $1",
+    )
+    .bind(&org.name)
+    .fetch_one(&mut *tx)
+    .await?;
+    if repositories > 0 && !confirm {
+        return Err(Error::Conflict(format!(
+            "{repositories} repositories in {}: pass confirm=true to delete them with it",
+            org.name
+        )));
+    }
+    sqlx::query("DELETE FROM repository_settings WHERE namespace = $1")
+        .bind(&org.name)
+        .execute(&mut *tx)
+        .await?;
+    // Children first: nothing here relies on the database enforcing foreign keys.
+    for sql in [
+        "DELETE FROM robot_permissions WHERE robot_id IN (SELECT id FROM robots WHERE org_id = $1)",
+        "DELETE FROM robots WHERE org_id = $1",
+        "DELETE FROM team_repositories WHERE team_id IN (SELECT id FROM teams WHERE org_id = $1)",
+        "DELETE FROM team_members WHERE team_id IN (SELECT id FROM teams WHERE org_id = $1)",
+        "DELETE FROM teams WHERE org_id = $1",
+        "DELETE FROM org_members WHERE org_id = $1",
+        "DELETE FROM accounts WHERE id = $1 AND kind = 'org'",
+    ] {
+        sqlx::query(sql).bind(org.id).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    audit::record(
+        pool,
+        &actor.name,
+        "org.delete",
+        &org.name,
+        &format!("{repositories} repositories"),
+    )
+    .await
+}
+
+// Teams.
+
+async fn team_id(pool: &AnyPool, org: &Org, team: &str) -> Result<i64> {
+    sqlx::query_scalar("SELECT id FROM teams WHERE org_id = $1 AND name = $2")
+        .bind(org.id)
+        .bind(team)
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("team {team} of {}", org.name)))
+}
+
+pub async fn create_team(pool: &AnyPool, org: &Org, actor: &User, name: &str) -> Result<Team> {
+    require_owner(pool, org, actor).await?;
+    validate_short_name("team", name)?;
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO teams (org_id, name, created_at) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING RETURNING id",
+    )
+    .bind(org.id)
+    .bind(name)
+    .bind(crate::now())
+    .fetch_optional(pool)
+    .await?;
+    let Some(id) = id else {
+        return Err(Error::Conflict(format!("team {name} of {}", org.name)));
+    };
+    audit::record(
+        pool,
+        &actor.name,
+        "team.create",
+        &format!("{}:{name}", org.name),
+        "",
+    )
+    .await?;
+    Ok(Team {
+        id,
+        name: name.to_owned(),
+        members: Vec::new(),
+        repositories: Vec::new(),
+    })
+}
+
+/// The organization's teams with their members and grants.
+pub async fn teams(pool: &AnyPool, org: &Org) -> Result<Vec<Team>> {
+    let rows = sqlx::query("SELECT id, name FROM teams WHERE org_id = $1 ORDER BY name")
+        .bind(org.id)
+        .fetch_all(pool)
+        .await?;
+    let mut teams: Vec<Team> = rows
+        .iter()
+        .map(|r| {
+            Ok(Team {
+                id: r.try_get(0)?,
+                name: r.try_get(1)?,
+                members: Vec::new(),
+                repositories: Vec::new(),
+            })
+        })
+        .collect::<Result<_>>()?;
+    let members = sqlx::query(
+        "SELECT tm.team_id, a.name FROM team_members tm
+         JOIN teams t ON t.id = tm.team_id JOIN accounts a ON a.id = tm.user_id
+         WHERE t.org_id = $1 ORDER BY a.name",
+    )
+    .bind(org.id)
+    .fetch_all(pool)
+    .await?;
+    for r in &members {
+        let id: i64 = r.try_get(0)?;
+        if let Some(t) = teams.iter_mut().find(|t| t.id == id) {
+            t.members.push(r.try_get(1)?);
+        }
+    }
+    let grants = sqlx::query(
+        "SELECT tr.team_id, tr.repository, tr.permission FROM team_repositories tr
+         JOIN teams t ON t.id = tr.team_id WHERE t.org_id = $1 ORDER BY tr.repository",
+    )
+    .bind(org.id)
+    .fetch_all(pool)
+    .await?;
+    for r in &grants {
+        let id: i64 = r.try_get(0)?;
+        let permission = Permission::parse_grant(&r.try_get::<String, _>(2)?)?;
+        if let Some(t) = teams.iter_mut().find(|t| t.id == id) {
+            t.repositories.push(TeamGrant {
+                repository: r.try_get(1)?,
+                permission: permission.grant_str(),
+            });
+        }
+    }
+    Ok(teams)
+}
+
+/// Adds a user to a team; one who is not yet a member of the organization becomes a member.
+pub async fn add_team_member(
+    pool: &AnyPool,
+    org: &Org,
+    actor: &User,
+    team: &str,
+    user: &str,
+) -> Result<()> {
+    require_owner(pool, org, actor).await?;
+    let team_id = team_id(pool, org, team).await?;
+    let user = user_named(pool, user).await?;
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO org_members (org_id, user_id, role, created_at) VALUES ($1, $2, 'member', $3)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(org.id)
+    .bind(user.id)
+    .bind(crate::now())
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO team_members (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(team_id)
+    .bind(user.id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    audit::record(
+        pool,
+        &actor.name,
+        "team.member.add",
+        &format!("{}:{team}", org.name),
+        &user.name,
+    )
+    .await
+}
+
+pub async fn remove_team_member(
+    pool: &AnyPool,
+    org: &Org,
+    actor: &User,
+    team: &str,
+    user: &str,
+) -> Result<()> {
+    require_owner(pool, org, actor).await?;
+    let team_id = team_id(pool, org, team).await?;
+    let user = user_named(pool, user).await?;
+    let done = sqlx::query("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2")
+        .bind(team_id)
+        .bind(user.id)
+        .execute(pool)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound(format!(
+            "member {} of team {team}",
+            user.name
+        )));
+    }
+    audit::record(
+        pool,
+        &actor.name,
+        "team.member.remove",
+        &format!("{}:{team}", org.name),
+        &user.name,
+    )
+    .await
+}
+
+/// Grants a team `permission` on `repository`, a name inside the organization.
+pub async fn set_team_permission(
+    pool: &AnyPool,
+    org: &Org,
+    actor: &User,
+    team: &str,
+    repository: &str,
+    permission: Permission,
+) -> Result<()> {
+    require_owner(pool, org, actor).await?;
+    let team_id = team_id(pool, org, team).await?;
+    let full = repository_in(org, repository)?;
+    if permission == Permission::None {
+        return Err(Error::Invalid(
+            "a permission is read, write or admin".into(),
+        ));
+    }
+    sqlx::query(
+        "INSERT INTO team_repositories (team_id, repository, permission) VALUES ($1, $2, $3)
+         ON CONFLICT (team_id, repository) DO UPDATE SET permission = excluded.permission",
+    )
+    .bind(team_id)
+    .bind(&full)
+    .bind(permission.grant_str())
+    .execute(pool)
+    .await?;
+    audit::record(
+        pool,
+        &actor.name,
+        "team.permission.set",
+        &format!("{}:{team}", org.name),
+        &format!("{full}:{}", permission.grant_str()),
+    )
+    .await
+}
+
+pub async fn remove_team_permission(
+    pool: &AnyPool,
+    org: &Org,
+    actor: &User,
+    team: &str,
+    repository: &str,
+) -> Result<()> {
+    require_owner(pool, org, actor).await?;
+    let team_id = team_id(pool, org, team).await?;
+    let full = repository_in(org, repository)?;
+    let done = sqlx::query("DELETE FROM team_repositories WHERE team_id = $1 AND repository = $2")
+        .bind(team_id)
+        .bind(&full)
+        .execute(pool)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound(format!("a grant on {full} to team {team}")));
+    }
+    audit::record(
+        pool,
+        &actor.name,
+        "team.permission.remove",
+        &format!("{}:{team}", org.name),
+        &full,
+    )
+    .await
+}
+
+// Access.
+
+/// A user's roles in some organizations and their teams' grants there: what the access
+/// decision needs to know about organizations.
+#[derive(Debug, Clone, Default)]
+pub struct Memberships {
+    roles: Vec<(String, Role)>,
+    grants: Vec<(String, Permission)>,
+}
+
+impl Memberships {
+    /// Loads the user's standing in those of `namespaces` that are organizations.
+    pub async fn load(pool: &AnyPool, user_id: i64, namespaces: &[&str]) -> Result<Memberships> {
+        if namespaces.is_empty() {
+            return Ok(Memberships::default());
+        }
+        let list: Vec<String> = (2..namespaces.len() + 2).map(|i| format!("${i}")).collect();
+        let list = list.join(", ");
+        let sql = format!(
+            "SELECT a.name, m.role FROM org_members m JOIN accounts a ON a.id = m.org_id
+             WHERE m.user_id = $1 AND a.kind = 'org' AND a.name IN ({list})"
+        );
+        let mut q = sqlx::query(&sql).bind(user_id);
+        for ns in namespaces {
+            q = q.bind(*ns);
+        }
+        let roles = q
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<String, _>(0)?,
+                    Role::parse(&r.try_get::<String, _>(1)?)?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if roles.is_empty() {
+            return Ok(Memberships::default());
+        }
+        // Only grants of teams of organizations the user still belongs to.
+        let sql = format!(
+            "SELECT tr.repository, tr.permission FROM team_members tm
+             JOIN teams t ON t.id = tm.team_id
+             JOIN org_members m ON m.org_id = t.org_id AND m.user_id = tm.user_id
+             JOIN accounts a ON a.id = t.org_id
+             JOIN team_repositories tr ON tr.team_id = t.id
+             WHERE tm.user_id = $1 AND a.name IN ({list})"
+        );
+        let mut q = sqlx::query(&sql).bind(user_id);
+        for ns in namespaces {
+            q = q.bind(*ns);
+        }
+        let grants = q
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<String, _>(0)?,
+                    Permission::parse_grant(&r.try_get::<String, _>(1)?)?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Memberships { roles, grants })
+    }
+
+    /// The standing these memberships give on `repository`.
+    pub fn for_repository(&self, repository: &str) -> OrgAccess {
+        let Some(ns) = namespace_of(repository) else {
+            return OrgAccess::default();
+        };
+        let role = self.roles.iter().find(|(o, _)| o == ns).map(|(_, r)| *r);
+        let team = self
+            .grants
+            .iter()
+            .filter(|(r, _)| r == repository && namespace_of(r) == Some(ns))
+            .map(|(_, p)| *p)
+            .max()
+            .unwrap_or(Permission::None);
+        OrgAccess { role, team }
+    }
+}

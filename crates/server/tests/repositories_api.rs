@@ -1,0 +1,225 @@
+//! `/api/v1/repositories`: create, read, change and delete repositories as account objects.
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+async fn sign_up(app: &TestApp, name: &str) -> String {
+    let password = format!("{name} password");
+    let r = app
+        .anonymous
+        .post(app.url("/api/v1/users"))
+        .json(&json!({"username": name, "email": format!("{name}@example.com"), "password": password}))
+        .send()
+        .await
+        .expect("sign up");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    basic(name, &password)
+}
+
+async fn call(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    auth: Option<&str>,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut req = app.anonymous.request(method, app.url(path));
+    if let Some(a) = auth {
+        req = req.header("Authorization", a);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    req.send().await.expect("request")
+}
+
+#[tokio::test]
+async fn create_read_update_and_delete_a_repository() {
+    let app = TestApp::start().await;
+    let alice = sign_up(&app, "alice").await;
+    let bob = sign_up(&app, "bobby").await;
+    use reqwest::Method as M;
+
+    // Create: in one's own namespace only, with valid input.
+    let r = call(
+        &app,
+        M::POST,
+        "/api/v1/repositories",
+        None,
+        Some(json!({"namespace":"alice","name":"app"})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = call(
+        &app,
+        M::POST,
+        "/api/v1/repositories",
+        Some(&bob),
+        Some(json!({"namespace":"alice","name":"app"})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    for bad in [
+        json!({"namespace":"alice","name":"Bad Name"}),
+        json!({"namespace":"alice","name":"app","visibility":"secret"}),
+        json!({"namespace":"alice","name":"app","owner":"bobby"}),
+        json!({"namespace":"alice","name":"app","description": "x".repeat(101)}),
+    ] {
+        let r = call(
+            &app,
+            M::POST,
+            "/api/v1/repositories",
+            Some(&alice),
+            Some(bad.clone()),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
+        let v: Value = r.json().await.expect("json error");
+        assert!(v["error"]["message"].is_string());
+    }
+    let r = call(
+        &app,
+        M::POST,
+        "/api/v1/repositories",
+        Some(&alice),
+        Some(json!({"namespace":"alice","name":"app","visibility":"private","description":"The app"})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["repository"], "alice/app");
+    assert_eq!(v["private"], true);
+    assert_eq!(v["description"], "The app");
+    let r = call(
+        &app,
+        M::POST,
+        "/api/v1/repositories",
+        Some(&alice),
+        Some(json!({"namespace":"alice","name":"app"})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+
+    // Read: private means invisible to others.
+    let r = call(
+        &app,
+        M::GET,
+        "/api/v1/repositories/alice/app",
+        Some(&alice),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    for auth in [None, Some(bob.as_str())] {
+        let r = call(&app, M::GET, "/api/v1/repositories/alice/app", auth, None).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        let r = call(
+            &app,
+            M::PATCH,
+            "/api/v1/repositories/alice/app",
+            auth,
+            Some(json!({"visibility":"public"})),
+        )
+        .await;
+        assert!(
+            r.status() == StatusCode::NOT_FOUND || r.status() == StatusCode::UNAUTHORIZED,
+            "{}",
+            r.status()
+        );
+    }
+
+    // Update: the owner makes it public; then others can read but not change it.
+    let r = call(
+        &app,
+        M::PATCH,
+        "/api/v1/repositories/alice/app",
+        Some(&alice),
+        Some(json!({"visibility":"public","full_description":"# App\nDetails."})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["private"], false);
+    assert_eq!(v["full_description"], "# App\nDetails.");
+    let r = call(&app, M::GET, "/api/v1/repositories/alice/app", None, None).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = call(
+        &app,
+        M::PATCH,
+        "/api/v1/repositories/alice/app",
+        Some(&bob),
+        Some(json!({"visibility":"private"})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = call(
+        &app,
+        M::PATCH,
+        "/api/v1/repositories/alice/app",
+        Some(&alice),
+        Some(json!({"visibility":"hidden"})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+    // Delete: removes tags and manifests too.
+    let r = app
+        .anonymous
+        .post(app.url(&format!(
+            "/v2/alice/app/blobs/uploads/?digest={}",
+            sha256(b"cfg")
+        )))
+        .header("Authorization", alice.as_str())
+        .body("cfg")
+        .send()
+        .await
+        .expect("push");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = call(
+        &app,
+        M::DELETE,
+        "/api/v1/repositories/alice/app",
+        Some(&bob),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = call(
+        &app,
+        M::DELETE,
+        "/api/v1/repositories/alice/app",
+        Some(&alice),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = call(
+        &app,
+        M::GET,
+        "/api/v1/repositories/alice/app",
+        Some(&alice),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = app.get("/v2/alice/app/tags/list").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(r).await, "NAME_UNKNOWN");
+
+    // The audit log saw it all.
+    let log = berth_accounts::audit::recent(&app.state.pool, 50)
+        .await
+        .expect("audit");
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    for a in [
+        "repository.create",
+        "repository.visibility",
+        "repository.delete",
+        "user.create",
+    ] {
+        assert!(actions.contains(&a), "{a} in {actions:?}");
+    }
+}

@@ -1,0 +1,280 @@
+//! Organizations, their members, teams, team grants and robot accounts.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use berth_accounts::access::{Identity, Permission, Role, Scope};
+use berth_accounts::users::User;
+use berth_accounts::{orgs, robots, Accounts};
+use serde::Deserialize;
+
+use super::{identity, user, ApiError};
+
+/// The signed-in user, allowed to change organizations: by password or a read-write-delete
+/// token (a narrower token only works the registry).
+async fn manager(accounts: &Accounts, req: &HttpRequest) -> Result<User, ApiError> {
+    let (me, identity) = user(accounts, req).await?;
+    require_full(&identity)?;
+    Ok(me)
+}
+
+fn require_full(identity: &Identity) -> Result<(), ApiError> {
+    match identity.scope {
+        None | Some(Scope::ReadWriteDelete) => Ok(()),
+        Some(_) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only a password or a read-write-delete token can manage organizations",
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrg {
+    name: String,
+}
+
+pub async fn create(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    body: web::Json<NewOrg>,
+) -> Result<HttpResponse, ApiError> {
+    let me = manager(&accounts, &req).await?;
+    let org = orgs::create(&accounts.pool, &me, &body.name).await?;
+    Ok(HttpResponse::Created().json(org))
+}
+
+/// Anyone may learn that an organization exists; its members also see its members and teams.
+pub async fn get(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = identity(&accounts, &req).await?;
+    let org = orgs::get(&accounts.pool, &path).await?;
+    let insider = match &caller.user {
+        Some(u) => orgs::can_see_members(&accounts.pool, &org, u).await?,
+        None => false,
+    };
+    if !insider {
+        return Ok(HttpResponse::Ok().json(serde_json::json!({ "name": org.name })));
+    }
+    let members = orgs::members(&accounts.pool, &org).await?;
+    let teams = orgs::teams(&accounts.pool, &org).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "id": org.id,
+        "name": org.name,
+        "created_at": org.created_at,
+        "members": members,
+        "teams": teams,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteQuery {
+    #[serde(default)]
+    confirm: bool,
+}
+
+/// Deletes an organization. With repositories in its namespace only when `confirm=true`; their
+/// settings go with it, the registry's content is left to garbage collection and administrators.
+pub async fn delete(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let query = web::Query::<DeleteQuery>::from_query(req.query_string())
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let me = manager(&accounts, &req).await?;
+    let org = orgs::get(&accounts.pool, &path).await?;
+    orgs::delete(&accounts.pool, &org, &me, query.confirm).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Membership {
+    role: String,
+}
+
+pub async fn set_member(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    path: web::Path<(String, String)>,
+    body: web::Json<Membership>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, member) = path.into_inner();
+    let me = manager(&accounts, &req).await?;
+    let role = Role::parse(&body.role)?;
+    let org = orgs::get(&accounts.pool, &org).await?;
+    orgs::set_member(&accounts.pool, &org, &me, &member, role).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn remove_member(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, member) = path.into_inner();
+    let me = manager(&accounts, &req).await?;
+    let org = orgs::get(&accounts.pool, &org).await?;
+    orgs::remove_member(&accounts.pool, &org, &me, &member).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTeam {
+    name: String,
+}
+
+pub async fn create_team(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    path: web::Path<String>,
+    body: web::Json<NewTeam>,
+) -> Result<HttpResponse, ApiError> {
+    let me = manager(&accounts, &req).await?;
+    let org = orgs::get(&accounts.pool, &path).await?;
+    let team = orgs::create_team(&accounts.pool, &org, &me, &body.name).await?;
+    Ok(HttpResponse::Created().json(team))
+}
+
+/// The teams, for the organization's members.
+pub async fn list_teams(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (me, _) = user(&accounts, &req).await?;
+    let org = orgs::get(&accounts.pool, &path).await?;
+    if !orgs::can_see_members(&accounts.pool, &org, &me).await? {
+        return Err(berth_accounts::Error::Forbidden.into());
+    }
+    Ok(HttpResponse::Ok().json(orgs::teams(&accounts.pool, &org).await?))
+}
+
+pub async fn add_team_member(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, team, member) = path.into_inner();
+    let me = manager(&accounts, &req).await?;
+    let org = orgs::get(&accounts.pool, &org).await?;
+    orgs::add_team_member(&accounts.pool, &org, &me, &team, &member).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn remove_team_member(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, team, member) = path.into_inner();
+    let me = manager(&accounts, &req).await?;
+    let org = orgs::get(&accounts.pool, &org).await?;
+    orgs::remove_team_member(&accounts.pool, &org, &me, &team, &member).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grant {
+    permission: String,
+}
+
+/// `repo` is the repository's name inside the organization (`app` for `acme/app`).
+pub async fn set_team_permission(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    path: web::Path<(String, String, String)>,
+    body: web::Json<Grant>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, team, repo) = path.into_inner();
+    let me = manager(&accounts, &req).await?;
+    let permission = Permission::parse_grant(&body.permission)?;
+    let org = orgs::get(&accounts.pool, &org).await?;
+    orgs::set_team_permission(&accounts.pool, &org, &me, &team, &repo, permission).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn remove_team_permission(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, team, repo) = path.into_inner();
+    let me = manager(&accounts, &req).await?;
+    let org = orgs::get(&accounts.pool, &org).await?;
+    orgs::remove_team_permission(&accounts.pool, &org, &me, &team, &repo).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RobotGrant {
+    /// The name inside the organization (`app` for `acme/app`).
+    repository: String,
+    permission: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewRobot {
+    name: String,
+    #[serde(default)]
+    permissions: Vec<RobotGrant>,
+}
+
+/// Creates a robot account; the answer holds its secret, shown this once.
+pub async fn create_robot(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    path: web::Path<String>,
+    body: web::Json<NewRobot>,
+) -> Result<HttpResponse, ApiError> {
+    let me = manager(&accounts, &req).await?;
+    let permissions = body
+        .permissions
+        .iter()
+        .map(|g| {
+            Ok((
+                g.repository.clone(),
+                Permission::parse_grant(&g.permission)?,
+            ))
+        })
+        .collect::<Result<Vec<_>, berth_accounts::Error>>()?;
+    let org = orgs::get(&accounts.pool, &path).await?;
+    let created = robots::create(&accounts.pool, &org, &me, &body.name, &permissions).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(created))
+}
+
+pub async fn list_robots(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let me = manager(&accounts, &req).await?;
+    let org = orgs::get(&accounts.pool, &path).await?;
+    Ok(HttpResponse::Ok().json(robots::list(&accounts.pool, &org, &me).await?))
+}
+
+/// Revokes a robot; `robot` is its name inside the organization or its full `org+name`.
+pub async fn revoke_robot(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, robot) = path.into_inner();
+    let me = manager(&accounts, &req).await?;
+    let org = orgs::get(&accounts.pool, &org).await?;
+    let prefix = format!("{}+", org.name);
+    let name = robot.strip_prefix(&prefix).unwrap_or(&robot);
+    robots::revoke(&accounts.pool, &org, &me, name).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
