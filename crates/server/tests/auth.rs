@@ -538,3 +538,105 @@ async fn login_throttling_engages_and_lifts() {
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     assert_eq!(attempt(alice).await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn offline_tokens_refresh_and_can_be_revoked() {
+    let app = TestApp::start().await;
+    let alice = sign_up(&app, "alice").await;
+    let r = app
+        .anonymous
+        .get(app.url(&format!(
+            "/auth/token?service={}&scope=repository:alice/app:pull&offline_token=true&client_id=docker",
+            app.host()
+        )))
+        .header("Authorization", basic("alice", &alice))
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.expect("json");
+    let refresh = v["refresh_token"]
+        .as_str()
+        .expect("refresh_token")
+        .to_owned();
+
+    // The OAuth2 form: refresh_token grant, then password grant.
+    let form = |pairs: Vec<(&'static str, String)>| {
+        let app = &app;
+        async move {
+            app.anonymous
+                .post(app.url("/auth/token"))
+                .form(&pairs)
+                .send()
+                .await
+                .expect("POST token")
+        }
+    };
+    let r = form(vec![
+        ("grant_type", "refresh_token".into()),
+        ("refresh_token", refresh.clone()),
+        ("service", app.host()),
+        ("scope", "repository:alice/app:pull,push".into()),
+        ("client_id", "docker".into()),
+    ])
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.expect("json");
+    let t = v["access_token"].as_str().expect("access_token");
+    assert_eq!(
+        push_blob_as(&app, &bearer(t), "alice/app", b"via refresh")
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    let r = form(vec![
+        ("grant_type", "password".into()),
+        ("username", "alice".into()),
+        ("password", alice.clone()),
+        ("scope", "repository:alice/app:pull".into()),
+    ])
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = form(vec![("grant_type", "client_credentials".into())]).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+    // The refresh token is listed with Alice's tokens; revoking it ends it.
+    let r = app
+        .anonymous
+        .get(app.url("/api/v1/user/tokens"))
+        .header("Authorization", basic("alice", &alice))
+        .send()
+        .await
+        .expect("list");
+    let listed: Value = r.json().await.expect("json");
+    let login = listed
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .find(|t| t["name"] == "login from docker")
+        .expect("the refresh token is listed");
+    let r = app
+        .anonymous
+        .delete(app.url(&format!("/api/v1/user/tokens/{}", login["id"])))
+        .header("Authorization", basic("alice", &alice))
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = form(vec![
+        ("grant_type", "refresh_token".into()),
+        ("refresh_token", refresh),
+    ])
+    .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    let log = berth_accounts::audit::recent(&app.state.pool, 100)
+        .await
+        .expect("audit");
+    assert!(log
+        .iter()
+        .any(|e| e.action == "login" && e.actor == "alice"));
+    assert!(log
+        .iter()
+        .any(|e| e.action == "token.revoke" && e.actor == "alice"));
+}
