@@ -640,3 +640,73 @@ async fn offline_tokens_refresh_and_can_be_revoked() {
         .iter()
         .any(|e| e.action == "token.revoke" && e.actor == "alice"));
 }
+
+#[tokio::test]
+async fn administrators_deactivate_users() {
+    let app = TestApp::start().await;
+    let alice = sign_up(&app, "alice").await;
+    let bob = sign_up(&app, "bobby").await;
+    let set = |who: String, name: &'static str, body: Value| {
+        let app = &app;
+        async move {
+            app.anonymous
+                .put(app.url(&format!("/api/v1/users/{name}/active")))
+                .header("Authorization", who)
+                .json(&body)
+                .send()
+                .await
+                .expect("PUT active")
+                .status()
+        }
+    };
+    let admin = basic(ADMIN, &app.admin_token);
+    assert_eq!(
+        set(basic("bobby", &bob), "alice", json!({"active": false})).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        set(String::new(), "alice", json!({"active": false})).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        set(admin.clone(), "alice", json!({"active": "no"})).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        set(admin.clone(), "nobody1", json!({"active": false})).await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        set(admin.clone(), "alice", json!({"active": false})).await,
+        StatusCode::NO_CONTENT
+    );
+    // Alice can no longer log in anywhere.
+    let r = app
+        .anonymous
+        .get(app.url("/v2/"))
+        .header("Authorization", basic("alice", &alice))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = app
+        .anonymous
+        .get(app.url("/auth/token?scope=repository:alice/app:pull"))
+        .header("Authorization", basic("alice", &alice))
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        set(admin, "alice", json!({"active": true})).await,
+        StatusCode::NO_CONTENT
+    );
+    let r = app
+        .anonymous
+        .get(app.url("/v2/"))
+        .header("Authorization", basic("alice", &alice))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(r.status(), StatusCode::OK);
+}

@@ -544,3 +544,131 @@ async fn docker_login_and_permissions() {
         .await;
     docker.ok(&["pull", &mine]).await;
 }
+
+/// Calls the JSON API as `auth`; the answer must be a success.
+async fn api(app: &TestApp, method: Method, path: &str, auth: &str, body: serde_json::Value) {
+    let r = app
+        .anonymous
+        .request(method.clone(), app.url(path))
+        .header("Authorization", auth)
+        .json(&body)
+        .send()
+        .await
+        .expect("API call");
+    assert!(r.status().is_success(), "{method} {path}: {}", r.status());
+}
+
+/// An organization's teams through the docker CLI: write pushes, read pulls but cannot push,
+/// and an outsider cannot even see the private repository.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_with_organization_teams() {
+    let mut docker = Docker::new();
+    let app = TestApp::start().await;
+    let host = app.host();
+    let owner = basic("olive", &sign_up(&app, "olive").await);
+    let writer = sign_up(&app, "wanda").await;
+    let reader = sign_up(&app, "rhett").await;
+    let outsider = sign_up(&app, "otto").await;
+    api(
+        &app,
+        Method::POST,
+        "/api/v1/orgs",
+        &owner,
+        serde_json::json!({"name": "acme"}),
+    )
+    .await;
+    for team in ["devs", "viewers"] {
+        api(
+            &app,
+            Method::POST,
+            "/api/v1/orgs/acme/teams",
+            &owner,
+            serde_json::json!({"name": team}),
+        )
+        .await;
+    }
+    api(
+        &app,
+        Method::PUT,
+        "/api/v1/orgs/acme/teams/devs/members/wanda",
+        &owner,
+        serde_json::json!({}),
+    )
+    .await;
+    api(
+        &app,
+        Method::PUT,
+        "/api/v1/orgs/acme/teams/viewers/members/rhett",
+        &owner,
+        serde_json::json!({}),
+    )
+    .await;
+    api(
+        &app,
+        Method::PUT,
+        "/api/v1/orgs/acme/teams/devs/repositories/app",
+        &owner,
+        serde_json::json!({"permission": "write"}),
+    )
+    .await;
+    api(
+        &app,
+        Method::PUT,
+        "/api/v1/orgs/acme/teams/viewers/repositories/app",
+        &owner,
+        serde_json::json!({"permission": "read"}),
+    )
+    .await;
+
+    // The writer pushes a new repository into the organization.
+    let image = format!("{host}/acme/app:v1");
+    let (_ctx, id) = build_two_layer_image(&mut docker, &image).await;
+    docker
+        .ok(&["login", "--username", "wanda", "--password", &writer, &host])
+        .await;
+    docker.ok(&["push", &image]).await;
+    api(
+        &app,
+        Method::PATCH,
+        "/api/v1/repositories/acme/app",
+        &owner,
+        serde_json::json!({"visibility": "private"}),
+    )
+    .await;
+
+    // The reader pulls it but cannot push.
+    docker
+        .ok(&["login", "--username", "rhett", "--password", &reader, &host])
+        .await;
+    docker.ok(&["rmi", &image]).await;
+    docker.ok(&["pull", &image]).await;
+    assert_eq!(docker.image_id(&image).await, id);
+    let again = format!("{host}/acme/app:v2");
+    docker.ok(&["tag", &image, &again]).await;
+    docker.remember(&again);
+    let o = docker.run(&["push", &again]).await;
+    assert!(
+        !o.status.success(),
+        "a read-only member pushed: {}",
+        output(&o)
+    );
+
+    // An outsider is told the private repository does not exist.
+    docker
+        .ok(&[
+            "login",
+            "--username",
+            "otto",
+            "--password",
+            &outsider,
+            &host,
+        ])
+        .await;
+    docker.ok(&["rmi", &image]).await;
+    let o = docker.run(&["pull", &image]).await;
+    assert!(
+        !o.status.success(),
+        "an outsider pulled a private image: {}",
+        output(&o)
+    );
+}

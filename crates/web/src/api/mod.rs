@@ -32,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/api/v1")
                 .route("/openapi.json", web::get().to(openapi))
                 .route("/users", web::post().to(users::sign_up))
+                .route("/users/{name}/active", web::put().to(users::set_active))
                 .route("/user", web::get().to(users::me))
                 .route("/user/password", web::put().to(users::change_password))
                 .route("/user/tokens", web::get().to(users::list_tokens))

@@ -126,3 +126,34 @@ pub async fn revoke_token(
     tokens::revoke(&accounts.pool, &me, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Active {
+    active: bool,
+}
+
+/// Deactivates or reactivates a user (administrators only). A deactivated user can no longer
+/// log in, and their tokens stop working.
+pub async fn set_active(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    name: web::Path<String>,
+    body: web::Json<Active>,
+) -> Result<HttpResponse, ApiError> {
+    let (me, identity) = user(&accounts, &req).await?;
+    if !me.is_admin || identity.scope.is_some_and(|s| s != Scope::ReadWriteDelete) {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "forbidden",
+            "only administrators may deactivate users",
+        ));
+    }
+    if me.name == *name && !body.active {
+        return Err(ApiError::bad_request(
+            "administrators cannot deactivate themselves",
+        ));
+    }
+    users::set_active(&accounts.pool, &me.name, &name, body.active).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
