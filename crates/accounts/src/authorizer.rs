@@ -106,7 +106,14 @@ impl AccountsAuthorizer {
             subject: Some(claims.sub.clone()).filter(|s| !s.is_empty()),
         };
         let Target::Repository { name, actions } = target else {
-            // Any valid token may ping /v2/; the catalog is filtered per caller.
+            // Any valid token may ping /v2/; the catalog (filtered per caller) is for
+            // signed-in callers only.
+            if matches!(target, Target::Catalog) && principal.subject.is_none() {
+                return Err(self.challenge(
+                    Some("registry:catalog:*".to_owned()),
+                    Some("insufficient_scope"),
+                ));
+            }
             return Ok(principal);
         };
         let wanted = action_names(actions);
@@ -232,15 +239,9 @@ impl EventSink for AccountsAuthorizer {
         if !counted {
             return;
         }
-        let accounts = self.0.clone();
-        tokio::spawn(async move {
-            let result = match event.action {
-                EventAction::Push => repos::record_push(&accounts.pool, &event.repository).await,
-                _ => repos::record_pull(&accounts.pool, &event.repository).await,
-            };
-            if let Err(e) = result {
-                tracing::warn!(error = %e, repository = %event.repository, "recording a registry event");
-            }
-        });
+        match event.action {
+            EventAction::Push => self.0.count_push(&event.repository),
+            _ => self.0.count_pull(&event.repository),
+        }
     }
 }

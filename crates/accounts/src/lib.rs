@@ -80,6 +80,15 @@ pub struct Accounts {
     pub config: AuthConfig,
     pub keys: jwt::TokenKeys,
     throttle: throttle::Throttle,
+    /// Pulls and pushes counted in memory and written in batches by [`Accounts::flush_counters`],
+    /// so a busy pull path costs no database write per request.
+    counters: std::sync::Mutex<Counters>,
+}
+
+#[derive(Default)]
+struct Counters {
+    pulls: std::collections::HashMap<String, i64>,
+    pushes: std::collections::HashSet<String>,
 }
 
 /// Decodes `Basic <base64(name:secret)>`.
@@ -103,7 +112,60 @@ impl Accounts {
             config,
             keys,
             throttle,
+            counters: std::sync::Mutex::new(Counters::default()),
         }
+    }
+
+    /// Counts a pull of `repository` (written by the next flush).
+    pub fn count_pull(&self, repository: &str) {
+        let mut c = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        *c.pulls.entry(repository.to_owned()).or_default() += 1;
+    }
+
+    /// Notes a push to `repository` (its last-pushed time is set by the next flush).
+    pub fn count_push(&self, repository: &str) {
+        let mut c = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        c.pushes.insert(repository.to_owned());
+    }
+
+    /// Writes the counted pulls and pushes to the database.
+    pub async fn flush_counters(&self) -> Result<()> {
+        let taken = {
+            let mut c = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+            std::mem::take(&mut *c)
+        };
+        let mut pulls = taken.pulls.into_iter();
+        let mut pushes = taken.pushes.into_iter();
+        let mut failure = None;
+        for (repository, n) in pulls.by_ref() {
+            if let Err(e) = repos::record_pulls(&self.pool, &repository, n).await {
+                self.add_pulls(repository, n);
+                failure = Some(e);
+                break;
+            }
+        }
+        if failure.is_none() {
+            for repository in pushes.by_ref() {
+                if let Err(e) = repos::record_push(&self.pool, &repository).await {
+                    self.count_push(&repository);
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        // Whatever was not written waits for the next flush.
+        for (repository, n) in pulls {
+            self.add_pulls(repository, n);
+        }
+        for repository in pushes {
+            self.count_push(&repository);
+        }
+        failure.map_or(Ok(()), Err)
+    }
+
+    fn add_pulls(&self, repository: String, n: i64) {
+        let mut c = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        *c.pulls.entry(repository).or_default() += n;
     }
 
     /// Logs in with a password or a personal access token, or as a robot (`org+name` with its

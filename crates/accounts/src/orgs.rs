@@ -192,6 +192,18 @@ pub async fn members(pool: &AnyPool, org: &Org) -> Result<Vec<Member>> {
         .collect()
 }
 
+/// Starts a transaction that holds the organization's row lock (PostgreSQL) or the write lock
+/// (SQLite) from its first statement, so membership changes of one organization run one at a
+/// time and the last-owner checks inside them cannot race.
+async fn locked(pool: &AnyPool, org: &Org) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("UPDATE accounts SET id = id WHERE id = $1")
+        .bind(org.id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
 /// Adds `user` to the organization with `role`, or changes their role. Owners only; the last
 /// owner cannot be demoted.
 pub async fn set_member(
@@ -203,8 +215,9 @@ pub async fn set_member(
 ) -> Result<()> {
     require_owner(pool, org, actor).await?;
     let user = user_named(pool, user).await?;
-    // Insert, or update unless that would leave the organization without an owner (checked in
-    // the same statement, so two demotions cannot both see another owner left).
+    // Insert, or update unless that would leave the organization without an owner; under the
+    // organization's lock, so two demotions cannot both see another owner left.
+    let mut tx = locked(pool, org).await?;
     let done = sqlx::query(
         "INSERT INTO org_members (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role
@@ -216,7 +229,7 @@ pub async fn set_member(
     .bind(user.id)
     .bind(role.as_str())
     .bind(crate::now())
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 0 {
         return Err(Error::Conflict(format!(
@@ -224,6 +237,7 @@ pub async fn set_member(
             user.name, org.name
         )));
     }
+    tx.commit().await?;
     audit::record(
         pool,
         &actor.name,
@@ -242,7 +256,7 @@ pub async fn remove_member(pool: &AnyPool, org: &Org, actor: &User, user: &str) 
         require_owner(pool, org, actor).await?;
     }
     let user = user_named(pool, user).await?;
-    let mut tx = pool.begin().await?;
+    let mut tx = locked(pool, org).await?;
     let done = sqlx::query(
         "DELETE FROM org_members WHERE org_id = $1 AND user_id = $2
          AND (role <> 'owner'
@@ -288,11 +302,11 @@ pub async fn remove_member(pool: &AnyPool, org: &Org, actor: &User, user: &str) 
 }
 
 /// Deletes the organization. Owners only; refused while repositories exist in its namespace
-/// unless `confirm`, which deletes their settings rows too (the registry's own data for them
-/// is not removed here).
+/// unless `confirm`, which deletes their settings rows too. The registry's own data for them
+/// (tags, manifests) is the caller's to remove, before the name can be taken again.
 pub async fn delete(pool: &AnyPool, org: &Org, actor: &User, confirm: bool) -> Result<()> {
     require_owner(pool, org, actor).await?;
-    let mut tx = pool.begin().await?;
+    let mut tx = locked(pool, org).await?;
     let repositories: i64 = sqlx::query_scalar(
         "SELECT CAST(COUNT(*) AS BIGINT) FROM repository_settings WHERE namespace = $1",
     )

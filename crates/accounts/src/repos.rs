@@ -104,11 +104,14 @@ pub async fn record_push(pool: &AnyPool, repository: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn record_pull(pool: &AnyPool, repository: &str) -> Result<()> {
-    sqlx::query("UPDATE repository_settings SET pull_count = pull_count + 1 WHERE repository = $1")
-        .bind(repository)
-        .execute(pool)
-        .await?;
+pub async fn record_pulls(pool: &AnyPool, repository: &str, pulls: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE repository_settings SET pull_count = pull_count + $2 WHERE repository = $1",
+    )
+    .bind(repository)
+    .bind(pulls)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 

@@ -432,6 +432,28 @@ impl Meta {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Deletes every repository under `namespace/` (an organization or user going away).
+    pub async fn delete_namespace(&self, namespace: &str) -> Result<u64> {
+        let prefix = format!("{namespace}/");
+        let done = sqlx::query("DELETE FROM repositories WHERE substr(name, 1, length($1)) = $1")
+            .bind(&prefix)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Whether any repository lives under `namespace/`.
+    pub async fn namespace_in_use(&self, namespace: &str) -> Result<bool> {
+        let prefix = format!("{namespace}/");
+        let row = sqlx::query(
+            "SELECT id FROM repositories WHERE substr(name, 1, length($1)) = $1 LIMIT 1",
+        )
+        .bind(&prefix)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
     pub async fn create_upload(&self, id: &str, repository: &str, owner: &str) -> Result<()> {
         let now = now();
         sqlx::query(

@@ -37,6 +37,7 @@ impl State {
         let keys = TokenKeys::load_or_create(&config.data_dir)
             .map_err(|e| anyhow::anyhow!("token signing key: {e}"))?;
         let accounts = Arc::new(Accounts::new(pool.clone(), config.auth.clone(), keys));
+        spawn_counter_flush(accounts.clone());
         let authorizer = AccountsAuthorizer(accounts.clone());
         let registry = Registry::new(
             Meta::new(pool.clone()),
@@ -84,6 +85,25 @@ impl State {
         .configure(berth_registry::configure(self.registry.clone()))
         .configure(berth_web::configure(self.site.clone()));
     }
+}
+
+/// Writes pull counts and push times every second (and stops when the last user of the
+/// accounts is gone).
+fn spawn_counter_flush(accounts: Arc<Accounts>) {
+    let weak = Arc::downgrade(&accounts);
+    drop(accounts);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let Some(accounts) = weak.upgrade() else {
+                break;
+            };
+            if let Err(e) = accounts.flush_counters().await {
+                tracing::warn!(error = %e, "writing pull counts");
+            }
+        }
+    });
 }
 
 /// Builds the HTTP server on an already bound listener.

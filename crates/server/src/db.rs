@@ -34,9 +34,9 @@ pub async fn open(url: &str) -> anyhow::Result<AnyPool> {
             .max_connections(8)
             .after_connect(|conn, _| {
                 Box::pin(async move {
-                    // WAL lets readers run beside the writer; NORMAL is durable in WAL mode
-                    // except for the last transactions before a power cut.
-                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000;")
+                    // WAL lets readers run beside the writer; FULL makes every commit durable
+                    // before it is acknowledged, so a power cut loses no 201 already sent.
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000;")
                         .await?;
                     Ok(())
                 })

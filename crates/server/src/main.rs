@@ -65,8 +65,12 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         data_dir = %config.data_dir.display(),
         "berth is serving"
     );
+    let accounts = state.accounts.clone();
     // actix-web stops gracefully on SIGINT/SIGTERM: it finishes requests in flight.
     app::server(state, listener)?.await?;
+    if let Err(e) = accounts.flush_counters().await {
+        tracing::warn!(error = %e, "writing the last pull counts");
+    }
     tracing::info!("berth stopped");
     Ok(())
 }

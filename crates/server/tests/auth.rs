@@ -223,6 +223,34 @@ async fn private_repositories_are_invisible_to_outsiders() {
         }
     };
     assert_eq!(list(basic("bobby", &bob)).await, json!(["bobby/mine"]));
+    // Pages and their links name only what the caller can see (the page's `last` would
+    // otherwise give a private name away).
+    let r = app
+        .anonymous
+        .get(app.url("/v2/_catalog?n=1"))
+        .header("Authorization", basic("bobby", &bob))
+        .send()
+        .await
+        .expect("catalog");
+    assert!(
+        r.headers().get("link").is_none(),
+        "{:?}",
+        r.headers().get("link")
+    );
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["repositories"],
+        json!(["bobby/mine"])
+    );
+    // An anonymous token does not open the catalog.
+    let (anon, _) = token(&app, None, "registry:catalog:*").await;
+    let r = app
+        .anonymous
+        .get(app.url("/v2/_catalog"))
+        .header("Authorization", bearer(&anon))
+        .send()
+        .await
+        .expect("catalog");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(list(alice_auth).await, json!(["alice/secret"]));
     assert_eq!(
         list(basic(ADMIN, &app.admin_token)).await,
@@ -402,6 +430,36 @@ async fn personal_access_tokens_scope_and_revocation() {
         .await
         .expect("GET");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    // A token cannot mint tokens (it could outlive its own expiry or revocation that way),
+    // nor get a refresh token from the token service.
+    let r = app
+        .anonymous
+        .post(app.url("/api/v1/user/tokens"))
+        .header("Authorization", basic("alice", &write_secret))
+        .json(&json!({"name": "child", "scope": "read"}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = app
+        .anonymous
+        .get(app.url("/auth/token?scope=repository:alice/app:pull&offline_token=true&client_id=x"))
+        .header("Authorization", basic("alice", &write_secret))
+        .send()
+        .await
+        .expect("token");
+    let v: Value = r.json().await.expect("json");
+    assert!(v.get("refresh_token").is_none());
+    // A read token cannot revoke its siblings.
+    let r = app
+        .anonymous
+        .delete(app.url(&format!("/api/v1/user/tokens/{}", write["id"])))
+        .header("Authorization", basic("alice", &read_secret))
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     // Revoked: refused at once.
     let id = write["id"].as_i64().expect("id");

@@ -223,3 +223,87 @@ async fn create_read_update_and_delete_a_repository() {
         assert!(actions.contains(&a), "{a} in {actions:?}");
     }
 }
+
+#[tokio::test]
+async fn pulls_are_counted_and_pushes_timed() {
+    let app = TestApp::start().await;
+    let (_, digest) = app.push_image("counted/app", "v1", b"layer").await;
+    for reference in ["v1", digest.as_str(), "v1"] {
+        let r = app
+            .get(&format!("/v2/counted/app/manifests/{reference}"))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    // HEAD requests are not pulls.
+    assert_eq!(
+        app.head("/v2/counted/app/manifests/v1").await.status(),
+        StatusCode::OK
+    );
+    // The background flush may be writing at the same moment: flush until it has all landed.
+    let mut v = serde_json::Value::Null;
+    for _ in 0..50 {
+        app.state.accounts.flush_counters().await.expect("flush");
+        v = app.json("/api/v1/repositories/counted/app").await;
+        if v["pull_count"] == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(v["pull_count"], 3);
+    assert!(v["last_pushed_at"].as_i64().expect("pushed") > 0);
+}
+
+#[tokio::test]
+async fn a_deleted_organization_leaves_nothing_for_the_next_owner_of_its_name() {
+    let app = TestApp::start().await;
+    let olive = sign_up(&app, "olive").await;
+    use reqwest::Method as M;
+    let r = call(
+        &app,
+        M::POST,
+        "/api/v1/orgs",
+        Some(&olive),
+        Some(json!({"name":"acme"})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = app
+        .anonymous
+        .post(app.url(&format!(
+            "/v2/acme/secret/blobs/uploads/?digest={}",
+            sha256(b"s")
+        )))
+        .header("Authorization", olive.as_str())
+        .body("s")
+        .send()
+        .await
+        .expect("push");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = call(&app, M::DELETE, "/api/v1/orgs/acme", Some(&olive), None).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::CONFLICT,
+        "repositories need confirm=true"
+    );
+    let r = call(
+        &app,
+        M::DELETE,
+        "/api/v1/orgs/acme?confirm=true",
+        Some(&olive),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    // Someone registers the name again: the old content is gone, not inherited.
+    let mallory = sign_up(&app, "acme").await;
+    let r = app
+        .anonymous
+        .get(app.url(&format!("/v2/acme/secret/blobs/{}", sha256(b"s"))))
+        .header("Authorization", mallory.as_str())
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = app.get("/v2/acme/secret/tags/list").await;
+    assert_eq!(error_code(r).await, "NAME_UNKNOWN");
+}

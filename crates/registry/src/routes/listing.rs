@@ -84,6 +84,9 @@ pub(super) async fn tags(reg: &Registry, req: &HttpRequest, name: &str) -> Resul
     }))
 }
 
+/// How many batches one catalog request reads at most while looking for visible names.
+const CATALOG_SCAN_BATCHES: usize = 50;
+
 #[derive(Serialize)]
 struct Catalog {
     repositories: Vec<String>,
@@ -92,9 +95,21 @@ struct Catalog {
 pub(super) async fn catalog(reg: &Registry, req: &HttpRequest) -> Result<HttpResponse> {
     let principal = authorize(reg, req, Target::Catalog).await?;
     let (n, last) = page_size(reg, req)?;
-    let names = reg.meta.catalog(last.as_deref(), n + 1).await?;
-    let (names, link) = paginate(names, n, "/v2/_catalog");
-    let repositories = reg.auth.visible(&principal, names).await?;
+    // Filter before paginating, so that neither the page nor its `Link` names a repository
+    // the caller may not see.
+    let batch = (n + 1).max(100);
+    let mut visible = Vec::new();
+    let mut cursor = last;
+    for _ in 0..CATALOG_SCAN_BATCHES {
+        let names = reg.meta.catalog(cursor.as_deref(), batch).await?;
+        let exhausted = (names.len() as i64) < batch;
+        cursor = names.last().cloned();
+        visible.extend(reg.auth.visible(&principal, names).await?);
+        if visible.len() as i64 > n || exhausted {
+            break;
+        }
+    }
+    let (repositories, link) = paginate(visible, n, "/v2/_catalog");
     let mut resp = HttpResponse::Ok();
     if let Some(link) = link {
         resp.insert_header((header::LINK, link));

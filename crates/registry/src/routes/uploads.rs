@@ -262,14 +262,22 @@ async fn load(
     Ok((upload, principal))
 }
 
-fn lease<'a>(reg: &'a Registry, upload: &Upload) -> Result<Lease<'a>> {
-    reg.uploads.lease(&upload.id).ok_or_else(|| {
+/// Takes the session for this request and reads its state again under the lease (another
+/// request may have appended since it was loaded).
+async fn lease<'a>(reg: &'a Registry, upload: &mut Upload) -> Result<Lease<'a>> {
+    let lease = reg.uploads.lease(&upload.id).ok_or_else(|| {
         Error::new(
             Code::RangeInvalid,
             "another request is writing to this upload",
         )
         .with_header("Range", range(upload.size as u64))
-    })
+    })?;
+    *upload = reg
+        .meta
+        .upload(&upload.id)
+        .await?
+        .ok_or_else(|| Error::new(Code::BlobUploadUnknown, "unknown upload"))?;
+    Ok(lease)
 }
 
 pub(super) async fn patch(
@@ -279,9 +287,9 @@ pub(super) async fn patch(
     name: &str,
     id: &str,
 ) -> Result<HttpResponse> {
-    let (upload, _) = load(reg, req, name, id).await?;
+    let (mut upload, _) = load(reg, req, name, id).await?;
     let range = content_range(req)?;
-    let mut lease = lease(reg, &upload)?;
+    let mut lease = lease(reg, &mut upload).await?;
     let declared = content_length(req);
     let size = append(
         reg,
@@ -303,11 +311,11 @@ pub(super) async fn put(
     name: &str,
     id: &str,
 ) -> Result<HttpResponse> {
-    let (upload, principal) = load(reg, req, name, id).await?;
+    let (mut upload, principal) = load(reg, req, name, id).await?;
     let digest = digest_param(req)?
         .ok_or_else(|| Error::new(Code::DigestInvalid, "the digest parameter is required"))?;
     let range = content_range(req)?;
-    let mut lease = lease(reg, &upload)?;
+    let mut lease = lease(reg, &mut upload).await?;
     match write_and_complete(reg, req, &upload, &mut lease, payload, &digest, range).await {
         Ok(size) => {
             lease.finish();
@@ -344,8 +352,8 @@ pub(super) async fn cancel(
     name: &str,
     id: &str,
 ) -> Result<HttpResponse> {
-    let (upload, _) = load(reg, req, name, id).await?;
-    let lease = lease(reg, &upload)?;
+    let (mut upload, _) = load(reg, req, name, id).await?;
+    let lease = lease(reg, &mut upload).await?;
     session::discard(reg, &upload.id).await?;
     lease.finish();
     Ok(HttpResponse::NoContent().finish())

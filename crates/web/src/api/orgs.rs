@@ -77,18 +77,51 @@ pub struct DeleteQuery {
     confirm: bool,
 }
 
-/// Deletes an organization. With repositories in its namespace only when `confirm=true`; their
-/// settings go with it, the registry's content is left to garbage collection and administrators.
+/// Deletes an organization. With repositories in its namespace only when `confirm=true`, and
+/// then their tags and manifests go too (blobs are left to garbage collection): nobody who
+/// later registers the name inherits the old content.
 pub async fn delete(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
+    registry: web::Data<berth_registry::Registry>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let query = web::Query::<DeleteQuery>::from_query(req.query_string())
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let me = manager(&accounts, &req).await?;
     let org = orgs::get(&accounts.pool, &path).await?;
+    let internal = |e: berth_registry::Error| {
+        tracing::error!(error = %e, "deleting an organization's repositories");
+        ApiError::new(
+            actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal server error",
+        )
+    };
+    // Registry content counts as repositories too, even without settings rows.
+    if !query.confirm
+        && orgs::can_manage(&accounts.pool, &org, &me).await?
+        && registry
+            .meta()
+            .namespace_in_use(&org.name)
+            .await
+            .map_err(internal)?
+    {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::CONFLICT,
+            "conflict",
+            format!(
+                "{} still has repositories: pass confirm=true to delete them with it",
+                org.name
+            ),
+        ));
+    }
     orgs::delete(&accounts.pool, &org, &me, query.confirm).await?;
+    registry
+        .meta()
+        .delete_namespace(&org.name)
+        .await
+        .map_err(internal)?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -28,6 +28,11 @@ async fn refresh_token(
     let Some(user) = &identity.user else {
         return Ok(None);
     };
+    // Only a password login gets one: a token must not be able to outlive its own expiry or
+    // revocation by minting a fresh one.
+    if identity.scope.is_some() {
+        return Ok(None);
+    }
     let client: String = client_id
         .unwrap_or("unknown client")
         .chars()
@@ -38,7 +43,7 @@ async fn refresh_token(
         &accounts.pool,
         user,
         &format!("login from {client}"),
-        identity.scope.unwrap_or(Scope::ReadWriteDelete),
+        Scope::ReadWriteDelete,
         Some(berth_accounts::now() + REFRESH_TTL),
     )
     .await?;

@@ -99,17 +99,16 @@ pub async fn create_token(
     body: web::Json<NewToken>,
 ) -> Result<HttpResponse, ApiError> {
     let (me, identity) = user(&accounts, &req).await?;
-    // A token can only mint tokens no stronger than itself.
-    let scope = match identity.scope {
-        Some(Scope::ReadWriteDelete) | None => body.scope,
-        Some(_) => {
-            return Err(ApiError::new(
-                actix_web::http::StatusCode::FORBIDDEN,
-                "forbidden",
-                "only a password or a read-write-delete token can create tokens",
-            ))
-        }
-    };
+    // Only a password creates tokens: a token minting tokens could outlive its own expiry and
+    // revocation.
+    if identity.scope.is_some() {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "forbidden",
+            "access tokens are created with the account's password",
+        ));
+    }
+    let scope = body.scope;
     let created = tokens::create(&accounts.pool, &me, &body.name, scope, body.expires_at).await?;
     Ok(HttpResponse::Created().json(created))
 }
@@ -119,7 +118,14 @@ pub async fn revoke_token(
     accounts: web::Data<Accounts>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (me, _) = user(&accounts, &req).await?;
+    let (me, identity) = user(&accounts, &req).await?;
+    if identity.scope.is_some_and(|s| s != Scope::ReadWriteDelete) {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "forbidden",
+            "revoking tokens needs the password or a read-write-delete token",
+        ));
+    }
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::bad_request("a token id is a number"))?;
