@@ -26,12 +26,7 @@ use sqlx::AnyPool;
 use crate::access::{Identity, Permission};
 pub use crate::error::{Error, Result};
 
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+pub use berth_registry::meta::now;
 
 /// Authentication and access settings.
 #[derive(Debug, Clone)]

@@ -3,7 +3,6 @@
 //! secret is shown once and stored as a SHA-256; `docker login -u org+name -p <secret>` works.
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
 
 use crate::access::{Permission, Robot};
@@ -15,15 +14,7 @@ use crate::users::User;
 /// Every robot secret starts with this, so a leaked one is easy to recognise.
 pub const PREFIX: &str = "berth_robot_";
 
-fn digest(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
-}
-
-fn new_secret() -> Result<String> {
-    let mut bytes = [0u8; 32];
-    getrandom::getrandom(&mut bytes).map_err(|e| Error::Internal(format!("random: {e}")))?;
-    Ok(format!("{PREFIX}{}", hex::encode(bytes)))
-}
+use crate::tokens::digest;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct RobotGrant {
@@ -86,7 +77,7 @@ pub async fn create(
         }
         full.push((repository, *permission));
     }
-    let secret = new_secret()?;
+    let secret = crate::tokens::new_secret(PREFIX)?;
     let now = crate::now();
     let mut tx = pool.begin().await?;
     let id: Option<i64> = sqlx::query_scalar(

@@ -13,14 +13,16 @@ use crate::users::{self, User};
 /// Every token starts with this, so a leaked one is easy to recognise (and to scan for).
 pub const PREFIX: &str = "berth_pat_";
 
-fn digest(secret: &str) -> String {
+/// What is stored of a secret: its SHA-256, in hex.
+pub(crate) fn digest(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-fn new_secret() -> Result<String> {
+/// A new secret: `prefix` and 256 random bits in hex.
+pub(crate) fn new_secret(prefix: &str) -> Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::getrandom(&mut bytes).map_err(|e| Error::Internal(format!("random: {e}")))?;
-    Ok(format!("{PREFIX}{}", hex::encode(bytes)))
+    Ok(format!("{prefix}{}", hex::encode(bytes)))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -58,7 +60,7 @@ pub async fn create(
     if expires_at.is_some_and(|e| e <= now) {
         return Err(Error::Invalid("the expiry must be in the future".into()));
     }
-    let secret = new_secret()?;
+    let secret = new_secret(PREFIX)?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO access_tokens (account_id, name, token_hash, scope, expires_at, created_at)
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",

@@ -6,20 +6,6 @@ use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-/// Signs a user up through the API; returns their password.
-async fn sign_up(app: &TestApp, name: &str) -> String {
-    let password = format!("{name} password");
-    let r = app
-        .anonymous
-        .post(app.url("/api/v1/users"))
-        .json(&json!({"username": name, "email": format!("{name}@example.com"), "password": password}))
-        .send()
-        .await
-        .expect("sign up");
-    assert_eq!(r.status(), StatusCode::CREATED, "sign up {name}");
-    password
-}
-
 /// A token from the token service for `scope`, as `name` (or anonymously).
 async fn token(app: &TestApp, creds: Option<(&str, &str)>, scope: &str) -> (String, Value) {
     let mut req = app

@@ -418,24 +418,6 @@ async fn docker_pull_by_digest_matches_the_pushed_digest() {
     assert_eq!(served, digest, "manifest fetched by digest");
 }
 
-/// Signs a user up through the API; returns the password.
-async fn sign_up(app: &TestApp, name: &str) -> String {
-    let password = format!("{name} password");
-    let r = app
-        .anonymous
-        .post(app.url("/api/v1/users"))
-        .json(&serde_json::json!({
-            "username": name,
-            "email": format!("{name}@example.com"),
-            "password": password,
-        }))
-        .send()
-        .await
-        .expect("sign up");
-    assert_eq!(r.status(), StatusCode::CREATED);
-    password
-}
-
 fn output(o: &CommandOutput) -> String {
     format!("{}{}", o.stdout_text(), o.stderr_text())
 }

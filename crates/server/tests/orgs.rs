@@ -7,20 +7,6 @@ use common::*;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 
-/// Signs a user up through the API; returns their Basic credentials.
-async fn sign_up(app: &TestApp, name: &str) -> String {
-    let password = format!("{name} password");
-    let r = app
-        .anonymous
-        .post(app.url("/api/v1/users"))
-        .json(&json!({"username": name, "email": format!("{name}@example.com"), "password": password}))
-        .send()
-        .await
-        .expect("sign up");
-    assert_eq!(r.status(), StatusCode::CREATED, "sign up {name}");
-    basic(name, &password)
-}
-
 /// An API call with `auth` (an `Authorization` value; empty for none) and an optional JSON body.
 async fn call(
     app: &TestApp,
@@ -120,8 +106,8 @@ async fn audit_actions(app: &TestApp) -> Vec<String> {
 #[tokio::test]
 async fn creating_reading_and_deleting_an_organization() {
     let app = TestApp::start().await;
-    let alice = sign_up(&app, "alice").await;
-    let bob = sign_up(&app, "bobby").await;
+    let alice = sign_up_basic(&app, "alice").await;
+    let bob = sign_up_basic(&app, "bobby").await;
 
     // Creating: needs a user, a valid name, and a name no account has.
     let r = call(
@@ -258,9 +244,9 @@ async fn creating_reading_and_deleting_an_organization() {
 #[tokio::test]
 async fn members_and_the_last_owner() {
     let app = TestApp::start().await;
-    let alice = sign_up(&app, "alice").await;
-    let bob = sign_up(&app, "bobby").await;
-    let carol = sign_up(&app, "carol").await;
+    let alice = sign_up_basic(&app, "alice").await;
+    let bob = sign_up_basic(&app, "bobby").await;
+    let carol = sign_up_basic(&app, "carol").await;
     create_org(&app, &alice, "acme").await;
     let put = |who: &'static str, role: &'static str, auth: String| {
         let app = &app;
@@ -453,9 +439,9 @@ async fn members_and_the_last_owner() {
 #[tokio::test]
 async fn teams_are_managed_by_owners() {
     let app = TestApp::start().await;
-    let alice = sign_up(&app, "alice").await;
-    let bob = sign_up(&app, "bobby").await;
-    let carol = sign_up(&app, "carol").await;
+    let alice = sign_up_basic(&app, "alice").await;
+    let bob = sign_up_basic(&app, "bobby").await;
+    let carol = sign_up_basic(&app, "carol").await;
     create_org(&app, &alice, "acme").await;
 
     let new_team = |auth: String, body: Value| {
@@ -708,7 +694,7 @@ async fn teams_are_managed_by_owners() {
     // Carol stays a member of the organization after leaving the team; David never joined.
     let r = call(&app, Method::GET, "/api/v1/orgs/acme/teams", &carol, None).await;
     expect(r, StatusCode::OK, "member in no team lists").await;
-    let david = sign_up(&app, "david").await;
+    let david = sign_up_basic(&app, "david").await;
     let r = call(&app, Method::GET, "/api/v1/orgs/acme/teams", &david, None).await;
     expect(r, StatusCode::FORBIDDEN, "outsider lists").await;
     let r = call(&app, Method::GET, "/api/v1/orgs/acme/teams", "", None).await;
@@ -734,11 +720,11 @@ async fn teams_are_managed_by_owners() {
 #[tokio::test]
 async fn teams_decide_who_pushes_and_pulls_in_the_organization() {
     let app = TestApp::start_with(|c| c.auth.default_private = true).await;
-    let alice = sign_up(&app, "alice").await;
-    let writer = sign_up(&app, "bobby").await;
-    let reader = sign_up(&app, "carol").await;
-    let stranger = sign_up(&app, "david").await;
-    let plain = sign_up(&app, "erin").await;
+    let alice = sign_up_basic(&app, "alice").await;
+    let writer = sign_up_basic(&app, "bobby").await;
+    let reader = sign_up_basic(&app, "carol").await;
+    let stranger = sign_up_basic(&app, "david").await;
+    let plain = sign_up_basic(&app, "erin").await;
     create_org(&app, &alice, "acme").await;
     for (team, who, permission) in [("writers", "bobby", "write"), ("readers", "carol", "read")] {
         let r = call(
@@ -877,8 +863,8 @@ async fn teams_decide_who_pushes_and_pulls_in_the_organization() {
 #[tokio::test]
 async fn robots_push_only_where_they_were_allowed() {
     let app = TestApp::start_with(|c| c.auth.default_private = true).await;
-    let alice = sign_up(&app, "alice").await;
-    let bob = sign_up(&app, "bobby").await;
+    let alice = sign_up_basic(&app, "alice").await;
+    let bob = sign_up_basic(&app, "bobby").await;
     create_org(&app, &alice, "acme").await;
     create_org(&app, &bob, "bobco").await;
     let r = call(

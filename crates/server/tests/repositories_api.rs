@@ -6,19 +6,6 @@ use common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-async fn sign_up(app: &TestApp, name: &str) -> String {
-    let password = format!("{name} password");
-    let r = app
-        .anonymous
-        .post(app.url("/api/v1/users"))
-        .json(&json!({"username": name, "email": format!("{name}@example.com"), "password": password}))
-        .send()
-        .await
-        .expect("sign up");
-    assert_eq!(r.status(), StatusCode::CREATED);
-    basic(name, &password)
-}
-
 async fn call(
     app: &TestApp,
     method: reqwest::Method,
@@ -39,8 +26,8 @@ async fn call(
 #[tokio::test]
 async fn create_read_update_and_delete_a_repository() {
     let app = TestApp::start().await;
-    let alice = sign_up(&app, "alice").await;
-    let bob = sign_up(&app, "bobby").await;
+    let alice = sign_up_basic(&app, "alice").await;
+    let bob = sign_up_basic(&app, "bobby").await;
     use reqwest::Method as M;
 
     // Create: in one's own namespace only, with valid input.
@@ -256,7 +243,7 @@ async fn pulls_are_counted_and_pushes_timed() {
 #[tokio::test]
 async fn a_deleted_organization_leaves_nothing_for_the_next_owner_of_its_name() {
     let app = TestApp::start().await;
-    let olive = sign_up(&app, "olive").await;
+    let olive = sign_up_basic(&app, "olive").await;
     use reqwest::Method as M;
     let r = call(
         &app,
@@ -295,7 +282,7 @@ async fn a_deleted_organization_leaves_nothing_for_the_next_owner_of_its_name() 
     .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     // Someone registers the name again: the old content is gone, not inherited.
-    let mallory = sign_up(&app, "acme").await;
+    let mallory = sign_up_basic(&app, "acme").await;
     let r = app
         .anonymous
         .get(app.url(&format!("/v2/acme/secret/blobs/{}", sha256(b"s"))))

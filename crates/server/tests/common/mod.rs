@@ -380,3 +380,27 @@ pub async fn raw_request(host: &str, method: &str, path: &str) -> (u16, String) 
     .await
     .expect("raw request")
 }
+
+/// Signs a user up through the API (`name@example.com`, password `"<name> password"`);
+/// returns the password.
+pub async fn sign_up(app: &TestApp, name: &str) -> String {
+    let password = format!("{name} password");
+    let r = app
+        .anonymous
+        .post(app.url("/api/v1/users"))
+        .json(&serde_json::json!({
+            "username": name,
+            "email": format!("{name}@example.com"),
+            "password": password,
+        }))
+        .send()
+        .await
+        .expect("sign up");
+    assert_eq!(r.status(), StatusCode::CREATED, "sign up {name}");
+    password
+}
+
+/// Signs a user up; returns their `Authorization: Basic` value.
+pub async fn sign_up_basic(app: &TestApp, name: &str) -> String {
+    basic(name, &sign_up(app, name).await)
+}
