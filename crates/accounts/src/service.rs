@@ -92,12 +92,17 @@ impl Accounts {
                 Ok(granted)
             }
             // The catalog is filtered per caller, so any signed-in caller may ask for it.
-            "registry" if scope.name == "catalog" && identity.user.is_some() => Ok(scope
-                .actions
-                .iter()
-                .filter(|a| *a == "*")
-                .cloned()
-                .collect()),
+            "registry"
+                if scope.name == "catalog"
+                    && (identity.user.is_some() || identity.robot.is_some()) =>
+            {
+                Ok(scope
+                    .actions
+                    .iter()
+                    .filter(|a| *a == "*")
+                    .cloned()
+                    .collect())
+            }
             _ => Ok(Vec::new()),
         }
     }

@@ -991,6 +991,25 @@ async fn robots_push_only_where_they_were_allowed() {
     assert_eq!(claims["access"][0]["actions"], json!(["pull", "push"]));
     let (_, claims) = token_claims(&app, &ci, "repository:acme/secret:pull").await;
     assert_eq!(claims["access"][0]["actions"], json!([]));
+    // The catalog, through a token as docker would ask for it, lists what the robot can see.
+    let (catalog_token, claims) = token_claims(&app, &ci, "registry:catalog:*").await;
+    assert_eq!(claims["access"][0]["actions"], json!(["*"]));
+    let r = app
+        .anonymous
+        .get(app.url("/v2/_catalog"))
+        .header("Authorization", format!("Bearer {catalog_token}"))
+        .send()
+        .await
+        .expect("catalog");
+    assert_eq!(r.status(), StatusCode::OK);
+    let listed: Value = r.json().await.expect("json");
+    for name in listed["repositories"].as_array().expect("repositories") {
+        let name = name.as_str().expect("name");
+        assert!(
+            name == "acme/app" || name == "acme/docs" || !name.starts_with("acme/"),
+            "{name}"
+        );
+    }
     let r = call(&app, Method::GET, "/api/v1/orgs/acme/teams", &ci, None).await;
     expect(r, StatusCode::UNAUTHORIZED, "robots have no API").await;
     let r = call(
