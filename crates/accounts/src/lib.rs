@@ -13,6 +13,7 @@ pub mod password;
 pub mod repos;
 pub mod robots;
 pub mod service;
+pub mod sessions;
 pub mod throttle;
 pub mod tokens;
 pub mod users;

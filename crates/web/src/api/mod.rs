@@ -3,6 +3,7 @@
 mod error;
 mod orgs;
 mod repos;
+mod sessions;
 mod token;
 mod users;
 
@@ -31,6 +32,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/api/v1")
                 .route("/openapi.json", web::get().to(openapi))
+                .route("/session", web::post().to(sessions::sign_in))
+                .route("/session", web::get().to(sessions::current))
+                .route("/session", web::delete().to(sessions::sign_out))
                 .route("/users", web::post().to(users::sign_up))
                 .route("/users/{name}/active", web::put().to(users::set_active))
                 .route("/user", web::get().to(users::me))
@@ -90,15 +94,16 @@ async fn openapi() -> actix_web::HttpResponse {
         .body(OPENAPI)
 }
 
-/// The identity the request's `Authorization` header proves (Basic with a password or a
-/// personal access token, or `Bearer <personal access token>`), or anonymous.
+/// The identity the request proves: its `Authorization` header (Basic with a password or a
+/// personal access token, or `Bearer <personal access token>`), or else its session cookie —
+/// with the session's CSRF token in `X-CSRF-Token` for anything but a read — or anonymous.
 pub async fn identity(accounts: &Accounts, req: &HttpRequest) -> Result<Identity, ApiError> {
     let Some(h) = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     else {
-        return Ok(Identity::anonymous());
+        return session_identity(accounts, req).await;
     };
     let peer = req.peer_addr().map(|a| a.ip());
     if let Some(token) = h.strip_prefix("Bearer ") {
@@ -112,6 +117,42 @@ pub async fn identity(accounts: &Accounts, req: &HttpRequest) -> Result<Identity
     }
     let (name, secret) = berth_accounts::parse_basic(h).ok_or_else(ApiError::unauthorized)?;
     Ok(accounts.login(&name, &secret, peer).await?)
+}
+
+async fn session_identity(accounts: &Accounts, req: &HttpRequest) -> Result<Identity, ApiError> {
+    let Some(cookie) = req.cookie(sessions::COOKIE) else {
+        return Ok(Identity::anonymous());
+    };
+    let Some((user, csrf)) = berth_accounts::sessions::get(&accounts.pool, cookie.value()).await?
+    else {
+        return Ok(Identity::anonymous());
+    };
+    let reads = matches!(
+        *req.method(),
+        actix_web::http::Method::GET | actix_web::http::Method::HEAD
+    );
+    if !reads {
+        let sent = req
+            .headers()
+            .get(sessions::CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !constant_time_eq(sent.as_bytes(), csrf.as_bytes()) {
+            return Err(ApiError::new(
+                actix_web::http::StatusCode::FORBIDDEN,
+                "csrf",
+                "missing or wrong X-CSRF-Token for this session",
+            ));
+        }
+    }
+    Ok(Identity {
+        user: Some(user),
+        ..Identity::default()
+    })
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The signed-in user, or `401`.

@@ -1,0 +1,76 @@
+//! Web sessions: server-side, named by a random secret carried in an HttpOnly cookie, stored as
+//! a SHA-256, each with its own CSRF token. Signing out deletes the row; deactivating the user
+//! ends every session at the next request.
+
+use sqlx::{AnyPool, Row};
+
+use crate::audit;
+use crate::error::Result;
+use crate::tokens::{digest, new_secret};
+use crate::users::{self, User};
+
+/// How long a session lasts without being used again.
+pub const IDLE_TTL: i64 = 14 * 24 * 3600;
+
+pub struct NewSession {
+    /// The cookie value; seen only here.
+    pub secret: String,
+    pub csrf_token: String,
+}
+
+pub async fn create(pool: &AnyPool, user: &User) -> Result<NewSession> {
+    let secret = new_secret("berth_session_")?;
+    let csrf_token = new_secret("")?;
+    let now = crate::now();
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, account_id, csrf_token, created_at, expires_at, last_seen_at)
+         VALUES ($1, $2, $3, $4, $5, $4)",
+    )
+    .bind(digest(&secret))
+    .bind(user.id)
+    .bind(&csrf_token)
+    .bind(now)
+    .bind(now + IDLE_TTL)
+    .execute(pool)
+    .await?;
+    audit::record(pool, &user.name, "session.create", &user.name, "").await?;
+    Ok(NewSession { secret, csrf_token })
+}
+
+/// The user and CSRF token of a live session; extends its life.
+pub async fn get(pool: &AnyPool, secret: &str) -> Result<Option<(User, String)>> {
+    let now = crate::now();
+    let row = sqlx::query(
+        "SELECT account_id, csrf_token FROM sessions WHERE id_hash = $1 AND expires_at > $2",
+    )
+    .bind(digest(secret))
+    .bind(now)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let account: i64 = row.try_get(0)?;
+    let csrf: String = row.try_get(1)?;
+    let Some(user) = users::by_id(pool, account).await? else {
+        return Ok(None);
+    };
+    if !user.active {
+        return Ok(None);
+    }
+    sqlx::query("UPDATE sessions SET last_seen_at = $2, expires_at = $3 WHERE id_hash = $1")
+        .bind(digest(secret))
+        .bind(now)
+        .bind(now + IDLE_TTL)
+        .execute(pool)
+        .await?;
+    Ok(Some((user, csrf)))
+}
+
+pub async fn delete(pool: &AnyPool, secret: &str) -> Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+        .bind(digest(secret))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
