@@ -589,8 +589,7 @@ impl Memberships {
         if namespaces.is_empty() {
             return Ok(Memberships::default());
         }
-        let list: Vec<String> = (2..namespaces.len() + 2).map(|i| format!("${i}")).collect();
-        let list = list.join(", ");
+        let list = berth_registry::meta::placeholders(2, namespaces.len());
         let sql = format!(
             "SELECT a.name, m.role FROM org_members m JOIN accounts a ON a.id = m.org_id
              WHERE m.user_id = $1 AND a.kind = 'org' AND a.name IN ({list})"

@@ -77,6 +77,32 @@ async fn ensure_repository(tx: &mut Transaction<'_, Any>, name: &str) -> Result<
     Ok(id)
 }
 
+/// Whether every one of `digests` (distinct, as the manifest parser leaves them) has a row in
+/// `table` (`repository_blobs` or `manifests`, both keyed by repository and digest) for the
+/// repository.
+async fn all_present(
+    tx: &mut Transaction<'_, Any>,
+    table: &'static str,
+    repository: i64,
+    digests: &[Digest],
+) -> Result<bool> {
+    for chunk in digests.chunks(500) {
+        let sql = format!(
+            "SELECT COUNT(DISTINCT digest) FROM {table}
+             WHERE repository_id = $1 AND digest IN ({})",
+            placeholders(2, chunk.len())
+        );
+        let mut q = sqlx::query_scalar::<_, i64>(&sql).bind(repository);
+        for d in chunk {
+            q = q.bind(d.to_string());
+        }
+        if q.fetch_one(&mut **tx).await? != chunk.len() as i64 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 fn manifest_row(row: &AnyRow) -> Result<ManifestRow> {
     Ok(ManifestRow {
         digest: row.try_get(0)?,
@@ -87,7 +113,7 @@ fn manifest_row(row: &AnyRow) -> Result<ManifestRow> {
 }
 
 /// `$first, $first+1, …` for an `IN (…)` list.
-fn placeholders(first: usize, count: usize) -> String {
+pub fn placeholders(first: usize, count: usize) -> String {
     (first..first + count)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
@@ -213,45 +239,17 @@ impl Meta {
         let repo = ensure_repository(&mut tx, m.repository).await?;
         let now = now();
 
-        for chunk in m.blobs.chunks(500) {
-            let sql = format!(
-                "SELECT COUNT(DISTINCT digest) FROM repository_blobs
-                 WHERE repository_id = $1 AND digest IN ({})",
-                placeholders(2, chunk.len())
-            );
-            let mut q = sqlx::query_scalar::<_, i64>(&sql).bind(repo);
-            let mut wanted = std::collections::HashSet::new();
-            for d in chunk {
-                q = q.bind(d.to_string());
-                wanted.insert(d);
-            }
-            let found = q.fetch_one(&mut *tx).await?;
-            if found != wanted.len() as i64 {
-                return Err(Error::new(
-                    Code::ManifestBlobUnknown,
-                    "the manifest references a blob that is not in this repository",
-                ));
-            }
+        if !all_present(&mut tx, "repository_blobs", repo, m.blobs).await? {
+            return Err(Error::new(
+                Code::ManifestBlobUnknown,
+                "the manifest references a blob that is not in this repository",
+            ));
         }
-        for chunk in m.children.chunks(500) {
-            let sql = format!(
-                "SELECT COUNT(DISTINCT digest) FROM manifests
-                 WHERE repository_id = $1 AND digest IN ({})",
-                placeholders(2, chunk.len())
-            );
-            let mut q = sqlx::query_scalar::<_, i64>(&sql).bind(repo);
-            let mut wanted = std::collections::HashSet::new();
-            for d in chunk {
-                q = q.bind(d.to_string());
-                wanted.insert(d);
-            }
-            let found = q.fetch_one(&mut *tx).await?;
-            if found != wanted.len() as i64 {
-                return Err(Error::new(
-                    Code::ManifestBlobUnknown,
-                    "the index references a manifest that is not in this repository",
-                ));
-            }
+        if !all_present(&mut tx, "manifests", repo, m.children).await? {
+            return Err(Error::new(
+                Code::ManifestBlobUnknown,
+                "the index references a manifest that is not in this repository",
+            ));
         }
 
         let inserted: Option<i64> = sqlx::query_scalar(
