@@ -45,6 +45,16 @@ pub async fn get(pool: &AnyPool, repository: &str) -> Result<Option<RepoSettings
 
 /// Creates the account side of a repository on its first push; `true` if it was new.
 pub async fn ensure(pool: &AnyPool, repository: &str, private: bool, actor: &str) -> Result<bool> {
+    // Every push request lands here: a read settles the common case without taking SQLite's
+    // write lock; the insert below stays idempotent for two first pushes racing.
+    let exists = sqlx::query("SELECT namespace FROM repository_settings WHERE repository = $1")
+        .bind(repository)
+        .fetch_optional(pool)
+        .await?
+        .is_some();
+    if exists {
+        return Ok(false);
+    }
     let namespace = crate::access::namespace_of(repository).unwrap_or("");
     let created = sqlx::query(
         "INSERT INTO repository_settings (repository, namespace, private, created_at)
@@ -120,10 +130,9 @@ pub async fn get_many(pool: &AnyPool, names: &[String]) -> Result<Vec<RepoSettin
     if names.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
         "SELECT {COLUMNS} FROM repository_settings WHERE repository IN ({})",
-        placeholders.join(", ")
+        berth_registry::meta::placeholders(1, names.len())
     );
     let mut q = sqlx::query(&sql);
     for n in names {
