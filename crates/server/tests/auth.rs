@@ -37,19 +37,6 @@ fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
-async fn push_blob_as(app: &TestApp, auth: &str, repo: &str, bytes: &[u8]) -> reqwest::Response {
-    app.anonymous
-        .post(app.url(&format!(
-            "/v2/{repo}/blobs/uploads/?digest={}",
-            sha256(bytes)
-        )))
-        .header("Authorization", auth)
-        .body(bytes.to_vec())
-        .send()
-        .await
-        .expect("push")
-}
-
 #[tokio::test]
 async fn anonymous_callers_are_challenged_with_the_token_realm() {
     let app = TestApp::start().await;

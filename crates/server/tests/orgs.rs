@@ -36,19 +36,6 @@ async fn expect(r: Response, status: StatusCode, what: &str) -> Value {
     body
 }
 
-async fn push_blob_as(app: &TestApp, auth: &str, repo: &str, bytes: &[u8]) -> Response {
-    app.anonymous
-        .post(app.url(&format!(
-            "/v2/{repo}/blobs/uploads/?digest={}",
-            sha256(bytes)
-        )))
-        .header("Authorization", auth)
-        .body(bytes.to_vec())
-        .send()
-        .await
-        .expect("push")
-}
-
 async fn pull_blob_as(app: &TestApp, auth: &str, repo: &str, bytes: &[u8]) -> Response {
     let mut req = app
         .anonymous

@@ -404,3 +404,18 @@ pub async fn sign_up(app: &TestApp, name: &str) -> String {
 pub async fn sign_up_basic(app: &TestApp, name: &str) -> String {
     basic(name, &sign_up(app, name).await)
 }
+
+/// A monolithic blob push (`POST …/blobs/uploads/?digest=`) with `auth` as the
+/// `Authorization` header (empty for none).
+pub async fn push_blob_as(app: &TestApp, auth: &str, repo: &str, bytes: &[u8]) -> Response {
+    app.anonymous
+        .post(app.url(&format!(
+            "/v2/{repo}/blobs/uploads/?digest={}",
+            sha256(bytes)
+        )))
+        .header("Authorization", auth)
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .expect("push")
+}
