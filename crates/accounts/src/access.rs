@@ -273,6 +273,8 @@ mod tests {
             pull_count: 0,
             created_at: 0,
             last_pushed_at: None,
+            star_count: 0,
+            comment_count: 0,
         }
     }
 

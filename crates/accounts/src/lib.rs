@@ -5,6 +5,7 @@
 pub mod access;
 pub mod audit;
 pub mod authorizer;
+pub mod comments;
 pub mod error;
 pub mod jwt;
 pub mod names;
@@ -12,11 +13,14 @@ pub mod orgs;
 pub mod password;
 pub mod repos;
 pub mod robots;
+pub mod search;
 pub mod service;
 pub mod sessions;
+pub mod stars;
 pub mod throttle;
 pub mod tokens;
 pub mod users;
+pub mod visibility;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -220,6 +224,11 @@ impl Accounts {
             &org.for_repository(repository),
             self.config.anonymous_pull,
         ))
+    }
+
+    /// What the identity may see, for listings.
+    pub async fn viewer(&self, identity: &Identity) -> Result<visibility::Viewer> {
+        visibility::Viewer::load(&self.pool, identity, self.config.anonymous_pull).await
     }
 
     /// The user's standing in the organizations that are namespaces of `repositories`.

@@ -16,11 +16,13 @@ pub struct RepoSettings {
     pub pull_count: i64,
     pub created_at: i64,
     pub last_pushed_at: Option<i64>,
+    pub star_count: i64,
+    pub comment_count: i64,
 }
 
-const COLUMNS: &str = "repository, namespace, private, description, full_description, pull_count, created_at, last_pushed_at";
+pub(crate) const COLUMNS: &str = "repository, namespace, private, description, full_description, pull_count, created_at, last_pushed_at, star_count, comment_count";
 
-fn settings(row: &AnyRow) -> Result<RepoSettings> {
+pub(crate) fn settings(row: &AnyRow) -> Result<RepoSettings> {
     Ok(RepoSettings {
         repository: row.try_get(0)?,
         namespace: row.try_get(1)?,
@@ -30,6 +32,8 @@ fn settings(row: &AnyRow) -> Result<RepoSettings> {
         pull_count: row.try_get(5)?,
         created_at: row.try_get(6)?,
         last_pushed_at: row.try_get(7)?,
+        star_count: row.try_get(8)?,
+        comment_count: row.try_get(9)?,
     })
 }
 
@@ -197,11 +201,20 @@ pub async fn update(pool: &AnyPool, actor: &str, repository: &str, changes: Chan
     Ok(())
 }
 
-/// Removes the account side of a repository (the registry side is removed by the caller).
+/// Removes the account side of a repository, its stars and comments (the registry side is
+/// removed by the caller).
 pub async fn delete(pool: &AnyPool, actor: &str, repository: &str) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    for table in ["stars", "comments"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE repository = $1"))
+            .bind(repository)
+            .execute(&mut *tx)
+            .await?;
+    }
     sqlx::query("DELETE FROM repository_settings WHERE repository = $1")
         .bind(repository)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     crate::audit::record(pool, actor, "repository.delete", repository, "").await
 }

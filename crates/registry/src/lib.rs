@@ -75,6 +75,21 @@ impl Registry {
     pub fn meta(&self) -> &meta::Meta {
         &self.meta
     }
+
+    /// The bytes of a small stored blob (an image's config), or `None` if it is absent or larger
+    /// than `limit` bytes.
+    pub async fn small_blob(&self, digest: &digest::Digest, limit: u64) -> Result<Option<Vec<u8>>> {
+        match self.store.stat(digest).await? {
+            Some(size) if size <= limit => {}
+            _ => return Ok(None),
+        }
+        let storage::BlobSource::File(path) = self.store.source(digest).await?;
+        match tokio::fs::read(&path).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::internal(e.to_string())),
+        }
+    }
 }
 
 /// Mounts the registry API (`/v2/…`) on an actix-web app.

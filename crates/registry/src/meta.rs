@@ -40,6 +40,36 @@ pub struct NewManifest<'a> {
     pub blobs: &'a [Digest],
     pub children: &'a [Digest],
     pub tag: Option<&'a str>,
+    /// Who pushed it (shown beside the tag).
+    pub pusher: Option<&'a str>,
+}
+
+/// A tag with its manifest, for pages that show what a tag is.
+#[derive(Debug, Clone)]
+pub struct TagDetail {
+    pub name: String,
+    pub digest: String,
+    pub media_type: String,
+    pub content: Vec<u8>,
+    pub updated_at: i64,
+    pub pushed_by: Option<String>,
+}
+
+const TAG_DETAIL: &str =
+    "SELECT t.name, m.digest, m.media_type, m.content, t.updated_at, t.pushed_by
+     FROM repositories r
+     JOIN tags t ON t.repository_id = r.id
+     JOIN manifests m ON m.repository_id = r.id AND m.digest = t.manifest_digest";
+
+fn tag_detail(row: &AnyRow) -> Result<TagDetail> {
+    Ok(TagDetail {
+        name: row.try_get(0)?,
+        digest: row.try_get(1)?,
+        media_type: row.try_get(2)?,
+        content: row.try_get(3)?,
+        updated_at: row.try_get(4)?,
+        pushed_by: row.try_get(5)?,
+    })
 }
 
 /// A manifest that refers to a subject, as listed by the referrers API.
@@ -295,16 +325,18 @@ impl Meta {
 
         if let Some(tag) = m.tag {
             sqlx::query(
-                "INSERT INTO tags (repository_id, name, manifest_digest, updated_at)
-                 VALUES ($1, $2, $3, $4)
+                "INSERT INTO tags (repository_id, name, manifest_digest, updated_at, pushed_by)
+                 VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (repository_id, name)
                  DO UPDATE SET manifest_digest = excluded.manifest_digest,
-                               updated_at = excluded.updated_at",
+                               updated_at = excluded.updated_at,
+                               pushed_by = excluded.pushed_by",
             )
             .bind(repo)
             .bind(tag)
             .bind(m.digest.to_string())
             .bind(now)
+            .bind(m.pusher)
             .execute(&mut *tx)
             .await?;
         }
@@ -375,6 +407,74 @@ impl Meta {
         .fetch_all(&self.pool)
         .await?;
         Ok(Some(tags))
+    }
+
+    /// A page of a repository's tags, most recently pushed first, with their manifests, and
+    /// the number of tags in all. `None` if the repository is unknown.
+    pub async fn tag_details(
+        &self,
+        name: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Option<(i64, Vec<TagDetail>)>> {
+        let repo: Option<i64> = sqlx::query_scalar("SELECT id FROM repositories WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(repo) = repo else {
+            return Ok(None);
+        };
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tags WHERE repository_id = $1")
+            .bind(repo)
+            .fetch_one(&self.pool)
+            .await?;
+        let rows = sqlx::query(&format!(
+            "{TAG_DETAIL} WHERE r.id = $1
+             ORDER BY t.updated_at DESC, t.name LIMIT $2 OFFSET $3"
+        ))
+        .bind(repo)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let tags = rows.iter().map(tag_detail).collect::<Result<_>>()?;
+        Ok(Some((total, tags)))
+    }
+
+    /// One tag with its manifest.
+    pub async fn tag_detail(&self, name: &str, tag: &str) -> Result<Option<TagDetail>> {
+        let row = sqlx::query(&format!("{TAG_DETAIL} WHERE r.name = $1 AND t.name = $2"))
+            .bind(name)
+            .bind(tag)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(tag_detail).transpose()
+    }
+
+    /// Manifests of a repository by digest (e.g. an index's children), in no particular order.
+    pub async fn manifests_by_digest(
+        &self,
+        name: &str,
+        digests: &[String],
+    ) -> Result<Vec<ManifestRow>> {
+        if digests.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT m.digest, m.media_type, m.size, m.content FROM repositories r
+             JOIN manifests m ON m.repository_id = r.id
+             WHERE r.name = $1 AND m.digest IN ({})",
+            placeholders(2, digests.len())
+        );
+        let mut q = sqlx::query(&sql).bind(name);
+        for d in digests {
+            q = q.bind(d.as_str());
+        }
+        q.fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(manifest_row)
+            .collect()
     }
 
     /// Repository names in lexical order after `last`.

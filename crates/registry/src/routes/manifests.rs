@@ -180,6 +180,7 @@ pub(super) async fn put(
             blobs: &parsed.blobs,
             children: &parsed.children,
             tag,
+            pusher: principal.subject.as_deref(),
         })
         .await?;
     reg.events.record(Event {

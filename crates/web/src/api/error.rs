@@ -78,6 +78,18 @@ impl From<AccountsError> for ApiError {
     }
 }
 
+/// Registry errors reach the API only from reads of stored data: they are Berth's fault.
+impl From<berth_registry::Error> for ApiError {
+    fn from(e: berth_registry::Error) -> Self {
+        tracing::error!(error = %e, "API request failed in the registry");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal server error",
+        )
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         self.status

@@ -1,8 +1,10 @@
 //! The JSON API under `/api/v1`, and the token service at `/auth/token`.
 
+mod community;
 mod error;
 mod orgs;
 mod repos;
+pub mod search;
 mod sessions;
 mod token;
 mod users;
@@ -29,9 +31,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(token::get))
                 .route(web::post().to(token::post)),
         )
+        .route("/v1/search", web::get().to(search::v1))
         .service(
             web::scope("/api/v1")
                 .route("/openapi.json", web::get().to(openapi))
+                .route("/search", web::get().to(search::api))
                 .route("/session", web::post().to(sessions::sign_in))
                 .route("/session", web::get().to(sessions::current))
                 .route("/session", web::delete().to(sessions::sign_out))
@@ -43,6 +47,39 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/user/tokens", web::post().to(users::create_token))
                 .route("/user/tokens/{id}", web::delete().to(users::revoke_token))
                 .route("/repositories", web::post().to(repos::create))
+                // Before the catch-all routes of a repository itself.
+                .route(
+                    "/repositories/{name:.+}/tags/{tag}",
+                    web::get().to(community::tag),
+                )
+                .route(
+                    "/repositories/{name:.+}/tags",
+                    web::get().to(community::tags),
+                )
+                .route(
+                    "/repositories/{name:.+}/star",
+                    web::put().to(community::star),
+                )
+                .route(
+                    "/repositories/{name:.+}/star",
+                    web::delete().to(community::unstar),
+                )
+                .route(
+                    "/repositories/{name:.+}/comments/{id}",
+                    web::patch().to(community::update_comment),
+                )
+                .route(
+                    "/repositories/{name:.+}/comments/{id}",
+                    web::delete().to(community::delete_comment),
+                )
+                .route(
+                    "/repositories/{name:.+}/comments",
+                    web::get().to(community::list_comments),
+                )
+                .route(
+                    "/repositories/{name:.+}/comments",
+                    web::post().to(community::create_comment),
+                )
                 .route("/repositories/{name:.+}", web::get().to(repos::get))
                 .route("/repositories/{name:.+}", web::patch().to(repos::patch))
                 .route("/repositories/{name:.+}", web::delete().to(repos::delete))

@@ -1,0 +1,160 @@
+//! Comments on repositories: Markdown written by signed-in users who can read the repository,
+//! edited and deleted by their authors, deleted by the repository's administrators.
+
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
+
+use crate::error::{Error, Result};
+use crate::users::User;
+
+/// Longest comment, in bytes.
+pub const MAX_BODY: usize = 10_000;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Comment {
+    pub id: i64,
+    pub repository: String,
+    pub author: String,
+    /// The Markdown source as written.
+    pub body: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+fn comment(row: &AnyRow) -> Result<Comment> {
+    Ok(Comment {
+        id: row.try_get(0)?,
+        repository: row.try_get(1)?,
+        author: row.try_get(2)?,
+        body: row.try_get(3)?,
+        created_at: row.try_get(4)?,
+        updated_at: row.try_get(5)?,
+    })
+}
+
+const SELECT: &str = "SELECT c.id, c.repository, a.name, c.body, c.created_at, c.updated_at
+     FROM comments c JOIN accounts a ON a.id = c.author_id";
+
+fn validate(body: &str) -> Result<&str> {
+    let body = body.trim();
+    if body.is_empty() {
+        return Err(Error::Invalid("a comment cannot be empty".into()));
+    }
+    if body.len() > MAX_BODY {
+        return Err(Error::Invalid(format!(
+            "a comment is limited to {MAX_BODY} bytes"
+        )));
+    }
+    Ok(body)
+}
+
+/// A page of a repository's comments, newest first, and how many there are in all.
+pub async fn list(
+    pool: &AnyPool,
+    repository: &str,
+    offset: i64,
+    limit: i64,
+) -> Result<(i64, Vec<Comment>)> {
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM comments WHERE repository = $1")
+        .bind(repository)
+        .fetch_one(pool)
+        .await?;
+    let rows = sqlx::query(&format!(
+        "{SELECT} WHERE c.repository = $1 ORDER BY c.id DESC LIMIT $2 OFFSET $3"
+    ))
+    .bind(repository)
+    .bind(limit.clamp(1, 100))
+    .bind(offset.max(0))
+    .fetch_all(pool)
+    .await?;
+    Ok((total, rows.iter().map(comment).collect::<Result<_>>()?))
+}
+
+pub async fn get(pool: &AnyPool, repository: &str, id: i64) -> Result<Comment> {
+    let row = sqlx::query(&format!("{SELECT} WHERE c.repository = $1 AND c.id = $2"))
+        .bind(repository)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    match row {
+        Some(row) => comment(&row),
+        None => Err(Error::NotFound(format!("comment {id}"))),
+    }
+}
+
+pub async fn create(
+    pool: &AnyPool,
+    repository: &str,
+    author: &User,
+    body: &str,
+) -> Result<Comment> {
+    let body = validate(body)?;
+    let now = crate::now();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO comments (repository, author_id, body, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $4) RETURNING id",
+    )
+    .bind(repository)
+    .bind(author.id)
+    .bind(body)
+    .bind(now)
+    .fetch_one(pool)
+    .await?;
+    get(pool, repository, id).await
+}
+
+/// Changes a comment's text; only its author may.
+pub async fn update(
+    pool: &AnyPool,
+    repository: &str,
+    id: i64,
+    author: &User,
+    body: &str,
+) -> Result<Comment> {
+    let body = validate(body)?;
+    let existing = get(pool, repository, id).await?;
+    if existing.author != author.name {
+        return Err(Error::Forbidden);
+    }
+    sqlx::query("UPDATE comments SET body = $3, updated_at = $4 WHERE repository = $1 AND id = $2")
+        .bind(repository)
+        .bind(id)
+        .bind(body)
+        .bind(crate::now())
+        .execute(pool)
+        .await?;
+    get(pool, repository, id).await
+}
+
+/// Deletes a comment: its author may, and so may a repository administrator
+/// (`repository_admin`), which is audited.
+pub async fn delete(
+    pool: &AnyPool,
+    repository: &str,
+    id: i64,
+    actor: &User,
+    repository_admin: bool,
+) -> Result<()> {
+    let existing = get(pool, repository, id).await?;
+    let own = existing.author == actor.name;
+    if !own && !repository_admin {
+        return Err(Error::Forbidden);
+    }
+    sqlx::query("DELETE FROM comments WHERE repository = $1 AND id = $2")
+        .bind(repository)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    if !own {
+        crate::audit::record(
+            pool,
+            &actor.name,
+            "comment.delete",
+            repository,
+            &format!("comment {id} by {}", existing.author),
+        )
+        .await?;
+    }
+    Ok(())
+}

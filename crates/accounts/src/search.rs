@@ -1,0 +1,258 @@
+//! Finding repositories: the one seam between Berth and each database's own text search
+//! (SQLite FTS5; PostgreSQL full text with `pg_trgm` for partial names). Every listing of
+//! repositories — search, explore, a user's or an organization's page — goes through here, with
+//! the caller's visibility in the query itself, so nothing private is counted or returned.
+
+use sqlx::{AnyPool, Row};
+
+use crate::error::Result;
+use crate::repos::{self, RepoSettings};
+use crate::visibility::Viewer;
+
+/// The database behind a pool, where the SQL must differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of(pool: &AnyPool) -> Backend {
+        if pool
+            .connect_options()
+            .database_url
+            .scheme()
+            .starts_with("postgres")
+        {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// Best match first (most starred first when there is no text).
+    #[default]
+    Relevance,
+    Stars,
+    Pulls,
+    /// Most recently pushed first.
+    Pushed,
+    Name,
+}
+
+impl Sort {
+    pub fn parse(s: &str) -> Option<Sort> {
+        Some(match s {
+            "" | "relevance" | "best_match" => Sort::Relevance,
+            "stars" | "star_count" => Sort::Stars,
+            "pulls" | "pull_count" => Sort::Pulls,
+            "pushed" | "last_pushed" | "updated" => Sort::Pushed,
+            "name" => Sort::Name,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sort::Relevance => "relevance",
+            Sort::Stars => "stars",
+            Sort::Pulls => "pulls",
+            Sort::Pushed => "pushed",
+            Sort::Name => "name",
+        }
+    }
+}
+
+/// What to look for.
+#[derive(Debug, Clone, Default)]
+pub struct Query<'a> {
+    /// Free text; empty lists everything visible.
+    pub text: &'a str,
+    /// Only repositories of this namespace.
+    pub namespace: Option<&'a str>,
+    pub sort: Sort,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Results {
+    /// Matching repositories the caller may see, in all.
+    pub total: i64,
+    pub repositories: Vec<RepoSettings>,
+}
+
+/// The most words of a query that are searched for.
+const MAX_WORDS: usize = 8;
+/// Longest word searched for, in characters.
+const MAX_WORD: usize = 64;
+
+/// The words of a query: runs of letters and digits, lowercased. Everything else separates
+/// words, so nothing the user types reaches a query language unescaped.
+pub fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(MAX_WORDS)
+        .map(|w| w.chars().take(MAX_WORD).collect::<String>().to_lowercase())
+        .collect()
+}
+
+/// A statement with numbered placeholders and the values for them.
+#[derive(Default)]
+struct Sql {
+    text: String,
+    binds: Vec<Bind>,
+}
+
+#[derive(Clone)]
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+impl Sql {
+    fn param(&mut self, value: Bind) -> String {
+        self.binds.push(value);
+        format!("${}", self.binds.len())
+    }
+
+    fn push(&mut self, s: &str) {
+        self.text.push_str(s);
+    }
+
+    fn query(&self) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
+        let mut q = sqlx::query(&self.text);
+        for b in &self.binds {
+            q = match b {
+                Bind::Text(s) => q.bind(s.as_str()),
+                Bind::Int(i) => q.bind(*i),
+            };
+        }
+        q
+    }
+}
+
+/// Searches the repositories `viewer` may see.
+pub async fn search(pool: &AnyPool, viewer: &Viewer, query: &Query<'_>) -> Result<Results> {
+    let backend = Backend::of(pool);
+    let words = words(query.text);
+    let mut filter = Sql::default();
+    let matching = !words.is_empty();
+    // FROM and the text match.
+    match (backend, matching) {
+        (_, false) => filter.push(" FROM repository_settings rs WHERE 1 = 1"),
+        (Backend::Sqlite, true) => {
+            let expr = words
+                .iter()
+                .map(|w| format!("\"{w}\"*"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let p = filter.param(Bind::Text(expr));
+            filter.push(&format!(
+                " FROM repository_search JOIN repository_settings rs
+                  ON rs.rowid = repository_search.rowid
+                  WHERE repository_search MATCH {p}"
+            ));
+        }
+        (Backend::Postgres, true) => {
+            let expr = words
+                .iter()
+                .map(|w| format!("{w}:*"))
+                .collect::<Vec<_>>()
+                .join(" & ");
+            let p = filter.param(Bind::Text(expr));
+            filter.push(&format!(
+                " FROM repository_settings rs, to_tsquery('simple', {p}) tsq
+                  WHERE (rs.search @@ tsq"
+            ));
+            // Partial words inside names ("ngin" finds "nginx-proxy") through the trigram
+            // index, which needs three characters to be of use.
+            if words.iter().all(|w| w.chars().count() >= 3) {
+                let p = filter.param(Bind::Text(format!("%{}%", words.join("%"))));
+                filter.push(&format!(" OR rs.repository ILIKE {p}"));
+            }
+            filter.push(")");
+        }
+    }
+    let (visible, binds) = viewer.condition("rs", filter.binds.len() + 1);
+    filter.binds.extend(binds.into_iter().map(Bind::Text));
+    filter.push(&format!(" AND {visible}"));
+    if let Some(ns) = query.namespace {
+        let p = filter.param(Bind::Text(ns.to_owned()));
+        filter.push(&format!(" AND rs.namespace = {p}"));
+    }
+
+    let count = Sql {
+        text: format!("SELECT COUNT(*){}", filter.text),
+        binds: filter.binds.clone(),
+    };
+    let total: i64 = count.query().fetch_one(pool).await?.try_get(0)?;
+    if total == 0 || query.offset >= total {
+        return Ok(Results {
+            total,
+            repositories: Vec::new(),
+        });
+    }
+
+    let order = match (query.sort, matching, backend) {
+        (Sort::Relevance, true, Backend::Sqlite) => {
+            "bm25(repository_search, 10.0, 4.0, 1.0), rs.star_count DESC, rs.repository"
+        }
+        (Sort::Relevance, true, Backend::Postgres) => {
+            "ts_rank(rs.search, tsq) DESC, rs.star_count DESC, rs.repository"
+        }
+        (Sort::Relevance | Sort::Stars, _, _) => "rs.star_count DESC, rs.repository",
+        (Sort::Pulls, _, _) => "rs.pull_count DESC, rs.repository",
+        // SQLite sorts NULL lowest already; PostgreSQL must be told.
+        (Sort::Pushed, _, Backend::Sqlite) => "rs.last_pushed_at DESC, rs.repository",
+        (Sort::Pushed, _, Backend::Postgres) => "rs.last_pushed_at DESC NULLS LAST, rs.repository",
+        (Sort::Name, _, _) => "rs.repository",
+    };
+    let mut page = Sql {
+        text: format!(
+            "SELECT {}{} ORDER BY {order}",
+            qualified_columns(),
+            filter.text
+        ),
+        binds: filter.binds.clone(),
+    };
+    let limit = page.param(Bind::Int(query.limit.clamp(1, 100)));
+    let offset = page.param(Bind::Int(query.offset.max(0)));
+    page.push(&format!(" LIMIT {limit} OFFSET {offset}"));
+    let rows = page.query().fetch_all(pool).await?;
+    Ok(Results {
+        total,
+        repositories: rows.iter().map(repos::settings).collect::<Result<_>>()?,
+    })
+}
+
+fn qualified_columns() -> String {
+    repos::COLUMNS
+        .split(", ")
+        .map(|c| format!("rs.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{words, Sort};
+
+    #[test]
+    fn words_are_letters_and_digits_only() {
+        assert_eq!(words("Nginx-Proxy  v2"), ["nginx", "proxy", "v2"]);
+        assert_eq!(words("\"a\"* OR b:* & c"), ["a", "or", "b", "c"]);
+        assert!(words("  -- ").is_empty());
+        assert_eq!(words(&"w ".repeat(20)).len(), 8);
+    }
+
+    #[test]
+    fn sorts_parse() {
+        assert_eq!(Sort::parse("stars"), Some(Sort::Stars));
+        assert_eq!(Sort::parse(""), Some(Sort::Relevance));
+        assert_eq!(Sort::parse("password_hash"), None);
+    }
+}

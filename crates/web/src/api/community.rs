@@ -1,0 +1,206 @@
+//! A repository's public life: its tags as people see them, stars and comments.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use berth_accounts::access::{Identity, Permission};
+use berth_accounts::comments::{self, Comment};
+use berth_accounts::users::User;
+use berth_accounts::{repos, stars, Accounts};
+use berth_registry::Registry;
+use serde::{Deserialize, Serialize};
+
+use super::search::paging;
+use super::{identity, ApiError};
+use crate::{images, markdown};
+
+fn not_found(what: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("{what} not found"),
+    )
+}
+
+/// The caller and their permission on a repository they may read; anything else is `404`, so
+/// outsiders learn nothing.
+async fn readable(
+    accounts: &Accounts,
+    req: &HttpRequest,
+    name: &str,
+) -> Result<(Identity, Permission), ApiError> {
+    if berth_registry::names::validate_name(name).is_err() {
+        return Err(not_found(&format!("repository {name}")));
+    }
+    let who = identity(accounts, req).await?;
+    let permission = accounts.permission(&who, name).await?;
+    if permission < Permission::Read || repos::get(&accounts.pool, name).await?.is_none() {
+        return Err(not_found(&format!("repository {name}")));
+    }
+    Ok((who, permission))
+}
+
+fn signed_in(who: &Identity) -> Result<&User, ApiError> {
+    who.user.as_ref().ok_or_else(ApiError::unauthorized)
+}
+
+#[derive(Deserialize)]
+pub struct Paging {
+    page: Option<i64>,
+    page_size: Option<i64>,
+}
+
+pub async fn tags(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    registry: web::Data<Registry>,
+    name: web::Path<String>,
+    paging_params: web::Query<Paging>,
+) -> Result<HttpResponse, ApiError> {
+    let name = name.into_inner();
+    readable(&accounts, &req, &name).await?;
+    let (page, size) = paging(paging_params.page, paging_params.page_size)?;
+    let (total, details) = registry
+        .meta()
+        .tag_details(&name, (page - 1) * size, size)
+        .await?
+        .unwrap_or_default();
+    let results = images::summarize(&registry, &name, &details).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "count": total,
+        "page": page,
+        "page_size": size,
+        "results": results,
+    })))
+}
+
+pub async fn tag(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    registry: web::Data<Registry>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (name, tag) = path.into_inner();
+    readable(&accounts, &req, &name).await?;
+    let detail = registry
+        .meta()
+        .tag_detail(&name, &tag)
+        .await?
+        .ok_or_else(|| not_found(&format!("tag {tag}")))?;
+    Ok(HttpResponse::Ok().json(images::view(&registry, &name, &detail).await?))
+}
+
+async fn star_state(
+    accounts: &Accounts,
+    user: &User,
+    name: &str,
+) -> Result<HttpResponse, ApiError> {
+    let starred = stars::is_starred(&accounts.pool, user, name).await?;
+    let count = repos::get(&accounts.pool, name)
+        .await?
+        .map_or(0, |s| s.star_count);
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "starred": starred, "star_count": count })))
+}
+
+pub async fn star(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (who, _) = readable(&accounts, &req, &name).await?;
+    let user = signed_in(&who)?;
+    stars::star(&accounts.pool, user, &name).await?;
+    star_state(&accounts, user, &name).await
+}
+
+pub async fn unstar(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (who, _) = readable(&accounts, &req, &name).await?;
+    let user = signed_in(&who)?;
+    stars::unstar(&accounts.pool, user, &name).await?;
+    star_state(&accounts, user, &name).await
+}
+
+/// A comment with its Markdown rendered (sanitized) for display.
+#[derive(Serialize)]
+pub struct CommentView {
+    #[serde(flatten)]
+    comment: Comment,
+    body_html: String,
+}
+
+impl From<Comment> for CommentView {
+    fn from(comment: Comment) -> Self {
+        let body_html = markdown::render(&comment.body);
+        CommentView { comment, body_html }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommentBody {
+    body: String,
+}
+
+pub async fn list_comments(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    name: web::Path<String>,
+    paging_params: web::Query<Paging>,
+) -> Result<HttpResponse, ApiError> {
+    readable(&accounts, &req, &name).await?;
+    let (page, size) = paging(paging_params.page, paging_params.page_size)?;
+    let (total, list) = comments::list(&accounts.pool, &name, (page - 1) * size, size).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "count": total,
+        "page": page,
+        "page_size": size,
+        "results": list.into_iter().map(CommentView::from).collect::<Vec<_>>(),
+    })))
+}
+
+pub async fn create_comment(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    name: web::Path<String>,
+    body: web::Json<CommentBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (who, _) = readable(&accounts, &req, &name).await?;
+    let user = signed_in(&who)?;
+    let created = comments::create(&accounts.pool, &name, user, &body.body).await?;
+    Ok(HttpResponse::Created().json(CommentView::from(created)))
+}
+
+pub async fn update_comment(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    path: web::Path<(String, i64)>,
+    body: web::Json<CommentBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (name, id) = path.into_inner();
+    let (who, _) = readable(&accounts, &req, &name).await?;
+    let user = signed_in(&who)?;
+    let updated = comments::update(&accounts.pool, &name, id, user, &body.body).await?;
+    Ok(HttpResponse::Ok().json(CommentView::from(updated)))
+}
+
+pub async fn delete_comment(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    path: web::Path<(String, i64)>,
+) -> Result<HttpResponse, ApiError> {
+    let (name, id) = path.into_inner();
+    let (who, permission) = readable(&accounts, &req, &name).await?;
+    let user = signed_in(&who)?;
+    comments::delete(
+        &accounts.pool,
+        &name,
+        id,
+        user,
+        permission >= Permission::Admin,
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,377 @@
+//! What a tag is, for people: its compressed size, platforms, layers and configuration, read
+//! from the stored manifest (and, for an image, its config blob). Lenient by design: the
+//! registry accepted the manifest, so whatever it lacks is shown as absent, never as an error.
+
+use berth_registry::digest::Digest;
+use berth_registry::meta::TagDetail;
+use berth_registry::Registry;
+use serde::Serialize;
+use serde_json::Value;
+
+/// Largest config blob read to describe an image.
+const MAX_CONFIG: u64 = 4 << 20;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Layer {
+    pub digest: String,
+    pub media_type: String,
+    pub size: i64,
+}
+
+/// One platform of a multi-platform index.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlatformImage {
+    pub platform: String,
+    pub digest: String,
+    /// Compressed size of that image (config and layers), when its manifest is here.
+    pub size: Option<i64>,
+}
+
+/// A tag as the tags list shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TagSummary {
+    pub name: String,
+    pub digest: String,
+    pub media_type: String,
+    /// Compressed size: config plus layers (for an index, the sum over its platforms).
+    pub size: i64,
+    pub platforms: Vec<String>,
+    pub pushed_at: i64,
+    pub pushed_by: Option<String>,
+}
+
+/// An image's configuration, as `docker inspect` would show the interesting parts.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ImageConfig {
+    pub os: String,
+    pub architecture: String,
+    pub created: Option<String>,
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub exposed_ports: Vec<String>,
+    pub labels: Vec<(String, String)>,
+    pub working_dir: String,
+    pub user: String,
+    pub history: Vec<HistoryStep>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryStep {
+    pub created: Option<String>,
+    pub created_by: String,
+    pub empty_layer: bool,
+}
+
+/// Everything the tag page shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct TagView {
+    pub summary: TagSummary,
+    pub layers: Vec<Layer>,
+    pub config_digest: Option<String>,
+    pub config: Option<ImageConfig>,
+    pub images: Vec<PlatformImage>,
+    /// The manifest as stored, pretty-printed.
+    pub manifest: String,
+}
+
+fn parse(content: &[u8]) -> Value {
+    serde_json::from_slice(content).unwrap_or(Value::Null)
+}
+
+fn is_index(doc: &Value) -> bool {
+    doc.get("manifests").is_some_and(Value::is_array)
+}
+
+fn layers(doc: &Value) -> Vec<Layer> {
+    doc.get("layers")
+        .and_then(Value::as_array)
+        .map(|ls| {
+            ls.iter()
+                .map(|l| Layer {
+                    digest: str_of(l, "digest"),
+                    media_type: str_of(l, "mediaType"),
+                    size: l.get("size").and_then(Value::as_i64).unwrap_or(0),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn str_of(v: &Value, key: &str) -> String {
+    v.get(key).and_then(Value::as_str).unwrap_or("").to_owned()
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Config plus layers of an image manifest.
+fn image_size(doc: &Value) -> i64 {
+    let config = doc
+        .get("config")
+        .and_then(|c| c.get("size"))
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    config + layers(doc).iter().map(|l| l.size).sum::<i64>()
+}
+
+fn platform_name(p: &Value) -> String {
+    let mut s = format!("{}/{}", str_of(p, "os"), str_of(p, "architecture"));
+    let variant = str_of(p, "variant");
+    if !variant.is_empty() {
+        s.push('/');
+        s.push_str(&variant);
+    }
+    s
+}
+
+/// The platforms an index lists, skipping attestation manifests (`unknown/unknown`).
+fn index_entries(doc: &Value) -> Vec<(String, String)> {
+    doc.get("manifests")
+        .and_then(Value::as_array)
+        .map(|ms| {
+            ms.iter()
+                .filter_map(|m| {
+                    let platform = m.get("platform").map(platform_name)?;
+                    (platform != "unknown/unknown").then(|| (platform, str_of(m, "digest")))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn config_digest(doc: &Value) -> Option<Digest> {
+    doc.get("config")
+        .and_then(|c| c.get("digest"))
+        .and_then(Value::as_str)
+        .and_then(|d| d.parse().ok())
+}
+
+async fn config_json(registry: &Registry, doc: &Value) -> Option<Value> {
+    let digest = config_digest(doc)?;
+    match registry.small_blob(&digest, MAX_CONFIG).await {
+        Ok(Some(bytes)) => serde_json::from_slice(&bytes).ok(),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading an image config");
+            None
+        }
+    }
+}
+
+/// Summaries of a page of tags: children of indexes are loaded in one query, and single
+/// images' platforms are read from their (small) config blobs.
+pub async fn summarize(
+    registry: &Registry,
+    repository: &str,
+    tags: &[TagDetail],
+) -> berth_registry::Result<Vec<TagSummary>> {
+    let docs: Vec<Value> = tags.iter().map(|t| parse(&t.content)).collect();
+    let children: Vec<String> = docs
+        .iter()
+        .filter(|d| is_index(d))
+        .flat_map(index_entries)
+        .map(|(_, d)| d)
+        .collect();
+    let child_rows = registry
+        .meta()
+        .manifests_by_digest(repository, &children)
+        .await?;
+    let child_size = |digest: &str| {
+        child_rows
+            .iter()
+            .find(|r| r.digest == digest)
+            .map(|r| image_size(&parse(&r.content)))
+    };
+    let mut out = Vec::with_capacity(tags.len());
+    for (tag, doc) in tags.iter().zip(&docs) {
+        let (size, platforms) = if is_index(doc) {
+            let entries = index_entries(doc);
+            let size = entries.iter().filter_map(|(_, d)| child_size(d)).sum();
+            (size, entries.into_iter().map(|(p, _)| p).collect())
+        } else {
+            let platform = config_json(registry, doc)
+                .await
+                .map(|c| platform_name(&c))
+                .filter(|p| p != "/");
+            (image_size(doc), platform.into_iter().collect())
+        };
+        out.push(TagSummary {
+            name: tag.name.clone(),
+            digest: tag.digest.clone(),
+            media_type: tag.media_type.clone(),
+            size,
+            platforms,
+            pushed_at: tag.updated_at,
+            pushed_by: tag.pushed_by.clone(),
+        });
+    }
+    Ok(out)
+}
+
+fn image_config(config: &Value) -> ImageConfig {
+    let c = config.get("config").unwrap_or(&Value::Null);
+    let mut exposed_ports: Vec<String> = c
+        .get("ExposedPorts")
+        .and_then(Value::as_object)
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    exposed_ports.sort();
+    let mut labels: Vec<(String, String)> = c
+        .get("Labels")
+        .and_then(Value::as_object)
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    labels.sort();
+    let history = config
+        .get("history")
+        .and_then(Value::as_array)
+        .map(|h| {
+            h.iter()
+                .map(|s| HistoryStep {
+                    created: s.get("created").and_then(Value::as_str).map(str::to_owned),
+                    created_by: str_of(s, "created_by"),
+                    empty_layer: s
+                        .get("empty_layer")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    ImageConfig {
+        os: str_of(config, "os"),
+        architecture: str_of(config, "architecture"),
+        created: config
+            .get("created")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        entrypoint: strings(c.get("Entrypoint")),
+        cmd: strings(c.get("Cmd")),
+        env: strings(c.get("Env")),
+        exposed_ports,
+        labels,
+        working_dir: str_of(c, "WorkingDir"),
+        user: str_of(c, "User"),
+        history,
+    }
+}
+
+/// Everything about one tag.
+pub async fn view(
+    registry: &Registry,
+    repository: &str,
+    tag: &TagDetail,
+) -> berth_registry::Result<TagView> {
+    let doc = parse(&tag.content);
+    let summary = summarize(registry, repository, std::slice::from_ref(tag))
+        .await?
+        .pop()
+        .ok_or_else(|| berth_registry::Error::internal("no summary for a tag"))?;
+    let manifest = serde_json::to_string_pretty(&doc)
+        .unwrap_or_else(|_| String::from_utf8_lossy(&tag.content).into_owned());
+    let mut images = Vec::new();
+    let (layers, config_digest, config) = if is_index(&doc) {
+        let entries = index_entries(&doc);
+        let digests: Vec<String> = entries.iter().map(|(_, d)| d.clone()).collect();
+        let rows = registry
+            .meta()
+            .manifests_by_digest(repository, &digests)
+            .await?;
+        for (platform, digest) in entries {
+            let size = rows
+                .iter()
+                .find(|r| r.digest == digest)
+                .map(|r| image_size(&parse(&r.content)));
+            images.push(PlatformImage {
+                platform,
+                digest,
+                size,
+            });
+        }
+        (Vec::new(), None, None)
+    } else {
+        let config = config_json(registry, &doc).await.map(|c| image_config(&c));
+        (
+            layers(&doc),
+            config_digest(&doc).map(|d| d.to_string()),
+            config,
+        )
+    };
+    Ok(TagView {
+        summary,
+        layers,
+        config_digest,
+        config,
+        images,
+        manifest,
+    })
+}
+
+/// `1.2 MB`-style sizes (decimal units, as registries show them).
+pub fn human_size(bytes: i64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes.max(0) as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_like_docker_hub() {
+        assert_eq!(human_size(512), "512 B");
+        assert_eq!(human_size(1_500), "1.5 kB");
+        assert_eq!(human_size(28_400_000), "28.4 MB");
+    }
+
+    #[test]
+    fn an_index_lists_its_platforms_but_not_attestations() {
+        let doc = serde_json::json!({"manifests": [
+            {"digest": "sha256:a", "platform": {"os": "linux", "architecture": "amd64"}},
+            {"digest": "sha256:b", "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
+            {"digest": "sha256:c", "platform": {"os": "unknown", "architecture": "unknown"}}
+        ]});
+        let names: Vec<String> = index_entries(&doc).into_iter().map(|(p, _)| p).collect();
+        assert_eq!(names, ["linux/amd64", "linux/arm64/v8"]);
+    }
+
+    #[test]
+    fn an_image_config_is_read_leniently() {
+        let cfg = serde_json::json!({
+            "os": "linux", "architecture": "amd64",
+            "config": {"Entrypoint": ["/app"], "Cmd": null, "Env": ["A=1"],
+                       "ExposedPorts": {"8080/tcp": {}}, "Labels": {"b": "2", "a": "1"}},
+            "history": [{"created_by": "COPY app /app"}, {"created_by": "CMD", "empty_layer": true}]
+        });
+        let c = image_config(&cfg);
+        assert_eq!(c.entrypoint, ["/app"]);
+        assert!(c.cmd.is_empty());
+        assert_eq!(c.exposed_ports, ["8080/tcp"]);
+        assert_eq!(c.labels[0], ("a".to_owned(), "1".to_owned()));
+        assert_eq!(c.history.len(), 2);
+        assert!(c.history[1].empty_layer);
+    }
+}
