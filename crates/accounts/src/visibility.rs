@@ -131,8 +131,8 @@ impl Viewer {
     pub fn sees(&self, s: &RepoSettings) -> bool {
         self.all
             || (self.public && !s.private)
-            || self.namespaces.iter().any(|n| *n == s.namespace)
-            || self.repositories.iter().any(|r| *r == s.repository)
+            || self.namespaces.contains(&s.namespace)
+            || self.repositories.contains(&s.repository)
     }
 }
 

@@ -28,19 +28,35 @@ async fn readable(
     req: &HttpRequest,
     name: &str,
 ) -> Result<(Identity, Permission), ApiError> {
+    let who = identity(accounts, req).await?;
+    readable_by(accounts, who, name).await
+}
+
+/// A signed-in user who may read the repository (`401` first for nobody).
+async fn user_on(
+    accounts: &Accounts,
+    req: &HttpRequest,
+    name: &str,
+) -> Result<(User, Permission), ApiError> {
+    let who = identity(accounts, req).await?;
+    let user = who.user.clone().ok_or_else(ApiError::unauthorized)?;
+    let (_, permission) = readable_by(accounts, who, name).await?;
+    Ok((user, permission))
+}
+
+async fn readable_by(
+    accounts: &Accounts,
+    who: Identity,
+    name: &str,
+) -> Result<(Identity, Permission), ApiError> {
     if berth_registry::names::validate_name(name).is_err() {
         return Err(not_found(&format!("repository {name}")));
     }
-    let who = identity(accounts, req).await?;
     let permission = accounts.permission(&who, name).await?;
     if permission < Permission::Read || repos::get(&accounts.pool, name).await?.is_none() {
         return Err(not_found(&format!("repository {name}")));
     }
     Ok((who, permission))
-}
-
-fn signed_in(who: &Identity) -> Result<&User, ApiError> {
-    who.user.as_ref().ok_or_else(ApiError::unauthorized)
 }
 
 #[derive(Deserialize)]
@@ -106,10 +122,9 @@ pub async fn star(
     accounts: web::Data<Accounts>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (who, _) = readable(&accounts, &req, &name).await?;
-    let user = signed_in(&who)?;
-    stars::star(&accounts.pool, user, &name).await?;
-    star_state(&accounts, user, &name).await
+    let (user, _) = user_on(&accounts, &req, &name).await?;
+    stars::star(&accounts.pool, &user, &name).await?;
+    star_state(&accounts, &user, &name).await
 }
 
 pub async fn unstar(
@@ -117,10 +132,9 @@ pub async fn unstar(
     accounts: web::Data<Accounts>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (who, _) = readable(&accounts, &req, &name).await?;
-    let user = signed_in(&who)?;
-    stars::unstar(&accounts.pool, user, &name).await?;
-    star_state(&accounts, user, &name).await
+    let (user, _) = user_on(&accounts, &req, &name).await?;
+    stars::unstar(&accounts.pool, &user, &name).await?;
+    star_state(&accounts, &user, &name).await
 }
 
 /// A comment with its Markdown rendered (sanitized) for display.
@@ -167,9 +181,8 @@ pub async fn create_comment(
     name: web::Path<String>,
     body: web::Json<CommentBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (who, _) = readable(&accounts, &req, &name).await?;
-    let user = signed_in(&who)?;
-    let created = comments::create(&accounts.pool, &name, user, &body.body).await?;
+    let (user, _) = user_on(&accounts, &req, &name).await?;
+    let created = comments::create(&accounts.pool, &name, &user, &body.body).await?;
     Ok(HttpResponse::Created().json(CommentView::from(created)))
 }
 
@@ -180,9 +193,8 @@ pub async fn update_comment(
     body: web::Json<CommentBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (name, id) = path.into_inner();
-    let (who, _) = readable(&accounts, &req, &name).await?;
-    let user = signed_in(&who)?;
-    let updated = comments::update(&accounts.pool, &name, id, user, &body.body).await?;
+    let (user, _) = user_on(&accounts, &req, &name).await?;
+    let updated = comments::update(&accounts.pool, &name, id, &user, &body.body).await?;
     Ok(HttpResponse::Ok().json(CommentView::from(updated)))
 }
 
@@ -192,13 +204,12 @@ pub async fn delete_comment(
     path: web::Path<(String, i64)>,
 ) -> Result<HttpResponse, ApiError> {
     let (name, id) = path.into_inner();
-    let (who, permission) = readable(&accounts, &req, &name).await?;
-    let user = signed_in(&who)?;
+    let (user, permission) = user_on(&accounts, &req, &name).await?;
     comments::delete(
         &accounts.pool,
         &name,
         id,
-        user,
+        &user,
         permission >= Permission::Admin,
     )
     .await?;
