@@ -53,12 +53,11 @@ CREATE TRIGGER stars_counted AFTER INSERT OR DELETE ON stars
 CREATE TRIGGER comments_counted AFTER INSERT OR DELETE ON comments
     FOR EACH ROW EXECUTE FUNCTION berth_count_community();
 
--- Search: a weighted tsvector (name words, then the short description, then the README) and a
--- trigram index on the name for partial words.
+-- Search: a weighted tsvector over names and short descriptions (as Docker Hub searches; name
+-- words weigh more), and a trigram index on the name for partial words.
 ALTER TABLE repository_settings ADD COLUMN search tsvector GENERATED ALWAYS AS (
     setweight(to_tsvector('simple', translate(repository, '/-_.', '    ')), 'A') ||
-    setweight(to_tsvector('simple', description), 'B') ||
-    setweight(to_tsvector('simple', left(full_description, 25000)), 'C')
+    setweight(to_tsvector('simple', description), 'B')
 ) STORED;
 CREATE INDEX repository_settings_search ON repository_settings USING GIN (search);
 CREATE INDEX repository_settings_name_trgm ON repository_settings USING GIN (repository gin_trgm_ops);

@@ -41,24 +41,27 @@ CREATE TRIGGER comments_uncounted AFTER DELETE ON comments BEGIN
     UPDATE repository_settings SET comment_count = comment_count - 1 WHERE repository = old.repository;
 END;
 
--- Search: an FTS5 index whose content is repository_settings, kept in step by triggers.
+-- Search: an FTS5 index over names and short descriptions (as Docker Hub searches), whose
+-- content is repository_settings, kept in step by triggers. Prefix indexes make "ngi" cheap;
+-- rank weighs a name match above a description match.
 CREATE VIRTUAL TABLE repository_search USING fts5 (
-    repository, description, full_description,
-    content = 'repository_settings', content_rowid = 'rowid'
+    repository, description,
+    content = 'repository_settings', content_rowid = 'rowid', prefix = '2 3'
 );
+INSERT INTO repository_search (repository_search, rank) VALUES ('rank', 'bm25(10.0, 3.0)');
 CREATE TRIGGER repository_search_insert AFTER INSERT ON repository_settings BEGIN
-    INSERT INTO repository_search (rowid, repository, description, full_description)
-    VALUES (new.rowid, new.repository, new.description, new.full_description);
+    INSERT INTO repository_search (rowid, repository, description)
+    VALUES (new.rowid, new.repository, new.description);
 END;
 CREATE TRIGGER repository_search_delete AFTER DELETE ON repository_settings BEGIN
-    INSERT INTO repository_search (repository_search, rowid, repository, description, full_description)
-    VALUES ('delete', old.rowid, old.repository, old.description, old.full_description);
+    INSERT INTO repository_search (repository_search, rowid, repository, description)
+    VALUES ('delete', old.rowid, old.repository, old.description);
 END;
-CREATE TRIGGER repository_search_update AFTER UPDATE OF repository, description, full_description
+CREATE TRIGGER repository_search_update AFTER UPDATE OF repository, description
 ON repository_settings BEGIN
-    INSERT INTO repository_search (repository_search, rowid, repository, description, full_description)
-    VALUES ('delete', old.rowid, old.repository, old.description, old.full_description);
-    INSERT INTO repository_search (rowid, repository, description, full_description)
-    VALUES (new.rowid, new.repository, new.description, new.full_description);
+    INSERT INTO repository_search (repository_search, rowid, repository, description)
+    VALUES ('delete', old.rowid, old.repository, old.description);
+    INSERT INTO repository_search (rowid, repository, description)
+    VALUES (new.rowid, new.repository, new.description);
 END;
 INSERT INTO repository_search (repository_search) VALUES ('rebuild');

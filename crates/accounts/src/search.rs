@@ -1,5 +1,6 @@
 //! Finding repositories: the one seam between Berth and each database's own text search
-//! (SQLite FTS5; PostgreSQL full text with `pg_trgm` for partial names). Every listing of
+//! (SQLite FTS5; PostgreSQL full text with `pg_trgm` for partial names), over namespaces, names
+//! and short descriptions. Every listing of
 //! repositories — search, explore, a user's or an organization's page — goes through here, with
 //! the caller's visibility in the query itself, so nothing private is counted or returned.
 
@@ -80,10 +81,15 @@ pub struct Query<'a> {
 
 #[derive(Debug, Clone, Default)]
 pub struct Results {
-    /// Matching repositories the caller may see, in all.
+    /// Matching repositories the caller may see, in all, counted up to [`COUNT_CAP`].
     pub total: i64,
+    /// More than [`COUNT_CAP`] match (then `total` is `COUNT_CAP + 1`).
+    pub total_capped: bool,
     pub repositories: Vec<RepoSettings>,
 }
+
+/// Matches are counted up to this many.
+pub const COUNT_CAP: i64 = 10_000;
 
 /// The most words of a query that are searched for.
 const MAX_WORDS: usize = 8;
@@ -145,9 +151,13 @@ pub async fn search(pool: &AnyPool, viewer: &Viewer, query: &Query<'_>) -> Resul
     match (backend, matching) {
         (_, false) => filter.push(" FROM repository_settings rs WHERE 1 = 1"),
         (Backend::Sqlite, true) => {
+            // A one-letter prefix would rank most of the index: it must match a whole word.
             let expr = words
                 .iter()
-                .map(|w| format!("\"{w}\"*"))
+                .map(|w| match w.chars().count() {
+                    1 => format!("\"{w}\""),
+                    _ => format!("\"{w}\"*"),
+                })
                 .collect::<Vec<_>>()
                 .join(" ");
             let p = filter.param(Bind::Text(expr));
@@ -185,21 +195,10 @@ pub async fn search(pool: &AnyPool, viewer: &Viewer, query: &Query<'_>) -> Resul
         filter.push(&format!(" AND rs.namespace = {p}"));
     }
 
-    let count = Sql {
-        text: format!("SELECT COUNT(*){}", filter.text),
-        binds: filter.binds.clone(),
-    };
-    let total: i64 = count.query().fetch_one(pool).await?.try_get(0)?;
-    if total == 0 || query.offset >= total {
-        return Ok(Results {
-            total,
-            repositories: Vec::new(),
-        });
-    }
-
     let order = match (query.sort, matching, backend) {
+        // The index's rank is bm25 weighted towards names (see the migration).
         (Sort::Relevance, true, Backend::Sqlite) => {
-            "bm25(repository_search, 10.0, 4.0, 1.0), rs.star_count DESC, rs.repository"
+            "repository_search.rank, rs.star_count DESC, rs.repository"
         }
         (Sort::Relevance, true, Backend::Postgres) => {
             "ts_rank(rs.search, tsq) DESC, rs.star_count DESC, rs.repository"
@@ -219,13 +218,37 @@ pub async fn search(pool: &AnyPool, viewer: &Viewer, query: &Query<'_>) -> Resul
         ),
         binds: filter.binds.clone(),
     };
-    let limit = page.param(Bind::Int(query.limit.clamp(1, 100)));
+    let page_size = query.limit.clamp(1, 100);
+    let limit = page.param(Bind::Int(page_size));
     let offset = page.param(Bind::Int(query.offset.max(0)));
     page.push(&format!(" LIMIT {limit} OFFSET {offset}"));
-    let rows = page.query().fetch_all(pool).await?;
+    let repositories: Vec<RepoSettings> = page
+        .query()
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(repos::settings)
+        .collect::<Result<_>>()?;
+
+    // A page that is not full tells the total itself; otherwise count, but only so far:
+    // "10,000+" is all anyone needs to know, and counting every match of a common word
+    // would cost more than the page.
+    let shown = repositories.len() as i64;
+    let total = if shown > 0 && shown < page_size {
+        query.offset + shown
+    } else {
+        let mut count = Sql {
+            text: format!("SELECT COUNT(*) FROM (SELECT 1{} LIMIT ", filter.text),
+            binds: filter.binds.clone(),
+        };
+        let cap = count.param(Bind::Int(COUNT_CAP + 1));
+        count.push(&format!("{cap}) c"));
+        count.query().fetch_one(pool).await?.try_get(0)?
+    };
     Ok(Results {
-        total,
-        repositories: rows.iter().map(repos::settings).collect::<Result<_>>()?,
+        total: total.min(COUNT_CAP + 1),
+        total_capped: total > COUNT_CAP,
+        repositories,
     })
 }
 

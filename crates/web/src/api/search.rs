@@ -90,6 +90,7 @@ pub async fn api(
         "query": params.q,
         "sort": sort.as_str(),
         "total": found.total,
+        "total_capped": found.total_capped,
         "page": page,
         "page_size": page_size,
         "results": found.repositories.into_iter().map(Hit::from).collect::<Vec<_>>(),
