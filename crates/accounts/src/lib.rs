@@ -222,6 +222,54 @@ impl Accounts {
         ))
     }
 
+    /// A page of the repositories of `namespace` (a user or an organization) that the identity
+    /// may see, by name. Private repositories appear only to those who may pull them.
+    pub async fn visible_in_namespace(
+        &self,
+        identity: &Identity,
+        namespace: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<repos::RepoSettings>> {
+        if !identity.is_signed_in() && !self.config.anonymous_pull {
+            return Ok(Vec::new());
+        }
+        let user = identity.user.as_ref().filter(|u| u.active);
+        let memberships = match user {
+            Some(u) if !u.is_admin && u.name != namespace => {
+                orgs::Memberships::load(&self.pool, u.id, &[namespace]).await?
+            }
+            _ => orgs::Memberships::default(),
+        };
+        let granted;
+        let private = match user {
+            Some(u) if u.is_admin || u.name == namespace => repos::PrivateRepos::All,
+            Some(_) if memberships.role_in(namespace) == Some(access::Role::Owner) => {
+                repos::PrivateRepos::All
+            }
+            Some(_) => {
+                granted = memberships.granted_in(namespace);
+                repos::PrivateRepos::Only(&granted)
+            }
+            None => repos::PrivateRepos::Only(&[]),
+        };
+        let page =
+            repos::list_by_namespace(&self.pool, namespace, private, limit, offset).await?;
+        // The same decision as every pull, as a second line of defence.
+        Ok(page
+            .into_iter()
+            .filter(|s| {
+                access::permission(
+                    identity,
+                    &s.repository,
+                    Some(s),
+                    &memberships.for_repository(&s.repository),
+                    self.config.anonymous_pull,
+                ) >= Permission::Read
+            })
+            .collect())
+    }
+
     /// The user's standing in the organizations that are namespaces of `repositories`.
     pub async fn org_access(
         &self,

@@ -192,6 +192,30 @@ pub async fn members(pool: &AnyPool, org: &Org) -> Result<Vec<Member>> {
         .collect()
 }
 
+/// The organizations `user_id` belongs to, with their role in each, by name.
+pub async fn of_user(pool: &AnyPool, user_id: i64) -> Result<Vec<(Org, Role)>> {
+    let rows = sqlx::query(
+        "SELECT a.id, a.name, a.created_at, m.role FROM org_members m
+         JOIN accounts a ON a.id = m.org_id
+         WHERE m.user_id = $1 AND a.kind = 'org' ORDER BY a.name",
+    )
+    .bind(user_id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                Org {
+                    id: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                    created_at: r.try_get(2)?,
+                },
+                Role::parse(&r.try_get::<String, _>(3)?)?,
+            ))
+        })
+        .collect()
+}
+
 /// Starts a transaction that holds the organization's row lock (PostgreSQL) or the write lock
 /// (SQLite) from its first statement, so membership changes of one organization run one at a
 /// time and the last-owner checks inside them cannot race.
@@ -637,6 +661,30 @@ impl Memberships {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Memberships { roles, grants })
+    }
+
+    /// The user's role in the organization `namespace`, if they belong to it.
+    pub fn role_in(&self, namespace: &str) -> Option<Role> {
+        self.roles
+            .iter()
+            .find(|(o, _)| o == namespace)
+            .map(|(_, r)| *r)
+    }
+
+    /// The repositories of `namespace` the user's teams grant anything on.
+    pub fn granted_in(&self, namespace: &str) -> Vec<String> {
+        if self.role_in(namespace).is_none() {
+            return Vec::new();
+        }
+        let mut names: Vec<String> = self
+            .grants
+            .iter()
+            .filter(|(r, p)| namespace_of(r) == Some(namespace) && *p > Permission::None)
+            .map(|(r, _)| r.clone())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
     }
 
     /// The standing these memberships give on `repository`.

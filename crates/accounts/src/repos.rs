@@ -141,6 +141,49 @@ pub async fn get_many(pool: &AnyPool, names: &[String]) -> Result<Vec<RepoSettin
     q.fetch_all(pool).await?.iter().map(settings).collect()
 }
 
+/// Which private repositories of a namespace a listing may include.
+#[derive(Debug, Clone, Copy)]
+pub enum PrivateRepos<'a> {
+    /// All of them (the namespace's owner, an organization's owners, administrators).
+    All,
+    /// Only these full names (those the viewer's teams are granted); none when empty.
+    Only(&'a [String]),
+}
+
+/// A page of a namespace's repositories by name: the public ones and the private ones
+/// `private` admits. Filtered in SQL, so neither the page nor its length says anything about
+/// the private repositories left out.
+pub async fn list_by_namespace(
+    pool: &AnyPool,
+    namespace: &str,
+    private: PrivateRepos<'_>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<RepoSettings>> {
+    let filter = match private {
+        PrivateRepos::All => String::new(),
+        PrivateRepos::Only([]) => " AND private = 0".to_owned(),
+        PrivateRepos::Only(names) => format!(
+            " AND (private = 0 OR repository IN ({}))",
+            berth_registry::meta::placeholders(4, names.len())
+        ),
+    };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM repository_settings WHERE namespace = $1{filter}
+         ORDER BY repository LIMIT $2 OFFSET $3"
+    );
+    let mut q = sqlx::query(&sql)
+        .bind(namespace)
+        .bind(limit)
+        .bind(offset.max(0));
+    if let PrivateRepos::Only(names) = private {
+        for n in names {
+            q = q.bind(n.as_str());
+        }
+    }
+    q.fetch_all(pool).await?.iter().map(settings).collect()
+}
+
 /// Changes to a repository's settings; `None` leaves a field as it is.
 #[derive(Debug, Default)]
 pub struct Changes {
