@@ -253,8 +253,7 @@ impl Accounts {
             }
             None => repos::PrivateRepos::Only(&[]),
         };
-        let page =
-            repos::list_by_namespace(&self.pool, namespace, private, limit, offset).await?;
+        let page = repos::list_by_namespace(&self.pool, namespace, private, limit, offset).await?;
         // The same decision as every pull, as a second line of defence.
         Ok(page
             .into_iter()
