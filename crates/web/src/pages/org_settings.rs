@@ -82,16 +82,28 @@ async fn load_org(accounts: &Accounts, name: &str) -> Result<Org, PageError> {
         .ok_or_else(PageError::not_found)
 }
 
+/// What the page shows besides the organization: a notice after a change, or a refusal (the
+/// section it belongs to, and why) with what the form posted.
+#[derive(Default)]
+struct Outcome {
+    notice: Option<&'static str>,
+    error: Option<(&'static str, String)>,
+    kept: Kept,
+}
+
 async fn settings_page(
     viewer: &Viewer,
     accounts: &Accounts,
     org: &Org,
     user: &User,
     status: StatusCode,
-    notice: Option<&'static str>,
-    error: Option<(&'static str, String)>,
-    kept: Kept,
+    outcome: Outcome,
 ) -> Result<HttpResponse, PageError> {
+    let Outcome {
+        notice,
+        error,
+        kept,
+    } = outcome;
     if !orgs::can_manage(&accounts.pool, org, user).await? {
         return Err(PageError::forbidden(
             "Only the organization's owners can manage it.",
@@ -144,9 +156,10 @@ pub async fn page(
         &org,
         &user,
         StatusCode::OK,
-        notice,
-        None,
-        Kept::default(),
+        Outcome {
+            notice,
+            ..Outcome::default()
+        },
     )
     .await
 }
@@ -191,9 +204,11 @@ async fn finish(
                 org,
                 user,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                None,
-                Some((section, message)),
-                kept,
+                Outcome {
+                    notice: None,
+                    error: Some((section, message)),
+                    kept,
+                },
             )
             .await
         }
