@@ -630,3 +630,71 @@ async fn account_settings_change_email_and_password_and_delete_the_account() {
         .expect("db")
         .is_none());
 }
+
+#[tokio::test]
+async fn closed_sign_up_has_no_form_and_refuses_posts() {
+    let app = TestApp::start_with(|c| c.auth.open_signup = false).await;
+    let client = browser();
+    let (status, html) = page(&client, &app, "/signup").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(is_site_page(&html) && html.contains("Sign-up is closed"));
+    let (_, home) = page(&client, &app, "/").await;
+    assert!(!home.contains("href=\"/signup\""), "no sign-up link");
+    // Even with a valid anonymous token from the log-in page.
+    let r = submit(
+        &client,
+        &app,
+        "/login",
+        "/signup",
+        &[
+            ("username", "mallory"),
+            ("email", "m@example.com"),
+            ("password", "mallory password"),
+            ("password_confirmation", "mallory password"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(berth_accounts::users::by_name(&app.state.pool, "mallory")
+        .await
+        .expect("db")
+        .is_none());
+}
+
+#[tokio::test]
+async fn repeated_failed_log_ins_are_throttled_on_the_page_too() {
+    let app = TestApp::start_with(|c| c.auth.throttle_failures = 2).await;
+    sign_up(&app, "alice").await;
+    let client = browser();
+    let mut last = StatusCode::OK;
+    for _ in 0..4 {
+        let r = submit(
+            &client,
+            &app,
+            "/login",
+            "/login",
+            &[("username", "alice"), ("password", "wrong password")],
+        )
+        .await;
+        last = r.status();
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    let r = submit(
+        &client,
+        &app,
+        "/login",
+        "/login",
+        &[("username", "alice"), ("password", "alice password")],
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
+    assert!(r
+        .text()
+        .await
+        .expect("body")
+        .contains("Too many failed attempts"));
+}

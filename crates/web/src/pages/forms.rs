@@ -4,6 +4,12 @@ use actix_web::web;
 
 use super::PageError;
 
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _| {
+        PageError::bad_request(format!("The address could not be read: {err}")).into()
+    })
+}
+
 pub fn config() -> web::FormConfig {
     web::FormConfig::default()
         .limit(16 * 1024)

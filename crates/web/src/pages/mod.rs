@@ -32,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("")
                 .app_data(forms::config())
+                .app_data(forms::query_config())
                 .wrap_fn(security::wrap)
                 .route("/", get().to(home::page))
                 .route("/login", get().to(auth::login_form))
@@ -90,6 +91,11 @@ pub fn render<T: Template>(
         resp.cookie(cookie);
     }
     Ok(resp.body(html))
+}
+
+/// Where a repository's page lives.
+pub fn repository_url(name: &str) -> String {
+    format!("/r/{name}")
 }
 
 /// `303 See Other` to a local path: the GET after a successful POST.

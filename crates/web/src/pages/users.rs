@@ -14,6 +14,7 @@ pub const REPOSITORY_LIMIT: i64 = 100;
 
 pub struct RepoRow {
     pub name: String,
+    pub url: String,
     pub private: bool,
     pub description: String,
     pub pulls: i64,
@@ -23,6 +24,7 @@ pub struct RepoRow {
 impl RepoRow {
     pub fn from(s: &berth_accounts::repos::RepoSettings) -> Self {
         RepoRow {
+            url: super::repository_url(&s.repository),
             name: s.repository.clone(),
             private: s.private,
             description: s.description.clone(),
