@@ -698,3 +698,19 @@ async fn repeated_failed_log_ins_are_throttled_on_the_page_too() {
         .expect("body")
         .contains("Too many failed attempts"));
 }
+
+#[tokio::test]
+async fn pages_answer_head_like_get() {
+    let app = TestApp::start().await;
+    for path in ["/", "/login", "/u/admin1"] {
+        let r = app
+            .anonymous
+            .head(app.url(path))
+            .send()
+            .await
+            .expect("HEAD");
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        assert!(header(&r, "content-type").starts_with("text/html"));
+        assert!(r.headers().get("content-security-policy").is_some());
+    }
+}

@@ -17,7 +17,7 @@ mod users;
 mod viewer;
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{guard, web, HttpResponse};
 use askama::Template;
 
 pub use chrome::Chrome;
@@ -27,7 +27,7 @@ pub use viewer::Viewer;
 /// Mounts the pages. Registered last: the scope answers every path nothing else took, with
 /// the site's own 404 page.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    use web::{get, post};
+    use web::post;
     cfg.route("/static/{file}", get().to(assets::serve))
         .service(
             web::scope("")
@@ -72,6 +72,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .default_service(web::to(error::not_found)),
         );
+}
+
+/// GET, and HEAD with the same headers (the server drops the body).
+fn get() -> actix_web::Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
 /// Renders a page with `status`; for an anonymous visitor without one, sets the CSRF cookie
