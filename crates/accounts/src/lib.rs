@@ -231,6 +231,31 @@ impl Accounts {
         visibility::Viewer::load(&self.pool, identity, self.config.anonymous_pull).await
     }
 
+    /// A page of the repositories of `namespace` (a user or an organization) that the identity
+    /// may see, by name. Private repositories appear only to those who may pull them.
+    pub async fn visible_in_namespace(
+        &self,
+        identity: &Identity,
+        namespace: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<repos::RepoSettings>> {
+        let viewer = self.viewer(identity).await?;
+        let found = search::search(
+            &self.pool,
+            &viewer,
+            &search::Query {
+                text: "",
+                namespace: Some(namespace),
+                sort: search::Sort::Name,
+                offset,
+                limit,
+            },
+        )
+        .await?;
+        Ok(found.repositories)
+    }
+
     /// The user's standing in the organizations that are namespaces of `repositories`.
     pub async fn org_access(
         &self,

@@ -192,6 +192,30 @@ pub async fn members(pool: &AnyPool, org: &Org) -> Result<Vec<Member>> {
         .collect()
 }
 
+/// The organizations `user_id` belongs to, with their role in each, by name.
+pub async fn of_user(pool: &AnyPool, user_id: i64) -> Result<Vec<(Org, Role)>> {
+    let rows = sqlx::query(
+        "SELECT a.id, a.name, a.created_at, m.role FROM org_members m
+         JOIN accounts a ON a.id = m.org_id
+         WHERE m.user_id = $1 AND a.kind = 'org' ORDER BY a.name",
+    )
+    .bind(user_id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                Org {
+                    id: r.try_get(0)?,
+                    name: r.try_get(1)?,
+                    created_at: r.try_get(2)?,
+                },
+                Role::parse(&r.try_get::<String, _>(3)?)?,
+            ))
+        })
+        .collect()
+}
+
 /// Starts a transaction that holds the organization's row lock (PostgreSQL) or the write lock
 /// (SQLite) from its first statement, so membership changes of one organization run one at a
 /// time and the last-owner checks inside them cannot race.

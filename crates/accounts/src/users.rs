@@ -164,3 +164,93 @@ pub async fn namespace_exists(pool: &AnyPool, name: &str) -> Result<bool> {
         .await?
         .is_some())
 }
+
+/// Changes a user's email address. Emails are unique across accounts.
+pub async fn set_email(pool: &AnyPool, user: &User, email: &str) -> Result<User> {
+    let email = email.trim();
+    names::validate_email(email)?;
+    let email = email.to_lowercase();
+    let taken: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM accounts WHERE email = $1 AND id <> $2")
+            .bind(&email)
+            .bind(user.id)
+            .fetch_optional(pool)
+            .await?;
+    if taken.is_some() {
+        return Err(Error::Conflict("an account with that email".into()));
+    }
+    // The unique index settles a race between two changes to the same address.
+    sqlx::query("UPDATE accounts SET email = $2 WHERE id = $1 AND kind = 'user'")
+        .bind(user.id)
+        .bind(&email)
+        .execute(pool)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                Error::Conflict("an account with that email".into())
+            }
+            _ => Error::Database(e),
+        })?;
+    audit::record(pool, &user.name, "user.email", &user.name, "").await?;
+    Ok(User {
+        email,
+        ..user.clone()
+    })
+}
+
+/// The organizations in which `user` is the only owner: they must be handed over or deleted
+/// before the user can go, or nobody could manage them any more.
+pub async fn sole_owned_orgs(pool: &AnyPool, user: &User) -> Result<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT a.name FROM org_members m JOIN accounts a ON a.id = m.org_id
+         WHERE m.user_id = $1 AND m.role = 'owner'
+           AND (SELECT COUNT(*) FROM org_members o
+                WHERE o.org_id = m.org_id AND o.role = 'owner') = 1
+         ORDER BY a.name",
+    )
+    .bind(user.id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+}
+
+/// Deletes a user: sessions, tokens, memberships, the settings of the repositories in their
+/// namespace, and the account. Refused while they are the only owner of an organization. The
+/// registry's own data for their repositories is the caller's to remove first, so nobody who
+/// later takes the name inherits the old content. Returns how many repositories went with it.
+pub async fn delete(pool: &AnyPool, user: &User) -> Result<u64> {
+    let sole = sole_owned_orgs(pool, user).await?;
+    if !sole.is_empty() {
+        return Err(Error::Conflict(format!(
+            "{} is the only owner of {}: another owner",
+            user.name,
+            sole.join(", ")
+        )));
+    }
+    let mut tx = pool.begin().await?;
+    let repositories = sqlx::query("DELETE FROM repository_settings WHERE namespace = $1")
+        .bind(&user.name)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    // Children first: nothing here relies on the database enforcing foreign keys.
+    for sql in [
+        "DELETE FROM sessions WHERE account_id = $1",
+        "DELETE FROM access_tokens WHERE account_id = $1",
+        "DELETE FROM team_members WHERE user_id = $1",
+        "DELETE FROM org_members WHERE user_id = $1",
+        "DELETE FROM accounts WHERE id = $1 AND kind = 'user'",
+    ] {
+        sqlx::query(sql).bind(user.id).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    audit::record(
+        pool,
+        &user.name,
+        "user.delete",
+        &user.name,
+        &format!("{repositories} repositories"),
+    )
+    .await?;
+    Ok(repositories)
+}

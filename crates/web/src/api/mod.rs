@@ -16,6 +16,7 @@ use berth_accounts::users::User;
 use berth_accounts::Accounts;
 
 pub use error::ApiError;
+pub use sessions::{session_cookie, COOKIE as SESSION_COOKIE};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let json = web::JsonConfig::default()
@@ -188,7 +189,8 @@ async fn session_identity(accounts: &Accounts, req: &HttpRequest) -> Result<Iden
     })
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Compares secrets in time that does not depend on where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -13,6 +13,11 @@ use super::ApiError;
 pub const COOKIE: &str = "berth_session";
 pub const CSRF_HEADER: &str = "X-CSRF-Token";
 
+/// The session cookie with Berth's attributes (also set by the web pages' sign-in).
+pub fn session_cookie(accounts: &Accounts, value: String, max_age: Duration) -> Cookie<'static> {
+    cookie(accounts, value, max_age)
+}
+
 fn cookie(accounts: &Accounts, value: String, max_age: Duration) -> Cookie<'static> {
     Cookie::build(COOKIE, value)
         .path("/")

@@ -1,0 +1,716 @@
+//! The web pages for accounts and organizations, driven as a browser would: forms with their
+//! CSRF tokens, cookies, redirects, and what each visitor may see.
+
+mod common;
+
+use common::*;
+use reqwest::{Client, StatusCode};
+use serde_json::json;
+
+/// A browser: keeps cookies, does not follow redirects (the tests look at them).
+fn browser() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The value of the first hidden `csrf` field of a page.
+fn csrf(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("a csrf field") + marker.len();
+    let len = html[start..].find('"').expect("end of value");
+    html[start..start + len].to_owned()
+}
+
+async fn page(client: &Client, app: &TestApp, path: &str) -> (StatusCode, String) {
+    let r = client.get(app.url(path)).send().await.expect("GET page");
+    let status = r.status();
+    (status, r.text().await.expect("body"))
+}
+
+async fn post(
+    client: &Client,
+    app: &TestApp,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    client
+        .post(app.url(path))
+        .form(form)
+        .send()
+        .await
+        .expect("POST form")
+}
+
+/// Posts a form with the CSRF token of the page at `from`.
+async fn submit(
+    client: &Client,
+    app: &TestApp,
+    from: &str,
+    to: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let (status, html) = page(client, app, from).await;
+    assert_eq!(status, StatusCode::OK, "GET {from}");
+    let token = csrf(&html);
+    let mut form = vec![("csrf", token.as_str())];
+    form.extend_from_slice(fields);
+    post(client, app, to, &form).await
+}
+
+/// Signs up through the sign-up page; the browser is then signed in.
+async fn sign_up_web(app: &TestApp, name: &str) -> Client {
+    let client = browser();
+    let password = format!("{name} password");
+    let email = format!("{name}@example.com");
+    let r = submit(
+        &client,
+        app,
+        "/signup",
+        "/signup",
+        &[
+            ("username", name),
+            ("email", &email),
+            ("password", &password),
+            ("password_confirmation", &password),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "sign up {name}");
+    assert_eq!(location(&r), format!("/u/{name}"));
+    client
+}
+
+fn is_site_page(html: &str) -> bool {
+    html.starts_with("<!doctype html>") && html.contains("class=\"site-header\"")
+}
+
+#[tokio::test]
+async fn sign_up_log_out_and_log_in_again() {
+    let app = TestApp::start().await;
+    let alice = sign_up_web(&app, "alice").await;
+    let (_, home) = page(&alice, &app, "/").await;
+    assert!(
+        home.contains("Signed in as <strong>alice</strong>"),
+        "{home}"
+    );
+
+    let r = submit(&alice, &app, "/", "/logout", &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, home) = page(&alice, &app, "/").await;
+    assert!(!home.contains("Signed in as"));
+    assert!(home.contains("href=\"/login\""));
+    let (status, _) = page(&alice, &app, "/settings").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "settings need a session");
+
+    // A wrong password: the form again, with the name kept and never the password.
+    let r = submit(
+        &alice,
+        &app,
+        "/login",
+        "/login",
+        &[("username", "alice"), ("password", "not her password")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.expect("body");
+    assert!(html.contains("value=\"alice\"") && html.contains("class=\"form-error\""));
+    assert!(!html.contains("not her password"));
+
+    let r = submit(
+        &alice,
+        &app,
+        "/login",
+        "/login",
+        &[
+            ("username", "alice"),
+            ("password", "alice password"),
+            ("next", "/settings"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/settings");
+    let (status, html) = page(&alice, &app, "/settings").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("alice@example.com"));
+
+    // Sign-up cannot be talked into an administrator.
+    let user = berth_accounts::users::by_name(&app.state.pool, "alice")
+        .await
+        .expect("db")
+        .expect("alice");
+    assert!(!user.is_admin);
+}
+
+#[tokio::test]
+async fn forms_without_the_csrf_token_are_refused_and_change_nothing() {
+    let app = TestApp::start().await;
+    let alice = sign_up_web(&app, "alice").await;
+    for bad in [None, Some("not-the-token")] {
+        let mut form = vec![
+            ("name", "sneaky"),
+            ("scope", "read"),
+            ("expires_in_days", "7"),
+        ];
+        if let Some(token) = bad {
+            form.push(("csrf", token));
+        }
+        let r = post(&alice, &app, "/settings/tokens", &form).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{bad:?}");
+        let html = r.text().await.expect("body");
+        assert!(
+            is_site_page(&html),
+            "a 403 page in the site's style: {html}"
+        );
+        assert!(
+            html.contains("Signed in as <strong>alice</strong>"),
+            "with her header"
+        );
+    }
+    let user = berth_accounts::users::by_name(&app.state.pool, "alice")
+        .await
+        .expect("db")
+        .expect("alice");
+    let tokens = berth_accounts::tokens::list(&app.state.pool, &user)
+        .await
+        .expect("tokens");
+    assert!(tokens.is_empty(), "no token was created");
+
+    // Anonymous forms: the hidden field must match the visitor's own CSRF cookie.
+    let stranger = browser();
+    let r = post(
+        &stranger,
+        &app,
+        "/login",
+        &[
+            ("csrf", "0".repeat(64).as_str()),
+            ("username", "alice"),
+            ("password", "alice password"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = post(
+        &stranger,
+        &app,
+        "/signup",
+        &[
+            ("username", "mallory"),
+            ("email", "m@example.com"),
+            ("password", "mallory password"),
+            ("password_confirmation", "mallory password"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(berth_accounts::users::by_name(&app.state.pool, "mallory")
+        .await
+        .expect("db")
+        .is_none());
+}
+
+#[tokio::test]
+async fn log_in_redirects_only_within_the_site() {
+    let app = TestApp::start().await;
+    sign_up(&app, "alice").await;
+    for (next, want) in [
+        ("//evil.example", "/"),
+        ("https://evil.example/", "/"),
+        ("/\\evil.example", "/"),
+        ("/o/acme", "/o/acme"),
+    ] {
+        let client = browser();
+        let r = submit(
+            &client,
+            &app,
+            &format!(
+                "/login?next={}",
+                next.replace('/', "%2F").replace('\\', "%5C")
+            ),
+            "/login",
+            &[
+                ("username", "alice"),
+                ("password", "alice password"),
+                ("next", next),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{next}");
+        assert_eq!(location(&r), want, "next={next}");
+    }
+}
+
+#[tokio::test]
+async fn every_page_carries_the_security_headers() {
+    let app = TestApp::start().await;
+    let alice = sign_up_web(&app, "alice").await;
+    for (client, path) in [
+        (&app.anonymous, "/"),
+        (&app.anonymous, "/login"),
+        (&app.anonymous, "/signup"),
+        (&app.anonymous, "/u/alice"),
+        (&app.anonymous, "/no/such/page"),
+        (&alice, "/settings"),
+        (&alice, "/orgs/new"),
+    ] {
+        let r = client.get(app.url(path)).send().await.expect("GET");
+        let csp = header(&r, "content-security-policy");
+        assert!(csp.contains("default-src 'self'"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("object-src 'none'"));
+        assert!(
+            !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+            "{csp}"
+        );
+        assert_eq!(header(&r, "x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header(&r, "x-frame-options"), "DENY", "{path}");
+        assert_eq!(header(&r, "referrer-policy"), "same-origin", "{path}");
+        let html = r.text().await.expect("body");
+        assert!(is_site_page(&html), "{path}");
+        // Nothing the policy would block: no inline styles, handlers or scripts.
+        for inline in [
+            " style=",
+            " onclick=",
+            " onload=",
+            "<script>",
+            "javascript:",
+        ] {
+            assert!(!html.contains(inline), "{path} has {inline}");
+        }
+    }
+    // Assets are cacheable for long, by a URL that changes with their content.
+    let (_, html) = page(&app.anonymous, &app, "/").await;
+    let at = html
+        .find("/static/berth.css?v=")
+        .expect("versioned stylesheet");
+    let url: String = html[at..].chars().take_while(|c| *c != '"').collect();
+    let r = app.anonymous.get(app.url(&url)).send().await.expect("css");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(header(&r, "cache-control").contains("immutable"));
+    assert!(header(&r, "content-type").starts_with("text/css"));
+    // The registry's responses are its own.
+    let r = app.anonymous.get(app.url("/v2/")).send().await.expect("v2");
+    assert!(r.headers().get("content-security-policy").is_none());
+}
+
+#[tokio::test]
+async fn an_access_token_made_in_settings_works_once_shown_and_until_revoked() {
+    let app = TestApp::start().await;
+    let alice = sign_up_web(&app, "alice").await;
+    let r = submit(
+        &alice,
+        &app,
+        "/settings",
+        "/settings/tokens",
+        &[
+            ("name", "laptop"),
+            ("scope", "read-write"),
+            ("expires_in_days", "30"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header(&r, "cache-control"), "no-store");
+    let html = r.text().await.expect("body");
+    let at = html
+        .find("data-copy=\"berth_pat_")
+        .expect("the secret, with a copy button")
+        + 11;
+    let secret: String = html[at..].chars().take_while(|c| *c != '"').collect();
+
+    let ping = |secret: String| {
+        let app = &app;
+        async move {
+            app.anonymous
+                .get(app.url("/v2/"))
+                .header("Authorization", basic("alice", &secret))
+                .send()
+                .await
+                .expect("GET /v2/")
+                .status()
+        }
+    };
+    assert_eq!(ping(secret.clone()).await, StatusCode::OK);
+
+    let (_, settings) = page(&alice, &app, "/settings").await;
+    assert!(settings.contains("laptop") && settings.contains("Read &amp; write"));
+    assert!(!settings.contains(&secret), "the secret is shown only once");
+    let user = berth_accounts::users::by_name(&app.state.pool, "alice")
+        .await
+        .expect("db")
+        .expect("alice");
+    let tokens = berth_accounts::tokens::list(&app.state.pool, &user)
+        .await
+        .expect("tokens");
+    assert_eq!(tokens.len(), 1);
+    let id = tokens[0].id.to_string();
+    let r = submit(
+        &alice,
+        &app,
+        "/settings",
+        "/settings/tokens/revoke",
+        &[("id", &id)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(ping(secret).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn organizations_are_created_and_managed_from_their_pages() {
+    let app = TestApp::start().await;
+    let alice = sign_up_web(&app, "alice").await;
+    sign_up(&app, "bobby").await;
+    let r = submit(&alice, &app, "/orgs/new", "/orgs/new", &[("name", "acme")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/o/acme");
+    let (status, html) = page(&alice, &app, "/o/acme").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("href=\"/o/acme/settings\""),
+        "owners get the manage link"
+    );
+    assert!(
+        html.contains("href=\"/o/acme\""),
+        "the menu lists her organization"
+    );
+
+    let settings = "/o/acme/settings";
+    let steps: [(&str, Vec<(&str, &str)>); 4] = [
+        ("/members", vec![("username", "bobby"), ("role", "member")]),
+        ("/teams", vec![("team", "devs")]),
+        (
+            "/teams/members",
+            vec![("team", "devs"), ("username", "bobby")],
+        ),
+        (
+            "/teams/grants",
+            vec![
+                ("team", "devs"),
+                ("repository", "app"),
+                ("permission", "write"),
+            ],
+        ),
+    ];
+    for (to, fields) in steps {
+        let r = submit(&alice, &app, settings, &format!("{settings}{to}"), &fields).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{to}");
+    }
+    let org = berth_accounts::orgs::get(&app.state.pool, "acme")
+        .await
+        .expect("org");
+    let members = berth_accounts::orgs::members(&app.state.pool, &org)
+        .await
+        .expect("members");
+    assert!(members.iter().any(|m| m.name == "bobby"));
+    let teams = berth_accounts::orgs::teams(&app.state.pool, &org)
+        .await
+        .expect("teams");
+    assert_eq!(teams.len(), 1);
+    assert_eq!(teams[0].members, vec!["bobby".to_owned()]);
+    assert_eq!(teams[0].repositories[0].repository, "acme/app");
+    assert_eq!(teams[0].repositories[0].permission, "write");
+
+    // A refusal is shown next to its form: the last owner cannot step down.
+    let r = submit(
+        &alice,
+        &app,
+        settings,
+        &format!("{settings}/members"),
+        &[("username", "alice"), ("role", "member")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.expect("body").contains("last owner"));
+
+    // A robot: its secret shown once, and it logs in.
+    let r = submit(
+        &alice,
+        &app,
+        settings,
+        &format!("{settings}/robots"),
+        &[("name", "ci"), ("grants", "app read")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.expect("body");
+    let at = html.find("data-copy=\"berth_robot_").expect("robot secret") + 11;
+    let secret: String = html[at..].chars().take_while(|c| *c != '"').collect();
+    let r = app
+        .anonymous
+        .get(app.url("/v2/"))
+        .header("Authorization", basic("acme+ci", &secret))
+        .send()
+        .await
+        .expect("v2");
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // Members are not managers.
+    let bobby = browser();
+    let r = submit(
+        &bobby,
+        &app,
+        "/login",
+        "/login",
+        &[("username", "bobby"), ("password", "bobby password")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (status, html) = page(&bobby, &app, settings).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(is_site_page(&html));
+    let (_, html) = page(&bobby, &app, "/o/acme").await;
+    assert!(html.contains("devs"), "members see the teams");
+
+    // Deleting takes the typed name.
+    let r = submit(
+        &alice,
+        &app,
+        settings,
+        &format!("{settings}/delete"),
+        &[("confirm_name", "acm")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = submit(
+        &alice,
+        &app,
+        settings,
+        &format!("{settings}/delete"),
+        &[("confirm_name", "acme")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (status, _) = page(&alice, &app, "/o/acme").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn create_repo(app: &TestApp, auth: &str, namespace: &str, name: &str, visibility: &str) {
+    let r = app
+        .anonymous
+        .post(app.url("/api/v1/repositories"))
+        .header("Authorization", auth)
+        .json(&json!({"namespace": namespace, "name": name, "visibility": visibility}))
+        .send()
+        .await
+        .expect("create repository");
+    assert_eq!(r.status(), StatusCode::CREATED, "{namespace}/{name}");
+}
+
+#[tokio::test]
+async fn outsiders_never_see_private_repositories_on_profiles() {
+    let app = TestApp::start().await;
+    let alice = sign_up_web(&app, "alice").await;
+    let alice_auth = basic("alice", "alice password");
+    let outsider = sign_up_web(&app, "oscar").await;
+    create_repo(&app, &alice_auth, "alice", "open-app", "public").await;
+    create_repo(&app, &alice_auth, "alice", "secret-app", "private").await;
+    let r = submit(&alice, &app, "/orgs/new", "/orgs/new", &[("name", "acme")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    create_repo(&app, &alice_auth, "acme", "site", "public").await;
+    create_repo(&app, &alice_auth, "acme", "hidden-plans", "private").await;
+
+    for (who, client) in [("anonymous", &app.anonymous), ("oscar", &outsider)] {
+        let (status, html) = page(client, &app, "/u/alice").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("alice/open-app"), "{who}");
+        assert!(
+            !html.contains("secret-app") && !html.contains("Private"),
+            "{who}: {html}"
+        );
+        let (status, html) = page(client, &app, "/o/acme").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("acme/site"), "{who}");
+        assert!(!html.contains("hidden-plans"), "{who}");
+        assert!(!html.contains("Members"), "{who} sees no member list");
+    }
+    let (_, html) = page(&alice, &app, "/u/alice").await;
+    assert!(html.contains("alice/secret-app") && html.contains("Private"));
+    let (_, html) = page(&alice, &app, "/o/acme").await;
+    assert!(html.contains("acme/hidden-plans"));
+}
+
+#[tokio::test]
+async fn unknown_users_organizations_and_paths_get_the_sites_404_page() {
+    let app = TestApp::start().await;
+    for path in [
+        "/u/nobody",
+        "/o/nobody",
+        "/o/nobody/settings",
+        "/no/such/page",
+    ] {
+        let (status, html) = page(&app.anonymous, &app, path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(is_site_page(&html), "{path}: {html}");
+        assert!(html.contains("Page not found"), "{path}");
+    }
+    // The JSON API keeps answering JSON.
+    let r = app
+        .anonymous
+        .get(app.url("/api/v1/orgs/nobody"))
+        .send()
+        .await
+        .expect("api");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(header(&r, "content-type").starts_with("application/json"));
+}
+
+#[tokio::test]
+async fn account_settings_change_email_and_password_and_delete_the_account() {
+    let app = TestApp::start().await;
+    let alice = sign_up_web(&app, "alice").await;
+    sign_up(&app, "bobby").await;
+    let r = submit(
+        &alice,
+        &app,
+        "/settings",
+        "/settings/profile",
+        &[("email", "bobby@example.com")],
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "the address is taken"
+    );
+    let html = r.text().await.expect("body");
+    assert!(html.contains("value=\"bobby@example.com\"") && html.contains("already exists"));
+    let r = submit(
+        &alice,
+        &app,
+        "/settings",
+        "/settings/profile",
+        &[("email", "alice@new.example")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&alice, &app, "/settings").await;
+    assert!(html.contains("alice@new.example"));
+
+    let r = submit(
+        &alice,
+        &app,
+        "/settings",
+        "/settings/password",
+        &[
+            ("current_password", "alice password"),
+            ("new_password", "a brand new password"),
+            ("new_password_confirmation", "a brand new password"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let alice_auth = basic("alice", "a brand new password");
+    create_repo(&app, &alice_auth, "alice", "mine", "private").await;
+
+    let r = submit(
+        &alice,
+        &app,
+        "/settings",
+        "/settings/delete",
+        &[("confirm_name", "bobby")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = submit(
+        &alice,
+        &app,
+        "/settings",
+        "/settings/delete",
+        &[("confirm_name", "alice")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (status, _) = page(&app.anonymous, &app, "/u/alice").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(berth_accounts::repos::get(&app.state.pool, "alice/mine")
+        .await
+        .expect("db")
+        .is_none());
+}
+
+#[tokio::test]
+async fn closed_sign_up_has_no_form_and_refuses_posts() {
+    let app = TestApp::start_with(|c| c.auth.open_signup = false).await;
+    let client = browser();
+    let (status, html) = page(&client, &app, "/signup").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(is_site_page(&html) && html.contains("Sign-up is closed"));
+    let (_, home) = page(&client, &app, "/").await;
+    assert!(!home.contains("href=\"/signup\""), "no sign-up link");
+    // Even with a valid anonymous token from the log-in page.
+    let r = submit(
+        &client,
+        &app,
+        "/login",
+        "/signup",
+        &[
+            ("username", "mallory"),
+            ("email", "m@example.com"),
+            ("password", "mallory password"),
+            ("password_confirmation", "mallory password"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(berth_accounts::users::by_name(&app.state.pool, "mallory")
+        .await
+        .expect("db")
+        .is_none());
+}
+
+#[tokio::test]
+async fn repeated_failed_log_ins_are_throttled_on_the_page_too() {
+    let app = TestApp::start_with(|c| c.auth.throttle_failures = 2).await;
+    sign_up(&app, "alice").await;
+    let client = browser();
+    let mut last = StatusCode::OK;
+    for _ in 0..4 {
+        let r = submit(
+            &client,
+            &app,
+            "/login",
+            "/login",
+            &[("username", "alice"), ("password", "wrong password")],
+        )
+        .await;
+        last = r.status();
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    let r = submit(
+        &client,
+        &app,
+        "/login",
+        "/login",
+        &[("username", "alice"), ("password", "alice password")],
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
+    assert!(r
+        .text()
+        .await
+        .expect("body")
+        .contains("Too many failed attempts"));
+}
+
+#[tokio::test]
+async fn pages_answer_head_like_get() {
+    let app = TestApp::start().await;
+    for path in ["/", "/login", "/u/admin1"] {
+        let r = app
+            .anonymous
+            .head(app.url(path))
+            .send()
+            .await
+            .expect("HEAD");
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        assert!(header(&r, "content-type").starts_with("text/html"));
+        assert!(r.headers().get("content-security-policy").is_some());
+    }
+}

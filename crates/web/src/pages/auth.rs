@@ -1,0 +1,216 @@
+//! Signing up, logging in and logging out.
+
+use actix_web::cookie::time::Duration;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use berth_accounts::users::{self, NewUser};
+use berth_accounts::{sessions, Accounts, Error as AccountsError};
+use serde::Deserialize;
+
+use super::error::inline;
+use super::forms::local_path;
+use super::{render, see_other, Chrome, PageError, Viewer};
+use crate::api::session_cookie;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    chrome: Chrome,
+    username: String,
+    next: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+fn next_or_home(next: Option<&str>) -> String {
+    local_path(next).unwrap_or("/").to_owned()
+}
+
+pub async fn login_form(
+    viewer: Viewer,
+    query: web::Query<NextQuery>,
+) -> Result<HttpResponse, PageError> {
+    let next = next_or_home(query.next.as_deref());
+    if viewer.user.is_some() {
+        return Ok(see_other(&next));
+    }
+    let page = LoginPage {
+        chrome: viewer.chrome.clone(),
+        username: String::new(),
+        next,
+        error: None,
+    };
+    render(&viewer, StatusCode::OK, &page)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    username: String,
+    password: String,
+    next: Option<String>,
+}
+
+/// Signs `user` in: a new session (never one the visitor brought along) and its cookie.
+async fn signed_in(
+    accounts: &Accounts,
+    user: &users::User,
+    to: &str,
+) -> Result<HttpResponse, PageError> {
+    let session = sessions::create(&accounts.pool, user).await?;
+    let mut resp = see_other(to);
+    resp.add_cookie(&session_cookie(
+        accounts,
+        session.secret,
+        Duration::seconds(sessions::IDLE_TTL),
+    ))
+    .map_err(|e| {
+        tracing::error!(error = %e, "setting the session cookie");
+        PageError::internal()
+    })?;
+    Ok(resp)
+}
+
+pub async fn login(
+    req: HttpRequest,
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, PageError> {
+    viewer.check_csrf(&form.csrf)?;
+    let next = next_or_home(form.next.as_deref());
+    let username = form.username.trim();
+    let refused = |status: StatusCode, message: String| {
+        let page = LoginPage {
+            chrome: viewer.chrome.clone(),
+            username: username.to_owned(),
+            next: next.clone(),
+            error: Some(message),
+        };
+        render(&viewer, status, &page)
+    };
+    let peer = req.peer_addr().map(|a| a.ip());
+    let identity = match accounts.login(username, &form.password, peer).await {
+        Ok(identity) => identity,
+        Err(e @ AccountsError::Throttled { .. }) => {
+            return refused(StatusCode::TOO_MANY_REQUESTS, inline(e)?)
+        }
+        Err(e) => return refused(StatusCode::UNPROCESSABLE_ENTITY, inline(e)?),
+    };
+    // Sessions are for people with passwords, not for tokens or robots.
+    let (Some(user), None) = (identity.user, identity.scope) else {
+        return refused(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Log in with your password, not an access token.".into(),
+        );
+    };
+    signed_in(&accounts, &user, &next).await
+}
+
+#[derive(Template)]
+#[template(path = "signup.html")]
+struct SignupPage {
+    chrome: Chrome,
+    username: String,
+    email: String,
+    error: Option<String>,
+}
+
+fn signup_closed() -> PageError {
+    PageError::forbidden("Sign-up is closed on this registry. Ask an administrator for an account.")
+}
+
+pub async fn signup_form(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+) -> Result<HttpResponse, PageError> {
+    if !accounts.config.open_signup {
+        return Err(signup_closed());
+    }
+    let page = SignupPage {
+        chrome: viewer.chrome.clone(),
+        username: String::new(),
+        email: String::new(),
+        error: None,
+    };
+    render(&viewer, StatusCode::OK, &page)
+}
+
+/// Exactly these fields: nobody can choose to be an administrator by adding one.
+#[derive(Deserialize)]
+pub struct SignupForm {
+    #[serde(default)]
+    csrf: String,
+    username: String,
+    email: String,
+    password: String,
+    password_confirmation: String,
+}
+
+pub async fn signup(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    form: web::Form<SignupForm>,
+) -> Result<HttpResponse, PageError> {
+    viewer.check_csrf(&form.csrf)?;
+    if !accounts.config.open_signup {
+        return Err(signup_closed());
+    }
+    let username = form.username.trim();
+    let email = form.email.trim();
+    let refused = |message: String| {
+        let page = SignupPage {
+            chrome: viewer.chrome.clone(),
+            username: username.to_owned(),
+            email: email.to_owned(),
+            error: Some(message),
+        };
+        render(&viewer, StatusCode::UNPROCESSABLE_ENTITY, &page)
+    };
+    if form.password != form.password_confirmation {
+        return refused("The two passwords do not match.".into());
+    }
+    let created = users::create(
+        &accounts.pool,
+        NewUser {
+            name: username,
+            email,
+            password: &form.password,
+        },
+        false,
+    )
+    .await;
+    let user = match created {
+        Ok(user) => user,
+        Err(e) => return refused(inline(e)?),
+    };
+    tracing::info!(user = %user.name, "signed up on the web");
+    signed_in(&accounts, &user, &format!("/u/{}", user.name)).await
+}
+
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn logout(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    viewer.check_csrf(&form.csrf)?;
+    if let Some(secret) = viewer.session_secret() {
+        sessions::delete(&accounts.pool, secret).await?;
+    }
+    let mut resp = see_other("/");
+    resp.add_cookie(&session_cookie(&accounts, String::new(), Duration::ZERO))
+        .map_err(|_| PageError::internal())?;
+    Ok(resp)
+}

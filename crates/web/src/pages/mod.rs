@@ -1,0 +1,111 @@
+//! Server-rendered HTML pages: the layout every page shares, the viewer (who is signed in),
+//! CSRF checks on every form, error pages, security headers, and the account and
+//! organization pages. Complete without JavaScript; `static/berth.js` only improves them.
+
+mod assets;
+mod auth;
+mod chrome;
+mod error;
+mod forms;
+mod home;
+mod org_settings;
+mod orgs;
+mod security;
+mod settings;
+mod time;
+mod users;
+mod viewer;
+
+use actix_web::http::StatusCode;
+use actix_web::{guard, web, HttpResponse};
+use askama::Template;
+
+pub use chrome::Chrome;
+pub use error::PageError;
+pub use viewer::Viewer;
+
+/// Mounts the pages. Registered last: the scope answers every path nothing else took, with
+/// the site's own 404 page.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    use web::post;
+    cfg.route("/static/{file}", get().to(assets::serve))
+        .service(
+            web::scope("")
+                .app_data(forms::config())
+                .app_data(forms::query_config())
+                .wrap_fn(security::wrap)
+                .route("/", get().to(home::page))
+                .route("/login", get().to(auth::login_form))
+                .route("/login", post().to(auth::login))
+                .route("/signup", get().to(auth::signup_form))
+                .route("/signup", post().to(auth::signup))
+                .route("/logout", post().to(auth::logout))
+                .route("/settings", get().to(settings::page))
+                .route("/settings/profile", post().to(settings::profile))
+                .route("/settings/password", post().to(settings::password))
+                .route("/settings/tokens", post().to(settings::create_token))
+                .route("/settings/tokens/revoke", post().to(settings::revoke_token))
+                .route("/settings/delete", post().to(settings::delete_account))
+                .route("/u/{name}", get().to(users::page))
+                .route("/orgs/new", get().to(orgs::new_form))
+                .route("/orgs/new", post().to(orgs::create))
+                .route("/o/{org}", get().to(orgs::page))
+                .service(
+                    web::scope("/o/{org}/settings")
+                        .route("", get().to(org_settings::page))
+                        .route("/members", post().to(org_settings::set_member))
+                        .route("/members/remove", post().to(org_settings::remove_member))
+                        .route("/teams", post().to(org_settings::create_team))
+                        .route("/teams/members", post().to(org_settings::add_team_member))
+                        .route(
+                            "/teams/members/remove",
+                            post().to(org_settings::remove_team_member),
+                        )
+                        .route("/teams/grants", post().to(org_settings::set_grant))
+                        .route(
+                            "/teams/grants/remove",
+                            post().to(org_settings::remove_grant),
+                        )
+                        .route("/robots", post().to(org_settings::create_robot))
+                        .route("/robots/revoke", post().to(org_settings::revoke_robot))
+                        .route("/delete", post().to(org_settings::delete_org)),
+                )
+                .default_service(web::to(error::not_found)),
+        );
+}
+
+/// GET, and HEAD with the same headers (the server drops the body).
+fn get() -> actix_web::Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
+/// Renders a page with `status`; for an anonymous visitor without one, sets the CSRF cookie
+/// its forms are checked against.
+pub fn render<T: Template>(
+    viewer: &Viewer,
+    status: StatusCode,
+    page: &T,
+) -> Result<HttpResponse, PageError> {
+    let html = page.render().map_err(|e| {
+        tracing::error!(error = %e, "rendering a page");
+        PageError::internal()
+    })?;
+    let mut resp = HttpResponse::build(status);
+    resp.content_type("text/html; charset=utf-8");
+    if let Some(cookie) = viewer.new_csrf_cookie() {
+        resp.cookie(cookie);
+    }
+    Ok(resp.body(html))
+}
+
+/// Where a repository's page lives.
+pub fn repository_url(name: &str) -> String {
+    format!("/r/{name}")
+}
+
+/// `303 See Other` to a local path: the GET after a successful POST.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, location.to_owned()))
+        .finish()
+}

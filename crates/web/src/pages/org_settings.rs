@@ -1,0 +1,541 @@
+//! Managing an organization (its owners only): members and roles, teams with their members
+//! and repository grants, robot accounts, and deleting it. The accounts crate checks every
+//! permission again and audits each change; these handlers only draw the forms and results.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use berth_accounts::access::{Permission, Role};
+use berth_accounts::orgs::{self, Member, Org, Team};
+use berth_accounts::robots::{self, RobotInfo};
+use berth_accounts::users::User;
+use berth_accounts::{Accounts, Error as AccountsError, Result as AccountsResult};
+use berth_registry::Registry;
+use serde::Deserialize;
+
+use super::error::inline;
+use super::settings::login_first;
+use super::{render, see_other, time, Chrome, PageError, Viewer};
+
+/// What a refused form posted, kept for the page shown again.
+#[derive(Default)]
+pub struct Kept {
+    pub member: String,
+    pub team: String,
+    pub robot: String,
+    pub robot_grants: String,
+}
+
+pub struct RobotRow {
+    pub name: String,
+    pub short: String,
+    pub grants: String,
+    pub created: String,
+    pub last_used: String,
+}
+
+impl RobotRow {
+    fn from(r: &RobotInfo) -> Self {
+        let grants: Vec<String> = r
+            .permissions
+            .iter()
+            .map(|g| format!("{} ({})", g.repository, g.permission))
+            .collect();
+        RobotRow {
+            short: r
+                .name
+                .split_once('+')
+                .map_or(r.name.as_str(), |(_, n)| n)
+                .to_owned(),
+            name: r.name.clone(),
+            grants: if grants.is_empty() {
+                "public repositories only".into()
+            } else {
+                grants.join(", ")
+            },
+            created: time::date(r.created_at),
+            last_used: r
+                .last_used_at
+                .map_or_else(|| "never".into(), time::date_time),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "org_settings.html")]
+struct SettingsPage {
+    chrome: Chrome,
+    name: String,
+    members: Vec<Member>,
+    teams: Vec<Team>,
+    robots: Vec<RobotRow>,
+    notice: Option<&'static str>,
+    /// The section the error belongs to, and the error.
+    error_in: &'static str,
+    error: String,
+    kept: Kept,
+}
+
+async fn load_org(accounts: &Accounts, name: &str) -> Result<Org, PageError> {
+    orgs::by_name(&accounts.pool, name)
+        .await?
+        .ok_or_else(PageError::not_found)
+}
+
+/// What the page shows besides the organization: a notice after a change, or a refusal (the
+/// section it belongs to, and why) with what the form posted.
+#[derive(Default)]
+struct Outcome {
+    notice: Option<&'static str>,
+    error: Option<(&'static str, String)>,
+    kept: Kept,
+}
+
+async fn settings_page(
+    viewer: &Viewer,
+    accounts: &Accounts,
+    org: &Org,
+    user: &User,
+    status: StatusCode,
+    outcome: Outcome,
+) -> Result<HttpResponse, PageError> {
+    let Outcome {
+        notice,
+        error,
+        kept,
+    } = outcome;
+    if !orgs::can_manage(&accounts.pool, org, user).await? {
+        return Err(PageError::forbidden(
+            "Only the organization's owners can manage it.",
+        ));
+    }
+    let (error_in, error) = error.unwrap_or(("", String::new()));
+    let page = SettingsPage {
+        chrome: viewer.chrome.clone(),
+        name: org.name.clone(),
+        members: orgs::members(&accounts.pool, org).await?,
+        teams: orgs::teams(&accounts.pool, org).await?,
+        robots: robots::list(&accounts.pool, org, user)
+            .await?
+            .iter()
+            .map(RobotRow::from)
+            .collect(),
+        notice,
+        error_in,
+        error,
+        kept,
+    };
+    render(viewer, status, &page)
+}
+
+#[derive(Deserialize)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
+pub async fn page(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    path: web::Path<String>,
+    query: web::Query<DoneQuery>,
+) -> Result<HttpResponse, PageError> {
+    let org = load_org(&accounts, &path).await?;
+    let Some(user) = viewer.user.clone() else {
+        return Ok(login_first(&format!("/o/{}/settings", org.name)));
+    };
+    // Fixed messages only: nothing from the address is echoed.
+    let notice = match query.done.as_deref() {
+        Some("members") => Some("Members updated."),
+        Some("teams") => Some("Teams updated."),
+        Some("robots") => Some("Robot accounts updated."),
+        _ => None,
+    };
+    settings_page(
+        &viewer,
+        &accounts,
+        &org,
+        &user,
+        StatusCode::OK,
+        Outcome {
+            notice,
+            ..Outcome::default()
+        },
+    )
+    .await
+}
+
+/// The organization and the signed-in user behind a settings form, after its CSRF check.
+async fn start<'a>(
+    viewer: &'a Viewer,
+    accounts: &Accounts,
+    org: &str,
+    csrf: &str,
+) -> Result<(Org, &'a User), PageError> {
+    let org = load_org(accounts, org).await?;
+    viewer.check_csrf(csrf)?;
+    let user = viewer.require_user()?;
+    Ok((org, user))
+}
+
+/// After a change: back to the settings page (303), or the page again with the refusal next
+/// to the form that caused it.
+async fn finish(
+    viewer: &Viewer,
+    accounts: &Accounts,
+    org: &Org,
+    user: &User,
+    section: &'static str,
+    result: AccountsResult<()>,
+    kept: Kept,
+) -> Result<HttpResponse, PageError> {
+    match result {
+        Ok(()) => Ok(see_other(&format!(
+            "/o/{}/settings?done={section}#{section}",
+            org.name
+        ))),
+        Err(AccountsError::Forbidden) => Err(PageError::forbidden(
+            "Only the organization's owners can manage it.",
+        )),
+        Err(e) => {
+            let message = inline(e)?;
+            settings_page(
+                viewer,
+                accounts,
+                org,
+                user,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Outcome {
+                    notice: None,
+                    error: Some((section, message)),
+                    kept,
+                },
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct MemberForm {
+    #[serde(default)]
+    csrf: String,
+    username: String,
+    #[serde(default)]
+    role: String,
+}
+
+pub async fn set_member(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    path: web::Path<String>,
+    form: web::Form<MemberForm>,
+) -> Result<HttpResponse, PageError> {
+    let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
+    let result = match Role::parse(&form.role) {
+        Ok(role) => orgs::set_member(&accounts.pool, &org, user, form.username.trim(), role).await,
+        Err(e) => Err(e),
+    };
+    let kept = Kept {
+        member: form.username.clone(),
+        ..Kept::default()
+    };
+    finish(&viewer, &accounts, &org, user, "members", result, kept).await
+}
+
+pub async fn remove_member(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    path: web::Path<String>,
+    form: web::Form<MemberForm>,
+) -> Result<HttpResponse, PageError> {
+    let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
+    let result = orgs::remove_member(&accounts.pool, &org, user, form.username.trim()).await;
+    finish(
+        &viewer,
+        &accounts,
+        &org,
+        user,
+        "members",
+        result,
+        Kept::default(),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct TeamForm {
+    #[serde(default)]
+    csrf: String,
+    team: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    repository: String,
+    #[serde(default)]
+    permission: String,
+}
+
+pub async fn create_team(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    path: web::Path<String>,
+    form: web::Form<TeamForm>,
+) -> Result<HttpResponse, PageError> {
+    let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
+    let result = orgs::create_team(&accounts.pool, &org, user, form.team.trim())
+        .await
+        .map(drop);
+    let kept = Kept {
+        team: form.team.clone(),
+        ..Kept::default()
+    };
+    finish(&viewer, &accounts, &org, user, "teams", result, kept).await
+}
+
+pub async fn add_team_member(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    path: web::Path<String>,
+    form: web::Form<TeamForm>,
+) -> Result<HttpResponse, PageError> {
+    let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
+    let result =
+        orgs::add_team_member(&accounts.pool, &org, user, &form.team, form.username.trim()).await;
+    finish(
+        &viewer,
+        &accounts,
+        &org,
+        user,
+        "teams",
+        result,
+        Kept::default(),
+    )
+    .await
+}
+
+pub async fn remove_team_member(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    path: web::Path<String>,
+    form: web::Form<TeamForm>,
+) -> Result<HttpResponse, PageError> {
+    let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
+    let result =
+        orgs::remove_team_member(&accounts.pool, &org, user, &form.team, form.username.trim())
+            .await;
+    finish(
+        &viewer,
+        &accounts,
+        &org,
+        user,
+        "teams",
+        result,
+        Kept::default(),
+    )
+    .await
+}
+
+/// A repository field may hold the full name (`acme/app`) or the name inside the organization.
+fn inside<'a>(org: &Org, repository: &'a str) -> &'a str {
+    let repository = repository.trim();
+    repository
+        .strip_prefix(org.name.as_str())
+        .and_then(|r| r.strip_prefix('/'))
+        .unwrap_or(repository)
+}
+
+pub async fn set_grant(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    path: web::Path<String>,
+    form: web::Form<TeamForm>,
+) -> Result<HttpResponse, PageError> {
+    let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
+    let result = match Permission::parse_grant(&form.permission) {
+        Ok(p) => {
+            let repository = inside(&org, &form.repository);
+            orgs::set_team_permission(&accounts.pool, &org, user, &form.team, repository, p).await
+        }
+        Err(e) => Err(e),
+    };
+    finish(
+        &viewer,
+        &accounts,
+        &org,
+        user,
+        "teams",
+        result,
+        Kept::default(),
+    )
+    .await
+}
+
+pub async fn remove_grant(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    path: web::Path<String>,
+    form: web::Form<TeamForm>,
+) -> Result<HttpResponse, PageError> {
+    let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
+    let repository = inside(&org, &form.repository);
+    let result =
+        orgs::remove_team_permission(&accounts.pool, &org, user, &form.team, repository).await;
+    finish(
+        &viewer,
+        &accounts,
+        &org,
+        user,
+        "teams",
+        result,
+        Kept::default(),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct RobotForm {
+    #[serde(default)]
+    csrf: String,
+    name: String,
+    /// One grant a line: `app read`, `app write` or `app admin`.
+    #[serde(default)]
+    grants: String,
+}
+
+fn parse_grants(org: &Org, text: &str) -> AccountsResult<Vec<(String, Permission)>> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let mut parts = line.split([' ', ':', '\t']).filter(|p| !p.is_empty());
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some(repo), Some(p), None) => {
+                    Ok((inside(org, repo).to_owned(), Permission::parse_grant(p)?))
+                }
+                _ => Err(AccountsError::Invalid(format!(
+                    "write each grant as a repository and a permission, like `app read`, not {line:?}"
+                ))),
+            }
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "robot_created.html")]
+struct RobotCreated {
+    chrome: Chrome,
+    org: String,
+    name: String,
+    grants: String,
+    token: String,
+}
+
+/// Creates a robot and shows its secret on the response itself: the only time it is shown.
+pub async fn create_robot(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    path: web::Path<String>,
+    form: web::Form<RobotForm>,
+) -> Result<HttpResponse, PageError> {
+    let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
+    let created = match parse_grants(&org, &form.grants) {
+        Ok(grants) => robots::create(&accounts.pool, &org, user, form.name.trim(), &grants).await,
+        Err(e) => Err(e),
+    };
+    let robot = match created {
+        Ok(r) => r,
+        Err(e) => {
+            let kept = Kept {
+                robot: form.name.clone(),
+                robot_grants: form.grants.clone(),
+                ..Kept::default()
+            };
+            return finish(&viewer, &accounts, &org, user, "robots", Err(e), kept).await;
+        }
+    };
+    let page = RobotCreated {
+        chrome: viewer.chrome.clone(),
+        org: org.name.clone(),
+        grants: RobotRow::from(&robot.info).grants,
+        name: robot.info.name,
+        token: robot.token,
+    };
+    let mut resp = render(&viewer, StatusCode::OK, &page)?;
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    Ok(resp)
+}
+
+pub async fn revoke_robot(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    path: web::Path<String>,
+    form: web::Form<RobotForm>,
+) -> Result<HttpResponse, PageError> {
+    let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
+    let result = robots::revoke(&accounts.pool, &org, user, form.name.trim()).await;
+    finish(
+        &viewer,
+        &accounts,
+        &org,
+        user,
+        "robots",
+        result,
+        Kept::default(),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    confirm_name: String,
+}
+
+/// Deletes the organization with its repositories. The registry's data goes first (owners
+/// only), so a failure leaves the organization in place rather than content for whoever
+/// takes the name next.
+pub async fn delete_org(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    registry: web::Data<Registry>,
+    path: web::Path<String>,
+    form: web::Form<DeleteForm>,
+) -> Result<HttpResponse, PageError> {
+    let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
+    if !orgs::can_manage(&accounts.pool, &org, user).await? {
+        return Err(PageError::forbidden(
+            "Only the organization's owners can delete it.",
+        ));
+    }
+    if form.confirm_name.trim() != org.name {
+        let result = Err(AccountsError::Invalid(format!(
+            "type the organization's name, {}, to confirm",
+            org.name
+        )));
+        return finish(
+            &viewer,
+            &accounts,
+            &org,
+            user,
+            "delete",
+            result,
+            Kept::default(),
+        )
+        .await;
+    }
+    registry
+        .meta()
+        .delete_namespace(&org.name)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "deleting an organization's repositories");
+            PageError::internal()
+        })?;
+    orgs::delete(&accounts.pool, &org, user, true).await?;
+    Ok(see_other(&format!("/u/{}", user.name)))
+}

@@ -1,0 +1,426 @@
+//! Account settings: email, password, personal access tokens, and deleting the account.
+
+use actix_web::cookie::time::Duration;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use berth_accounts::access::Scope;
+use berth_accounts::tokens::{self, TokenInfo};
+use berth_accounts::users::{self, User};
+use berth_accounts::{Accounts, Error as AccountsError};
+use berth_registry::Registry;
+use serde::Deserialize;
+
+use super::error::inline;
+use super::{render, see_other, time, Chrome, PageError, Viewer};
+use crate::api::session_cookie;
+
+/// Which of the page's forms an inline error belongs to.
+#[derive(Default)]
+pub struct Errors {
+    pub profile: Option<String>,
+    pub password: Option<String>,
+    pub token: Option<String>,
+    pub delete: Option<String>,
+}
+
+pub struct TokenRow {
+    pub id: i64,
+    pub name: String,
+    pub scope: &'static str,
+    pub created: String,
+    pub last_used: String,
+    pub expires: String,
+}
+
+impl TokenRow {
+    fn from(t: &TokenInfo) -> Self {
+        TokenRow {
+            id: t.id,
+            name: t.name.clone(),
+            scope: scope_label(t.scope),
+            created: time::date(t.created_at),
+            last_used: t
+                .last_used_at
+                .map_or_else(|| "Never".into(), time::date_time),
+            expires: t.expires_at.map_or_else(|| "Never".into(), time::date),
+        }
+    }
+}
+
+fn scope_label(scope: Scope) -> &'static str {
+    match scope {
+        Scope::Read => "Read",
+        Scope::ReadWrite => "Read & write",
+        Scope::ReadWriteDelete => "Read, write & delete",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    chrome: Chrome,
+    name: String,
+    email: String,
+    tokens: Vec<TokenRow>,
+    notice: Option<&'static str>,
+    errors: Errors,
+    token_name: String,
+    token_scope: String,
+    token_expiry: String,
+    sole_owned: Vec<String>,
+}
+
+/// What the form posted, kept when the page is shown again with an error.
+#[derive(Default)]
+struct Kept {
+    email: Option<String>,
+    token_name: String,
+    token_scope: String,
+    token_expiry: String,
+}
+
+async fn settings_page(
+    viewer: &Viewer,
+    accounts: &Accounts,
+    user: &User,
+    status: StatusCode,
+    notice: Option<&'static str>,
+    errors: Errors,
+    kept: Kept,
+) -> Result<HttpResponse, PageError> {
+    let tokens = tokens::list(&accounts.pool, user).await?;
+    let page = SettingsPage {
+        chrome: viewer.chrome.clone(),
+        name: user.name.clone(),
+        email: kept.email.unwrap_or_else(|| user.email.clone()),
+        tokens: tokens.iter().map(TokenRow::from).collect(),
+        notice,
+        errors,
+        token_name: kept.token_name,
+        token_scope: if kept.token_scope.is_empty() {
+            "read".into()
+        } else {
+            kept.token_scope
+        },
+        token_expiry: if kept.token_expiry.is_empty() {
+            "90".into()
+        } else {
+            kept.token_expiry
+        },
+        sole_owned: users::sole_owned_orgs(&accounts.pool, user).await?,
+    };
+    render(viewer, status, &page)
+}
+
+/// Where an anonymous visitor goes instead of a page that needs an account.
+pub fn login_first(path: &str) -> HttpResponse {
+    see_other(&format!("/login?next={path}"))
+}
+
+#[derive(Deserialize)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
+pub async fn page(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    query: web::Query<DoneQuery>,
+) -> Result<HttpResponse, PageError> {
+    let Some(user) = viewer.user.clone() else {
+        return Ok(login_first("/settings"));
+    };
+    // Only fixed messages: nothing from the address is echoed into the page.
+    let notice = match query.done.as_deref() {
+        Some("email") => Some("Your email address was changed."),
+        Some("password") => Some("Your password was changed."),
+        Some("revoked") => Some("The token was revoked. It no longer works."),
+        _ => None,
+    };
+    settings_page(
+        &viewer,
+        &accounts,
+        &user,
+        StatusCode::OK,
+        notice,
+        Errors::default(),
+        Kept::default(),
+    )
+    .await
+}
+
+/// The signed-in user of a settings form, after its CSRF check.
+fn poster<'a>(viewer: &'a Viewer, csrf: &str) -> Result<&'a User, PageError> {
+    viewer.check_csrf(csrf)?;
+    viewer.require_user()
+}
+
+#[derive(Deserialize)]
+pub struct ProfileForm {
+    #[serde(default)]
+    csrf: String,
+    email: String,
+}
+
+pub async fn profile(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    form: web::Form<ProfileForm>,
+) -> Result<HttpResponse, PageError> {
+    let user = poster(&viewer, &form.csrf)?;
+    match users::set_email(&accounts.pool, user, &form.email).await {
+        Ok(_) => Ok(see_other("/settings?done=email#profile")),
+        Err(e) => {
+            let errors = Errors {
+                profile: Some(inline(e)?),
+                ..Errors::default()
+            };
+            let kept = Kept {
+                email: Some(form.email.trim().to_owned()),
+                ..Kept::default()
+            };
+            settings_page(
+                &viewer,
+                &accounts,
+                user,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                errors,
+                kept,
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    current_password: String,
+    new_password: String,
+    new_password_confirmation: String,
+}
+
+pub async fn password(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    form: web::Form<PasswordForm>,
+) -> Result<HttpResponse, PageError> {
+    let user = poster(&viewer, &form.csrf)?;
+    let result = if form.new_password != form.new_password_confirmation {
+        Err("The two new passwords do not match.".to_owned())
+    } else {
+        match users::change_password(
+            &accounts.pool,
+            &user.name,
+            &form.current_password,
+            &form.new_password,
+        )
+        .await
+        {
+            Ok(()) => Ok(()),
+            Err(AccountsError::BadCredentials) => {
+                Err("The current password is incorrect.".to_owned())
+            }
+            Err(e) => Err(inline(e)?),
+        }
+    };
+    match result {
+        Ok(()) => Ok(see_other("/settings?done=password#password")),
+        Err(message) => {
+            let errors = Errors {
+                password: Some(message),
+                ..Errors::default()
+            };
+            settings_page(
+                &viewer,
+                &accounts,
+                user,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                errors,
+                Kept::default(),
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    csrf: String,
+    name: String,
+    scope: String,
+    /// Days until it expires; empty for never.
+    #[serde(default)]
+    expires_in_days: String,
+}
+
+#[derive(Template)]
+#[template(path = "token_created.html")]
+struct TokenCreated {
+    chrome: Chrome,
+    name: String,
+    user: String,
+    scope: &'static str,
+    expires: String,
+    token: String,
+}
+
+pub const EXPIRY_DAYS: [i64; 4] = [7, 30, 90, 365];
+
+fn expiry(days: &str) -> Result<Option<i64>, String> {
+    if days.is_empty() || days == "never" {
+        return Ok(None);
+    }
+    match days.parse::<i64>() {
+        Ok(d) if EXPIRY_DAYS.contains(&d) => Ok(Some(berth_accounts::now() + d * 86_400)),
+        _ => Err("Choose one of the offered expiry times.".into()),
+    }
+}
+
+/// Creates a token and shows its secret on the response itself: the one time it is ever
+/// shown, so the page is not stored anywhere.
+pub async fn create_token(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    form: web::Form<TokenForm>,
+) -> Result<HttpResponse, PageError> {
+    let user = poster(&viewer, &form.csrf)?;
+    let created = match (Scope::parse(&form.scope), expiry(&form.expires_in_days)) {
+        (Err(_), _) => Err("Choose a scope for the token.".to_owned()),
+        (_, Err(message)) => Err(message),
+        (Ok(scope), Ok(expires)) => {
+            match tokens::create(&accounts.pool, user, &form.name, scope, expires).await {
+                Ok(t) => Ok(t),
+                Err(e) => Err(inline(e)?),
+            }
+        }
+    };
+    let token = match created {
+        Ok(t) => t,
+        Err(message) => {
+            let errors = Errors {
+                token: Some(message),
+                ..Errors::default()
+            };
+            let kept = Kept {
+                token_name: form.name.clone(),
+                token_scope: form.scope.clone(),
+                token_expiry: form.expires_in_days.clone(),
+                ..Kept::default()
+            };
+            return settings_page(
+                &viewer,
+                &accounts,
+                user,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                errors,
+                kept,
+            )
+            .await;
+        }
+    };
+    let page = TokenCreated {
+        chrome: viewer.chrome.clone(),
+        name: token.info.name.clone(),
+        user: user.name.clone(),
+        scope: scope_label(token.info.scope),
+        expires: token
+            .info
+            .expires_at
+            .map_or_else(|| "never".into(), time::date),
+        token: token.token,
+    };
+    let mut resp = render(&viewer, StatusCode::OK, &page)?;
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+pub struct RevokeForm {
+    #[serde(default)]
+    csrf: String,
+    id: i64,
+}
+
+pub async fn revoke_token(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    form: web::Form<RevokeForm>,
+) -> Result<HttpResponse, PageError> {
+    let user = poster(&viewer, &form.csrf)?;
+    tokens::revoke(&accounts.pool, user, form.id).await?;
+    Ok(see_other("/settings?done=revoked#tokens"))
+}
+
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    confirm_name: String,
+}
+
+/// Deletes the account and everything in its namespace. The registry's data goes first, so a
+/// failure leaves the account (and the name) in place rather than content for the next owner
+/// of the name.
+pub async fn delete_account(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    registry: web::Data<Registry>,
+    form: web::Form<DeleteForm>,
+) -> Result<HttpResponse, PageError> {
+    let user = poster(&viewer, &form.csrf)?;
+    let refused = |message: String| {
+        let errors = Errors {
+            delete: Some(message),
+            ..Errors::default()
+        };
+        settings_page(
+            &viewer,
+            &accounts,
+            user,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            errors,
+            Kept::default(),
+        )
+    };
+    if form.confirm_name.trim() != user.name {
+        return refused(format!("Type your username, {}, to confirm.", user.name)).await;
+    }
+    let sole = users::sole_owned_orgs(&accounts.pool, user).await?;
+    if !sole.is_empty() {
+        return refused(format!(
+            "You are the only owner of {}. Add another owner or delete the organization first.",
+            sole.join(", ")
+        ))
+        .await;
+    }
+    let removed = registry
+        .meta()
+        .delete_namespace(&user.name)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "deleting a user's repositories");
+            PageError::internal()
+        })?;
+    match users::delete(&accounts.pool, user).await {
+        Ok(_) => {}
+        Err(e @ AccountsError::Conflict(_)) => return refused(inline(e)?).await,
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(user = %user.name, repositories = removed, "account deleted");
+    let mut resp = see_other("/");
+    resp.add_cookie(&session_cookie(&accounts, String::new(), Duration::ZERO))
+        .map_err(|_| PageError::internal())?;
+    Ok(resp)
+}
