@@ -769,3 +769,69 @@ async fn members_leave_an_organization_but_its_last_owner_cannot() {
     assert_eq!(members.len(), 1);
     assert_eq!(members[0].name, "alice");
 }
+
+/// The `id`s of the visible form controls of a page that no `<label for>` names. Radio
+/// buttons are labelled by the `<label>` wrapped around them.
+fn unlabelled_controls(html: &str) -> Vec<String> {
+    let mut missing = Vec::new();
+    for tag in ["<input", "<select", "<textarea"] {
+        for (at, _) in html.match_indices(tag) {
+            let end = html[at..].find('>').map_or(html.len(), |e| at + e);
+            let element = &html[at..end];
+            if element.contains("type=\"hidden\"")
+                || element.contains(" hidden")
+                || element.contains("type=\"radio\"")
+            {
+                continue;
+            }
+            let id = element
+                .split_once("id=\"")
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .map(|(id, _)| id.to_owned());
+            match id {
+                Some(id) if html.contains(&format!("for=\"{id}\"")) => {}
+                Some(id) => missing.push(id),
+                None => missing.push(element.to_owned()),
+            }
+        }
+    }
+    missing
+}
+
+#[tokio::test]
+async fn every_form_control_has_a_label_and_pages_have_landmarks() {
+    let app = TestApp::start().await;
+    let alice = sign_up_web(&app, "alice").await;
+    let r = submit(&alice, &app, "/orgs/new", "/orgs/new", &[("name", "acme")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = submit(
+        &alice,
+        &app,
+        "/o/acme/settings",
+        "/o/acme/settings/teams",
+        &[("team", "devs")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    for (client, path) in [
+        (&app.anonymous, "/"),
+        (&app.anonymous, "/login"),
+        (&app.anonymous, "/signup"),
+        (&alice, "/settings"),
+        (&alice, "/orgs/new"),
+        (&alice, "/o/acme/settings"),
+    ] {
+        let (status, html) = page(client, &app, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(unlabelled_controls(&html), Vec::<String>::new(), "{path}");
+        for landmark in [
+            "<a class=\"skip\" href=\"#main\">",
+            "<header",
+            "<main id=\"main\"",
+            "<footer",
+            "<html lang=\"en\">",
+        ] {
+            assert!(html.contains(landmark), "{path} lacks {landmark}");
+        }
+    }
+}

@@ -57,12 +57,17 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-/// Signs `user` in: a new session (never one the visitor brought along) and its cookie.
+/// Signs `user` in: a new session (never one the visitor brought along, which ends) and its
+/// cookie.
 async fn signed_in(
     accounts: &Accounts,
+    viewer: &Viewer,
     user: &users::User,
     to: &str,
 ) -> Result<HttpResponse, PageError> {
+    if let Some(old) = viewer.session_secret() {
+        sessions::delete(&accounts.pool, old).await?;
+    }
     let session = sessions::create(&accounts.pool, user).await?;
     let mut resp = see_other(to);
     resp.add_cookie(&session_cookie(
@@ -110,7 +115,7 @@ pub async fn login(
             "Log in with your password, not an access token.".into(),
         );
     };
-    signed_in(&accounts, &user, &next).await
+    signed_in(&accounts, &viewer, &user, &next).await
 }
 
 #[derive(Template)]
@@ -132,6 +137,9 @@ pub async fn signup_form(
 ) -> Result<HttpResponse, PageError> {
     if !accounts.config.open_signup {
         return Err(signup_closed());
+    }
+    if viewer.user.is_some() {
+        return Ok(see_other("/"));
     }
     let page = SignupPage {
         chrome: viewer.chrome.clone(),
@@ -191,7 +199,7 @@ pub async fn signup(
         Err(e) => return refused(inline(e)?),
     };
     tracing::info!(user = %user.name, "signed up on the web");
-    signed_in(&accounts, &user, &format!("/u/{}", user.name)).await
+    signed_in(&accounts, &viewer, &user, &format!("/u/{}", user.name)).await
 }
 
 #[derive(Deserialize)]
