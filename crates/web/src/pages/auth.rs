@@ -1,7 +1,7 @@
 //! Signing up, logging in and logging out.
 
 use actix_web::cookie::time::Duration;
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use berth_accounts::users::{self, NewUser};
@@ -103,8 +103,14 @@ pub async fn login(
     let peer = req.peer_addr().map(|a| a.ip());
     let identity = match accounts.login(username, &form.password, peer).await {
         Ok(identity) => identity,
-        Err(e @ AccountsError::Throttled { .. }) => {
-            return refused(StatusCode::TOO_MANY_REQUESTS, inline(e)?)
+        Err(AccountsError::Throttled { retry_after }) => {
+            let message = inline(AccountsError::Throttled { retry_after })?;
+            let mut resp = refused(StatusCode::TOO_MANY_REQUESTS, message)?;
+            resp.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(retry_after.max(1)),
+            );
+            return Ok(resp);
         }
         Err(e) => return refused(StatusCode::UNPROCESSABLE_ENTITY, inline(e)?),
     };
