@@ -714,3 +714,124 @@ async fn pages_answer_head_like_get() {
         assert!(r.headers().get("content-security-policy").is_some());
     }
 }
+
+#[tokio::test]
+async fn long_repository_lists_are_paged() {
+    let app = TestApp::start().await;
+    sign_up(&app, "alice").await;
+    let auth = basic("alice", "alice password");
+    for i in 0..31 {
+        create_repo(&app, &auth, "alice", &format!("app{i:02}"), "public").await;
+    }
+    create_repo(&app, &auth, "alice", "zz-private", "private").await;
+    let (_, first) = page(&app.anonymous, &app, "/u/alice").await;
+    assert!(first.contains("alice/app00") && first.contains("alice/app29"));
+    assert!(!first.contains("alice/app30"));
+    assert!(first.contains("href=\"/u/alice?page=2\""));
+    let (_, second) = page(&app.anonymous, &app, "/u/alice?page=2").await;
+    assert!(second.contains("alice/app30") && !second.contains("alice/app29"));
+    assert!(
+        !second.contains("?page=3"),
+        "the private one does not make a next page"
+    );
+    assert!(!second.contains("zz-private"));
+    let (status, _) = page(&app.anonymous, &app, "/u/alice?page=nope").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn members_leave_an_organization_but_its_last_owner_cannot() {
+    let app = TestApp::start().await;
+    let alice = sign_up_web(&app, "alice").await;
+    let bobby = sign_up_web(&app, "bobby").await;
+    let r = submit(&alice, &app, "/orgs/new", "/orgs/new", &[("name", "acme")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = submit(
+        &alice,
+        &app,
+        "/o/acme/settings",
+        "/o/acme/settings/members",
+        &[("username", "bobby"), ("role", "member")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = submit(&alice, &app, "/o/acme", "/o/acme/leave", &[]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.expect("body").contains("last owner"));
+    let r = submit(&bobby, &app, "/o/acme", "/o/acme/leave", &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let org = berth_accounts::orgs::get(&app.state.pool, "acme")
+        .await
+        .expect("org");
+    let members = berth_accounts::orgs::members(&app.state.pool, &org)
+        .await
+        .expect("members");
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0].name, "alice");
+}
+
+/// The `id`s of the visible form controls of a page that no `<label for>` names. Radio
+/// buttons are labelled by the `<label>` wrapped around them.
+fn unlabelled_controls(html: &str) -> Vec<String> {
+    let mut missing = Vec::new();
+    for tag in ["<input", "<select", "<textarea"] {
+        for (at, _) in html.match_indices(tag) {
+            let end = html[at..].find('>').map_or(html.len(), |e| at + e);
+            let element = &html[at..end];
+            if element.contains("type=\"hidden\"")
+                || element.contains(" hidden")
+                || element.contains("type=\"radio\"")
+            {
+                continue;
+            }
+            let id = element
+                .split_once("id=\"")
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .map(|(id, _)| id.to_owned());
+            match id {
+                Some(id) if html.contains(&format!("for=\"{id}\"")) => {}
+                Some(id) => missing.push(id),
+                None => missing.push(element.to_owned()),
+            }
+        }
+    }
+    missing
+}
+
+#[tokio::test]
+async fn every_form_control_has_a_label_and_pages_have_landmarks() {
+    let app = TestApp::start().await;
+    let alice = sign_up_web(&app, "alice").await;
+    let r = submit(&alice, &app, "/orgs/new", "/orgs/new", &[("name", "acme")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = submit(
+        &alice,
+        &app,
+        "/o/acme/settings",
+        "/o/acme/settings/teams",
+        &[("team", "devs")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    for (client, path) in [
+        (&app.anonymous, "/"),
+        (&app.anonymous, "/login"),
+        (&app.anonymous, "/signup"),
+        (&alice, "/settings"),
+        (&alice, "/orgs/new"),
+        (&alice, "/o/acme/settings"),
+    ] {
+        let (status, html) = page(client, &app, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(unlabelled_controls(&html), Vec::<String>::new(), "{path}");
+        for landmark in [
+            "<a class=\"skip\" href=\"#main\">",
+            "<header",
+            "<main id=\"main\"",
+            "<footer",
+            "<html lang=\"en\">",
+        ] {
+            assert!(html.contains(landmark), "{path} lacks {landmark}");
+        }
+    }
+}

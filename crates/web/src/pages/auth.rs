@@ -1,7 +1,7 @@
 //! Signing up, logging in and logging out.
 
 use actix_web::cookie::time::Duration;
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use berth_accounts::users::{self, NewUser};
@@ -57,12 +57,17 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-/// Signs `user` in: a new session (never one the visitor brought along) and its cookie.
+/// Signs `user` in: a new session (never one the visitor brought along, which ends) and its
+/// cookie.
 async fn signed_in(
     accounts: &Accounts,
+    viewer: &Viewer,
     user: &users::User,
     to: &str,
 ) -> Result<HttpResponse, PageError> {
+    if let Some(old) = viewer.session_secret() {
+        sessions::delete(&accounts.pool, old).await?;
+    }
     let session = sessions::create(&accounts.pool, user).await?;
     let mut resp = see_other(to);
     resp.add_cookie(&session_cookie(
@@ -98,8 +103,14 @@ pub async fn login(
     let peer = req.peer_addr().map(|a| a.ip());
     let identity = match accounts.login(username, &form.password, peer).await {
         Ok(identity) => identity,
-        Err(e @ AccountsError::Throttled { .. }) => {
-            return refused(StatusCode::TOO_MANY_REQUESTS, inline(e)?)
+        Err(AccountsError::Throttled { retry_after }) => {
+            let message = inline(AccountsError::Throttled { retry_after })?;
+            let mut resp = refused(StatusCode::TOO_MANY_REQUESTS, message)?;
+            resp.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(retry_after.max(1)),
+            );
+            return Ok(resp);
         }
         Err(e) => return refused(StatusCode::UNPROCESSABLE_ENTITY, inline(e)?),
     };
@@ -110,7 +121,7 @@ pub async fn login(
             "Log in with your password, not an access token.".into(),
         );
     };
-    signed_in(&accounts, &user, &next).await
+    signed_in(&accounts, &viewer, &user, &next).await
 }
 
 #[derive(Template)]
@@ -132,6 +143,9 @@ pub async fn signup_form(
 ) -> Result<HttpResponse, PageError> {
     if !accounts.config.open_signup {
         return Err(signup_closed());
+    }
+    if viewer.user.is_some() {
+        return Ok(see_other("/"));
     }
     let page = SignupPage {
         chrome: viewer.chrome.clone(),
@@ -191,7 +205,7 @@ pub async fn signup(
         Err(e) => return refused(inline(e)?),
     };
     tracing::info!(user = %user.name, "signed up on the web");
-    signed_in(&accounts, &user, &format!("/u/{}", user.name)).await
+    signed_in(&accounts, &viewer, &user, &format!("/u/{}", user.name)).await
 }
 
 #[derive(Deserialize)]

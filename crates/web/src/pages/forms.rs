@@ -25,7 +25,8 @@ pub fn local_path(next: Option<&str>) -> Option<&str> {
     let local = next.starts_with('/')
         && !next.starts_with("//")
         && !next.starts_with("/\\")
-        && !next.chars().any(|c| c.is_control() || c == '\\');
+        // Printable ASCII only: it becomes a `Location` header as it is.
+        && next.chars().all(|c| c.is_ascii_graphic() && c != '\\');
     local.then_some(next)
 }
 
@@ -44,6 +45,8 @@ mod tests {
             "evil",
             "/a\\b",
             "/\tx",
+            "/a b",
+            "/é",
             "",
         ] {
             assert_eq!(local_path(Some(bad)), None, "{bad:?}");

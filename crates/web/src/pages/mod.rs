@@ -50,6 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/orgs/new", get().to(orgs::new_form))
                 .route("/orgs/new", post().to(orgs::create))
                 .route("/o/{org}", get().to(orgs::page))
+                .route("/o/{org}/leave", post().to(orgs::leave))
                 .service(
                     web::scope("/o/{org}/settings")
                         .route("", get().to(org_settings::page))

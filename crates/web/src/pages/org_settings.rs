@@ -16,6 +16,7 @@ use serde::Deserialize;
 use super::error::inline;
 use super::settings::login_first;
 use super::{render, see_other, time, Chrome, PageError, Viewer};
+use crate::Site;
 
 /// What a refused form posted, kept for the page shown again.
 #[derive(Default)]
@@ -424,6 +425,8 @@ fn parse_grants(org: &Org, text: &str) -> AccountsResult<Vec<(String, Permission
 #[template(path = "robot_created.html")]
 struct RobotCreated {
     chrome: Chrome,
+    /// Where `docker login` goes.
+    host: String,
     org: String,
     name: String,
     grants: String,
@@ -434,6 +437,7 @@ struct RobotCreated {
 pub async fn create_robot(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
+    site: web::Data<Site>,
     path: web::Path<String>,
     form: web::Form<RobotForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -455,6 +459,7 @@ pub async fn create_robot(
     };
     let page = RobotCreated {
         chrome: viewer.chrome.clone(),
+        host: site.registry_host().to_owned(),
         org: org.name.clone(),
         grants: RobotRow::from(&robot.info).grants,
         name: robot.info.name,

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::chrome::initial;
 use super::error::inline;
 use super::settings::login_first;
-use super::users::{RepoRow, REPOSITORY_LIMIT};
+use super::users::{repositories, PageQuery, Paging, RepoRow};
 use super::{render, see_other, time, Chrome, PageError, Viewer};
 
 #[derive(Template)]
@@ -69,27 +69,66 @@ struct OrgPage {
     initial: String,
     created: String,
     repositories: Vec<RepoRow>,
+    paging: Paging,
     /// Shown to its members only.
     insider: bool,
+    /// Whether the viewer belongs to it (and so may leave).
+    member: bool,
     manager: bool,
     members: Vec<Member>,
     teams: Vec<Team>,
+}
+
+#[derive(Deserialize)]
+pub struct LeaveForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// A member leaves the organization (the last owner cannot).
+pub async fn leave(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    name: web::Path<String>,
+    form: web::Form<LeaveForm>,
+) -> Result<HttpResponse, PageError> {
+    let org = orgs::by_name(&accounts.pool, &name)
+        .await?
+        .ok_or_else(PageError::not_found)?;
+    viewer.check_csrf(&form.csrf)?;
+    let user = viewer.require_user()?;
+    match orgs::remove_member(&accounts.pool, &org, user, &user.name).await {
+        Ok(()) => {}
+        Err(berth_accounts::Error::Conflict(_)) => {
+            return Err(PageError::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "You are the last owner of {}. Make someone else an owner before you leave.",
+                    org.name
+                ),
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(see_other(&format!("/u/{}", user.name)))
 }
 
 pub async fn page(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     name: web::Path<String>,
+    query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, PageError> {
     let org = orgs::by_name(&accounts.pool, &name)
         .await?
         .ok_or_else(PageError::not_found)?;
-    let (insider, manager) = match &viewer.user {
+    let (insider, member, manager) = match &viewer.user {
         Some(u) => (
             orgs::can_see_members(&accounts.pool, &org, u).await?,
+            orgs::role(&accounts.pool, &org, u.id).await?.is_some(),
             orgs::can_manage(&accounts.pool, &org, u).await?,
         ),
-        None => (false, false),
+        None => (false, false, false),
     };
     let (members, teams) = if insider {
         (
@@ -99,15 +138,16 @@ pub async fn page(
     } else {
         (Vec::new(), Vec::new())
     };
-    let repositories = accounts
-        .visible_in_namespace(&viewer.identity(), &org.name, REPOSITORY_LIMIT, 0)
-        .await?;
+    let path = format!("/o/{}", org.name);
+    let (repositories, paging) = repositories(&accounts, &viewer, &org.name, path, &query).await?;
     let page = OrgPage {
         chrome: viewer.chrome.clone(),
         initial: initial(&org.name),
         created: time::month_year(org.created_at),
-        repositories: repositories.iter().map(RepoRow::from).collect(),
+        repositories,
+        paging,
         insider,
+        member,
         manager,
         members,
         teams,

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use super::error::inline;
 use super::{render, see_other, time, Chrome, PageError, Viewer};
 use crate::api::session_cookie;
+use crate::Site;
 
 /// Which of the page's forms an inline error belongs to.
 #[derive(Default)]
@@ -263,6 +264,8 @@ pub struct TokenForm {
 #[template(path = "token_created.html")]
 struct TokenCreated {
     chrome: Chrome,
+    /// Where `docker login` goes.
+    host: String,
     name: String,
     user: String,
     scope: &'static str,
@@ -287,6 +290,7 @@ fn expiry(days: &str) -> Result<Option<i64>, String> {
 pub async fn create_token(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
+    site: web::Data<Site>,
     form: web::Form<TokenForm>,
 ) -> Result<HttpResponse, PageError> {
     let user = poster(&viewer, &form.csrf)?;
@@ -327,6 +331,7 @@ pub async fn create_token(
     };
     let page = TokenCreated {
         chrome: viewer.chrome.clone(),
+        host: site.registry_host().to_owned(),
         name: token.info.name.clone(),
         user: user.name.clone(),
         scope: scope_label(token.info.scope),

@@ -5,12 +5,66 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use berth_accounts::{orgs, users, Accounts};
+use serde::Deserialize;
 
 use super::chrome::initial;
 use super::{render, time, Chrome, PageError, Viewer};
 
-/// How many repositories a profile lists.
-pub const REPOSITORY_LIMIT: i64 = 100;
+/// How many repositories a profile lists a page.
+pub const PER_PAGE: i64 = 30;
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    page: Option<i64>,
+}
+
+/// Where a list of repositories is in its pages.
+pub struct Paging {
+    pub path: String,
+    pub page: i64,
+    pub has_next: bool,
+}
+
+impl Paging {
+    pub fn prev_url(&self) -> String {
+        format!("{}?page={}", self.path, self.page - 1)
+    }
+
+    pub fn next_url(&self) -> String {
+        format!("{}?page={}", self.path, self.page + 1)
+    }
+}
+
+/// One page of the repositories of `namespace` the viewer may see. One more than a page is
+/// read to know whether there is a next: counted among visible rows only, so it says nothing
+/// about private ones.
+pub async fn repositories(
+    accounts: &Accounts,
+    viewer: &Viewer,
+    namespace: &str,
+    path: String,
+    query: &PageQuery,
+) -> Result<(Vec<RepoRow>, Paging), PageError> {
+    let page = query.page.unwrap_or(1).clamp(1, 10_000);
+    let mut found = accounts
+        .visible_in_namespace(
+            &viewer.identity(),
+            namespace,
+            PER_PAGE + 1,
+            (page - 1) * PER_PAGE,
+        )
+        .await?;
+    let has_next = found.len() > usize::try_from(PER_PAGE).unwrap_or(usize::MAX);
+    found.truncate(usize::try_from(PER_PAGE).unwrap_or(0));
+    Ok((
+        found.iter().map(RepoRow::from).collect(),
+        Paging {
+            path,
+            page,
+            has_next,
+        },
+    ))
+}
 
 pub struct RepoRow {
     pub name: String,
@@ -44,20 +98,21 @@ struct UserPage {
     is_self: bool,
     orgs: Vec<String>,
     repositories: Vec<RepoRow>,
+    paging: Paging,
 }
 
 pub async fn page(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     name: web::Path<String>,
+    query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, PageError> {
     let user = users::by_name(&accounts.pool, &name)
         .await?
         .filter(|u| u.active)
         .ok_or_else(PageError::not_found)?;
-    let repositories = accounts
-        .visible_in_namespace(&viewer.identity(), &user.name, REPOSITORY_LIMIT, 0)
-        .await?;
+    let path = format!("/u/{}", user.name);
+    let (repositories, paging) = repositories(&accounts, &viewer, &user.name, path, &query).await?;
     let orgs = orgs::of_user(&accounts.pool, user.id)
         .await?
         .into_iter()
@@ -69,7 +124,8 @@ pub async fn page(
         joined: time::month_year(user.created_at),
         is_self: viewer.user.as_ref().is_some_and(|v| v.id == user.id),
         orgs,
-        repositories: repositories.iter().map(RepoRow::from).collect(),
+        repositories,
+        paging,
         name: user.name,
     };
     render(&viewer, StatusCode::OK, &page)
