@@ -12,7 +12,7 @@ pub fn query_config() -> web::QueryConfig {
 
 pub fn config() -> web::FormConfig {
     web::FormConfig::default()
-        .limit(16 * 1024)
+        .limit(64 * 1024) // a README is up to 25,000 bytes, and encoding grows it
         .error_handler(|err, _| {
             PageError::bad_request(format!("The form could not be read: {err}")).into()
         })

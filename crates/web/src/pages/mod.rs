@@ -10,8 +10,12 @@ mod forms;
 mod home;
 mod org_settings;
 mod orgs;
+mod repo_settings;
+mod repository;
+mod search;
 mod security;
 mod settings;
+mod tags;
 mod time;
 mod users;
 mod viewer;
@@ -35,6 +39,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .app_data(forms::query_config())
                 .wrap_fn(security::wrap)
                 .route("/", get().to(home::page))
+                .route("/search", get().to(search::page))
+                .route("/r/{tail:.+}", get().to(repository::get))
+                .route("/r/{tail:.+}", post().to(repository::post))
                 .route("/login", get().to(auth::login_form))
                 .route("/login", post().to(auth::login))
                 .route("/signup", get().to(auth::signup_form))

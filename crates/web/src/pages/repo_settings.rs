@@ -1,0 +1,195 @@
+//! A repository's settings, for its administrators: descriptions and visibility, which teams
+//! of its organization may do what, and deleting it (its name typed to confirm).
+
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use askama::Template;
+use berth_accounts::access::Permission;
+use berth_accounts::orgs::{self, Org};
+use berth_accounts::repos::{self, Changes};
+use berth_accounts::users::User;
+use berth_accounts::Accounts;
+use berth_registry::Registry;
+
+use super::error::inline;
+use super::repository::{head, Head, Repo, RepoForm};
+use super::{render, see_other, Chrome, PageError, Viewer};
+use crate::Site;
+
+pub struct TeamRow {
+    pub name: String,
+    /// `read`, `write`, `admin`, or empty for none.
+    pub permission: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "repo_settings.html")]
+struct SettingsPage {
+    chrome: Chrome,
+    head: Head,
+    description: String,
+    full_description: String,
+    /// Teams of the organization the repository belongs to (none for a user's repository).
+    org: Option<String>,
+    teams: Vec<TeamRow>,
+    error: Option<(&'static str, String)>,
+}
+
+impl SettingsPage {
+    fn error_for(&self, section: &str) -> Option<&str> {
+        self.error
+            .as_ref()
+            .filter(|(s, _)| *s == section)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+fn require_admin(repo: &Repo) -> Result<(), PageError> {
+    if repo.permission < Permission::Admin {
+        return Err(PageError::forbidden(
+            "Only the repository's administrators can change its settings.",
+        ));
+    }
+    Ok(())
+}
+
+async fn org_of(accounts: &Accounts, repo: &Repo) -> Result<Option<Org>, PageError> {
+    Ok(orgs::by_name(&accounts.pool, &repo.settings.namespace).await?)
+}
+
+pub async fn page(
+    viewer: &Viewer,
+    accounts: &Accounts,
+    site: &Site,
+    repo: &Repo,
+    error: Option<(&'static str, String)>,
+) -> Result<HttpResponse, PageError> {
+    require_admin(repo)?;
+    let org = org_of(accounts, repo).await?;
+    let teams = match &org {
+        Some(org) => orgs::teams(&accounts.pool, org)
+            .await?
+            .into_iter()
+            .map(|t| TeamRow {
+                permission: t
+                    .repositories
+                    .iter()
+                    .find(|g| g.repository == repo.settings.repository)
+                    .map_or("", |g| g.permission),
+                name: t.name,
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let view = SettingsPage {
+        chrome: viewer.chrome.clone(),
+        head: head(accounts, site, viewer, repo, "settings").await?,
+        description: repo.settings.description.clone(),
+        full_description: repo.settings.full_description.clone(),
+        org: org.map(|o| o.name),
+        teams,
+        error,
+    };
+    render(viewer, status, &view)
+}
+
+/// The short name inside its organization (`app` of `acme/app`).
+fn short_name(repository: &str) -> &str {
+    repository.split_once('/').map_or(repository, |(_, n)| n)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn post(
+    viewer: &Viewer,
+    accounts: &Accounts,
+    site: &Site,
+    registry: &Registry,
+    repo: &Repo,
+    user: &User,
+    action: &[&str],
+    form: &RepoForm,
+) -> Result<HttpResponse, PageError> {
+    require_admin(repo)?;
+    let name = repo.settings.repository.as_str();
+    let settings_url = format!("{}/settings", super::repository_url(name));
+    let failed = |section: &'static str, e: berth_accounts::Error| async move {
+        let message = inline(e)?;
+        page(viewer, accounts, site, repo, Some((section, message))).await
+    };
+    match action {
+        [] => {
+            let private = match form.visibility.as_deref() {
+                None => None,
+                Some("private") => Some(true),
+                Some("public") => Some(false),
+                Some(_) => return Err(PageError::bad_request("Visibility is public or private.")),
+            };
+            let changes = Changes {
+                private,
+                description: form.description.clone(),
+                full_description: form.full_description.clone(),
+            };
+            match repos::update(&accounts.pool, &user.name, name, changes).await {
+                Ok(()) => Ok(see_other(&format!("{settings_url}?saved=1"))),
+                Err(e) => failed("general", e).await,
+            }
+        }
+        ["teams"] | ["teams", "remove"] => {
+            let org = org_of(accounts, repo)
+                .await?
+                .ok_or_else(PageError::not_found)?;
+            let result = if action.len() == 2 {
+                orgs::remove_team_permission(
+                    &accounts.pool,
+                    &org,
+                    user,
+                    &form.team,
+                    short_name(name),
+                )
+                .await
+            } else {
+                match Permission::parse_grant(&form.permission) {
+                    Ok(p) => {
+                        orgs::set_team_permission(
+                            &accounts.pool,
+                            &org,
+                            user,
+                            &form.team,
+                            short_name(name),
+                            p,
+                        )
+                        .await
+                    }
+                    Err(e) => Err(e),
+                }
+            };
+            match result {
+                Ok(()) => Ok(see_other(&format!("{settings_url}#teams"))),
+                Err(berth_accounts::Error::Forbidden) => Err(PageError::forbidden(
+                    "Only the organization's owners can change what its teams may do.",
+                )),
+                Err(e) => failed("teams", e).await,
+            }
+        }
+        ["delete"] => {
+            if form.confirm_name.trim() != name {
+                let e = berth_accounts::Error::Invalid(format!(
+                    "type the repository's name, {name}, to confirm"
+                ));
+                return failed("delete", e).await;
+            }
+            registry.meta().delete_repository(name).await.map_err(|e| {
+                tracing::error!(error = %e, "deleting a repository from its settings");
+                PageError::internal()
+            })?;
+            repos::delete(&accounts.pool, &user.name, name).await?;
+            Ok(see_other(&format!("/u/{}", user.name)))
+        }
+        _ => Err(PageError::not_found()),
+    }
+}

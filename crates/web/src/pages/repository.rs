@@ -1,0 +1,406 @@
+//! A repository's pages under `/r/{namespace}/{name}` (as on Docker Hub): the overview with its
+//! README, pull command, stars and comments; the tags tab and a tag's page (in `tags.rs`); and
+//! the administrators' settings (in `repo_settings.rs`). Names may have more than two parts, so
+//! the path is read from its end: `…/tags`, `…/tags/{tag}`, `…/settings` and the form actions.
+//!
+//! A repository the viewer may not read answers exactly like one that does not exist.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use berth_accounts::access::Permission;
+use berth_accounts::comments::{self, Comment};
+use berth_accounts::repos::{self, RepoSettings};
+use berth_accounts::{stars, Accounts};
+use berth_registry::Registry;
+use serde::Deserialize;
+
+use super::error::inline;
+use super::settings::login_first;
+use super::{render, repo_settings, see_other, tags, time, Chrome, PageError, Viewer};
+use crate::{markdown, Site};
+
+/// Comments shown a page.
+const COMMENTS_PER_PAGE: i64 = 20;
+
+/// What a path under `/r/` asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Target {
+    Overview,
+    Tags,
+    Tag(String),
+    Settings,
+    /// A form action (`star`, `comments`, `settings/delete`, …) and its arguments.
+    Action(Vec<String>),
+}
+
+/// Splits `/r/{tail}` into the repository's name and what is asked of it. A suffix counts
+/// only when what is left still names a repository in a namespace (two parts or more).
+pub fn parse(tail: &str, post: bool) -> (String, Target) {
+    let parts: Vec<&str> = tail.split('/').collect();
+    let name = |keep: usize| parts[..keep].join("/");
+    let n = parts.len();
+    let fits = |suffix: usize| n >= suffix + 2;
+    if post {
+        for suffix in [3, 2, 1] {
+            if !fits(suffix) {
+                continue;
+            }
+            let rest: Vec<String> = parts[n - suffix..].iter().map(|s| s.to_string()).collect();
+            let known = match rest.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+                ["comments", id, "edit" | "delete"] => id.parse::<i64>().is_ok(),
+                ["settings", "teams", "remove"] => true,
+                ["settings", "delete" | "teams"] => true,
+                ["star" | "unstar" | "comments" | "settings"] => true,
+                _ => false,
+            };
+            if known {
+                return (name(n - suffix), Target::Action(rest));
+            }
+        }
+        return (tail.to_owned(), Target::Action(Vec::new()));
+    }
+    if fits(2) && parts[n - 2] == "tags" {
+        return (name(n - 2), Target::Tag(parts[n - 1].to_owned()));
+    }
+    if fits(1) && parts[n - 1] == "tags" {
+        return (name(n - 1), Target::Tags);
+    }
+    if fits(1) && parts[n - 1] == "settings" {
+        return (name(n - 1), Target::Settings);
+    }
+    (tail.to_owned(), Target::Overview)
+}
+
+/// The header every tab of a repository shows.
+pub struct Head {
+    pub name: String,
+    pub url: String,
+    pub namespace: String,
+    pub namespace_url: String,
+    pub private: bool,
+    pub description: String,
+    pub stars: i64,
+    pub starred: bool,
+    pub pulls: i64,
+    pub pushed: String,
+    pub pull_command: String,
+    pub signed_in: bool,
+    pub admin: bool,
+    pub comments: i64,
+    /// Which tab is open: `overview`, `tags` or `settings`.
+    pub tab: &'static str,
+}
+
+/// A repository the viewer may read, with what the pages need about it.
+pub struct Repo {
+    pub settings: RepoSettings,
+    pub permission: Permission,
+}
+
+/// Loads a repository the viewer may read; anything else is the site's 404.
+pub async fn load(accounts: &Accounts, viewer: &Viewer, name: &str) -> Result<Repo, PageError> {
+    if berth_registry::names::validate_name(name).is_err() {
+        return Err(PageError::not_found());
+    }
+    let permission = accounts.permission(&viewer.identity(), name).await?;
+    if permission < Permission::Read {
+        return Err(PageError::not_found());
+    }
+    let settings = repos::get(&accounts.pool, name)
+        .await?
+        .ok_or_else(PageError::not_found)?;
+    Ok(Repo {
+        settings,
+        permission,
+    })
+}
+
+pub async fn head(
+    accounts: &Accounts,
+    site: &Site,
+    viewer: &Viewer,
+    repo: &Repo,
+    tab: &'static str,
+) -> Result<Head, PageError> {
+    let s = &repo.settings;
+    let starred = match &viewer.user {
+        Some(u) => stars::is_starred(&accounts.pool, u, &s.repository).await?,
+        None => false,
+    };
+    let namespace_url = if berth_accounts::orgs::by_name(&accounts.pool, &s.namespace)
+        .await?
+        .is_some()
+    {
+        format!("/o/{}", s.namespace)
+    } else {
+        format!("/u/{}", s.namespace)
+    };
+    Ok(Head {
+        name: s.repository.clone(),
+        url: super::repository_url(&s.repository),
+        namespace: s.namespace.clone(),
+        namespace_url,
+        private: s.private,
+        description: s.description.clone(),
+        stars: s.star_count,
+        starred,
+        pulls: s.pull_count,
+        pushed: s
+            .last_pushed_at
+            .map_or_else(|| "never".to_owned(), time::date_time),
+        pull_command: format!("docker pull {}/{}", site.registry_host(), s.repository),
+        signed_in: viewer.user.is_some(),
+        admin: repo.permission >= Permission::Admin,
+        comments: s.comment_count,
+        tab,
+    })
+}
+
+pub struct CommentView {
+    pub id: i64,
+    pub author: String,
+    pub html: String,
+    pub body: String,
+    pub when: String,
+    pub edited: bool,
+    pub can_edit: bool,
+    pub can_delete: bool,
+}
+
+#[derive(Template)]
+#[template(path = "repo_overview.html")]
+struct OverviewPage {
+    chrome: Chrome,
+    head: Head,
+    readme: String,
+    comments: Vec<CommentView>,
+    comment_page: i64,
+    prev_comments: Option<String>,
+    next_comments: Option<String>,
+    can_comment: bool,
+    draft: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct RepoQuery {
+    page: Option<i64>,
+}
+
+/// `GET /r/{tail}`.
+pub async fn get(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    site: web::Data<Site>,
+    registry: web::Data<Registry>,
+    tail: web::Path<String>,
+    query: web::Query<RepoQuery>,
+) -> Result<HttpResponse, PageError> {
+    let (name, target) = parse(&tail, false);
+    let repo = load(&accounts, &viewer, &name).await?;
+    let page = query.page.unwrap_or(1).clamp(1, 10_000);
+    match target {
+        Target::Overview => overview(&viewer, &accounts, &site, &repo, page, None, "").await,
+        Target::Tags => tags::list(&viewer, &accounts, &site, &registry, &repo, page).await,
+        Target::Tag(tag) => tags::detail(&viewer, &accounts, &site, &registry, &repo, &tag).await,
+        Target::Settings => repo_settings::page(&viewer, &accounts, &site, &repo, None).await,
+        Target::Action(_) => Err(PageError::not_found()),
+    }
+}
+
+async fn overview(
+    viewer: &Viewer,
+    accounts: &Accounts,
+    site: &Site,
+    repo: &Repo,
+    page: i64,
+    error: Option<String>,
+    draft: &str,
+) -> Result<HttpResponse, PageError> {
+    let head = head(accounts, site, viewer, repo, "overview").await?;
+    let (total, list) = comments::list(
+        &accounts.pool,
+        &repo.settings.repository,
+        (page - 1) * COMMENTS_PER_PAGE,
+        COMMENTS_PER_PAGE,
+    )
+    .await?;
+    let me = viewer.user.as_ref().map(|u| u.name.as_str());
+    let admin = repo.permission >= Permission::Admin;
+    let comments = list
+        .into_iter()
+        .map(|c: Comment| CommentView {
+            id: c.id,
+            html: markdown::render(&c.body),
+            can_edit: me == Some(c.author.as_str()),
+            can_delete: admin || me == Some(c.author.as_str()),
+            when: time::date_time(c.created_at),
+            edited: c.updated_at != c.created_at,
+            author: c.author,
+            body: c.body,
+        })
+        .collect();
+    let url = |p: i64| format!("{}?page={p}#comments", head.url);
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let view = OverviewPage {
+        chrome: viewer.chrome.clone(),
+        readme: markdown::render(&repo.settings.full_description),
+        comments,
+        comment_page: page,
+        prev_comments: (page > 1).then(|| url(page - 1)),
+        next_comments: (page * COMMENTS_PER_PAGE < total).then(|| url(page + 1)),
+        can_comment: viewer.user.is_some(),
+        draft: draft.to_owned(),
+        error,
+        head,
+    };
+    render(viewer, status, &view)
+}
+
+/// Every form posted to a repository: each handler reads the fields it needs.
+#[derive(Deserialize, Default)]
+pub struct RepoForm {
+    #[serde(default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub body: String,
+    pub description: Option<String>,
+    pub full_description: Option<String>,
+    pub visibility: Option<String>,
+    #[serde(default)]
+    pub confirm_name: String,
+    #[serde(default)]
+    pub team: String,
+    #[serde(default)]
+    pub permission: String,
+}
+
+/// `POST /r/{tail}`: star, comment, and the settings forms.
+pub async fn post(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    site: web::Data<Site>,
+    registry: web::Data<Registry>,
+    tail: web::Path<String>,
+    form: web::Form<RepoForm>,
+) -> Result<HttpResponse, PageError> {
+    let (name, target) = parse(&tail, true);
+    let Target::Action(action) = target else {
+        return Err(PageError::not_found());
+    };
+    let repo = load(&accounts, &viewer, &name).await?;
+    viewer.check_csrf(&form.csrf)?;
+    let url = super::repository_url(&name);
+    let Some(user) = viewer.user.as_ref() else {
+        return Ok(login_first(&url));
+    };
+    let action: Vec<&str> = action.iter().map(String::as_str).collect();
+    match action[..] {
+        ["star"] => {
+            stars::star(&accounts.pool, user, &name).await?;
+            Ok(see_other(&url))
+        }
+        ["unstar"] => {
+            stars::unstar(&accounts.pool, user, &name).await?;
+            Ok(see_other(&url))
+        }
+        ["comments"] => match comments::create(&accounts.pool, &name, user, &form.body).await {
+            Ok(c) => Ok(see_other(&format!("{url}#comment-{}", c.id))),
+            Err(e) => {
+                let message = inline(e)?;
+                overview(
+                    &viewer,
+                    &accounts,
+                    &site,
+                    &repo,
+                    1,
+                    Some(message),
+                    &form.body,
+                )
+                .await
+            }
+        },
+        ["comments", id, "edit"] => {
+            let id = id.parse().map_err(|_| PageError::not_found())?;
+            match comments::update(&accounts.pool, &name, id, user, &form.body).await {
+                Ok(_) => Ok(see_other(&format!("{url}#comment-{id}"))),
+                Err(berth_accounts::Error::Invalid(m)) => {
+                    overview(&viewer, &accounts, &site, &repo, 1, Some(m), "").await
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        ["comments", id, "delete"] => {
+            let id = id.parse().map_err(|_| PageError::not_found())?;
+            let admin = repo.permission >= Permission::Admin;
+            comments::delete(&accounts.pool, &name, id, user, admin).await?;
+            Ok(see_other(&format!("{url}#comments")))
+        }
+        ["settings", ..] => {
+            repo_settings::post(
+                &viewer,
+                &accounts,
+                &site,
+                &registry,
+                &repo,
+                user,
+                &action[1..],
+                &form,
+            )
+            .await
+        }
+        _ => Err(PageError::not_found()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse, Target};
+
+    #[test]
+    fn paths_are_read_from_their_end() {
+        assert_eq!(
+            parse("acme/app", false),
+            ("acme/app".into(), Target::Overview)
+        );
+        assert_eq!(
+            parse("acme/app/tags", false),
+            ("acme/app".into(), Target::Tags)
+        );
+        assert_eq!(
+            parse("acme/team/app/tags/v1.2", false),
+            ("acme/team/app".into(), Target::Tag("v1.2".into()))
+        );
+        assert_eq!(
+            parse("acme/settings", false),
+            ("acme/settings".into(), Target::Overview)
+        );
+        assert_eq!(
+            parse("acme/tags", false),
+            ("acme/tags".into(), Target::Overview)
+        );
+        assert_eq!(
+            parse("acme/app/comments/12/delete", true),
+            (
+                "acme/app".into(),
+                Target::Action(vec!["comments".into(), "12".into(), "delete".into()])
+            )
+        );
+        assert_eq!(
+            parse("acme/app/star", true),
+            ("acme/app".into(), Target::Action(vec!["star".into()]))
+        );
+        assert_eq!(
+            parse("acme/app/comments/x/delete", true),
+            (
+                "acme/app/comments/x/delete".into(),
+                Target::Action(Vec::new())
+            )
+        );
+    }
+}

@@ -1,0 +1,182 @@
+//! A repository's tags tab and a tag's own page: size, platforms, who pushed it and when;
+//! layers, configuration, build history and the manifest itself.
+
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+use askama::Template;
+use berth_accounts::Accounts;
+use berth_registry::Registry;
+
+use super::repository::{head, Head, Repo};
+use super::{render, time, Chrome, PageError, Viewer};
+use crate::images::{self, human_size, ImageConfig, TagSummary};
+use crate::Site;
+
+const PER_PAGE: i64 = 25;
+
+pub struct TagRow {
+    pub name: String,
+    pub url: String,
+    pub digest: String,
+    pub short_digest: String,
+    pub size: String,
+    pub platforms: String,
+    pub pushed: String,
+    pub pushed_by: Option<String>,
+    pub pull_command: String,
+}
+
+fn short(digest: &str) -> String {
+    let hex = digest.split_once(':').map_or(digest, |(_, h)| h);
+    hex.chars().take(12).collect()
+}
+
+fn row(head: &Head, host: &str, t: &TagSummary) -> TagRow {
+    TagRow {
+        url: format!("{}/tags/{}", head.url, t.name),
+        short_digest: short(&t.digest),
+        digest: t.digest.clone(),
+        size: human_size(t.size),
+        platforms: if t.platforms.is_empty() {
+            "—".to_owned()
+        } else {
+            t.platforms.join(", ")
+        },
+        pushed: time::date_time(t.pushed_at),
+        pushed_by: t.pushed_by.clone(),
+        pull_command: format!("docker pull {host}/{}:{}", head.name, t.name),
+        name: t.name.clone(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "repo_tags.html")]
+struct TagsPage {
+    chrome: Chrome,
+    head: Head,
+    tags: Vec<TagRow>,
+    total: i64,
+    page: i64,
+    prev_url: Option<String>,
+    next_url: Option<String>,
+}
+
+pub async fn list(
+    viewer: &Viewer,
+    accounts: &Accounts,
+    site: &Site,
+    registry: &Registry,
+    repo: &Repo,
+    page: i64,
+) -> Result<HttpResponse, PageError> {
+    let head = head(accounts, site, viewer, repo, "tags").await?;
+    let name = &repo.settings.repository;
+    let (total, details) = registry
+        .meta()
+        .tag_details(name, (page - 1) * PER_PAGE, PER_PAGE)
+        .await
+        .map_err(internal)?
+        .unwrap_or_default();
+    let summaries = images::summarize(registry, name, &details)
+        .await
+        .map_err(internal)?;
+    let url = |p: i64| format!("{}/tags?page={p}", head.url);
+    let view = TagsPage {
+        chrome: viewer.chrome.clone(),
+        tags: summaries
+            .iter()
+            .map(|t| row(&head, site.registry_host(), t))
+            .collect(),
+        total,
+        page,
+        prev_url: (page > 1).then(|| url(page - 1)),
+        next_url: (page * PER_PAGE < total).then(|| url(page + 1)),
+        head,
+    };
+    render(viewer, StatusCode::OK, &view)
+}
+
+pub struct LayerRow {
+    pub index: usize,
+    pub digest: String,
+    pub short_digest: String,
+    pub size: String,
+    pub media_type: String,
+}
+
+pub struct PlatformRow {
+    pub platform: String,
+    pub digest: String,
+    pub short_digest: String,
+    pub size: String,
+}
+
+#[derive(Template)]
+#[template(path = "repo_tag.html")]
+struct TagPage {
+    chrome: Chrome,
+    head: Head,
+    tag: TagRow,
+    media_type: String,
+    layers: Vec<LayerRow>,
+    platforms: Vec<PlatformRow>,
+    config: Option<ImageConfig>,
+    manifest: String,
+}
+
+pub async fn detail(
+    viewer: &Viewer,
+    accounts: &Accounts,
+    site: &Site,
+    registry: &Registry,
+    repo: &Repo,
+    tag: &str,
+) -> Result<HttpResponse, PageError> {
+    let name = &repo.settings.repository;
+    let detail = registry
+        .meta()
+        .tag_detail(name, tag)
+        .await
+        .map_err(internal)?
+        .ok_or_else(PageError::not_found)?;
+    let view = images::view(registry, name, &detail)
+        .await
+        .map_err(internal)?;
+    let head = head(accounts, site, viewer, repo, "tags").await?;
+    let page = TagPage {
+        chrome: viewer.chrome.clone(),
+        tag: row(&head, site.registry_host(), &view.summary),
+        media_type: view.summary.media_type.clone(),
+        layers: view
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| LayerRow {
+                index: i + 1,
+                short_digest: short(&l.digest),
+                digest: l.digest.clone(),
+                size: human_size(l.size),
+                media_type: l.media_type.clone(),
+            })
+            .collect(),
+        platforms: view
+            .images
+            .iter()
+            .map(|p| PlatformRow {
+                platform: p.platform.clone(),
+                short_digest: short(&p.digest),
+                digest: p.digest.clone(),
+                size: p.size.map_or_else(|| "—".to_owned(), human_size),
+            })
+            .collect(),
+        config: view.config,
+        manifest: view.manifest,
+        head,
+    };
+    render(viewer, StatusCode::OK, &page)
+}
+
+fn internal(e: berth_registry::Error) -> PageError {
+    tracing::error!(error = %e, "reading tags for a page");
+    PageError::internal()
+}
