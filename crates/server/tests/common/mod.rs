@@ -4,6 +4,10 @@
 
 #![allow(dead_code)]
 
+/// Headless Chromium for browser tests (needs the chromedriver scripts/test starts).
+#[cfg(feature = "e2e")]
+pub mod browser;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 
