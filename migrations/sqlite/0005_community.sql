@@ -5,9 +5,9 @@ CREATE INDEX tags_recent ON tags (repository_id, updated_at);
 
 ALTER TABLE repository_settings ADD COLUMN star_count BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE repository_settings ADD COLUMN comment_count BIGINT NOT NULL DEFAULT 0;
-CREATE INDEX repository_settings_stars ON repository_settings (star_count);
-CREATE INDEX repository_settings_pulls ON repository_settings (pull_count);
-CREATE INDEX repository_settings_pushed ON repository_settings (last_pushed_at);
+CREATE INDEX repository_settings_stars ON repository_settings (star_count DESC, repository);
+CREATE INDEX repository_settings_pulls ON repository_settings (pull_count DESC, repository);
+CREATE INDEX repository_settings_pushed ON repository_settings (last_pushed_at DESC, repository);
 
 CREATE TABLE stars (
     account_id  BIGINT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,

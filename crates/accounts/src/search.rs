@@ -89,7 +89,7 @@ pub struct Results {
 }
 
 /// Matches are counted up to this many.
-pub const COUNT_CAP: i64 = 10_000;
+pub const COUNT_CAP: i64 = 1_000;
 
 /// The most words of a query that are searched for.
 const MAX_WORDS: usize = 8;
@@ -141,25 +141,67 @@ impl Sql {
     }
 }
 
+/// A query matching more repositories than this is "broad": ranking every match by text
+/// relevance would cost more than the page is worth, so its best matches are its most starred
+/// ones, read in the order of the stars index until the page is full.
+pub const RANK_LIMIT: i64 = 2_000;
+
+/// The text-search expression in each backend's own language, built from plain words only.
+fn match_expression(backend: Backend, words: &[String]) -> String {
+    match backend {
+        // A one-letter prefix would match most of the index: it must be a whole word.
+        Backend::Sqlite => words
+            .iter()
+            .map(|w| match w.chars().count() {
+                1 => format!("\"{w}\""),
+                _ => format!("\"{w}\"*"),
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        Backend::Postgres => words
+            .iter()
+            .map(|w| match w.chars().count() {
+                1 => w.clone(),
+                _ => format!("{w}:*"),
+            })
+            .collect::<Vec<_>>()
+            .join(" & "),
+    }
+}
+
+/// How many repositories match the text (visible or not), counted only up to
+/// `RANK_LIMIT + 1`: enough to choose how to rank.
+async fn breadth(pool: &AnyPool, backend: Backend, expr: &str) -> Result<i64> {
+    let sql = match backend {
+        Backend::Sqlite => {
+            "SELECT COUNT(*) FROM (SELECT 1 FROM repository_search
+             WHERE repository_search MATCH $1 LIMIT $2) c"
+        }
+        Backend::Postgres => {
+            "SELECT COUNT(*) FROM (SELECT 1 FROM repository_settings
+             WHERE search @@ to_tsquery('simple', $1) LIMIT $2) c"
+        }
+    };
+    Ok(sqlx::query_scalar(sql)
+        .bind(expr)
+        .bind(RANK_LIMIT + 1)
+        .fetch_one(pool)
+        .await?)
+}
+
 /// Searches the repositories `viewer` may see.
 pub async fn search(pool: &AnyPool, viewer: &Viewer, query: &Query<'_>) -> Result<Results> {
     let backend = Backend::of(pool);
     let words = words(query.text);
-    let mut filter = Sql::default();
     let matching = !words.is_empty();
-    // FROM and the text match.
-    match (backend, matching) {
-        (_, false) => filter.push(" FROM repository_settings rs WHERE 1 = 1"),
-        (Backend::Sqlite, true) => {
-            // A one-letter prefix would rank most of the index: it must match a whole word.
-            let expr = words
-                .iter()
-                .map(|w| match w.chars().count() {
-                    1 => format!("\"{w}\""),
-                    _ => format!("\"{w}\"*"),
-                })
-                .collect::<Vec<_>>()
-                .join(" ");
+    let expr = match_expression(backend, &words);
+    let broad = matching && breadth(pool, backend, &expr).await? > RANK_LIMIT;
+    let mut filter = Sql::default();
+    // FROM and the text match. A narrow query joins its few matches and ranks them all; a
+    // broad one walks repositories in the sort's index order and keeps those that match.
+    match (backend, matching, broad) {
+        (_, false, _) => filter.push(" FROM repository_settings rs WHERE 1 = 1"),
+        (Backend::Sqlite, true, false) => {
             let p = filter.param(Bind::Text(expr));
             filter.push(&format!(
                 " FROM repository_search JOIN repository_settings rs
@@ -167,12 +209,14 @@ pub async fn search(pool: &AnyPool, viewer: &Viewer, query: &Query<'_>) -> Resul
                   WHERE repository_search MATCH {p}"
             ));
         }
-        (Backend::Postgres, true) => {
-            let expr = words
-                .iter()
-                .map(|w| format!("{w}:*"))
-                .collect::<Vec<_>>()
-                .join(" & ");
+        (Backend::Sqlite, true, true) => {
+            let p = filter.param(Bind::Text(expr));
+            filter.push(&format!(
+                " FROM repository_settings rs WHERE rs.rowid IN
+                  (SELECT rowid FROM repository_search WHERE repository_search MATCH {p})"
+            ));
+        }
+        (Backend::Postgres, true, _) => {
             let p = filter.param(Bind::Text(expr));
             filter.push(&format!(
                 " FROM repository_settings rs, to_tsquery('simple', {p}) tsq
@@ -180,7 +224,7 @@ pub async fn search(pool: &AnyPool, viewer: &Viewer, query: &Query<'_>) -> Resul
             ));
             // Partial words inside names ("ngin" finds "nginx-proxy") through the trigram
             // index, which needs three characters to be of use.
-            if words.iter().all(|w| w.chars().count() >= 3) {
+            if !broad && words.iter().all(|w| w.chars().count() >= 3) {
                 let p = filter.param(Bind::Text(format!("%{}%", words.join("%"))));
                 filter.push(&format!(" OR rs.repository ILIKE {p}"));
             }
@@ -195,20 +239,21 @@ pub async fn search(pool: &AnyPool, viewer: &Viewer, query: &Query<'_>) -> Resul
         filter.push(&format!(" AND rs.namespace = {p}"));
     }
 
-    let order = match (query.sort, matching, backend) {
+    let ranked = matching && !broad && query.sort == Sort::Relevance;
+    let order = match (query.sort, backend) {
         // The index's rank is bm25 weighted towards names (see the migration).
-        (Sort::Relevance, true, Backend::Sqlite) => {
+        (Sort::Relevance, Backend::Sqlite) if ranked => {
             "repository_search.rank, rs.star_count DESC, rs.repository"
         }
-        (Sort::Relevance, true, Backend::Postgres) => {
+        (Sort::Relevance, Backend::Postgres) if ranked => {
             "ts_rank(rs.search, tsq) DESC, rs.star_count DESC, rs.repository"
         }
-        (Sort::Relevance | Sort::Stars, _, _) => "rs.star_count DESC, rs.repository",
-        (Sort::Pulls, _, _) => "rs.pull_count DESC, rs.repository",
+        (Sort::Relevance | Sort::Stars, _) => "rs.star_count DESC, rs.repository",
+        (Sort::Pulls, _) => "rs.pull_count DESC, rs.repository",
         // SQLite sorts NULL lowest already; PostgreSQL must be told.
-        (Sort::Pushed, _, Backend::Sqlite) => "rs.last_pushed_at DESC, rs.repository",
-        (Sort::Pushed, _, Backend::Postgres) => "rs.last_pushed_at DESC NULLS LAST, rs.repository",
-        (Sort::Name, _, _) => "rs.repository",
+        (Sort::Pushed, Backend::Sqlite) => "rs.last_pushed_at DESC, rs.repository",
+        (Sort::Pushed, Backend::Postgres) => "rs.last_pushed_at DESC NULLS LAST, rs.repository",
+        (Sort::Name, _) => "rs.repository",
     };
     let mut page = Sql {
         text: format!(
@@ -231,7 +276,7 @@ pub async fn search(pool: &AnyPool, viewer: &Viewer, query: &Query<'_>) -> Resul
         .collect::<Result<_>>()?;
 
     // A page that is not full tells the total itself; otherwise count, but only so far:
-    // "10,000+" is all anyone needs to know, and counting every match of a common word
+    // "1000+" is all anyone needs to know, and counting every match of a common word
     // would cost more than the page.
     let shown = repositories.len() as i64;
     let total = if shown > 0 && shown < page_size {
