@@ -144,7 +144,7 @@ impl Sql {
 /// A query matching more repositories than this is "broad": ranking every match by text
 /// relevance would cost more than the page is worth, so its best matches are its most starred
 /// ones, read in the order of the stars index until the page is full.
-pub const RANK_LIMIT: i64 = 2_000;
+pub const RANK_LIMIT: i64 = 500;
 
 /// The text-search expression in each backend's own language, built from plain words only.
 fn match_expression(backend: Backend, words: &[String]) -> String {
@@ -189,13 +189,18 @@ async fn breadth(pool: &AnyPool, backend: Backend, expr: &str) -> Result<i64> {
         .await?)
 }
 
-/// Searches the repositories `viewer` may see.
-pub async fn search(pool: &AnyPool, viewer: &Viewer, query: &Query<'_>) -> Result<Results> {
-    let backend = Backend::of(pool);
-    let words = words(query.text);
+/// `FROM … WHERE …` of a search: the text match (see [`search`] for the broad form), the
+/// viewer's visibility and the namespace.
+fn filter_sql(
+    backend: Backend,
+    words: &[String],
+    expr: &str,
+    broad: bool,
+    viewer: &Viewer,
+    query: &Query<'_>,
+) -> Sql {
     let matching = !words.is_empty();
-    let expr = match_expression(backend, &words);
-    let broad = matching && breadth(pool, backend, &expr).await? > RANK_LIMIT;
+    let expr = expr.to_owned();
     let mut filter = Sql::default();
     // FROM and the text match. A narrow query joins its few matches and ranks them all; a
     // broad one walks repositories in the sort's index order and keeps those that match.
@@ -210,9 +215,17 @@ pub async fn search(pool: &AnyPool, viewer: &Viewer, query: &Query<'_>) -> Resul
             ));
         }
         (Backend::Sqlite, true, true) => {
+            // SQLite would rather sort every match; walking the sort's index and looking each
+            // row up in the (once materialized) match list stops after one page.
+            let index = match query.sort {
+                Sort::Relevance | Sort::Stars => " INDEXED BY repository_settings_stars",
+                Sort::Pulls => " INDEXED BY repository_settings_pulls",
+                Sort::Pushed => " INDEXED BY repository_settings_pushed",
+                Sort::Name => "",
+            };
             let p = filter.param(Bind::Text(expr));
             filter.push(&format!(
-                " FROM repository_settings rs WHERE rs.rowid IN
+                " FROM repository_settings rs{index} WHERE rs.rowid IN
                   (SELECT rowid FROM repository_search WHERE repository_search MATCH {p})"
             ));
         }
@@ -239,6 +252,17 @@ pub async fn search(pool: &AnyPool, viewer: &Viewer, query: &Query<'_>) -> Resul
         filter.push(&format!(" AND rs.namespace = {p}"));
     }
 
+    filter
+}
+
+/// Searches the repositories `viewer` may see.
+pub async fn search(pool: &AnyPool, viewer: &Viewer, query: &Query<'_>) -> Result<Results> {
+    let backend = Backend::of(pool);
+    let words = words(query.text);
+    let matching = !words.is_empty();
+    let expr = match_expression(backend, &words);
+    let broad = matching && breadth(pool, backend, &expr).await? > RANK_LIMIT;
+    let filter = filter_sql(backend, &words, &expr, broad, viewer, query);
     let ranked = matching && !broad && query.sort == Sort::Relevance;
     let order = match (query.sort, backend) {
         // The index's rank is bm25 weighted towards names (see the migration).
@@ -282,9 +306,11 @@ pub async fn search(pool: &AnyPool, viewer: &Viewer, query: &Query<'_>) -> Resul
     let total = if shown > 0 && shown < page_size {
         query.offset + shown
     } else {
+        // Counting follows the matches themselves, which stops early.
+        let counted = filter_sql(backend, &words, &expr, false, viewer, query);
         let mut count = Sql {
-            text: format!("SELECT COUNT(*) FROM (SELECT 1{} LIMIT ", filter.text),
-            binds: filter.binds.clone(),
+            text: format!("SELECT COUNT(*) FROM (SELECT 1{} LIMIT ", counted.text),
+            binds: counted.binds,
         };
         let cap = count.param(Bind::Int(COUNT_CAP + 1));
         count.push(&format!("{cap}) c"));

@@ -3,89 +3,10 @@
 
 mod common;
 
+use common::web::*;
 use common::*;
-use reqwest::{Client, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
-
-/// A browser: keeps cookies, does not follow redirects (the tests look at them).
-fn browser() -> Client {
-    Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
-/// The value of the first hidden `csrf` field of a page.
-fn csrf(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).expect("a csrf field") + marker.len();
-    let len = html[start..].find('"').expect("end of value");
-    html[start..start + len].to_owned()
-}
-
-async fn page(client: &Client, app: &TestApp, path: &str) -> (StatusCode, String) {
-    let r = client.get(app.url(path)).send().await.expect("GET page");
-    let status = r.status();
-    (status, r.text().await.expect("body"))
-}
-
-async fn post(
-    client: &Client,
-    app: &TestApp,
-    path: &str,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    client
-        .post(app.url(path))
-        .form(form)
-        .send()
-        .await
-        .expect("POST form")
-}
-
-/// Posts a form with the CSRF token of the page at `from`.
-async fn submit(
-    client: &Client,
-    app: &TestApp,
-    from: &str,
-    to: &str,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    let (status, html) = page(client, app, from).await;
-    assert_eq!(status, StatusCode::OK, "GET {from}");
-    let token = csrf(&html);
-    let mut form = vec![("csrf", token.as_str())];
-    form.extend_from_slice(fields);
-    post(client, app, to, &form).await
-}
-
-/// Signs up through the sign-up page; the browser is then signed in.
-async fn sign_up_web(app: &TestApp, name: &str) -> Client {
-    let client = browser();
-    let password = format!("{name} password");
-    let email = format!("{name}@example.com");
-    let r = submit(
-        &client,
-        app,
-        "/signup",
-        "/signup",
-        &[
-            ("username", name),
-            ("email", &email),
-            ("password", &password),
-            ("password_confirmation", &password),
-        ],
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "sign up {name}");
-    assert_eq!(location(&r), format!("/u/{name}"));
-    client
-}
-
-fn is_site_page(html: &str) -> bool {
-    html.starts_with("<!doctype html>") && html.contains("class=\"site-header\"")
-}
 
 #[tokio::test]
 async fn sign_up_log_out_and_log_in_again() {

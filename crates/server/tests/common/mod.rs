@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod web;
+
 /// Headless Chromium for browser tests (needs the chromedriver scripts/test starts).
 #[cfg(feature = "e2e")]
 pub mod browser;

@@ -1,0 +1,314 @@
+//! Search, explore and repository pages as a browser sees them (without one): what each
+//! visitor finds, the README and comments made safe, stars, tags, and the settings forms.
+
+mod common;
+
+use common::web::*;
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+async fn api(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    auth: &str,
+    body: serde_json::Value,
+) -> StatusCode {
+    app.anonymous
+        .request(method, app.url(path))
+        .header("Authorization", auth)
+        .json(&body)
+        .send()
+        .await
+        .expect("API call")
+        .status()
+}
+
+/// alice with a public `alice/web` (pushed, with a README) and a private `alice/vault`.
+async fn alice_with_repositories(app: &TestApp) -> reqwest::Client {
+    let alice = sign_up_web(app, "alice").await;
+    let auth = basic("alice", "alice password");
+    app.push_image("alice/web", "1.0", b"layer one").await;
+    app.push_image("alice/web", "2.0", b"layer two").await;
+    app.push_image("alice/vault", "1.0", b"secret layer").await;
+    let readme = "# Web server\n\nRun it.\n\n<script>window.__pwned=1</script>\n\n[bad](javascript:alert(1))";
+    let s = api(
+        app,
+        Method::PATCH,
+        "/api/v1/repositories/alice/web",
+        &auth,
+        json!({"description": "A small web server", "full_description": readme}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let s = api(
+        app,
+        Method::PATCH,
+        "/api/v1/repositories/alice/vault",
+        &auth,
+        json!({"visibility": "private", "description": "Secret things"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    // Pushes are timed by the counter flush, once a second.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    alice
+}
+
+#[tokio::test]
+async fn search_and_explore_show_only_what_the_visitor_may_see() {
+    let app = TestApp::start().await;
+    let alice = alice_with_repositories(&app).await;
+    let outsider = browser();
+
+    let (status, html) = page(&outsider, &app, "/search?q=web").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("href=\"/r/alice/web\""), "{html}");
+    assert!(html.contains("A small web server"));
+    for path in [
+        "/",
+        "/search?q=",
+        "/search?q=vault",
+        "/search?q=secret",
+        "/search?namespace=alice",
+        "/u/alice",
+    ] {
+        let (status, html) = page(&outsider, &app, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(
+            !html.contains("alice/vault") && !html.contains("Secret things"),
+            "{path} shows a private repository"
+        );
+    }
+    let (_, html) = page(&outsider, &app, "/search?namespace=alice").await;
+    assert!(
+        html.contains("1 repository"),
+        "the count leaves the private one out"
+    );
+
+    // Its owner finds it everywhere.
+    let (_, html) = page(&alice, &app, "/search?q=vault").await;
+    assert!(html.contains("href=\"/r/alice/vault\""));
+    let (_, html) = page(&alice, &app, "/search?namespace=alice").await;
+    assert!(html.contains("2 repositories"));
+
+    // The home page lists what was pushed.
+    let (_, html) = page(&outsider, &app, "/").await;
+    assert!(html.contains("Recently pushed") && html.contains("href=\"/r/alice/web\""));
+
+    // Sorting is by known orders only.
+    let (status, html) = page(&outsider, &app, "/search?q=web&sort=password").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(is_site_page(&html));
+}
+
+#[tokio::test]
+async fn a_repository_page_shows_its_readme_safely_and_its_tags() {
+    let app = TestApp::start().await;
+    let _alice = alice_with_repositories(&app).await;
+    let visitor = browser();
+
+    let (status, html) = page(&visitor, &app, "/r/alice/web").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<h1>Web server</h1>"), "README rendered");
+    assert!(
+        !html.contains("window.__pwned") && !html.contains("javascript:alert"),
+        "README made inert"
+    );
+    assert!(html.contains(&format!("docker pull {}/alice/web", app.host())));
+    assert!(html.contains("id=\"star-count\">0<"));
+
+    let (status, html) = page(&visitor, &app, "/r/alice/web/tags").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("href=\"/r/alice/web/tags/1.0\"")
+            && html.contains("href=\"/r/alice/web/tags/2.0\"")
+    );
+    assert!(html.contains("linux/amd64"));
+    assert!(
+        html.contains(&format!("by <a href=\"/u/{ADMIN}\">{ADMIN}</a>")),
+        "who pushed"
+    );
+
+    let (status, html) = page(&visitor, &app, "/r/alice/web/tags/1.0").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("class=\"layers-table\""));
+    assert!(html.contains("9 B"), "the layer's size: {html}");
+    assert!(html.contains("schemaVersion"), "the manifest");
+    let (status, _) = page(&visitor, &app, "/r/alice/web/tags/9.9").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A private repository is a 404 that does not even name it.
+    for path in [
+        "/r/alice/vault",
+        "/r/alice/vault/tags",
+        "/r/alice/vault/tags/1.0",
+        "/r/alice/vault/settings",
+    ] {
+        let (status, html) = page(&visitor, &app, path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(is_site_page(&html) && !html.contains("vault"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn stars_and_comments_through_forms() {
+    let app = TestApp::start().await;
+    let alice = alice_with_repositories(&app).await;
+    let bob = sign_up_web(&app, "bobby").await;
+
+    // Star, then unstar.
+    let r = submit(&bob, &app, "/r/alice/web", "/r/alice/web/star", &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&bob, &app, "/r/alice/web").await;
+    assert!(html.contains("id=\"star-count\">1<") && html.contains("aria-pressed=\"true\""));
+    // Without the token nothing happens.
+    let r = post(&bob, &app, "/r/alice/web/unstar", &[]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let (_, html) = page(&bob, &app, "/r/alice/web").await;
+    assert!(html.contains("id=\"star-count\">1<"));
+    let r = submit(&bob, &app, "/r/alice/web", "/r/alice/web/unstar", &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&bob, &app, "/r/alice/web").await;
+    assert!(html.contains("id=\"star-count\">0<"));
+
+    // Comment: Markdown, made safe.
+    let r = submit(
+        &bob,
+        &app,
+        "/r/alice/web",
+        "/r/alice/web/comments",
+        &[(
+            "body",
+            "**Nice** <script>window.__pwned=1</script> [x](javascript:alert(1))",
+        )],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&bob, &app, "/r/alice/web").await;
+    assert!(html.contains("<strong>Nice</strong>"));
+    // Inert: no live script and no javascript: link (the author's edit box shows the source
+    // as escaped text).
+    assert!(!html.contains("<script>window") && !html.contains("href=\"javascript:"));
+    let r = submit(
+        &bob,
+        &app,
+        "/r/alice/web",
+        "/r/alice/web/comments",
+        &[("body", "  ")],
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "an empty comment is refused"
+    );
+
+    // bob edits his own; alice, the repository's admin, deletes it.
+    let list = app.json("/api/v1/repositories/alice/web/comments").await;
+    let id = list["results"][0]["id"].as_i64().expect("id");
+    let r = submit(
+        &bob,
+        &app,
+        "/r/alice/web",
+        &format!("/r/alice/web/comments/{id}/edit"),
+        &[("body", "Edited")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&alice, &app, "/r/alice/web").await;
+    assert!(html.contains("Edited") && html.contains(&format!("/comments/{id}/delete")));
+    let r = submit(
+        &alice,
+        &app,
+        "/r/alice/web",
+        &format!("/r/alice/web/comments/{id}/delete"),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let list = app.json("/api/v1/repositories/alice/web/comments").await;
+    assert_eq!(list["count"], 0);
+
+    // Anonymous visitors are asked to log in.
+    let anonymous = browser();
+    let r = submit(&anonymous, &app, "/login", "/r/alice/web/star", &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(location(&r).starts_with("/login?next="));
+}
+
+#[tokio::test]
+async fn settings_are_for_administrators_and_delete_needs_the_name() {
+    let app = TestApp::start().await;
+    let alice = alice_with_repositories(&app).await;
+    let bob = sign_up_web(&app, "bobby").await;
+
+    let (status, html) = page(&bob, &app, "/r/alice/web/settings").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(is_site_page(&html));
+    let r = submit(
+        &bob,
+        &app,
+        "/r/alice/web",
+        "/r/alice/web/settings",
+        &[("description", "hacked")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    let r = submit(
+        &alice,
+        &app,
+        "/r/alice/web/settings",
+        "/r/alice/web/settings",
+        &[
+            ("description", "Renamed"),
+            ("full_description", "## New readme"),
+            ("visibility", "public"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&bob, &app, "/r/alice/web").await;
+    assert!(html.contains("Renamed") && html.contains("<h2>New readme</h2>"));
+    let r = submit(
+        &alice,
+        &app,
+        "/r/alice/web/settings",
+        "/r/alice/web/settings",
+        &[("description", &"x".repeat(101))],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Delete: the name must be typed.
+    let r = submit(
+        &alice,
+        &app,
+        "/r/alice/web/settings",
+        "/r/alice/web/settings/delete",
+        &[("confirm_name", "alice/wrong")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        app.get("/v2/alice/web/tags/list").await.status(),
+        StatusCode::OK
+    );
+    let r = submit(
+        &alice,
+        &app,
+        "/r/alice/web/settings",
+        "/r/alice/web/settings/delete",
+        &[("confirm_name", "alice/web")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (status, _) = page(&alice, &app, "/r/alice/web").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/v2/alice/web/tags/list").await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
