@@ -8,6 +8,10 @@
 #[cfg(feature = "e2e")]
 pub mod browser;
 
+/// The `docker` CLI against the private Docker daemon scripts/test starts.
+#[cfg(feature = "e2e")]
+pub mod docker;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 
