@@ -55,7 +55,7 @@ async fn home_page_renders_in_chromium_with_its_stylesheet_under_a_strict_csp() 
         .collect();
     assert!(violations.is_empty(), "CSP violations: {violations:#?}");
 
-    let (desktop, phone) = browser.screenshot("home").await;
+    let (desktop, phone) = browser.screenshot("home-empty").await;
     assert!(desktop.exists() && phone.exists());
     browser.close().await;
 }
