@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::browser::Browser;
+use common::browser::{Browser, PHONE};
 use common::docker::{build_context, random_text, Docker};
 use common::*;
 use reqwest::StatusCode;
@@ -116,6 +116,33 @@ async fn assert_inert(browser: &Browser, css: &str) {
         "`{css}` holds a javascript: link: {inner}"
     );
     browser.assert_no_alert().await;
+}
+
+/// Saves the page's screenshots (desktop and phone) as `name`, after checking that at phone
+/// width nothing sticks out sideways (the page scrolls only down).
+async fn screenshot(browser: &Browser, name: &str) {
+    browser.resize(PHONE).await;
+    let overflow = browser
+        .execute(
+            "const w = document.documentElement.clientWidth;
+             const scroll = document.documentElement.scrollWidth;
+             if (scroll <= w) return null;
+             const wide = Array.from(document.querySelectorAll('body *'))
+               .filter(e => e.getBoundingClientRect().right > w + 1)
+               .filter(e => !e.parentElement.closest('.table-wrap, pre'))
+               .slice(0, 8)
+               .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
+                 (e.className ? '.' + String(e.className).split(' ').join('.') : '') +
+                 ' right=' + Math.round(e.getBoundingClientRect().right));
+             return { scrollWidth: scroll, clientWidth: w, wide };",
+        )
+        .await;
+    assert!(
+        overflow.is_null(),
+        "{name}: the page is wider than a {}px phone: {overflow}",
+        PHONE.0
+    );
+    browser.screenshot(name).await;
 }
 
 /// Selects `value` in the `<select>` `css` by clicking its option.
@@ -294,7 +321,7 @@ async fn web_ui_story_from_sign_up_to_docker_login_with_a_token() {
         "the short description was saved"
     );
     alice.assert_no_alert().await;
-    alice.screenshot("repository-settings").await;
+    screenshot(&alice, "repository-settings").await;
     alice.goto(&app.url("/r/acme/secret/settings")).await;
     alice.click("input[name=visibility][value=private]").await;
     alice.submit("form[action='/r/acme/secret/settings']").await;
@@ -337,7 +364,7 @@ async fn web_ui_story_from_sign_up_to_docker_login_with_a_token() {
         bob.exists(".repo-list a[href='/r/acme/app']").await,
         "the home page lists acme/app"
     );
-    bob.screenshot("home").await;
+    screenshot(&bob, "home").await;
     bob.fill("#hero-q", "app").await;
     bob.submit("form.hero-search").await;
     assert_eq!(bob.current_path().await, "/search");
@@ -348,7 +375,7 @@ async fn web_ui_story_from_sign_up_to_docker_login_with_a_token() {
         result.contains("The acme app, built by the devs team"),
         "the result shows the short description: {result}"
     );
-    bob.screenshot("search").await;
+    screenshot(&bob, "search").await;
     bob.click_and_wait(hit).await;
     assert_eq!(bob.current_path().await, "/r/acme/app");
     assert_eq!(bob.text("#readme h1").await, "Acme app");
@@ -388,7 +415,9 @@ async fn web_ui_story_from_sign_up_to_docker_login_with_a_token() {
         "the comment's Markdown is rendered"
     );
     assert_inert(&bob, ".comment-list").await;
-    bob.screenshot("repository").await;
+    // From the top (the comment form leaves the page scrolled to the new comment).
+    bob.goto(&app.url("/r/acme/app")).await;
+    screenshot(&bob, "repository").await;
 
     // The Tags tab lists 1.0; its page shows the layers and the configuration.
     bob.click_and_wait("nav.repo-tabs a[href='/r/acme/app/tags']")
@@ -399,7 +428,7 @@ async fn web_ui_story_from_sign_up_to_docker_login_with_a_token() {
         tags.contains("bobby"),
         "the tags table says who pushed: {tags}"
     );
-    bob.screenshot("tags").await;
+    screenshot(&bob, "tags").await;
     bob.click_and_wait(".tags-table a[href='/r/acme/app/tags/1.0']")
         .await;
     assert_eq!(bob.text("#tag-name").await, "1.0");
@@ -420,7 +449,7 @@ async fn web_ui_story_from_sign_up_to_docker_login_with_a_token() {
             "the tag page shows {expected}:\n{page}"
         );
     }
-    bob.screenshot("tag").await;
+    screenshot(&bob, "tag").await;
 
     // As a member, bob sees both of acme's repositories on its page.
     bob.goto(&app.url("/o/acme")).await;
@@ -429,7 +458,7 @@ async fn web_ui_story_from_sign_up_to_docker_login_with_a_token() {
         bob.exists("a[href='/r/acme/secret']").await,
         "a member of devs sees the private acme/secret on /o/acme"
     );
-    bob.screenshot("org").await;
+    screenshot(&bob, "org").await;
 
     // A form without its CSRF token is refused with the 403 page, and changes nothing.
     bob.goto(&app.url("/r/acme/app")).await;
@@ -530,7 +559,7 @@ async fn web_ui_story_from_sign_up_to_docker_login_with_a_token() {
         tokens.contains("laptop") && !tokens.contains(&token),
         "the token is listed by name, its secret not shown again:\n{tokens}"
     );
-    bob.screenshot("settings").await;
+    screenshot(&bob, "settings").await;
 
     docker.ok(&["logout", &host]).await;
     let o = docker.login_stdin(&host, "bobby", &token).await;
