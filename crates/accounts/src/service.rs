@@ -91,7 +91,8 @@ impl Accounts {
                 granted.dedup();
                 Ok(granted)
             }
-            // The catalog is filtered per caller, so any signed-in caller may ask for it.
+            // The catalog and search (`docker search` asks for `registry:catalog:search`) are
+            // filtered per caller, so any signed-in caller may ask for them.
             "registry"
                 if scope.name == "catalog"
                     && (identity.user.is_some() || identity.robot.is_some()) =>
@@ -99,7 +100,7 @@ impl Accounts {
                 Ok(scope
                     .actions
                     .iter()
-                    .filter(|a| *a == "*")
+                    .filter(|a| *a == "*" || *a == "search")
                     .cloned()
                     .collect())
             }
@@ -159,6 +160,39 @@ impl Accounts {
             expires_in: self.config.token_ttl,
             issued_at: rfc3339(now),
         })
+    }
+
+    /// Who a registry token speaks for when it is sent to `/v1/search`, as `docker search`
+    /// does after logging in: its subject if it grants `registry:catalog:search` (or `*`), else
+    /// nobody. `None` when it is not a valid registry token at all.
+    pub async fn search_identity(&self, token: &str) -> Result<Option<Identity>> {
+        let Ok(claims) = self.verify_token(token) else {
+            return Ok(None);
+        };
+        let searches = claims.access.iter().any(|a| {
+            a.kind == "registry"
+                && a.name == "catalog"
+                && a.actions.iter().any(|x| x == "search" || x == "*")
+        });
+        if !searches || claims.sub.is_empty() {
+            return Ok(Some(Identity::anonymous()));
+        }
+        let identity = if claims.sub.contains('+') {
+            crate::robots::by_name(&self.pool, &claims.sub)
+                .await?
+                .map(|robot| Identity {
+                    robot: Some(robot),
+                    ..Identity::default()
+                })
+        } else {
+            crate::users::by_name(&self.pool, &claims.sub)
+                .await?
+                .map(|user| Identity {
+                    user: Some(user),
+                    ..Identity::default()
+                })
+        };
+        Ok(Some(identity.unwrap_or_else(Identity::anonymous)))
     }
 
     /// Checks a registry token and returns its claims.

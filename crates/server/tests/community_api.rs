@@ -679,3 +679,60 @@ async fn a_deleted_repository_takes_its_stars_and_comments_with_it() {
     .await;
     assert_eq!(found["total"], 1, "one repository indexed, not two");
 }
+
+/// `docker search` after `docker login` sends a registry token for `registry:catalog:search`
+/// from the token service, not the password: `/v1/search` takes it as its subject (who then
+/// sees their private repositories too); an anonymous token, or one without that scope,
+/// searches as nobody; a token that does not verify is refused.
+#[tokio::test]
+async fn v1_search_takes_the_registry_token_docker_search_sends() {
+    let app = TestApp::start().await;
+    let password = sign_up(&app, "alice").await;
+    let alice = basic("alice", &password);
+    create_repo(&app, &alice, "alice", "web-public", false, "").await;
+    create_repo(&app, &alice, "alice", "web-private", true, "").await;
+
+    let token = |creds: Option<String>, scope: &'static str| {
+        let app = &app;
+        async move {
+            let mut req = app
+                .anonymous
+                .get(app.url(&format!("/auth/token?service={}&scope={scope}", app.host())));
+            if let Some(c) = creds {
+                req = req.header("Authorization", c);
+            }
+            let v = json_of(req.send().await.expect("token"), StatusCode::OK).await;
+            format!("Bearer {}", v["token"].as_str().expect("token"))
+        }
+    };
+    let search = |auth: String| {
+        let app = &app;
+        async move {
+            let r = call(app, Method::GET, "/v1/search?q=web", Some(&auth), None).await;
+            let v = json_of(r, StatusCode::OK).await;
+            let mut got = names(&v);
+            got.sort();
+            got
+        }
+    };
+
+    let signed_in = token(Some(alice.clone()), "registry:catalog:search").await;
+    assert_eq!(
+        search(signed_in).await,
+        ["alice/web-private", "alice/web-public"]
+    );
+    let anonymous = token(None, "registry:catalog:search").await;
+    assert_eq!(search(anonymous).await, ["alice/web-public"]);
+    let other_scope = token(Some(alice.clone()), "repository:alice/web-public:pull").await;
+    assert_eq!(search(other_scope).await, ["alice/web-public"]);
+
+    let r = call(
+        &app,
+        Method::GET,
+        "/v1/search?q=web",
+        Some("Bearer eyJhbGciOiJFUzI1NiJ9.e30.c2ln"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "a forged token");
+}

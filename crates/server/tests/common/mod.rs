@@ -10,6 +10,10 @@ pub mod web;
 #[cfg(feature = "e2e")]
 pub mod browser;
 
+/// The `docker` CLI against the private Docker daemon scripts/test starts.
+#[cfg(feature = "e2e")]
+pub mod docker;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 

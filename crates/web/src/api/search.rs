@@ -2,6 +2,7 @@
 //! `docker search <host>/<term>` asks for).
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use berth_accounts::access::Identity;
 use berth_accounts::repos::RepoSettings;
 use berth_accounts::search::{self, Sort};
 use berth_accounts::Accounts;
@@ -111,7 +112,7 @@ pub async fn v1(
     accounts: web::Data<Accounts>,
     params: web::Query<V1Params>,
 ) -> Result<HttpResponse, ApiError> {
-    let who = identity(&accounts, &req).await?;
+    let who = v1_identity(&accounts, &req).await?;
     let viewer = accounts.viewer(&who).await?;
     let (page, n) = paging(params.page, params.n)?;
     let found = search::search(
@@ -149,4 +150,20 @@ pub async fn v1(
         "query": params.q,
         "results": results,
     })))
+}
+
+/// `docker search` gets a registry token from the token service first (after `docker login`,
+/// for the logged-in user) and sends that, not a personal access token.
+async fn v1_identity(accounts: &Accounts, req: &HttpRequest) -> Result<Identity, ApiError> {
+    let bearer = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "));
+    if let Some(token) = bearer {
+        if let Some(who) = accounts.search_identity(token.trim()).await? {
+            return Ok(who);
+        }
+    }
+    identity(accounts, req).await
 }

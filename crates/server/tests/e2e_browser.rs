@@ -1,0 +1,578 @@
+#![cfg(feature = "e2e")]
+//! The web UI's story in a real headless Chromium, with the real `docker` CLI alongside:
+//! alice signs up, founds `acme` and its team `devs`; bobby, a member of the team, pushes images;
+//! alice describes one and hides the other; bobby finds, reads, stars and comments; forms without
+//! their CSRF token are refused; logged out, and as the outsider carol, nobody sees the private
+//! repository anywhere; and bobby logs Docker in with an access token made on the settings page.
+//!
+//! Screenshots of every kind of page (desktop and phone width) land in `target/screenshots/`.
+
+mod common;
+
+use common::browser::{Browser, PHONE};
+use common::docker::{build_context, random_text, Docker};
+use common::*;
+use reqwest::StatusCode;
+
+/// A README with a heading to find, and every way a README could try to run script.
+const README: &str = "# Acme app\n\n\
+The app the devs team ships.\n\n\
+<script>window.__pwned=1</script>\n\n\
+[click me](javascript:window.__pwned=1)\n\n\
+<img src=x onerror=\"window.__pwned=1\">\n\n\
+<a href=\"javascript:window.__pwned=1\">or me</a>\n";
+
+const COMMENT: &str = "Works for me on **arm64** too.\n\n\
+<script>window.__pwned=2</script>\n\n\
+[try this](javascript:window.__pwned=2)\n";
+
+fn password(name: &str) -> String {
+    format!("{name} has a long password")
+}
+
+/// Signs `name` up through `/signup`; they are signed in afterwards.
+async fn sign_up_in(browser: &Browser, app: &TestApp, name: &str) {
+    browser.goto(&app.url("/signup")).await;
+    browser.fill("#username", name).await;
+    browser.fill("#email", &format!("{name}@example.com")).await;
+    browser.fill("#password", &password(name)).await;
+    browser
+        .fill("#password_confirmation", &password(name))
+        .await;
+    browser.submit("form[action='/signup']").await;
+    assert_signed_in_as(browser, name).await;
+}
+
+async fn log_in(browser: &Browser, app: &TestApp, name: &str) {
+    browser.goto(&app.url("/login")).await;
+    browser.fill("#username", name).await;
+    browser.fill("#password", &password(name)).await;
+    browser.submit("form[action='/login']").await;
+    assert_signed_in_as(browser, name).await;
+}
+
+/// Logs out with the account menu's button, as a user would.
+async fn log_out(browser: &Browser) {
+    browser.click("details.menu > summary").await;
+    browser.submit("form[action='/logout']").await;
+    assert!(
+        browser.exists("a.nav-link[href='/login']").await,
+        "after logging out the header offers to log in"
+    );
+    assert!(!browser.exists("details.menu").await, "still signed in");
+}
+
+async fn assert_signed_in_as(browser: &Browser, name: &str) {
+    let menu = format!("details.menu summary[aria-label='Account menu for {name}']");
+    assert!(
+        browser.exists(&menu).await,
+        "{name} is not signed in on {} (title {:?})",
+        browser.current_url().await,
+        browser.title().await
+    );
+}
+
+/// The whole document's HTML, to check what a page does not mention.
+async fn html(browser: &Browser) -> String {
+    browser
+        .execute("return document.documentElement.outerHTML;")
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn inner_html(browser: &Browser, css: &str) -> String {
+    browser.wait_for(css).await;
+    let js = format!(
+        "return document.querySelector({}).innerHTML;",
+        serde_json::to_string(css).expect("css as JSON")
+    );
+    browser
+        .execute(&js)
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Fails if the element `css` holds a script, an event handler attribute or a `javascript:` URL.
+async fn assert_inert(browser: &Browser, css: &str) {
+    let inner = inner_html(browser, css).await;
+    let lower = inner.to_ascii_lowercase();
+    assert!(
+        !lower.contains("<script"),
+        "`{css}` holds a script: {inner}"
+    );
+    assert!(
+        !lower.contains("onerror") && !lower.contains("onclick"),
+        "`{css}` holds an event handler: {inner}"
+    );
+    let hostile_links = format!(
+        "{css} [href^='javascript:' i], {css} [src^='javascript:' i], {css} [href*='javascript' i]"
+    );
+    assert!(
+        !browser.exists(&hostile_links).await,
+        "`{css}` holds a javascript: link: {inner}"
+    );
+    browser.assert_no_alert().await;
+}
+
+/// Saves the page's screenshots (desktop and phone) as `name`, after checking that at phone
+/// width nothing sticks out sideways (the page scrolls only down).
+async fn screenshot(browser: &Browser, name: &str) {
+    browser.resize(PHONE).await;
+    let overflow = browser
+        .execute(
+            "const w = document.documentElement.clientWidth;
+             const scroll = document.documentElement.scrollWidth;
+             if (scroll <= w) return null;
+             const wide = Array.from(document.querySelectorAll('body *'))
+               .filter(e => e.getBoundingClientRect().right > w + 1)
+               .filter(e => !e.parentElement.closest('.table-wrap, pre'))
+               .slice(0, 8)
+               .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
+                 (e.className ? '.' + String(e.className).split(' ').join('.') : '') +
+                 ' right=' + Math.round(e.getBoundingClientRect().right));
+             return { scrollWidth: scroll, clientWidth: w, wide };",
+        )
+        .await;
+    assert!(
+        overflow.is_null(),
+        "{name}: the page is wider than a {}px phone: {overflow}",
+        PHONE.0
+    );
+    browser.screenshot(name).await;
+}
+
+/// Selects `value` in the `<select>` `css` by clicking its option.
+async fn choose(browser: &Browser, css: &str, value: &str) {
+    browser
+        .click(&format!("{css} option[value='{value}']"))
+        .await;
+}
+
+async fn star_count(browser: &Browser) -> String {
+    browser.text("#star-count").await.trim().to_owned()
+}
+
+async fn comment_count(browser: &Browser) -> usize {
+    browser.find_all(".comment-list .comment").await.len()
+}
+
+/// The page is the site's own error page with `status`.
+async fn assert_error_page(browser: &Browser, status: u16, what: &str) {
+    let code = browser.text(".error-page .error-code").await;
+    assert_eq!(
+        code.trim(),
+        status.to_string(),
+        "{what}: expected the {status} page on {}",
+        browser.current_url().await
+    );
+}
+
+/// Nowhere an outsider can look names the private `acme/secret`, while the public `acme/app`
+/// shows where it should (so the pages are not simply empty).
+async fn assert_secret_hidden(browser: &Browser, app: &TestApp, who: &str) {
+    let nowhere = |page: &str, html: &str| {
+        assert!(
+            !html.contains("acme/secret") && !html.contains("/r/acme/secret"),
+            "{who} sees the private acme/secret on {page}"
+        );
+    };
+    browser.goto(&app.url("/")).await;
+    let home = html(browser).await;
+    nowhere("the home page", &home);
+    assert!(
+        home.contains("/r/acme/app"),
+        "{who} does not see the public acme/app on the home page"
+    );
+
+    for (query, expected) in [
+        ("/search?q=secret", "0 repositories"),
+        ("/search?q=acme", "1 repository"),
+        ("/search?namespace=acme", "1 repository"),
+        ("/search?q=&namespace=acme&sort=stars", "1 repository"),
+    ] {
+        browser.goto(&app.url(query)).await;
+        let count = browser.text("#result-count").await;
+        assert_eq!(count.trim(), expected, "{who}: the count on {query}");
+        nowhere(query, &html(browser).await);
+        browser.assert_no_alert().await;
+    }
+
+    for page in ["/o/acme", "/u/bobby", "/u/alice"] {
+        browser.goto(&app.url(page)).await;
+        nowhere(page, &html(browser).await);
+    }
+
+    for page in [
+        "/r/acme/secret",
+        "/r/acme/secret/tags",
+        "/r/acme/secret/tags/1.0",
+        "/r/acme/secret/settings",
+    ] {
+        browser.goto(&app.url(page)).await;
+        assert_error_page(browser, 404, &format!("{who} opening {page}")).await;
+        let title = browser.title().await;
+        assert!(
+            !title.contains("secret"),
+            "{who}: the title of {page} names it: {title:?}"
+        );
+        nowhere(page, &html(browser).await);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_ui_story_from_sign_up_to_docker_login_with_a_token() {
+    let app = TestApp::start().await;
+    let host = app.host();
+    let mut docker = Docker::new();
+
+    // Alice signs up, founds acme and its team devs.
+    let alice = Browser::start().await;
+    sign_up_in(&alice, &app, "alice").await;
+    alice.goto(&app.url("/orgs/new")).await;
+    alice.fill("#org-name", "acme").await;
+    alice.submit("form[action='/orgs/new']").await;
+    assert_eq!(alice.current_path().await, "/o/acme");
+    alice.click_and_wait("a[href='/o/acme/settings']").await;
+    alice.fill("#new-team", "devs").await;
+    alice.submit("form[action='/o/acme/settings/teams']").await;
+    assert_eq!(alice.text("#team-devs").await, "devs");
+
+    // Bob signs up in a browser of his own; alice adds him to acme and to devs, and gives devs
+    // write on two repositories that do not exist yet.
+    let bob = Browser::start().await;
+    sign_up_in(&bob, &app, "bobby").await;
+    alice.fill("#new-member", "bobby").await;
+    choose(&alice, "#new-member-role", "member").await;
+    alice
+        .submit("form.row-form[action='/o/acme/settings/members']")
+        .await;
+    assert_eq!(
+        alice
+            .attr("#role-bobby option:checked", "value")
+            .await
+            .as_deref(),
+        Some("member"),
+        "bob is listed as a member of acme"
+    );
+    alice.fill("#tm-devs", "bobby").await;
+    alice
+        .submit("form[action='/o/acme/settings/teams/members']")
+        .await;
+    assert!(
+        alice
+            .exists("article.team .pill-list a[href='/u/bobby']")
+            .await,
+        "bob is listed in devs"
+    );
+    for repository in ["app", "secret"] {
+        alice.fill("#tg-devs", repository).await;
+        choose(&alice, "#tp-devs", "write").await;
+        alice
+            .submit("form[action='/o/acme/settings/teams/grants']")
+            .await;
+        let grants = alice.text("article.team").await;
+        assert!(
+            grants.contains(&format!("acme/{repository}")) || grants.contains(repository),
+            "devs' grant on {repository} is listed: {grants}"
+        );
+    }
+    alice.assert_no_alert().await;
+
+    // Bob pushes two images with the docker CLI, logged in with his password.
+    let o = docker.login_stdin(&host, "bobby", &password("bobby")).await;
+    assert!(
+        o.status.success(),
+        "docker login as bob: {}{}",
+        o.stdout_text(),
+        o.stderr_text()
+    );
+    let ctx = build_context(
+        "FROM scratch\n\
+         COPY app.txt /app.txt\n\
+         COPY config.txt /etc/app/config.txt\n\
+         LABEL org.opencontainers.image.title=acme-app\n\
+         ENV APP_MODE=production\n\
+         ENTRYPOINT [\"/app\"]\n\
+         CMD [\"--serve\"]\n",
+        &[("app.txt", &random_text()), ("config.txt", &random_text())],
+    );
+    let image = format!("{host}/acme/app:1.0");
+    docker.build(ctx.path(), &image).await;
+    docker.ok(&["push", &image]).await;
+    let secret = format!("{host}/acme/secret:1.0");
+    docker.ok(&["tag", &image, &secret]).await;
+    docker.remember(&secret);
+    docker.ok(&["push", &secret]).await;
+
+    // Alice describes acme/app and makes acme/secret private, in their settings pages.
+    alice.goto(&app.url("/r/acme/app/settings")).await;
+    alice
+        .fill("#description", "The acme app, built by the devs team")
+        .await;
+    alice.fill("#full_description", README).await;
+    alice.submit("form[action='/r/acme/app/settings']").await;
+    assert_eq!(
+        alice.attr("#description", "value").await.as_deref(),
+        Some("The acme app, built by the devs team"),
+        "the short description was saved"
+    );
+    alice.assert_no_alert().await;
+    screenshot(&alice, "repository-settings").await;
+    alice.goto(&app.url("/r/acme/secret/settings")).await;
+    alice.click("input[name=visibility][value=private]").await;
+    alice.submit("form[action='/r/acme/secret/settings']").await;
+    assert!(
+        alice.exists(".repo-head .badge-private").await,
+        "acme/secret shows as private after saving"
+    );
+
+    // `docker search <host>/<term>` finds the public repository; the private one only for
+    // those who may pull it (bob is logged in to Docker, a second Docker is not).
+    let search = |docker: &Docker, term: &str| {
+        let args = ["search", "--no-trunc", "--format", "{{.Name}}"].map(str::to_owned);
+        let mut args = args.to_vec();
+        args.push(format!("{host}/{term}"));
+        let cmd = docker.command(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        async move { run_command_ok(cmd).await.stdout_text() }
+    };
+    let names = |out: &str| -> Vec<String> { out.lines().map(|l| l.trim().to_owned()).collect() };
+    let found = names(&search(&docker, "app").await);
+    assert!(
+        found.iter().any(|n| n == "acme/app"),
+        "docker search {host}/app lists acme/app: {found:?}"
+    );
+    let found = names(&search(&docker, "acme").await);
+    assert!(
+        found.iter().any(|n| n == "acme/secret") && found.iter().any(|n| n == "acme/app"),
+        "docker search {host}/acme as a member of devs lists both: {found:?}"
+    );
+    let stranger = Docker::new();
+    let found = names(&search(&stranger, "acme").await);
+    assert_eq!(
+        found,
+        vec!["acme/app".to_owned()],
+        "docker search {host}/acme, not logged in, lists only the public repository"
+    );
+
+    // Bob finds acme/app from the home page's search box and reads it.
+    bob.goto(&app.url("/")).await;
+    assert!(
+        bob.exists(".repo-list a[href='/r/acme/app']").await,
+        "the home page lists acme/app"
+    );
+    screenshot(&bob, "home").await;
+    bob.fill("#hero-q", "app").await;
+    bob.submit("form.hero-search").await;
+    assert_eq!(bob.current_path().await, "/search");
+    let hit = ".repo-list a[href='/r/acme/app']";
+    assert!(bob.exists(hit).await, "searching `app` finds acme/app");
+    let result = bob.text(".repo-list").await;
+    assert!(
+        result.contains("The acme app, built by the devs team"),
+        "the result shows the short description: {result}"
+    );
+    screenshot(&bob, "search").await;
+    bob.click_and_wait(hit).await;
+    assert_eq!(bob.current_path().await, "/r/acme/app");
+    assert_eq!(bob.text("#readme h1").await, "Acme app");
+    assert_inert(&bob, "#readme").await;
+    for link in bob.find_all("#readme a").await {
+        // Whatever became of the hostile links, following them runs nothing.
+        let _ = link.click().await;
+    }
+    bob.assert_no_alert().await;
+    bob.goto(&app.url("/r/acme/app")).await;
+
+    // He stars it, and the count goes up; unstarring brings it down, starring again up.
+    assert_eq!(star_count(&bob).await, "0");
+    bob.submit("form.star-form").await;
+    assert_eq!(star_count(&bob).await, "1");
+    assert_eq!(
+        bob.attr(".star-button", "aria-pressed").await.as_deref(),
+        Some("true")
+    );
+    bob.submit("form.star-form").await;
+    assert_eq!(star_count(&bob).await, "0");
+    bob.submit("form.star-form").await;
+    assert_eq!(star_count(&bob).await, "1");
+
+    // He comments, with a script and a javascript: link in it: shown, rendered, inert.
+    bob.fill("#comment-body", COMMENT).await;
+    bob.submit("#new-comment").await;
+    assert_eq!(comment_count(&bob).await, 1);
+    let comment = bob.text(".comment-list .comment").await;
+    assert!(
+        comment.contains("bobby") && comment.contains("Works for me on arm64 too."),
+        "the comment is listed with its author: {comment}"
+    );
+    assert_eq!(
+        bob.text(".comment-list .comment-body strong").await,
+        "arm64",
+        "the comment's Markdown is rendered"
+    );
+    assert_inert(&bob, ".comment-list").await;
+    // From the top (the comment form leaves the page scrolled to the new comment).
+    bob.goto(&app.url("/r/acme/app")).await;
+    screenshot(&bob, "repository").await;
+
+    // The Tags tab lists 1.0; its page shows the layers and the configuration.
+    bob.click_and_wait("nav.repo-tabs a[href='/r/acme/app/tags']")
+        .await;
+    let tags = bob.text(".tags-table").await;
+    assert!(tags.contains("1.0"), "the tags table lists 1.0: {tags}");
+    assert!(
+        tags.contains("bobby"),
+        "the tags table says who pushed: {tags}"
+    );
+    screenshot(&bob, "tags").await;
+    bob.click_and_wait(".tags-table a[href='/r/acme/app/tags/1.0']")
+        .await;
+    assert_eq!(bob.text("#tag-name").await, "1.0");
+    let layers = bob.find_all(".layers-table tbody tr").await.len();
+    assert_eq!(layers, 2, "two COPY lines make two layers");
+    let config = bob.text("#config-h").await;
+    assert_eq!(config, "Configuration");
+    let page = bob.text("main").await;
+    for expected in [
+        "org.opencontainers.image.title=acme-app",
+        "APP_MODE=production",
+        "/app",
+        "--serve",
+        "linux/amd64",
+    ] {
+        assert!(
+            page.contains(expected),
+            "the tag page shows {expected}:\n{page}"
+        );
+    }
+    screenshot(&bob, "tag").await;
+
+    // As a member, bob sees both of acme's repositories on its page.
+    bob.goto(&app.url("/o/acme")).await;
+    assert!(bob.exists("a[href='/r/acme/app']").await);
+    assert!(
+        bob.exists("a[href='/r/acme/secret']").await,
+        "a member of devs sees the private acme/secret on /o/acme"
+    );
+    screenshot(&bob, "org").await;
+
+    // A form without its CSRF token is refused with the 403 page, and changes nothing.
+    bob.goto(&app.url("/r/acme/app")).await;
+    bob.execute("document.querySelector('form.star-form input[name=csrf]').remove(); return null;")
+        .await;
+    bob.submit("form.star-form").await;
+    assert_error_page(&bob, 403, "starring without the CSRF token").await;
+    bob.goto(&app.url("/r/acme/app")).await;
+    assert_eq!(
+        star_count(&bob).await,
+        "1",
+        "the refused unstar changed nothing"
+    );
+    bob.execute("document.querySelector('#new-comment input[name=csrf]').remove(); return null;")
+        .await;
+    bob.fill("#comment-body", "sent without a token").await;
+    bob.submit("#new-comment").await;
+    assert_error_page(&bob, 403, "commenting without the CSRF token").await;
+    bob.goto(&app.url("/r/acme/app")).await;
+    assert_eq!(
+        comment_count(&bob).await,
+        1,
+        "the refused comment was not saved"
+    );
+
+    // And from outside the browser: bob's own session cookie, but no token or a wrong one.
+    let session = bob
+        .client()
+        .get_named_cookie("berth_session")
+        .await
+        .expect("bob's session cookie")
+        .value()
+        .to_owned();
+    for form in [vec![], vec![("csrf", "0".repeat(64))]] {
+        let r = app
+            .anonymous
+            .post(app.url("/r/acme/app/unstar"))
+            .header("Cookie", format!("berth_session={session}"))
+            .form(&form)
+            .send()
+            .await
+            .expect("POST unstar");
+        assert_eq!(
+            r.status(),
+            StatusCode::FORBIDDEN,
+            "unstar with form {form:?}"
+        );
+    }
+    let r = app
+        .anonymous
+        .post(app.url("/r/acme/app/comments"))
+        .header("Cookie", format!("berth_session={session}"))
+        .form(&[("body", "forged")])
+        .send()
+        .await
+        .expect("POST comment");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "comment without a token");
+    bob.goto(&app.url("/r/acme/app")).await;
+    assert_eq!(star_count(&bob).await, "1");
+    assert_eq!(comment_count(&bob).await, 1);
+
+    // Logged out, and then as carol, who belongs to nothing: acme/secret is nowhere.
+    log_out(&bob).await;
+    assert_secret_hidden(&bob, &app, "an anonymous visitor").await;
+    let v1: serde_json::Value = app
+        .anonymous
+        .get(app.url("/v1/search?q=secret"))
+        .send()
+        .await
+        .expect("GET /v1/search")
+        .json()
+        .await
+        .expect("v1 search JSON");
+    assert_eq!(v1["num_results"], 0, "/v1/search?q=secret: {v1}");
+    sign_up_in(&bob, &app, "carol").await;
+    assert_secret_hidden(&bob, &app, "carol").await;
+    log_out(&bob).await;
+
+    // Bob logs in again and makes an access token in his settings; docker logs in with it.
+    log_in(&bob, &app, "bobby").await;
+    bob.goto(&app.url("/settings")).await;
+    bob.fill("#token-name", "laptop").await;
+    bob.click("input[name=scope][value=read-write]").await;
+    bob.submit("form[action='/settings/tokens']").await;
+    let token = bob
+        .attr("#secret", "value")
+        .await
+        .expect("the new token is shown");
+    assert!(token.len() >= 20, "token looks too short: {token:?}");
+    let shown = bob.text("main").await;
+    assert!(
+        shown.contains(&format!("docker login -u bobby --password-stdin {host}")),
+        "the token page shows how to log in:\n{shown}"
+    );
+    bob.goto(&app.url("/settings#tokens")).await;
+    let tokens = bob.text("#tokens").await;
+    assert!(
+        tokens.contains("laptop") && !tokens.contains(&token),
+        "the token is listed by name, its secret not shown again:\n{tokens}"
+    );
+    screenshot(&bob, "settings").await;
+
+    docker.ok(&["logout", &host]).await;
+    let o = docker.login_stdin(&host, "bobby", &token).await;
+    assert!(
+        o.status.success() && o.stdout_text().contains("Login Succeeded"),
+        "docker login with the token: {}{}",
+        o.stdout_text(),
+        o.stderr_text()
+    );
+    docker.ok(&["rmi", &image, &secret]).await;
+    docker.ok(&["pull", &image]).await;
+    docker.ok(&["pull", &secret]).await;
+
+    bob.close().await;
+    alice.close().await;
+}
