@@ -343,10 +343,7 @@ pub async fn delete(pool: &AnyPool, org: &Org, actor: &User, confirm: bool) -> R
             org.name
         )));
     }
-    sqlx::query("DELETE FROM repository_settings WHERE namespace = $1")
-        .bind(&org.name)
-        .execute(&mut *tx)
-        .await?;
+    crate::repos::delete_namespace(&mut tx, &org.name).await?;
     // Children first: nothing here relies on the database enforcing foreign keys.
     for sql in [
         "DELETE FROM robot_permissions WHERE robot_id IN (SELECT id FROM robots WHERE org_id = $1)",

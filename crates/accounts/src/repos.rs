@@ -201,6 +201,30 @@ pub async fn update(pool: &AnyPool, actor: &str, repository: &str, changes: Chan
     Ok(())
 }
 
+/// Removes the account side of every repository of a namespace, with their stars and
+/// comments (for a user or an organization that goes away); returns how many there were.
+pub(crate) async fn delete_namespace(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    namespace: &str,
+) -> Result<u64> {
+    for table in ["stars", "comments"] {
+        sqlx::query(&format!(
+            "DELETE FROM {table} WHERE repository IN
+             (SELECT repository FROM repository_settings WHERE namespace = $1)"
+        ))
+        .bind(namespace)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(
+        sqlx::query("DELETE FROM repository_settings WHERE namespace = $1")
+            .bind(namespace)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
+    )
+}
+
 /// Removes the account side of a repository, its stars and comments (the registry side is
 /// removed by the caller).
 pub async fn delete(pool: &AnyPool, actor: &str, repository: &str) -> Result<()> {

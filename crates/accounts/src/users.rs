@@ -228,14 +228,12 @@ pub async fn delete(pool: &AnyPool, user: &User) -> Result<u64> {
         )));
     }
     let mut tx = pool.begin().await?;
-    let repositories = sqlx::query("DELETE FROM repository_settings WHERE namespace = $1")
-        .bind(&user.name)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let repositories = crate::repos::delete_namespace(&mut tx, &user.name).await?;
     // Children first: nothing here relies on the database enforcing foreign keys.
     for sql in [
         "DELETE FROM sessions WHERE account_id = $1",
+        "DELETE FROM stars WHERE account_id = $1",
+        "DELETE FROM comments WHERE author_id = $1",
         "DELETE FROM access_tokens WHERE account_id = $1",
         "DELETE FROM team_members WHERE user_id = $1",
         "DELETE FROM org_members WHERE user_id = $1",

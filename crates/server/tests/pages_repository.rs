@@ -163,6 +163,11 @@ async fn stars_and_comments_through_forms() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, html) = page(&bob, &app, "/r/alice/web").await;
     assert!(html.contains("id=\"star-count\">1<") && html.contains("aria-pressed=\"true\""));
+    let (_, profile) = page(&browser(), &app, "/u/bobby").await;
+    assert!(
+        profile.contains("id=\"starred-h\"") && profile.contains("href=\"/r/alice/web\""),
+        "starred on the profile"
+    );
     // Without the token nothing happens.
     let r = post(&bob, &app, "/r/alice/web/unstar", &[]).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);

@@ -99,7 +99,12 @@ struct UserPage {
     orgs: Vec<String>,
     repositories: Vec<RepoRow>,
     paging: Paging,
+    /// Repositories the user starred that the viewer may see.
+    starred: Vec<super::search::Card>,
 }
+
+/// How many starred repositories a profile shows.
+const STARRED_SHOWN: i64 = 12;
 
 pub async fn page(
     viewer: Viewer,
@@ -118,7 +123,14 @@ pub async fn page(
         .into_iter()
         .map(|(o, _)| o.name)
         .collect();
+    let visible = accounts.viewer(&viewer.identity()).await?;
+    let starred = berth_accounts::stars::starred(&accounts.pool, user.id, &visible, STARRED_SHOWN)
+        .await?
+        .iter()
+        .map(super::search::Card::of)
+        .collect();
     let page = UserPage {
+        starred,
         chrome: viewer.chrome.clone(),
         initial: initial(&user.name),
         joined: time::month_year(user.created_at),
