@@ -7,23 +7,6 @@ use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    auth: Option<&str>,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut req = app.anonymous.request(method, app.url(path));
-    if let Some(a) = auth {
-        req = req.header("Authorization", a);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    req.send().await.expect("request")
-}
-
 async fn json_of(r: reqwest::Response, status: StatusCode) -> Value {
     assert_eq!(r.status(), status, "{}", r.url().clone());
     r.json().await.expect("json")

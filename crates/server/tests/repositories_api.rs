@@ -6,23 +6,6 @@ use common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-async fn call(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    auth: Option<&str>,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut req = app.anonymous.request(method, app.url(path));
-    if let Some(a) = auth {
-        req = req.header("Authorization", a);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    req.send().await.expect("request")
-}
-
 #[tokio::test]
 async fn create_read_update_and_delete_a_repository() {
     let app = TestApp::start().await;

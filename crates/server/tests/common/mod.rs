@@ -391,6 +391,24 @@ pub async fn raw_request(host: &str, method: &str, path: &str) -> (u16, String) 
     .expect("raw request")
 }
 
+/// A JSON API request with `auth` as the `Authorization` header, if any.
+pub async fn call(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    auth: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> Response {
+    let mut req = app.anonymous.request(method, app.url(path));
+    if let Some(a) = auth {
+        req = req.header("Authorization", a);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    req.send().await.expect("request")
+}
+
 /// Signs a user up through the API (`name@example.com`, password `"<name> password"`);
 /// returns the password.
 pub async fn sign_up(app: &TestApp, name: &str) -> String {
