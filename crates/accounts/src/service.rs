@@ -177,22 +177,7 @@ impl Accounts {
         if !searches || claims.sub.is_empty() {
             return Ok(Some(Identity::anonymous()));
         }
-        let identity = if claims.sub.contains('+') {
-            crate::robots::by_name(&self.pool, &claims.sub)
-                .await?
-                .map(|robot| Identity {
-                    robot: Some(robot),
-                    ..Identity::default()
-                })
-        } else {
-            crate::users::by_name(&self.pool, &claims.sub)
-                .await?
-                .map(|user| Identity {
-                    user: Some(user),
-                    ..Identity::default()
-                })
-        };
-        Ok(Some(identity.unwrap_or_else(Identity::anonymous)))
+        Ok(Some(self.subject_identity(Some(&claims.sub)).await?))
     }
 
     /// Checks a registry token and returns its claims.
