@@ -40,3 +40,8 @@ document.addEventListener("click", (event) => {
     if (!menu.contains(event.target)) menu.open = false;
   }
 });
+
+// Sort menus apply at once (the form's button does the same without this script).
+for (const select of document.querySelectorAll("select[data-autosubmit]")) {
+  select.addEventListener("change", () => select.form && select.form.requestSubmit());
+}
