@@ -261,7 +261,9 @@ pub async fn search(pool: &AnyPool, viewer: &Viewer, query: &Query<'_>) -> Resul
     let words = words(query.text);
     let matching = !words.is_empty();
     let expr = match_expression(backend, &words);
-    let broad = matching && breadth(pool, backend, &expr).await? > RANK_LIMIT;
+    // Within one namespace the matches are few whatever the words: rank them.
+    let broad =
+        matching && query.namespace.is_none() && breadth(pool, backend, &expr).await? > RANK_LIMIT;
     let filter = filter_sql(backend, &words, &expr, broad, viewer, query);
     let ranked = matching && !broad && query.sort == Sort::Relevance;
     let order = match (query.sort, backend) {

@@ -169,6 +169,20 @@ async fn search_finds_what_the_caller_may_see_and_nothing_else() {
     .await;
     assert_eq!(names(&found), ["alice/nginx-proxy"]);
 
+    let found = json_of(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/search?q=nginx&namespace=bobby",
+            None,
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(names(&found), ["bobby/cache"], "text within one namespace");
+
     // Sorting by stars and paging.
     let r = call(
         &app,
