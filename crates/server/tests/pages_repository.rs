@@ -275,6 +275,9 @@ async fn settings_are_for_administrators_and_delete_needs_the_name() {
     )
     .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/r/alice/web/settings?saved=1");
+    let (_, html) = page(&alice, &app, &location(&r)).await;
+    assert!(html.contains("Settings saved."));
     let (_, html) = page(&bob, &app, "/r/alice/web").await;
     assert!(html.contains("Renamed") && html.contains("<h2>New readme</h2>"));
     let r = submit(

@@ -33,6 +33,7 @@ struct SettingsPage {
     org: Option<String>,
     teams: Vec<TeamRow>,
     error: Option<(&'static str, String)>,
+    notice: Option<&'static str>,
 }
 
 impl SettingsPage {
@@ -63,6 +64,7 @@ pub async fn page(
     site: &Site,
     repo: &Repo,
     error: Option<(&'static str, String)>,
+    notice: Option<&'static str>,
 ) -> Result<HttpResponse, PageError> {
     require_admin(repo)?;
     let org = org_of(accounts, repo).await?;
@@ -94,6 +96,7 @@ pub async fn page(
         org: org.map(|o| o.name),
         teams,
         error,
+        notice,
     };
     render(viewer, status, &view)
 }
@@ -119,7 +122,7 @@ pub async fn post(
     let settings_url = format!("{}/settings", super::repository_url(name));
     let failed = |section: &'static str, e: berth_accounts::Error| async move {
         let message = inline(e)?;
-        page(viewer, accounts, site, repo, Some((section, message))).await
+        page(viewer, accounts, site, repo, Some((section, message)), None).await
     };
     match action {
         [] => {

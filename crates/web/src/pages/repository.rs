@@ -186,6 +186,8 @@ struct OverviewPage {
 #[derive(Deserialize)]
 pub struct RepoQuery {
     page: Option<i64>,
+    /// Set by the redirect after the settings were saved.
+    saved: Option<String>,
 }
 
 /// `GET /r/{tail}`.
@@ -204,7 +206,10 @@ pub async fn get(
         Target::Overview => overview(&viewer, &accounts, &site, &repo, page, None, "").await,
         Target::Tags => tags::list(&viewer, &accounts, &site, &registry, &repo, page).await,
         Target::Tag(tag) => tags::detail(&viewer, &accounts, &site, &registry, &repo, &tag).await,
-        Target::Settings => repo_settings::page(&viewer, &accounts, &site, &repo, None).await,
+        Target::Settings => {
+            let notice = query.saved.is_some().then_some("Settings saved.");
+            repo_settings::page(&viewer, &accounts, &site, &repo, None, notice).await
+        }
         Target::Action(_) => Err(PageError::not_found()),
     }
 }
