@@ -215,15 +215,42 @@ impl Accounts {
 
     /// What the identity may do to a repository.
     pub async fn permission(&self, identity: &Identity, repository: &str) -> Result<Permission> {
+        Ok(self.access(identity, repository).await?.1)
+    }
+
+    /// A repository's settings (if it exists as an account object) and what the identity may
+    /// do to it, from one read of the settings.
+    pub async fn access(
+        &self,
+        identity: &Identity,
+        repository: &str,
+    ) -> Result<(Option<repos::RepoSettings>, Permission)> {
         let settings = repos::get(&self.pool, repository).await?;
         let org = self.org_access(identity, &[repository]).await?;
-        Ok(access::permission(
+        let permission = access::permission(
             identity,
             repository,
             settings.as_ref(),
             &org.for_repository(repository),
             self.config.anonymous_pull,
-        ))
+        );
+        Ok((settings, permission))
+    }
+
+    /// A repository the identity may read, with its settings and the identity's permission;
+    /// `None` when it does not exist or may not be seen (outsiders learn nothing).
+    pub async fn readable(
+        &self,
+        identity: &Identity,
+        repository: &str,
+    ) -> Result<Option<(repos::RepoSettings, Permission)>> {
+        if berth_registry::names::validate_name(repository).is_err() {
+            return Ok(None);
+        }
+        let (settings, permission) = self.access(identity, repository).await?;
+        Ok(settings
+            .filter(|_| permission >= Permission::Read)
+            .map(|s| (s, permission)))
     }
 
     /// What the identity may see, for listings.

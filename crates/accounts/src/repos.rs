@@ -22,6 +22,15 @@ pub struct RepoSettings {
 
 pub(crate) const COLUMNS: &str = "repository, namespace, private, description, full_description, pull_count, created_at, last_pushed_at, star_count, comment_count";
 
+/// [`COLUMNS`] qualified by a table alias, for queries that join `repository_settings`.
+pub(crate) fn columns_of(alias: &str) -> String {
+    COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(crate) fn settings(row: &AnyRow) -> Result<RepoSettings> {
     Ok(RepoSettings {
         repository: row.try_get(0)?,

@@ -284,7 +284,7 @@ pub async fn search(pool: &AnyPool, viewer: &Viewer, query: &Query<'_>) -> Resul
     let mut page = Sql {
         text: format!(
             "SELECT {}{} ORDER BY {order}",
-            qualified_columns(),
+            repos::columns_of("rs"),
             filter.text
         ),
         binds: filter.binds.clone(),
@@ -323,14 +323,6 @@ pub async fn search(pool: &AnyPool, viewer: &Viewer, query: &Query<'_>) -> Resul
         total_capped: total > COUNT_CAP,
         repositories,
     })
-}
-
-fn qualified_columns() -> String {
-    repos::COLUMNS
-        .split(", ")
-        .map(|c| format!("rs.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 #[cfg(test)]

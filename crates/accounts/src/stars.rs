@@ -50,11 +50,7 @@ pub async fn starred(
     limit: i64,
 ) -> Result<Vec<RepoSettings>> {
     let (visible, binds) = viewer.condition("rs", 2);
-    let columns = repos::COLUMNS
-        .split(", ")
-        .map(|c| format!("rs.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let columns = repos::columns_of("rs");
     let sql = format!(
         "SELECT {columns} FROM stars s JOIN repository_settings rs ON rs.repository = s.repository
          WHERE s.account_id = $1 AND {visible}

@@ -49,14 +49,10 @@ async fn readable_by(
     who: Identity,
     name: &str,
 ) -> Result<(Identity, Permission), ApiError> {
-    if berth_registry::names::validate_name(name).is_err() {
-        return Err(not_found(&format!("repository {name}")));
+    match accounts.readable(&who, name).await? {
+        Some((_, permission)) => Ok((who, permission)),
+        None => Err(not_found(&format!("repository {name}"))),
     }
-    let permission = accounts.permission(&who, name).await?;
-    if permission < Permission::Read || repos::get(&accounts.pool, name).await?.is_none() {
-        return Err(not_found(&format!("repository {name}")));
-    }
-    Ok((who, permission))
 }
 
 #[derive(Deserialize)]

@@ -89,10 +89,8 @@ pub async fn get(
     let name = name.into_inner();
     valid_name(&name)?;
     let who = identity(&accounts, &req).await?;
-    if accounts.permission(&who, &name).await? < Permission::Read {
-        return Err(not_found(&name));
-    }
-    let settings = repos::get(&accounts.pool, &name)
+    let (settings, _) = accounts
+        .readable(&who, &name)
         .await?
         .ok_or_else(|| not_found(&name))?;
     Ok(HttpResponse::Ok().json(settings))
@@ -111,10 +109,9 @@ async fn admin_of(accounts: &Accounts, req: &HttpRequest, name: &str) -> Result<
     valid_name(name)?;
     let who = identity(accounts, req).await?;
     let me = who.user.clone().ok_or_else(ApiError::unauthorized)?;
-    let permission = accounts.permission(&who, name).await?;
-    if permission < Permission::Read || repos::get(&accounts.pool, name).await?.is_none() {
+    let Some((_, permission)) = accounts.readable(&who, name).await? else {
         return Err(not_found(name));
-    }
+    };
     if permission < Permission::Admin {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

@@ -10,7 +10,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use berth_accounts::access::Permission;
 use berth_accounts::comments::{self, Comment};
-use berth_accounts::repos::{self, RepoSettings};
+use berth_accounts::repos::RepoSettings;
 use berth_accounts::{stars, Accounts};
 use berth_registry::Registry;
 use serde::Deserialize;
@@ -100,14 +100,8 @@ pub struct Repo {
 
 /// Loads a repository the viewer may read; anything else is the site's 404.
 pub async fn load(accounts: &Accounts, viewer: &Viewer, name: &str) -> Result<Repo, PageError> {
-    if berth_registry::names::validate_name(name).is_err() {
-        return Err(PageError::not_found());
-    }
-    let permission = accounts.permission(&viewer.identity(), name).await?;
-    if permission < Permission::Read {
-        return Err(PageError::not_found());
-    }
-    let settings = repos::get(&accounts.pool, name)
+    let (settings, permission) = accounts
+        .readable(&viewer.identity(), name)
         .await?
         .ok_or_else(PageError::not_found)?;
     Ok(Repo {
