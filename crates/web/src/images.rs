@@ -276,42 +276,57 @@ pub async fn view(
     tag: &TagDetail,
 ) -> berth_registry::Result<TagView> {
     let doc = parse(&tag.content);
-    let summary = summarize(registry, repository, std::slice::from_ref(tag))
-        .await?
-        .pop()
-        .ok_or_else(|| berth_registry::Error::internal("no summary for a tag"))?;
     let manifest = serde_json::to_string_pretty(&doc)
         .unwrap_or_else(|_| String::from_utf8_lossy(&tag.content).into_owned());
-    let mut images = Vec::new();
-    let (layers, config_digest, config) = if is_index(&doc) {
+    // The summary comes from the same reads as the details: children or config, once.
+    let (size, platforms, layers, config_digest, config, images) = if is_index(&doc) {
         let entries = index_entries(&doc);
         let digests: Vec<String> = entries.iter().map(|(_, d)| d.clone()).collect();
         let rows = registry
             .meta()
             .manifests_by_digest(repository, &digests)
             .await?;
-        for (platform, digest) in entries {
-            let size = rows
-                .iter()
-                .find(|r| r.digest == digest)
-                .map(|r| image_size(&parse(&r.content)));
-            images.push(PlatformImage {
+        let images: Vec<PlatformImage> = entries
+            .into_iter()
+            .map(|(platform, digest)| PlatformImage {
+                size: rows
+                    .iter()
+                    .find(|r| r.digest == digest)
+                    .map(|r| image_size(&parse(&r.content))),
                 platform,
                 digest,
-                size,
-            });
-        }
-        (Vec::new(), None, None)
+            })
+            .collect();
+        let size = images.iter().filter_map(|i| i.size).sum();
+        let platforms = images.iter().map(|i| i.platform.clone()).collect();
+        (size, platforms, Vec::new(), None, None, images)
     } else {
-        let config = config_json(registry, &doc).await.map(|c| image_config(&c));
+        let config_doc = config_json(registry, &doc).await;
+        let platforms = config_doc
+            .as_ref()
+            .map(platform_name)
+            .filter(|p| p != "/")
+            .into_iter()
+            .collect();
         (
+            image_size(&doc),
+            platforms,
             layers(&doc),
             config_digest(&doc).map(|d| d.to_string()),
-            config,
+            config_doc.as_ref().map(image_config),
+            Vec::new(),
         )
     };
     Ok(TagView {
-        summary,
+        summary: TagSummary {
+            name: tag.name.clone(),
+            digest: tag.digest.clone(),
+            media_type: tag.media_type.clone(),
+            size,
+            platforms,
+            pushed_at: tag.updated_at,
+            pushed_by: tag.pushed_by.clone(),
+        },
         layers,
         config_digest,
         config,
