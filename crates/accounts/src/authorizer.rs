@@ -230,8 +230,27 @@ impl Authorizer for AccountsAuthorizer {
 }
 
 impl EventSink for AccountsAuthorizer {
+    /// Writes the event's webhook deliveries to the outbox, in the event's own transaction.
+    fn stage<'c>(
+        &'c self,
+        conn: &'c mut sqlx::AnyConnection,
+        event: &'c Event,
+    ) -> futures_util::future::BoxFuture<'c, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            match crate::webhooks::deliveries::stage(conn, &self.0.webhooks, event).await {
+                Ok(_) => Ok(()),
+                Err(Error::Database(e)) => Err(e),
+                Err(e) => Err(sqlx::Error::Protocol(format!("staging webhooks: {e}"))),
+            }
+        })
+    }
+
     fn record(&self, event: Event) {
         berth_registry::events::LogSink.record(event.clone());
+        if event.action != EventAction::Pull {
+            // A push or delete may have written deliveries: send them now.
+            self.0.webhook_wake.notify_one();
+        }
         let counted = matches!(
             (event.action, event.target),
             (EventAction::Push | EventAction::Pull, EventTarget::Manifest)
@@ -241,7 +260,10 @@ impl EventSink for AccountsAuthorizer {
         }
         match event.action {
             EventAction::Push => self.0.count_push(&event.repository),
-            _ => self.0.count_pull(&event.repository),
+            _ => {
+                self.0.count_pull(&event.repository);
+                self.0.queue_pull(&event);
+            }
         }
     }
 }

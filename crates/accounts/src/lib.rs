@@ -21,6 +21,7 @@ pub mod throttle;
 pub mod tokens;
 pub mod users;
 pub mod visibility;
+pub mod webhooks;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -83,13 +84,26 @@ pub struct Accounts {
     /// Pulls and pushes counted in memory and written in batches by [`Accounts::flush_counters`],
     /// so a busy pull path costs no database write per request.
     counters: std::sync::Mutex<Counters>,
+    /// How webhooks are delivered.
+    pub webhooks: webhooks::Config,
+    /// Wakes the webhook sender when deliveries were written.
+    pub webhook_wake: std::sync::Arc<tokio::sync::Notify>,
+    /// Whether any webhook listens for pulls (refreshed by every flush), so pulls are queued
+    /// for webhooks only when someone listens.
+    pull_hooks: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
 struct Counters {
     pulls: std::collections::HashMap<String, i64>,
     pushes: std::collections::HashSet<String>,
+    /// Pulls waiting to be written to the webhook outbox.
+    pulled: Vec<berth_registry::events::Event>,
 }
+
+/// Pulls queued for webhooks beyond this many (a database that stays down) are dropped, oldest
+/// first, with a warning.
+const MAX_QUEUED_PULLS: usize = 100_000;
 
 /// Decodes `Basic <base64(name:secret)>`.
 pub fn parse_basic(header: &str) -> Option<(String, String)> {
@@ -107,13 +121,67 @@ pub fn parse_basic(header: &str) -> Option<(String, String)> {
 impl Accounts {
     pub fn new(pool: AnyPool, config: AuthConfig, keys: jwt::TokenKeys) -> Self {
         let throttle = throttle::Throttle::new(config.throttle_failures, config.throttle_window);
+        let public_url = config.realm.trim_end_matches("/auth/token").to_owned();
         Accounts {
             pool,
             config,
             keys,
             throttle,
             counters: std::sync::Mutex::new(Counters::default()),
+            webhooks: webhooks::Config::for_url(&public_url),
+            webhook_wake: Default::default(),
+            pull_hooks: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Removes the account side of a repository (see [`repos::delete`]) and sends the webhooks
+    /// that tell of it.
+    pub async fn delete_repository(&self, actor: &str, repository: &str) -> Result<()> {
+        repos::delete(&self.pool, &self.webhooks, actor, repository).await?;
+        self.webhook_wake.notify_one();
+        Ok(())
+    }
+
+    /// Delivers webhooks as `config` says.
+    pub fn with_webhooks(mut self, config: webhooks::Config) -> Self {
+        self.webhooks = config;
+        self
+    }
+
+    /// Queues a pull for the webhooks that listen for pulls (written by the next flush).
+    pub fn queue_pull(&self, event: &berth_registry::events::Event) {
+        if !self.pull_hooks.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let mut c = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        if c.pulled.len() >= MAX_QUEUED_PULLS {
+            c.pulled.remove(0);
+            tracing::warn!("too many pulls queued for webhooks: dropping the oldest");
+        }
+        c.pulled.push(event.clone());
+    }
+
+    /// Notes that a webhook now listens for pulls.
+    pub fn pulls_watched(&self) {
+        self.pull_hooks
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Writes queued pulls to the webhook outbox, in one transaction.
+    async fn flush_pulled(&self, pulled: &[berth_registry::events::Event]) -> Result<()> {
+        if pulled.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        let mut written = 0;
+        for event in pulled {
+            written += webhooks::deliveries::stage(&mut tx, &self.webhooks, event).await?;
+        }
+        tx.commit().await?;
+        if written > 0 {
+            self.webhook_wake.notify_one();
+        }
+        Ok(())
     }
 
     /// Counts a pull of `repository` (written by the next flush).
@@ -134,6 +202,20 @@ impl Accounts {
             let mut c = self.counters.lock().unwrap_or_else(|e| e.into_inner());
             std::mem::take(&mut *c)
         };
+        match webhooks::any_listen_for_pulls(&self.pool).await {
+            Ok(listening) => self
+                .pull_hooks
+                .store(listening, std::sync::atomic::Ordering::Relaxed),
+            Err(e) => tracing::warn!(error = %e, "checking for webhooks on pulls"),
+        }
+        if let Err(e) = self.flush_pulled(&taken.pulled).await {
+            let mut c = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+            let newer = std::mem::take(&mut c.pulled);
+            c.pulled = taken.pulled;
+            c.pulled.extend(newer);
+            drop(c);
+            tracing::warn!(error = %e, "writing pulls to the webhook outbox");
+        }
         let mut pulls = taken.pulls.into_iter();
         let mut pushes = taken.pushes.into_iter();
         let mut failure = None;

@@ -216,6 +216,7 @@ pub(crate) async fn delete_namespace(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     namespace: &str,
 ) -> Result<u64> {
+    crate::webhooks::delete_of_namespace(tx, namespace).await?;
     for table in ["stars", "comments"] {
         sqlx::query(&format!(
             "DELETE FROM {table} WHERE repository IN
@@ -236,8 +237,19 @@ pub(crate) async fn delete_namespace(
 
 /// Removes the account side of a repository, its stars and comments (the registry side is
 /// removed by the caller).
-pub async fn delete(pool: &AnyPool, actor: &str, repository: &str) -> Result<()> {
+///
+/// Its organization's webhooks hear of it (through the outbox, in the same transaction); its own
+/// webhooks and their delivery logs go with it.
+pub async fn delete(
+    pool: &AnyPool,
+    webhooks: &crate::webhooks::Config,
+    actor: &str,
+    repository: &str,
+) -> Result<()> {
     let mut tx = pool.begin().await?;
+    crate::webhooks::delete_of_repository(&mut tx, repository).await?;
+    crate::webhooks::deliveries::stage_repository_deleted(&mut tx, webhooks, repository, actor)
+        .await?;
     for table in ["stars", "comments"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE repository = $1"))
             .bind(repository)

@@ -1,5 +1,7 @@
 //! Registry events (push, pull, delete) reported to whoever listens: audit, webhooks, counters.
 
+use futures_util::future::BoxFuture;
+
 use crate::auth::Principal;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,8 +41,22 @@ pub struct Event {
     pub actor: Principal,
 }
 
-/// Receives events. Must not block: implementations queue work of their own.
+/// Receives events.
 pub trait EventSink: Send + Sync + 'static {
+    /// Called inside the database transaction that records a push or a delete, before it
+    /// commits: whatever the sink writes through `conn` (an outbox of notifications) commits or
+    /// rolls back together with the event itself.
+    fn stage<'c>(
+        &'c self,
+        conn: &'c mut sqlx::AnyConnection,
+        event: &'c Event,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+        let _ = (conn, event);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    /// Called once the event has happened. Must not block: implementations queue work of their
+    /// own.
     fn record(&self, event: Event);
 }
 

@@ -9,6 +9,7 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 
 use crate::digest::Digest;
 use crate::error::{Code, Error, Result};
+use crate::events::{Event, EventSink};
 
 pub fn now() -> i64 {
     std::time::SystemTime::now()
@@ -264,7 +265,13 @@ impl Meta {
 
     /// Stores a manifest (and tag) after checking, in the same transaction, that everything it
     /// references is in the repository.
-    pub async fn put_manifest(&self, m: NewManifest<'_>) -> Result<()> {
+    /// The push `event` is staged with `sink` in that transaction.
+    pub async fn put_manifest(
+        &self,
+        m: NewManifest<'_>,
+        sink: &dyn EventSink,
+        event: &Event,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let repo = ensure_repository(&mut tx, m.repository).await?;
         let now = now();
@@ -340,12 +347,20 @@ impl Meta {
             .execute(&mut *tx)
             .await?;
         }
+        sink.stage(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Deletes a manifest and every tag pointing at it. Blobs stay for garbage collection.
-    pub async fn delete_manifest(&self, name: &str, digest: &Digest) -> Result<bool> {
+    /// Deletes a manifest and every tag pointing at it, staging the delete `event` with `sink`.
+    /// Blobs stay for garbage collection.
+    pub async fn delete_manifest(
+        &self,
+        name: &str,
+        digest: &Digest,
+        sink: &dyn EventSink,
+        event: &Event,
+    ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         let deleted: Option<i64> = sqlx::query_scalar(
             "DELETE FROM manifests WHERE digest = $2
@@ -364,22 +379,37 @@ impl Meta {
             .bind(digest.to_string())
             .execute(&mut *tx)
             .await?;
+        sink.stage(&mut tx, event).await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    /// Deletes one tag; the manifest stays.
-    pub async fn delete_tag(&self, name: &str, tag: &str) -> Result<Option<String>> {
-        let digest = sqlx::query_scalar(
+    /// Deletes one tag (the manifest stays), staging the delete event that `event_for` makes of
+    /// the digest the tag pointed at; returns that event, or `None` if there was no such tag.
+    pub async fn delete_tag(
+        &self,
+        name: &str,
+        tag: &str,
+        sink: &dyn EventSink,
+        event_for: impl FnOnce(String) -> Event,
+    ) -> Result<Option<Event>> {
+        let mut tx = self.pool.begin().await?;
+        let digest: Option<String> = sqlx::query_scalar(
             "DELETE FROM tags WHERE name = $2
              AND repository_id = (SELECT id FROM repositories WHERE name = $1)
              RETURNING manifest_digest",
         )
         .bind(name)
         .bind(tag)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        Ok(digest)
+        let Some(digest) = digest else {
+            return Ok(None);
+        };
+        let event = event_for(digest);
+        sink.stage(&mut tx, &event).await?;
+        tx.commit().await?;
+        Ok(Some(event))
     }
 
     /// Tags in lexical order after `last`; `limit` rows at most. `None` if the repository is

@@ -36,8 +36,13 @@ impl State {
             FsStore::open(config.data_dir.join("storage")).context("opening blob storage")?;
         let keys = TokenKeys::load_or_create(&config.data_dir)
             .map_err(|e| anyhow::anyhow!("token signing key: {e}"))?;
-        let accounts = Arc::new(Accounts::new(pool.clone(), config.auth.clone(), keys));
+        let accounts = Arc::new(
+            Accounts::new(pool.clone(), config.auth.clone(), keys)
+                .with_webhooks(config.webhooks.clone()),
+        );
         spawn_counter_flush(accounts.clone());
+        berth_accounts::webhooks::sender::spawn(&accounts)
+            .map_err(|e| anyhow::anyhow!("starting the webhook sender: {e}"))?;
         let authorizer = AccountsAuthorizer(accounts.clone());
         let registry = Registry::new(
             Meta::new(pool.clone()),

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use berth_accounts::webhooks::{guard::Allowlist, Config as WebhookConfig};
 use berth_accounts::AuthConfig;
 use berth_registry::RegistryConfig;
 use serde::Deserialize;
@@ -27,6 +28,9 @@ pub struct Args {
     /// Configuration file (default: `berth.toml` if present).
     #[arg(long, env = "BERTH_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Webhook targets allowed despite the SSRF guard: comma-separated CIDRs and `host:port`s.
+    #[arg(long, env = "BERTH_WEBHOOKS_ALLOWED_TARGETS")]
+    pub webhooks_allowed_targets: Option<String>,
 }
 
 /// The optional configuration file; every key is optional.
@@ -41,6 +45,19 @@ struct File {
     registry: RegistryFile,
     #[serde(default)]
     auth: AuthFile,
+    #[serde(default)]
+    webhooks: WebhooksFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhooksFile {
+    /// CIDRs and `host:port`s the SSRF guard lets through.
+    allowed_targets: Option<Vec<String>>,
+    max_attempts: Option<u32>,
+    retry_base_secs: Option<f64>,
+    timeout_secs: Option<f64>,
+    concurrency: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -68,6 +85,7 @@ pub struct Config {
     pub public_url: String,
     pub registry: RegistryConfig,
     pub auth: AuthConfig,
+    pub webhooks: WebhookConfig,
 }
 
 impl Config {
@@ -77,10 +95,10 @@ impl Config {
             None if Path::new("berth.toml").exists() => read_file(Path::new("berth.toml"))?,
             None => File::default(),
         };
-        Ok(Config::merge(args, file))
+        Config::merge(args, file)
     }
 
-    fn merge(args: &Args, file: File) -> Config {
+    fn merge(args: &Args, file: File) -> anyhow::Result<Config> {
         let listen = args
             .listen
             .or(file.listen)
@@ -123,14 +141,16 @@ impl Config {
         auth.open_signup = file.auth.open_signup.unwrap_or(auth.open_signup);
         auth.default_private = file.auth.default_private.unwrap_or(auth.default_private);
         auth.token_ttl = file.auth.token_ttl_secs.unwrap_or(auth.token_ttl);
-        Config {
+        let webhooks = webhooks(args, file.webhooks, &public_url)?;
+        Ok(Config {
             listen,
             data_dir,
             database_url,
             public_url,
             registry,
             auth,
-        }
+            webhooks,
+        })
     }
 
     /// The host (and port) clients use in image references, e.g. `registry.example.com`.
@@ -139,6 +159,43 @@ impl Config {
         let rest = url.split_once("://").map_or(url, |(_, r)| r);
         rest.split('/').next().unwrap_or(rest)
     }
+}
+
+fn webhooks(args: &Args, file: WebhooksFile, public_url: &str) -> anyhow::Result<WebhookConfig> {
+    let mut c = WebhookConfig::for_url(public_url);
+    let allowed = match &args.webhooks_allowed_targets {
+        Some(list) => Allowlist::parse(list),
+        None => file
+            .allowed_targets
+            .unwrap_or_default()
+            .iter()
+            .try_fold(Allowlist::default(), |mut a, entry| {
+                a.add(entry).map(|()| a)
+            }),
+    };
+    c.allowed_targets =
+        std::sync::Arc::new(allowed.map_err(|e| anyhow::anyhow!("webhooks.allowed_targets: {e}"))?);
+    let secs = |what: &str, v: f64| {
+        std::time::Duration::try_from_secs_f64(v)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| anyhow::anyhow!("webhooks.{what} must be a positive number of seconds"))
+    };
+    if let Some(v) = file.retry_base_secs {
+        c.retry_base = secs("retry_base_secs", v)?;
+    }
+    if let Some(v) = file.timeout_secs {
+        c.timeout = secs("timeout_secs", v)?;
+    }
+    if let Some(n) = file.max_attempts {
+        anyhow::ensure!(n >= 1, "webhooks.max_attempts must be at least 1");
+        c.max_attempts = n;
+    }
+    if let Some(n) = file.concurrency {
+        anyhow::ensure!(n >= 1, "webhooks.concurrency must be at least 1");
+        c.concurrency = n;
+    }
+    Ok(c)
 }
 
 fn read_file(path: &Path) -> anyhow::Result<File> {
@@ -161,7 +218,7 @@ mod tests {
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 7000))),
             ..Args::default()
         };
-        let c = Config::merge(&args, file);
+        let c = Config::merge(&args, file).expect("valid configuration");
         assert_eq!(c.listen.port(), 7000);
         assert_eq!(c.public_url, "https://r.example");
         assert_eq!(c.registry_host(), "r.example");
@@ -170,10 +227,40 @@ mod tests {
         assert_eq!(c.auth.realm, "https://r.example/auth/token");
         assert_eq!(c.auth.service, "r.example");
         assert!(c.database_url.starts_with("sqlite://data/berth.db"));
+        assert_eq!(c.webhooks.public_url, "https://r.example");
+        assert!(c.webhooks.allowed_targets.is_empty());
         let unknown: Result<File, _> = toml::from_str("lisen = \"x\"");
         assert!(
             unknown.is_err(),
             "typos in the file are errors, not silently ignored"
         );
+    }
+
+    #[test]
+    fn webhook_settings() {
+        let file: File = toml::from_str(
+            "[webhooks]\nallowed_targets = [\"10.0.0.0/8\", \"hooks:8080\"]\nmax_attempts = 3\nretry_base_secs = 0.5\n",
+        )
+        .expect("valid toml");
+        let c = Config::merge(&Args::default(), file).expect("valid configuration");
+        assert!(c.webhooks.allowed_targets.allows_endpoint("hooks", 8080));
+        assert_eq!(c.webhooks.max_attempts, 3);
+        assert_eq!(c.webhooks.retry_base.as_millis(), 500);
+        let args = Args {
+            webhooks_allowed_targets: Some("127.0.0.1/32".into()),
+            ..Args::default()
+        };
+        let c = Config::merge(&args, File::default()).expect("valid configuration");
+        assert!(c
+            .webhooks
+            .allowed_targets
+            .allows_ip("127.0.0.1".parse().expect("ip")));
+        let bad = Args {
+            webhooks_allowed_targets: Some("not a target".into()),
+            ..Args::default()
+        };
+        assert!(Config::merge(&bad, File::default()).is_err());
+        let file: File = toml::from_str("[webhooks]\ntimeout_secs = -1\n").expect("valid toml");
+        assert!(Config::merge(&Args::default(), file).is_err());
     }
 }

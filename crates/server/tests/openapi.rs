@@ -25,7 +25,9 @@ async fn every_documented_operation_exists_and_checks_who_asks() {
             .replace("{team}", "devs")
             .replace("{repo}", "app")
             .replace("{id}", "1")
-            .replace("{tag}", "latest");
+            .replace("{tag}", "latest")
+            .replace("{delivery}", "d1")
+            .replace("{token}", "t1");
         for (method, op) in ops.as_object().expect("operations") {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
             let mut req = app

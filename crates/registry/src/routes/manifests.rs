@@ -168,22 +168,7 @@ pub(super) async fn put(
         Reference::Tag(t) => Some(t.as_str()),
         Reference::Digest(_) => None,
     };
-    reg.meta
-        .put_manifest(NewManifest {
-            repository: name,
-            digest: &digest,
-            media_type: &parsed.media_type,
-            artifact_type: parsed.artifact_type.as_deref(),
-            subject: parsed.subject.as_ref(),
-            annotations: parsed.annotations.clone(),
-            content: &body,
-            blobs: &parsed.blobs,
-            children: &parsed.children,
-            tag,
-            pusher: principal.subject.as_deref(),
-        })
-        .await?;
-    reg.events.record(Event {
+    let event = Event {
         action: EventAction::Push,
         target: EventTarget::Manifest,
         repository: name.to_owned(),
@@ -191,8 +176,28 @@ pub(super) async fn put(
         media_type: Some(parsed.media_type.clone()),
         size: body.len() as i64,
         tag: tag.map(str::to_owned),
-        actor: principal,
-    });
+        actor: principal.clone(),
+    };
+    reg.meta
+        .put_manifest(
+            NewManifest {
+                repository: name,
+                digest: &digest,
+                media_type: &parsed.media_type,
+                artifact_type: parsed.artifact_type.as_deref(),
+                subject: parsed.subject.as_ref(),
+                annotations: parsed.annotations.clone(),
+                content: &body,
+                blobs: &parsed.blobs,
+                children: &parsed.children,
+                tag,
+                pusher: principal.subject.as_deref(),
+            },
+            reg.events.as_ref(),
+            &event,
+        )
+        .await?;
+    reg.events.record(event);
     let mut resp = HttpResponse::Created();
     resp.insert_header((header::LOCATION, format!("/v2/{name}/manifests/{digest}")))
         .insert_header(("Docker-Content-Digest", digest.to_string()));
@@ -217,31 +222,36 @@ pub(super) async fn delete(
         Err(e) => return Err(e),
     };
     let principal = authorize_repo(reg, req, name, &[Action::Delete]).await?;
-    let event = match &reference {
-        Reference::Digest(d) => {
-            if !reg.meta.delete_manifest(name, d).await? {
-                return Err(unknown(&d.to_string()));
-            }
-            (EventTarget::Manifest, d.to_string(), None)
-        }
-        Reference::Tag(t) => {
-            let digest = reg
-                .meta
-                .delete_tag(name, t)
-                .await?
-                .ok_or_else(|| unknown(t))?;
-            (EventTarget::Tag, digest, Some(t.clone()))
-        }
-    };
-    reg.events.record(Event {
+    let deleted = |target, digest, tag| Event {
         action: EventAction::Delete,
-        target: event.0,
+        target,
         repository: name.to_owned(),
-        digest: event.1,
+        digest,
         media_type: None,
         size: 0,
-        tag: event.2,
-        actor: principal,
-    });
+        tag,
+        actor: principal.clone(),
+    };
+    let event = match &reference {
+        Reference::Digest(d) => {
+            let event = deleted(EventTarget::Manifest, d.to_string(), None);
+            if !reg
+                .meta
+                .delete_manifest(name, d, reg.events.as_ref(), &event)
+                .await?
+            {
+                return Err(unknown(&d.to_string()));
+            }
+            event
+        }
+        Reference::Tag(t) => reg
+            .meta
+            .delete_tag(name, t, reg.events.as_ref(), |digest| {
+                deleted(EventTarget::Tag, digest, Some(t.clone()))
+            })
+            .await?
+            .ok_or_else(|| unknown(t))?,
+    };
+    reg.events.record(event);
     Ok(HttpResponse::Accepted().finish())
 }

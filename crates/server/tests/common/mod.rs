@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod receiver;
 pub mod web;
 
 /// Headless Chromium for browser tests (needs the chromedriver scripts/test starts).
@@ -108,6 +109,7 @@ impl TestApp {
             database_url: Some(test_database_url(dir.path()).await),
             public_url: Some(format!("http://{addr}")),
             config: Some(PathBuf::from("/dev/null")),
+            webhooks_allowed_targets: None,
         };
         let mut config = Config::load(&args).expect("config");
         tweak(&mut config);

@@ -8,6 +8,7 @@ pub mod search;
 mod sessions;
 mod token;
 mod users;
+mod webhooks;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest};
@@ -81,6 +82,34 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     "/repositories/{name:.+}/comments",
                     web::post().to(community::create_comment),
                 )
+                .route(
+                    "/repositories/{name:.+}/webhooks",
+                    web::get().to(webhooks::list),
+                )
+                .route(
+                    "/repositories/{name:.+}/webhooks",
+                    web::post().to(webhooks::create),
+                )
+                .route(
+                    "/repositories/{name:.+}/webhooks/{id}",
+                    web::get().to(webhooks::get),
+                )
+                .route(
+                    "/repositories/{name:.+}/webhooks/{id}",
+                    web::patch().to(webhooks::update),
+                )
+                .route(
+                    "/repositories/{name:.+}/webhooks/{id}",
+                    web::delete().to(webhooks::delete),
+                )
+                .route(
+                    "/repositories/{name:.+}/webhooks/{id}/deliveries",
+                    web::get().to(webhooks::list_deliveries),
+                )
+                .route(
+                    "/repositories/{name:.+}/webhooks/{id}/deliveries/{delivery}/redeliver",
+                    web::post().to(webhooks::redeliver),
+                )
                 .route("/repositories/{name:.+}", web::get().to(repos::get))
                 .route("/repositories/{name:.+}", web::patch().to(repos::patch))
                 .route("/repositories/{name:.+}", web::delete().to(repos::delete))
@@ -113,6 +142,29 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/orgs/{org}/teams/{team}/repositories/{repo:.+}",
                     web::delete().to(orgs::remove_team_permission),
+                )
+                .route("/orgs/{org}/webhooks", web::get().to(webhooks::list))
+                .route("/orgs/{org}/webhooks", web::post().to(webhooks::create))
+                .route("/orgs/{org}/webhooks/{id}", web::get().to(webhooks::get))
+                .route(
+                    "/orgs/{org}/webhooks/{id}",
+                    web::patch().to(webhooks::update),
+                )
+                .route(
+                    "/orgs/{org}/webhooks/{id}",
+                    web::delete().to(webhooks::delete),
+                )
+                .route(
+                    "/orgs/{org}/webhooks/{id}/deliveries",
+                    web::get().to(webhooks::list_deliveries),
+                )
+                .route(
+                    "/orgs/{org}/webhooks/{id}/deliveries/{delivery}/redeliver",
+                    web::post().to(webhooks::redeliver),
+                )
+                .route(
+                    "/webhooks/callbacks/{delivery}/{token}",
+                    web::post().to(webhooks::callback),
                 )
                 .route("/orgs/{org}/robots", web::post().to(orgs::create_robot))
                 .route("/orgs/{org}/robots", web::get().to(orgs::list_robots))

@@ -105,7 +105,11 @@ pub struct Patch {
 }
 
 /// The caller's permission on an existing repository; outsiders learn nothing.
-async fn admin_of(accounts: &Accounts, req: &HttpRequest, name: &str) -> Result<String, ApiError> {
+pub(super) async fn admin_of(
+    accounts: &Accounts,
+    req: &HttpRequest,
+    name: &str,
+) -> Result<String, ApiError> {
     valid_name(name)?;
     let who = identity(accounts, req).await?;
     let me = who.user.clone().ok_or_else(ApiError::unauthorized)?;
@@ -168,6 +172,6 @@ pub async fn delete(
                 "internal server error",
             )
         })?;
-    repos::delete(&accounts.pool, &actor, &name).await?;
+    accounts.delete_repository(&actor, &name).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -190,7 +190,7 @@ pub async fn post(
                 tracing::error!(error = %e, "deleting a repository from its settings");
                 PageError::internal()
             })?;
-            repos::delete(&accounts.pool, &user.name, name).await?;
+            accounts.delete_repository(&user.name, name).await?;
             Ok(see_other(&format!("/u/{}", user.name)))
         }
         _ => Err(PageError::not_found()),

@@ -1,0 +1,531 @@
+//! The outbox and delivery log: one row per delivery of one event to one webhook, written in the
+//! event's own transaction, claimed by the sender with a lease (so a crashed sender's work is
+//! taken up again, and several replicas never send the same delivery at once), and kept with
+//! the outcome of its last attempt.
+
+use berth_registry::events::Event;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool, Row};
+
+use super::{payload, Config, Kind};
+use crate::error::{Error, Result};
+use crate::repos;
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Waiting for its first or next attempt.
+    Pending,
+    /// The receiver answered 2xx.
+    Delivered,
+    /// Every attempt failed.
+    Failed,
+    /// The SSRF guard refused the target; not retried.
+    Refused,
+}
+
+impl Status {
+    fn parse(s: &str) -> Status {
+        match s {
+            "delivered" => Status::Delivered,
+            "failed" => Status::Failed,
+            "refused" => Status::Refused,
+            _ => Status::Pending,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Delivered => "delivered",
+            Status::Failed => "failed",
+            Status::Refused => "refused",
+        }
+    }
+}
+
+/// What the receiver reported back through the delivery's `callback_url`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Callback {
+    pub state: String,
+    pub description: String,
+    pub context: String,
+    pub target_url: String,
+    pub at: i64,
+}
+
+/// One delivery, as the log shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Delivery {
+    pub id: String,
+    pub webhook_id: i64,
+    pub event: Kind,
+    pub repository: String,
+    pub status: Status,
+    pub attempts: i64,
+    pub created_at: i64,
+    pub last_attempt_at: Option<i64>,
+    /// When the next attempt is due (pending deliveries), in seconds.
+    pub next_attempt_at: Option<i64>,
+    pub response_status: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub response_excerpt: String,
+    pub error: String,
+    pub redelivery_of: Option<String>,
+    pub callback: Option<Callback>,
+    pub payload: Value,
+}
+
+const COLUMNS: &str = "id, webhook_id, event, repository, status, attempts, created_at, \
+    last_attempt_at, next_attempt_ms, response_status, duration_ms, response_excerpt, error, \
+    redelivery_of, callback_state, callback_description, callback_context, callback_target_url, \
+    callback_at, payload";
+
+fn delivery(row: &AnyRow) -> Result<Delivery> {
+    let status = Status::parse(&row.try_get::<String, _>(4)?);
+    let event: String = row.try_get(2)?;
+    let callback = match row.try_get::<Option<String>, _>(14)? {
+        Some(state) => Some(Callback {
+            state,
+            description: row.try_get::<Option<String>, _>(15)?.unwrap_or_default(),
+            context: row.try_get::<Option<String>, _>(16)?.unwrap_or_default(),
+            target_url: row.try_get::<Option<String>, _>(17)?.unwrap_or_default(),
+            at: row.try_get::<Option<i64>, _>(18)?.unwrap_or_default(),
+        }),
+        None => None,
+    };
+    let payload: String = row.try_get(19)?;
+    Ok(Delivery {
+        id: row.try_get(0)?,
+        webhook_id: row.try_get(1)?,
+        event: Kind::parse(&event)
+            .ok_or_else(|| Error::Internal(format!("unknown webhook event {event:?}")))?,
+        repository: row.try_get(3)?,
+        status,
+        attempts: row.try_get(5)?,
+        created_at: row.try_get(6)?,
+        last_attempt_at: row.try_get(7)?,
+        next_attempt_at: (status == Status::Pending)
+            .then(|| row.try_get::<i64, _>(8).map(|ms| ms / 1000))
+            .transpose()?,
+        response_status: row.try_get(9)?,
+        duration_ms: row.try_get(10)?,
+        response_excerpt: row.try_get(11)?,
+        error: row.try_get(12)?,
+        redelivery_of: row.try_get(13)?,
+        callback,
+        payload: serde_json::from_str(&payload).unwrap_or(Value::Null),
+    })
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A new delivery id and its callback secret.
+fn new_ids() -> Result<(String, String)> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let token = crate::tokens::new_secret("")?;
+    Ok((id, token))
+}
+
+/// What one event says, before it is addressed to a webhook.
+struct News<'a> {
+    kind: Kind,
+    repository: &'a str,
+    /// `push_data`, `delete_data` or `pull_data`.
+    data: Value,
+    /// The `repository` object.
+    repo: Value,
+}
+
+/// Inserts one pending delivery of `news` to `webhook_id`.
+async fn insert(
+    conn: &mut AnyConnection,
+    config: &Config,
+    webhook_id: i64,
+    news: &News<'_>,
+    redelivery_of: Option<&str>,
+) -> Result<String> {
+    let (id, token) = new_ids()?;
+    let callback_url = format!(
+        "{}/api/v1/webhooks/callbacks/{id}/{token}",
+        config.public_url
+    );
+    let body = payload::body(
+        news.kind,
+        &callback_url,
+        news.data.clone(),
+        news.repo.clone(),
+    );
+    sqlx::query(
+        "INSERT INTO webhook_deliveries (id, webhook_id, event, repository, payload, status,
+                                         next_attempt_ms, created_at, redelivery_of,
+                                         callback_token_hash)
+         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9)",
+    )
+    .bind(&id)
+    .bind(webhook_id)
+    .bind(news.kind.as_str())
+    .bind(news.repository)
+    .bind(body.to_string())
+    .bind(now_ms())
+    .bind(crate::now())
+    .bind(redelivery_of)
+    .bind(crate::tokens::digest(&token))
+    .execute(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+/// The active webhooks that want `kind` events of `repository`: its own and its
+/// organization's.
+async fn subscribers(conn: &mut AnyConnection, kind: Kind, repository: &str) -> Result<Vec<i64>> {
+    let namespace = repository.split('/').next().unwrap_or(repository);
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT id FROM webhooks WHERE active = 1 AND {} = 1
+         AND (repository = $1 OR (repository IS NULL AND namespace = $2))",
+        kind.column()
+    ))
+    .bind(repository)
+    .bind(namespace)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+async fn settings(
+    conn: &mut AnyConnection,
+    repository: &str,
+) -> Result<Option<repos::RepoSettings>> {
+    let row = sqlx::query(&format!(
+        "SELECT {} FROM repository_settings WHERE repository = $1",
+        repos::COLUMNS
+    ))
+    .bind(repository)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(repos::settings).transpose()
+}
+
+/// Writes the deliveries of `data` about `repository` for every subscribed webhook; returns
+/// how many.
+async fn fan_out(
+    conn: &mut AnyConnection,
+    config: &Config,
+    kind: Kind,
+    repository: &str,
+    data: Value,
+) -> Result<usize> {
+    let hooks = subscribers(conn, kind, repository).await?;
+    if hooks.is_empty() {
+        return Ok(0);
+    }
+    let settings = settings(conn, repository).await?;
+    let news = News {
+        kind,
+        repository,
+        data,
+        repo: payload::repository(&config.public_url, repository, settings.as_ref()),
+    };
+    for hook in &hooks {
+        insert(conn, config, *hook, &news, None).await?;
+    }
+    Ok(hooks.len())
+}
+
+/// Writes the deliveries of a registry event, inside the transaction that records it.
+pub async fn stage(conn: &mut AnyConnection, config: &Config, event: &Event) -> Result<usize> {
+    let Some(kind) = payload::kind_of(event) else {
+        return Ok(0);
+    };
+    let data = payload::event_data(kind, event, crate::now());
+    fan_out(conn, config, kind, &event.repository, data).await
+}
+
+/// Writes the deliveries of a repository's deletion (to its organization's webhooks: its own go
+/// with it), inside the transaction that deletes it.
+pub async fn stage_repository_deleted(
+    conn: &mut AnyConnection,
+    config: &Config,
+    repository: &str,
+    actor: &str,
+) -> Result<usize> {
+    let data = payload::repository_deleted(actor, crate::now());
+    fan_out(conn, config, Kind::Delete, repository, data).await
+}
+
+/// The latest deliveries of a webhook, newest first.
+pub async fn list(pool: &AnyPool, webhook_id: i64, limit: i64) -> Result<Vec<Delivery>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM webhook_deliveries WHERE webhook_id = $1
+         ORDER BY created_at DESC, id DESC LIMIT $2"
+    ))
+    .bind(webhook_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(delivery).collect()
+}
+
+/// One delivery of a webhook.
+pub async fn get(pool: &AnyPool, webhook_id: i64, id: &str) -> Result<Delivery> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM webhook_deliveries WHERE webhook_id = $1 AND id = $2"
+    ))
+    .bind(webhook_id)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    row.as_ref()
+        .map(delivery)
+        .transpose()?
+        .ok_or_else(|| Error::NotFound(format!("delivery {id}")))
+}
+
+/// Sends a delivery's payload again, as a new delivery (with its own id and callback); returns
+/// the new delivery.
+pub async fn redeliver(
+    pool: &AnyPool,
+    config: &Config,
+    webhook_id: i64,
+    id: &str,
+) -> Result<Delivery> {
+    let old = get(pool, webhook_id, id).await?;
+    let key = match old.event {
+        Kind::Push => "push_data",
+        Kind::Delete => "delete_data",
+        Kind::Pull => "pull_data",
+    };
+    let news = News {
+        kind: old.event,
+        repository: &old.repository,
+        data: old.payload.get(key).cloned().unwrap_or(Value::Null),
+        repo: old
+            .payload
+            .get("repository")
+            .cloned()
+            .unwrap_or(Value::Null),
+    };
+    let mut conn = pool.acquire().await?;
+    let new = insert(&mut conn, config, webhook_id, &news, Some(&old.id)).await?;
+    drop(conn);
+    get(pool, webhook_id, &new).await
+}
+
+/// A delivery claimed for sending, with where and how to send it.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: String,
+    pub event: Kind,
+    pub payload: String,
+    pub attempts: i64,
+    pub url: String,
+    pub secret: String,
+    pub active: bool,
+}
+
+/// Claims up to `limit` due deliveries for `lease_ms`, oldest due first.
+pub async fn claim(pool: &AnyPool, limit: usize, lease_ms: i64) -> Result<Vec<Claimed>> {
+    let now = now_ms();
+    let due: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM webhook_deliveries
+         WHERE status = 'pending' AND next_attempt_ms <= $1 AND lease_until_ms < $1
+         ORDER BY next_attempt_ms LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit as i64)
+    .fetch_all(pool)
+    .await?;
+    let mut claimed = Vec::with_capacity(due.len());
+    for id in due {
+        let took = sqlx::query(
+            "UPDATE webhook_deliveries SET lease_until_ms = $2
+             WHERE id = $1 AND status = 'pending' AND lease_until_ms < $3",
+        )
+        .bind(&id)
+        .bind(now + lease_ms)
+        .bind(now)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        if took == 0 {
+            continue; // another sender took it
+        }
+        let row = sqlx::query(
+            "SELECT d.id, d.event, d.payload, d.attempts, w.url, w.secret, w.active
+             FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE d.id = $1",
+        )
+        .bind(&id)
+        .fetch_optional(pool)
+        .await?;
+        let Some(row) = row else { continue };
+        let event: String = row.try_get(1)?;
+        claimed.push(Claimed {
+            id: row.try_get(0)?,
+            event: Kind::parse(&event).unwrap_or(Kind::Push),
+            payload: row.try_get(2)?,
+            attempts: row.try_get(3)?,
+            url: row.try_get(4)?,
+            secret: row.try_get(5)?,
+            active: row.try_get::<i64, _>(6)? != 0,
+        });
+    }
+    Ok(claimed)
+}
+
+/// When the next delivery falls due, in milliseconds since the epoch.
+/// Deliveries being sent right now (leased) are not counted.
+pub async fn next_due(pool: &AnyPool) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT next_attempt_ms FROM webhook_deliveries
+         WHERE status = 'pending' AND lease_until_ms < $1
+         ORDER BY next_attempt_ms LIMIT 1",
+    )
+    .bind(now_ms())
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// What one attempt came to.
+#[derive(Debug, Clone, Default)]
+pub struct Attempt {
+    pub response_status: Option<u16>,
+    pub duration_ms: i64,
+    pub response_excerpt: String,
+    pub error: String,
+    /// The guard refused the target.
+    pub refused: bool,
+}
+
+impl Attempt {
+    fn succeeded(&self) -> bool {
+        self.response_status
+            .is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
+/// Records an attempt and decides what comes next: delivered, retried later, or failed.
+pub async fn finish(
+    pool: &AnyPool,
+    config: &Config,
+    claimed: &Claimed,
+    attempt: &Attempt,
+) -> Result<Status> {
+    let attempts = claimed.attempts + 1;
+    let (status, next) = if attempt.succeeded() {
+        (Status::Delivered, 0)
+    } else if attempt.refused {
+        (Status::Refused, 0)
+    } else if attempts >= i64::from(config.max_attempts) || !claimed.active {
+        (Status::Failed, 0)
+    } else {
+        let wait = config.backoff(attempts as u32).as_millis() as i64;
+        (Status::Pending, now_ms() + wait)
+    };
+    sqlx::query(
+        "UPDATE webhook_deliveries SET status = $2, attempts = $3, next_attempt_ms = $4,
+                lease_until_ms = 0, last_attempt_at = $5, response_status = $6,
+                duration_ms = $7, response_excerpt = $8, error = $9
+         WHERE id = $1",
+    )
+    .bind(&claimed.id)
+    .bind(status.as_str())
+    .bind(attempts)
+    .bind(next)
+    .bind(crate::now())
+    .bind(attempt.response_status.map(i64::from))
+    .bind(attempt.duration_ms)
+    .bind(&attempt.response_excerpt)
+    .bind(&attempt.error)
+    .execute(pool)
+    .await?;
+    Ok(status)
+}
+
+/// What a receiver posts to a delivery's `callback_url`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallbackInput {
+    pub state: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub context: String,
+    #[serde(default)]
+    pub target_url: String,
+}
+
+/// Compares two digests in time that does not depend on where they differ.
+fn same_digest(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Validates and records a receiver's callback; the token must be the delivery's.
+pub async fn record_callback(
+    pool: &AnyPool,
+    id: &str,
+    token: &str,
+    input: CallbackInput,
+) -> Result<Callback> {
+    let unknown = || Error::NotFound("webhook delivery".into());
+    let hash: Option<String> =
+        sqlx::query_scalar("SELECT callback_token_hash FROM webhook_deliveries WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+    let expected = hash.ok_or_else(unknown)?;
+    if !same_digest(&crate::tokens::digest(token), &expected) {
+        return Err(unknown());
+    }
+    if !matches!(input.state.as_str(), "success" | "failure" | "error") {
+        return Err(Error::Invalid(
+            "state must be success, failure or error".into(),
+        ));
+    }
+    if input.description.chars().count() > 255 || input.context.chars().count() > 100 {
+        return Err(Error::Invalid(
+            "description may be at most 255 characters and context at most 100".into(),
+        ));
+    }
+    if !input.target_url.is_empty() {
+        let ok = input.target_url.len() <= super::MAX_URL
+            && url::Url::parse(&input.target_url)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+        if !ok {
+            return Err(Error::Invalid(
+                "target_url must be an http:// or https:// URL".into(),
+            ));
+        }
+    }
+    let at = crate::now();
+    sqlx::query(
+        "UPDATE webhook_deliveries SET callback_state = $2, callback_description = $3,
+                callback_context = $4, callback_target_url = $5, callback_at = $6
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&input.state)
+    .bind(&input.description)
+    .bind(&input.context)
+    .bind(&input.target_url)
+    .bind(at)
+    .execute(pool)
+    .await?;
+    Ok(Callback {
+        state: input.state,
+        description: input.description,
+        context: input.context,
+        target_url: input.target_url,
+        at,
+    })
+}

@@ -1,0 +1,251 @@
+//! The background sender: claims due deliveries from the outbox, posts them (signed, through the
+//! SSRF guard, never following redirects) with bounded concurrency, and records each attempt.
+//! Delivery is at least once: a delivery whose sender died mid-attempt is sent again when its
+//! lease runs out.
+
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use tokio::sync::Semaphore;
+
+use super::deliveries::{self, Attempt, Claimed};
+use super::guard::{self, GuardedResolver, Refused};
+use super::Config;
+use crate::error::{Error, Result};
+use crate::Accounts;
+
+/// How much of a receiver's answer the log keeps.
+pub const EXCERPT_BYTES: usize = 1024;
+
+/// `sha256=<hex HMAC-SHA256 of body with secret>`, the `X-Berth-Signature-256` header.
+pub fn signature(secret: &str, body: &[u8]) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Posts deliveries: `guarded` resolves names through the SSRF guard; `direct` is for
+/// endpoints the allowlist names.
+pub struct Sender {
+    guarded: reqwest::Client,
+    direct: reqwest::Client,
+    config: Config,
+}
+
+impl Sender {
+    pub fn new(config: &Config) -> Result<Sender> {
+        let build = |guarded: bool| {
+            let mut b = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .connect_timeout(config.timeout)
+                .timeout(config.timeout)
+                .user_agent(concat!("Berth-Webhooks/", env!("CARGO_PKG_VERSION")));
+            if guarded {
+                b = b.dns_resolver(Arc::new(GuardedResolver {
+                    allow: config.allowed_targets.clone(),
+                }));
+            }
+            b.build()
+                .map_err(|e| Error::Internal(format!("webhook HTTP client: {e}")))
+        };
+        Ok(Sender {
+            guarded: build(true)?,
+            direct: build(false)?,
+            config: config.clone(),
+        })
+    }
+
+    /// Makes one attempt at a delivery.
+    pub async fn attempt(&self, c: &Claimed) -> Attempt {
+        if !c.active {
+            return Attempt {
+                error: "the webhook was switched off before this delivery was sent".into(),
+                ..Attempt::default()
+            };
+        }
+        let allow = &self.config.allowed_targets;
+        let url = match guard::check_url(&c.url, allow) {
+            Ok(url) => url,
+            Err(why) => {
+                return Attempt {
+                    error: why,
+                    refused: true,
+                    ..Attempt::default()
+                }
+            }
+        };
+        let port = url.port_or_known_default().unwrap_or(80);
+        let client = if allow.allows_endpoint(url.host_str().unwrap_or_default(), port) {
+            &self.direct
+        } else {
+            &self.guarded
+        };
+        let mut req = client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("X-Berth-Event", c.event.as_str())
+            .header("X-Berth-Delivery", &c.id)
+            .body(c.payload.clone());
+        if !c.secret.is_empty() {
+            req = req.header(
+                "X-Berth-Signature-256",
+                signature(&c.secret, c.payload.as_bytes()),
+            );
+        }
+        let started = Instant::now();
+        let elapsed = |started: Instant| started.elapsed().as_millis() as i64;
+        match req.send().await {
+            Ok(mut resp) => {
+                let status = resp.status();
+                let mut excerpt = Vec::new();
+                let mut error = String::new();
+                while excerpt.len() < EXCERPT_BYTES {
+                    match resp.chunk().await {
+                        Ok(Some(chunk)) => excerpt.extend_from_slice(&chunk),
+                        Ok(None) => break,
+                        Err(e) => {
+                            error = format!("reading the response: {}", chain(&e));
+                            break;
+                        }
+                    }
+                }
+                excerpt.truncate(EXCERPT_BYTES);
+                if error.is_empty() && !status.is_success() {
+                    error = format!("the receiver answered {status}");
+                }
+                Attempt {
+                    response_status: Some(status.as_u16()),
+                    duration_ms: elapsed(started),
+                    response_excerpt: String::from_utf8_lossy(&excerpt).into_owned(),
+                    error,
+                    refused: false,
+                }
+            }
+            Err(e) => {
+                let refused = find_refusal(&e);
+                Attempt {
+                    duration_ms: elapsed(started),
+                    error: refused.clone().unwrap_or_else(|| chain(&e)),
+                    refused: refused.is_some(),
+                    ..Attempt::default()
+                }
+            }
+        }
+    }
+}
+
+/// The guard's reason, if the guard is why the request failed.
+fn find_refusal(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(r) = err.downcast_ref::<Refused>() {
+            return Some(r.0.clone());
+        }
+        cur = err.source();
+    }
+    None
+}
+
+/// An error with its causes, `a: b: c`.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cur = e.source();
+    while let Some(err) = cur {
+        let s = err.to_string();
+        if !text.contains(&s) {
+            text.push_str(": ");
+            text.push_str(&s);
+        }
+        cur = err.source();
+    }
+    text
+}
+
+/// Starts the sender; it stops when the last user of `accounts` is gone.
+pub fn spawn(accounts: &Arc<Accounts>) -> Result<()> {
+    let sender = Arc::new(Sender::new(&accounts.webhooks)?);
+    let weak = Arc::downgrade(accounts);
+    tokio::spawn(run(weak, sender));
+    Ok(())
+}
+
+async fn run(weak: Weak<Accounts>, sender: Arc<Sender>) {
+    let config = sender.config.clone();
+    let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let lease_ms = (config.timeout + Duration::from_secs(30)).as_millis() as i64;
+    loop {
+        let Some(accounts) = weak.upgrade() else {
+            break;
+        };
+        let wake = accounts.webhook_wake.clone();
+        let mut wait = Duration::from_secs(1);
+        let free = permits.available_permits();
+        if free > 0 {
+            match deliveries::claim(&accounts.pool, free, lease_ms).await {
+                Ok(batch) => {
+                    for claimed in batch {
+                        let Ok(permit) = permits.clone().try_acquire_owned() else {
+                            break;
+                        };
+                        let accounts = accounts.clone();
+                        let sender = sender.clone();
+                        tokio::spawn(async move {
+                            let attempt = sender.attempt(&claimed).await;
+                            let result = deliveries::finish(
+                                &accounts.pool,
+                                &sender.config,
+                                &claimed,
+                                &attempt,
+                            )
+                            .await;
+                            match result {
+                                Ok(status) => tracing::info!(
+                                    delivery = %claimed.id,
+                                    status = status.as_str(),
+                                    code = attempt.response_status,
+                                    error = %attempt.error,
+                                    "webhook delivery attempt"
+                                ),
+                                Err(e) => tracing::warn!(
+                                    delivery = %claimed.id,
+                                    error = %e,
+                                    "recording a webhook delivery attempt"
+                                ),
+                            }
+                            drop(permit);
+                            accounts.webhook_wake.notify_one();
+                        });
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "claiming webhook deliveries"),
+            }
+            if let Ok(Some(due)) = deliveries::next_due(&accounts.pool).await {
+                let until = (due - deliveries::now_ms()).clamp(10, 1000);
+                wait = Duration::from_millis(until as u64);
+            }
+        }
+        drop(accounts);
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_is_hmac_sha256() {
+        // RFC 4231 test case 2.
+        assert_eq!(
+            signature("Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}
