@@ -487,3 +487,61 @@ async fn docker_with_organization_teams() {
         output(&o)
     );
 }
+
+/// `docker push` tells a webhook: a real receiver on loopback (allowlisted) gets Docker Hub's
+/// push payload, signed with the webhook's secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_push_is_told_to_a_webhook() {
+    let mut docker = Docker::new();
+    let app = TestApp::start_with(|c| {
+        c.webhooks.allowed_targets = std::sync::Arc::new(
+            berth_accounts::webhooks::guard::Allowlist::parse("127.0.0.1/32").expect("allowlist"),
+        );
+    })
+    .await;
+    let receiver = common::receiver::Receiver::start().await;
+    let r = app
+        .request(Method::POST, "/api/v1/repositories")
+        .json(&serde_json::json!({"namespace": ADMIN, "name": "hooked"}))
+        .send()
+        .await
+        .expect("create repository");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = app
+        .request(Method::POST, "/api/v1/repositories/admin1/hooked/webhooks")
+        .json(
+            &serde_json::json!({"name": "deploy", "url": receiver.url("/deploy"),
+                                  "events": ["push"], "secret": "docker secret"}),
+        )
+        .send()
+        .await
+        .expect("create webhook");
+    assert_eq!(r.status(), StatusCode::CREATED);
+
+    docker.login(&app).await;
+    let tag = format!("{}/{ADMIN}/hooked:release", app.host());
+    let (_ctx, _id) = build_two_layer_image(&mut docker, &tag).await;
+    let push = docker.ok(&["push", &tag]).await;
+    let (digest, _) = pushed_digest(&push, "release");
+
+    let got = receiver.wait_for(1, 30).await;
+    assert_eq!(got.len(), 1, "one manifest pushed, one delivery");
+    let hook = &got[0];
+    assert_eq!(hook.path, "/deploy");
+    assert_eq!(hook.event, "push");
+    assert!(hook.signed_with("docker secret"), "{:?}", hook.signature);
+    let body = hook.json();
+    assert_eq!(body["push_data"]["tag"], "release");
+    assert_eq!(body["push_data"]["pusher"], ADMIN);
+    assert_eq!(body["push_data"]["digest"], digest.as_str());
+    assert_eq!(body["repository"]["repo_name"], "admin1/hooked");
+    assert_eq!(body["repository"]["namespace"], ADMIN);
+    assert_eq!(body["repository"]["name"], "hooked");
+    assert_eq!(
+        body["repository"]["repo_url"],
+        format!("{}/r/admin1/hooked", app.base)
+    );
+    assert!(body["callback_url"]
+        .as_str()
+        .is_some_and(|u| u.starts_with(&app.base)));
+}

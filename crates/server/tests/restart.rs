@@ -84,12 +84,23 @@ fn create_admin(dir: &Path, database_url: Option<&str>) {
 
 /// Starts `berth serve` in `dir` (its data in `dir/data`) and waits until it is ready.
 async fn start(dir: &Path, database_url: Option<&str>, port: u16) -> Berth {
+    start_with_env(dir, database_url, port, &[]).await
+}
+
+/// [`start`], with more environment variables.
+async fn start_with_env(
+    dir: &Path,
+    database_url: Option<&str>,
+    port: u16,
+    env: &[(&str, &str)],
+) -> Berth {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
     cmd.current_dir(dir)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env_remove("BERTH_DATABASE_URL")
         .env_remove("BERTH_DATA_DIR")
         .env("BERTH_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     if let Some(url) = database_url {
@@ -339,4 +350,93 @@ async fn serve_defaults_and_graceful_shutdown() {
     assert!(status.success());
     let exit = berth.child.wait().expect("wait");
     assert!(exit.success(), "berth exits cleanly on SIGTERM: {exit:?}");
+}
+
+/// A webhook delivery that failed once is still delivered when Berth is killed while it waits
+/// to retry and started again: the outbox is in the database, not in memory.
+#[tokio::test]
+async fn a_pending_webhook_delivery_survives_a_crash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = database(dir.path()).await;
+    create_admin(dir.path(), db.as_deref());
+    std::fs::write(
+        dir.path().join("berth.toml"),
+        "[webhooks]\nretry_base_secs = 2\nmax_attempts = 5\n",
+    )
+    .expect("berth.toml");
+    let receiver = common::receiver::Receiver::start().await;
+    receiver.answer(500);
+    let port = free_port();
+    let env = [("BERTH_WEBHOOKS_ALLOWED_TARGETS", "127.0.0.1/32")];
+    let berth = start_with_env(dir.path(), db.as_deref(), port, &env).await;
+    let client = authed_client();
+
+    let hooks = format!("{}/api/v1/repositories/{ROOT}/app/webhooks", berth.base);
+    let r = client
+        .post(format!("{}/api/v1/repositories", berth.base))
+        .json(&serde_json::json!({"namespace": ROOT, "name": "app"}))
+        .send()
+        .await
+        .expect("create repository");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = client
+        .post(&hooks)
+        .json(
+            &serde_json::json!({"name": "deploy", "url": receiver.url("/"),
+                                  "events": ["push"], "secret": "restart"}),
+        )
+        .send()
+        .await
+        .expect("create webhook");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let hook: serde_json::Value = r.json().await.expect("webhook");
+
+    let config = br#"{"architecture":"amd64","os":"linux"}"#;
+    let r = client
+        .post(format!(
+            "{}/v2/{ROOT}/app/blobs/uploads/?digest={}",
+            berth.base,
+            sha256(config)
+        ))
+        .body(config.to_vec())
+        .send()
+        .await
+        .expect("push config");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let manifest = image_manifest((&sha256(config), config.len()), &[], "");
+    let r = client
+        .put(format!("{}/v2/{ROOT}/app/manifests/v1", berth.base))
+        .header("Content-Type", OCI_MANIFEST)
+        .body(manifest)
+        .send()
+        .await
+        .expect("push manifest");
+    assert_eq!(r.status(), StatusCode::CREATED);
+
+    let first = receiver.wait_for(1, 20).await.remove(0);
+    assert_eq!(first.answered, 500);
+    berth.kill();
+    receiver.answer(200);
+    let berth = start_with_env(dir.path(), db.as_deref(), port, &env).await;
+    let got = receiver.wait_for(2, 30).await;
+    assert_eq!(got[1].answered, 200);
+    assert_eq!(
+        got[1].delivery, first.delivery,
+        "the same delivery, retried"
+    );
+    assert!(got[1].signed_with("restart"));
+    assert_eq!(got[1].json()["push_data"]["tag"], "v1");
+
+    let log: serde_json::Value = client
+        .get(format!("{hooks}/{}/deliveries", hook["id"]))
+        .send()
+        .await
+        .expect("deliveries")
+        .json()
+        .await
+        .expect("JSON");
+    let d = &log[0];
+    assert_eq!(d["status"], "delivered", "{log}");
+    assert_eq!(d["attempts"], 2);
+    drop(berth);
 }

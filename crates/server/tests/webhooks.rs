@@ -609,3 +609,197 @@ async fn a_slow_receiver_never_slows_a_push_and_every_delivery_is_recorded() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The settings pages manage webhooks without JavaScript: add (refused targets explained),
+/// see the delivery log, redeliver, change, delete; for a repository and an organization.
+#[tokio::test]
+async fn webhooks_are_managed_in_the_settings_pages() {
+    use common::web::*;
+    let app = TestApp::start_with(quick).await;
+    let receiver = Receiver::start().await;
+    let alice = sign_up_web(&app, "alice").await;
+    let alice_auth = basic("alice", "alice password");
+    let r = push_blob_as(&app, &alice_auth, "alice/app", b"warm up").await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let settings = "/r/alice/app/settings";
+    let (status, html) = page(&alice, &app, settings).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"webhooks\"") && html.contains("No webhooks yet"));
+    assert!(html.contains("/r/alice/app/settings/webhooks/new"));
+
+    let new = "/r/alice/app/settings/webhooks/new";
+    let to = "/r/alice/app/settings/webhooks";
+    let r = submit(
+        &alice,
+        &app,
+        new,
+        to,
+        &[
+            ("hook_name", "<b>meta</b>"),
+            ("url", "http://169.254.169.254/latest/"),
+            ("on_push", "on"),
+            ("active", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.expect("page");
+    assert!(html.contains("cloud metadata"), "the refusal says why");
+    assert!(
+        html.contains("&#60;b&#62;meta") || html.contains("&lt;b&gt;meta"),
+        "kept and escaped"
+    );
+    assert!(!html.contains("<b>meta</b>"));
+
+    let r = submit(
+        &alice,
+        &app,
+        new,
+        to,
+        &[
+            ("hook_name", "ci"),
+            ("url", &receiver.url("/ci")),
+            ("on_push", "on"),
+            ("secret", "page secret"),
+            ("active", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let saved = location(&r);
+    let hook_page = saved.trim_end_matches("?saved=1").to_owned();
+    assert!(
+        hook_page.starts_with("/r/alice/app/settings/webhooks/"),
+        "{saved}"
+    );
+    let (_, html) = page(&alice, &app, &saved).await;
+    assert!(html.contains("Webhook saved.") && html.contains("Nothing delivered yet"));
+
+    app.push_image("alice/app", "v1", b"layer").await;
+    let first = receiver.wait_for(1, 20).await.remove(0);
+    assert!(first.signed_with("page secret"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let html = loop {
+        let (_, html) = page(&alice, &app, &hook_page).await;
+        if html.contains("status-delivered") {
+            break html;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the log never showed the delivery"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(html.contains(&first.delivery), "the log names the delivery");
+    assert!(html.contains("Redeliver"));
+    let r = submit(
+        &alice,
+        &app,
+        &hook_page,
+        &format!("{hook_page}/redeliver"),
+        &[("delivery", &first.delivery)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let again = receiver.wait_for(2, 20).await.remove(1);
+    assert_ne!(again.delivery, first.delivery);
+    assert_eq!(again.json()["push_data"], first.json()["push_data"]);
+
+    // Forms need the page's CSRF token; outsiders cannot see the page.
+    let r = post(&alice, &app, &format!("{hook_page}/delete"), &[]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let bob = sign_up_web(&app, "bobby").await;
+    let (status, html) = page(&bob, &app, &hook_page).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(!html.contains(&receiver.url("/ci")));
+
+    // Change it: deletes only, no secret.
+    let r = submit(
+        &alice,
+        &app,
+        &hook_page,
+        &hook_page,
+        &[
+            ("hook_name", "ci"),
+            ("url", &receiver.url("/ci")),
+            ("on_delete", "on"),
+            ("remove_secret", "on"),
+            ("active", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let api_path = format!(
+        "/api/v1/repositories/alice/app/webhooks/{}",
+        hook_page.rsplit('/').next().expect("id")
+    );
+    let hook: Value = call(&app, Method::GET, &api_path, Some(&alice_auth), None)
+        .await
+        .json()
+        .await
+        .expect("webhook");
+    assert_eq!(hook["events"], json!(["delete"]));
+    assert_eq!(hook["has_secret"], false);
+
+    let r = submit(
+        &alice,
+        &app,
+        &hook_page,
+        &format!("{hook_page}/delete"),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/r/alice/app/settings#webhooks");
+    let (_, html) = page(&alice, &app, settings).await;
+    assert!(html.contains("No webhooks yet"));
+
+    // An organization's settings page has the same section.
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/v1/orgs",
+        Some(&alice_auth),
+        Some(json!({"name": "acme"})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let (status, html) = page(&alice, &app, "/o/acme/settings").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("href=\"#webhooks\"") && html.contains("/o/acme/settings/webhooks/new"));
+    let r = submit(
+        &alice,
+        &app,
+        "/o/acme/settings/webhooks/new",
+        "/o/acme/settings/webhooks",
+        &[
+            ("hook_name", "all of acme"),
+            ("url", &receiver.url("/acme")),
+            ("on_push", "on"),
+            ("active", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let org_hook = location(&r).trim_end_matches("?saved=1").to_owned();
+    assert!(org_hook.starts_with("/o/acme/settings/webhooks/"));
+    let (_, html) = page(&alice, &app, "/o/acme/settings").await;
+    assert!(html.contains("all of acme"));
+    app.push_image("acme/api", "v1", b"acme layer").await;
+    let got = receiver.wait_for(3, 20).await;
+    assert_eq!(got[2].path, "/acme");
+    let (status, _) = page(&bob, &app, &org_hook).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let r = post(
+        &bob,
+        &app,
+        "/o/acme/settings/webhooks",
+        &[("hook_name", "x")],
+    )
+    .await;
+    assert!(
+        matches!(r.status(), StatusCode::FORBIDDEN),
+        "{}",
+        r.status()
+    );
+}

@@ -19,6 +19,7 @@ mod tags;
 mod time;
 mod users;
 mod viewer;
+mod webhooks;
 
 use actix_web::http::StatusCode;
 use actix_web::{guard, web, HttpResponse};
@@ -76,6 +77,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         )
                         .route("/robots", post().to(org_settings::create_robot))
                         .route("/robots/revoke", post().to(org_settings::revoke_robot))
+                        .route("/webhooks/{id}", get().to(webhooks::org_page))
+                        .route("/webhooks", post().to(webhooks::org_post))
+                        .route("/webhooks/{id}", post().to(webhooks::org_post))
+                        .route("/webhooks/{id}/{action}", post().to(webhooks::org_post))
                         .route("/delete", post().to(org_settings::delete_org)),
                 )
                 .default_service(web::to(error::not_found)),

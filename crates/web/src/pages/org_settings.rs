@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use super::error::inline;
 use super::settings::login_first;
+use super::webhooks::{self, HooksSection};
 use super::{render, see_other, time, Chrome, PageError, Viewer};
 use crate::Site;
 
@@ -70,6 +71,7 @@ struct SettingsPage {
     members: Vec<Member>,
     teams: Vec<Team>,
     robots: Vec<RobotRow>,
+    hooks: HooksSection,
     notice: Option<&'static str>,
     /// The section the error belongs to, and the error.
     error_in: &'static str,
@@ -111,7 +113,10 @@ async fn settings_page(
         ));
     }
     let (error_in, error) = error.unwrap_or(("", String::new()));
+    let settings_url = format!("/o/{}/settings", org.name);
+    let owner = berth_accounts::webhooks::Owner::Org(org.name.clone());
     let page = SettingsPage {
+        hooks: webhooks::section(accounts, &owner, &settings_url).await?,
         chrome: viewer.chrome.clone(),
         name: org.name.clone(),
         members: orgs::members(&accounts.pool, org).await?,

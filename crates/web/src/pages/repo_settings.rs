@@ -13,6 +13,7 @@ use berth_registry::Registry;
 
 use super::error::inline;
 use super::repository::{head, Head, Repo, RepoForm};
+use super::webhooks::{self, HooksSection};
 use super::{render, see_other, Chrome, PageError, Viewer};
 use crate::Site;
 
@@ -32,6 +33,7 @@ struct SettingsPage {
     /// Teams of the organization the repository belongs to (none for a user's repository).
     org: Option<String>,
     teams: Vec<TeamRow>,
+    hooks: HooksSection,
     error: Option<(&'static str, String)>,
     notice: Option<&'static str>,
 }
@@ -45,7 +47,7 @@ impl SettingsPage {
     }
 }
 
-fn require_admin(repo: &Repo) -> Result<(), PageError> {
+pub fn require_admin(repo: &Repo) -> Result<(), PageError> {
     if repo.permission < Permission::Admin {
         return Err(PageError::forbidden(
             "Only the repository's administrators can change its settings.",
@@ -88,7 +90,11 @@ pub async fn page(
     } else {
         StatusCode::OK
     };
+    let name = &repo.settings.repository;
+    let settings_url = format!("{}/settings", super::repository_url(name));
+    let owner = berth_accounts::webhooks::Owner::Repository(name.clone());
     let view = SettingsPage {
+        hooks: webhooks::section(accounts, &owner, &settings_url).await?,
         chrome: viewer.chrome.clone(),
         head: head(accounts, site, viewer, repo, "settings").await?,
         description: repo.settings.description.clone(),
@@ -178,6 +184,19 @@ pub async fn post(
                 )),
                 Err(e) => failed("teams", e).await,
             }
+        }
+        ["webhooks", rest @ ..] => {
+            let owner = berth_accounts::webhooks::Owner::Repository(name.to_owned());
+            webhooks::post(
+                viewer,
+                accounts,
+                &owner,
+                &user.name,
+                &settings_url,
+                rest,
+                &form.hook,
+            )
+            .await
         }
         ["delete"] => {
             if form.confirm_name.trim() != name {

@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::error::inline;
 use super::settings::login_first;
-use super::{render, repo_settings, see_other, tags, time, Chrome, PageError, Viewer};
+use super::{render, repo_settings, see_other, tags, time, webhooks, Chrome, PageError, Viewer};
 use crate::{markdown, Site};
 
 /// Comments shown a page.
@@ -30,6 +30,8 @@ pub enum Target {
     Tags,
     Tag(String),
     Settings,
+    /// A webhook's page (`new`, or its id) under the settings.
+    Webhook(String),
     /// A form action (`star`, `comments`, `settings/delete`, …) and its arguments.
     Action(Vec<String>),
 }
@@ -42,7 +44,7 @@ pub fn parse(tail: &str, post: bool) -> (String, Target) {
     let n = parts.len();
     let fits = |suffix: usize| n >= suffix + 2;
     if post {
-        for suffix in [3, 2, 1] {
+        for suffix in [4, 3, 2, 1] {
             if !fits(suffix) {
                 continue;
             }
@@ -50,6 +52,9 @@ pub fn parse(tail: &str, post: bool) -> (String, Target) {
             let known = match rest.iter().map(String::as_str).collect::<Vec<_>>()[..] {
                 ["comments", id, "edit" | "delete"] => id.parse::<i64>().is_ok(),
                 ["settings", "teams", "remove"] => true,
+                ["settings", "webhooks", id, "delete" | "redeliver"] => id.parse::<i64>().is_ok(),
+                ["settings", "webhooks", id] => id.parse::<i64>().is_ok(),
+                ["settings", "webhooks"] => true,
                 ["settings", "delete" | "teams"] => true,
                 ["star" | "unstar" | "comments" | "settings"] => true,
                 _ => false,
@@ -59,6 +64,9 @@ pub fn parse(tail: &str, post: bool) -> (String, Target) {
             }
         }
         return (tail.to_owned(), Target::Action(Vec::new()));
+    }
+    if fits(3) && parts[n - 3] == "settings" && parts[n - 2] == "webhooks" {
+        return (name(n - 3), Target::Webhook(parts[n - 1].to_owned()));
     }
     if fits(2) && parts[n - 2] == "tags" {
         return (name(n - 2), Target::Tag(parts[n - 1].to_owned()));
@@ -204,6 +212,13 @@ pub async fn get(
             let notice = query.saved.is_some().then_some("Settings saved.");
             repo_settings::page(&viewer, &accounts, &site, &repo, None, notice).await
         }
+        Target::Webhook(which) => {
+            repo_settings::require_admin(&repo)?;
+            let owner = berth_accounts::webhooks::Owner::Repository(name.clone());
+            let settings_url = format!("{}/settings", super::repository_url(&name));
+            let saved = query.saved.is_some();
+            webhooks::show(&viewer, &accounts, &owner, &settings_url, &which, saved).await
+        }
         Target::Action(_) => Err(PageError::not_found()),
     }
 }
@@ -277,6 +292,8 @@ pub struct RepoForm {
     pub team: String,
     #[serde(default)]
     pub permission: String,
+    #[serde(flatten)]
+    pub hook: webhooks::HookForm,
 }
 
 /// `POST /r/{tail}`: star, comment, and the settings forms.
@@ -393,6 +410,26 @@ mod tests {
         assert_eq!(
             parse("acme/app/star", true),
             ("acme/app".into(), Target::Action(vec!["star".into()]))
+        );
+        assert_eq!(
+            parse("acme/app/settings/webhooks/new", false),
+            ("acme/app".into(), Target::Webhook("new".into()))
+        );
+        assert_eq!(
+            parse("acme/app/settings/webhooks/7/redeliver", true),
+            (
+                "acme/app".into(),
+                Target::Action(vec![
+                    "settings".into(),
+                    "webhooks".into(),
+                    "7".into(),
+                    "redeliver".into()
+                ])
+            )
+        );
+        assert_eq!(
+            parse("acme/app/settings/webhooks", true).1,
+            Target::Action(vec!["settings".into(), "webhooks".into()])
         );
         assert_eq!(
             parse("acme/app/comments/x/delete", true),

@@ -1,0 +1,434 @@
+//! Webhook pages, for a repository (`/r/{name}/settings/webhooks/…`) and an organization
+//! (`/o/{org}/settings/webhooks/…`): the list in each settings page, a page per webhook with its
+//! form and its delivery log (with a redeliver button), and the form to add one. The caller
+//! checks who may manage the owner; the accounts crate validates and audits every change.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use berth_accounts::webhooks::{self, deliveries, Kind, Owner, Webhook};
+use berth_accounts::{orgs, Accounts, Error as AccountsError};
+use serde::Deserialize;
+
+use super::error::inline;
+use super::settings::login_first;
+use super::{render, see_other, time, Chrome, PageError, Viewer};
+
+/// Deliveries the log shows.
+const LOG_ROWS: i64 = 50;
+
+/// The fields of the webhook form (posted with the other forms of a settings page).
+#[derive(Deserialize, Default, Clone)]
+pub struct HookForm {
+    #[serde(default)]
+    pub hook_name: String,
+    #[serde(default)]
+    pub url: String,
+    pub on_push: Option<String>,
+    pub on_delete: Option<String>,
+    pub on_pull: Option<String>,
+    #[serde(default)]
+    pub secret: String,
+    pub remove_secret: Option<String>,
+    pub active: Option<String>,
+    #[serde(default)]
+    pub delivery: String,
+}
+
+impl HookForm {
+    fn events(&self) -> Vec<Kind> {
+        [
+            (Kind::Push, &self.on_push),
+            (Kind::Delete, &self.on_delete),
+            (Kind::Pull, &self.on_pull),
+        ]
+        .into_iter()
+        .filter(|(_, on)| on.is_some())
+        .map(|(k, _)| k)
+        .collect()
+    }
+
+    fn of(hook: &Webhook) -> HookForm {
+        let on = |k| hook.events.contains(&k).then(|| "on".to_owned());
+        HookForm {
+            hook_name: hook.name.clone(),
+            url: hook.url.clone(),
+            on_push: on(Kind::Push),
+            on_delete: on(Kind::Delete),
+            on_pull: on(Kind::Pull),
+            active: hook.active.then(|| "on".to_owned()),
+            ..HookForm::default()
+        }
+    }
+
+    /// A new webhook's form: pushes, switched on.
+    fn fresh() -> HookForm {
+        HookForm {
+            on_push: Some("on".into()),
+            active: Some("on".into()),
+            ..HookForm::default()
+        }
+    }
+}
+
+/// One line of the webhook list in a settings page.
+pub struct HookRow {
+    pub id: i64,
+    pub name: String,
+    pub url: String,
+    pub events: String,
+    pub active: bool,
+    /// Status of the newest delivery, or empty.
+    pub last: String,
+}
+
+/// The webhook list of a settings page, and where its links go.
+pub struct HooksSection {
+    pub rows: Vec<HookRow>,
+    /// `…/settings/webhooks`.
+    pub url: String,
+}
+
+fn event_names(events: &[Kind]) -> String {
+    events
+        .iter()
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The list shown in a settings page.
+pub async fn section(
+    accounts: &Accounts,
+    owner: &Owner,
+    settings_url: &str,
+) -> Result<HooksSection, PageError> {
+    let mut rows = Vec::new();
+    for hook in webhooks::list(&accounts.pool, owner).await? {
+        let last = deliveries::list(&accounts.pool, hook.id, 1)
+            .await?
+            .first()
+            .map(|d| d.status.as_str().to_owned())
+            .unwrap_or_default();
+        rows.push(HookRow {
+            id: hook.id,
+            name: hook.name.clone(),
+            url: hook.url.clone(),
+            events: event_names(&hook.events),
+            active: hook.active,
+            last,
+        });
+    }
+    Ok(HooksSection {
+        rows,
+        url: format!("{settings_url}/webhooks"),
+    })
+}
+
+pub struct DeliveryRow {
+    pub id: String,
+    pub event: &'static str,
+    pub status: &'static str,
+    pub attempts: i64,
+    pub when: String,
+    pub next: String,
+    pub response: String,
+    pub duration: String,
+    pub error: String,
+    pub excerpt: String,
+    pub callback: String,
+    pub payload: String,
+}
+
+#[derive(Template)]
+#[template(path = "webhook.html")]
+struct HookPage {
+    chrome: Chrome,
+    /// What the webhook belongs to, as shown (`acme/app` or `acme`).
+    owner: String,
+    settings_url: String,
+    /// Where the form posts: `…/webhooks` for a new one, `…/webhooks/{id}` for this one.
+    action: String,
+    hook: Option<Webhook>,
+    form: HookForm,
+    deliveries: Vec<DeliveryRow>,
+    error: Option<String>,
+    notice: Option<&'static str>,
+}
+
+fn delivery_row(d: &deliveries::Delivery) -> DeliveryRow {
+    DeliveryRow {
+        id: d.id.clone(),
+        event: d.event.as_str(),
+        status: d.status.as_str(),
+        attempts: d.attempts,
+        when: d
+            .last_attempt_at
+            .map_or_else(|| time::date_time(d.created_at), time::date_time),
+        next: d.next_attempt_at.map(time::date_time).unwrap_or_default(),
+        response: d.response_status.map(|s| s.to_string()).unwrap_or_default(),
+        duration: d
+            .duration_ms
+            .map(|ms| format!("{ms} ms"))
+            .unwrap_or_default(),
+        error: d.error.clone(),
+        excerpt: d.response_excerpt.clone(),
+        callback: d.callback.as_ref().map_or_else(String::new, |c| {
+            if c.description.is_empty() {
+                c.state.clone()
+            } else {
+                format!("{}: {}", c.state, c.description)
+            }
+        }),
+        payload: serde_json::to_string_pretty(&d.payload).unwrap_or_default(),
+    }
+}
+
+fn owner_label(owner: &Owner) -> String {
+    match owner {
+        Owner::Repository(r) => r.clone(),
+        Owner::Org(o) => o.clone(),
+    }
+}
+
+/// The page of one webhook (`id`), or the form for a new one (`None`).
+#[allow(clippy::too_many_arguments)]
+async fn page(
+    viewer: &Viewer,
+    accounts: &Accounts,
+    owner: &Owner,
+    settings_url: &str,
+    id: Option<i64>,
+    form: Option<HookForm>,
+    error: Option<String>,
+    notice: Option<&'static str>,
+) -> Result<HttpResponse, PageError> {
+    let hooks_url = format!("{settings_url}/webhooks");
+    let (hook, action, rows) = match id {
+        Some(id) => {
+            let hook = webhooks::get(&accounts.pool, owner, id).await?;
+            let rows = deliveries::list(&accounts.pool, id, LOG_ROWS)
+                .await?
+                .iter()
+                .map(delivery_row)
+                .collect();
+            (Some(hook), format!("{hooks_url}/{id}"), rows)
+        }
+        None => (None, hooks_url, Vec::new()),
+    };
+    let form = form.unwrap_or_else(|| hook.as_ref().map_or_else(HookForm::fresh, HookForm::of));
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let view = HookPage {
+        chrome: viewer.chrome.clone(),
+        owner: owner_label(owner),
+        settings_url: settings_url.to_owned(),
+        action,
+        hook,
+        form,
+        deliveries: rows,
+        error,
+        notice,
+    };
+    render(viewer, status, &view)
+}
+
+/// `GET …/settings/webhooks/{new|id}`; `saved` after a change.
+pub async fn show(
+    viewer: &Viewer,
+    accounts: &Accounts,
+    owner: &Owner,
+    settings_url: &str,
+    which: &str,
+    saved: bool,
+) -> Result<HttpResponse, PageError> {
+    let id = match which {
+        "new" => None,
+        id => Some(id.parse().map_err(|_| PageError::not_found())?),
+    };
+    let notice = saved.then_some("Webhook saved.");
+    page(
+        viewer,
+        accounts,
+        owner,
+        settings_url,
+        id,
+        None,
+        None,
+        notice,
+    )
+    .await
+}
+
+/// `POST …/settings/webhooks[/{id}[/delete|/redeliver]]`, by `actor`, already allowed to manage
+/// `owner` and past the CSRF check.
+pub async fn post(
+    viewer: &Viewer,
+    accounts: &Accounts,
+    owner: &Owner,
+    actor: &str,
+    settings_url: &str,
+    action: &[&str],
+    form: &HookForm,
+) -> Result<HttpResponse, PageError> {
+    let hooks_url = format!("{settings_url}/webhooks");
+    let again = |id: Option<i64>, e: AccountsError| async move {
+        let message = inline(e)?;
+        page(
+            viewer,
+            accounts,
+            owner,
+            settings_url,
+            id,
+            Some(form.clone()),
+            Some(message),
+            None,
+        )
+        .await
+    };
+    let parse_id = |id: &str| id.parse::<i64>().map_err(|_| PageError::not_found());
+    match action {
+        [] => {
+            let input = webhooks::Input {
+                name: form.hook_name.clone(),
+                url: form.url.clone(),
+                events: form.events(),
+                secret: Some(form.secret.clone()).filter(|s| !s.is_empty()),
+                active: form.active.is_some(),
+            };
+            match webhooks::create(&accounts.pool, &accounts.webhooks, actor, owner, input).await {
+                Ok(hook) => {
+                    if hook.events.contains(&Kind::Pull) {
+                        accounts.pulls_watched();
+                    }
+                    Ok(see_other(&format!("{hooks_url}/{}?saved=1", hook.id)))
+                }
+                Err(e) => again(None, e).await,
+            }
+        }
+        [id] => {
+            let id = parse_id(id)?;
+            let secret = if form.remove_secret.is_some() {
+                Some(String::new())
+            } else {
+                Some(form.secret.clone()).filter(|s| !s.is_empty())
+            };
+            let patch = webhooks::Patch {
+                name: Some(form.hook_name.clone()),
+                url: Some(form.url.clone()),
+                events: Some(form.events()),
+                secret,
+                active: Some(form.active.is_some()),
+            };
+            let result =
+                webhooks::update(&accounts.pool, &accounts.webhooks, actor, owner, id, patch).await;
+            match result {
+                Ok(hook) => {
+                    if hook.events.contains(&Kind::Pull) {
+                        accounts.pulls_watched();
+                    }
+                    Ok(see_other(&format!("{hooks_url}/{id}?saved=1")))
+                }
+                Err(e @ AccountsError::NotFound(_)) => Err(e.into()),
+                Err(e) => again(Some(id), e).await,
+            }
+        }
+        [id, "delete"] => {
+            webhooks::delete(&accounts.pool, actor, owner, parse_id(id)?).await?;
+            Ok(see_other(&format!("{settings_url}#webhooks")))
+        }
+        [id, "redeliver"] => {
+            let id = parse_id(id)?;
+            webhooks::get(&accounts.pool, owner, id).await?;
+            deliveries::redeliver(&accounts.pool, &accounts.webhooks, id, &form.delivery).await?;
+            accounts.webhook_wake.notify_one();
+            Ok(see_other(&format!("{hooks_url}/{id}#deliveries")))
+        }
+        _ => Err(PageError::not_found()),
+    }
+}
+
+// An organization's webhooks, under `/o/{org}/settings/webhooks`.
+
+/// The organization, its settings address, and the signed-in owner managing it.
+async fn org_owner(
+    viewer: &Viewer,
+    accounts: &Accounts,
+    org: &str,
+) -> Result<Result<(Owner, String, String), HttpResponse>, PageError> {
+    let org = orgs::by_name(&accounts.pool, org)
+        .await?
+        .ok_or_else(PageError::not_found)?;
+    let settings_url = format!("/o/{}/settings", org.name);
+    let Some(user) = viewer.user.as_ref() else {
+        return Ok(Err(login_first(&settings_url)));
+    };
+    if !orgs::can_manage(&accounts.pool, &org, user).await? {
+        return Err(PageError::forbidden(
+            "Only the organization's owners can manage it.",
+        ));
+    }
+    Ok(Ok((Owner::Org(org.name), settings_url, user.name.clone())))
+}
+
+#[derive(Deserialize)]
+pub struct SavedQuery {
+    saved: Option<String>,
+}
+
+/// `GET /o/{org}/settings/webhooks/{new|id}`.
+pub async fn org_page(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    path: web::Path<(String, String)>,
+    query: web::Query<SavedQuery>,
+) -> Result<HttpResponse, PageError> {
+    let (org, which) = path.into_inner();
+    let (owner, settings_url, _) = match org_owner(&viewer, &accounts, &org).await? {
+        Ok(found) => found,
+        Err(login) => return Ok(login),
+    };
+    let saved = query.saved.is_some();
+    show(&viewer, &accounts, &owner, &settings_url, &which, saved).await
+}
+
+/// `POST /o/{org}/settings/webhooks[/{id}[/{action}]]`.
+pub async fn org_post(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    form: web::Form<HookFormWithCsrf>,
+    req: actix_web::HttpRequest,
+) -> Result<HttpResponse, PageError> {
+    viewer.check_csrf(&form.csrf)?;
+    let org = req.match_info().get("org").unwrap_or_default();
+    let (owner, settings_url, actor) = match org_owner(&viewer, &accounts, org).await? {
+        Ok(found) => found,
+        Err(login) => return Ok(login),
+    };
+    let rest: Vec<&str> = ["id", "action"]
+        .iter()
+        .filter_map(|k| req.match_info().get(k))
+        .collect();
+    post(
+        &viewer,
+        &accounts,
+        &owner,
+        &actor,
+        &settings_url,
+        &rest,
+        &form.hook,
+    )
+    .await
+}
+
+/// The webhook form with the CSRF token every form carries.
+#[derive(Deserialize)]
+pub struct HookFormWithCsrf {
+    #[serde(default)]
+    csrf: String,
+    #[serde(flatten)]
+    hook: HookForm,
+}
