@@ -21,7 +21,8 @@ CREATE UNIQUE INDEX webhooks_name ON webhooks (namespace, COALESCE(repository, '
 CREATE INDEX webhooks_repository ON webhooks (repository);
 
 CREATE TABLE webhook_deliveries (
-    id                    TEXT PRIMARY KEY,
+    seq                   INTEGER PRIMARY KEY AUTOINCREMENT,
+    id                    TEXT NOT NULL UNIQUE,
     webhook_id            BIGINT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
     event                 TEXT NOT NULL CHECK (event IN ('push', 'delete', 'pull')),
     repository            TEXT NOT NULL,
@@ -45,4 +46,4 @@ CREATE TABLE webhook_deliveries (
     callback_at           BIGINT
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_ms) WHERE status = 'pending';
-CREATE INDEX webhook_deliveries_log ON webhook_deliveries (webhook_id, created_at);
+CREATE INDEX webhook_deliveries_log ON webhook_deliveries (webhook_id, seq);

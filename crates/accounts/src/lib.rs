@@ -105,6 +105,13 @@ struct Counters {
 /// first, with a warning.
 const MAX_QUEUED_PULLS: usize = 100_000;
 
+/// Makes aws-lc-rs the process's TLS crypto provider (for outgoing HTTPS: webhooks). Call it
+/// before building any HTTP client; calling it again does nothing.
+pub fn install_tls_provider() {
+    // An error only means a provider is installed already.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
 /// Decodes `Basic <base64(name:secret)>`.
 pub fn parse_basic(header: &str) -> Option<(String, String)> {
     let encoded = header

@@ -171,6 +171,7 @@ async fn distribution_accepts_berth_tokens() {
         keys.certificate_pem()
     );
 
+    berth_accounts::install_tls_provider();
     let client = Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())

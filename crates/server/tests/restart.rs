@@ -14,6 +14,7 @@ use common::*;
 use reqwest::StatusCode;
 
 fn authed_client() -> reqwest::Client {
+    berth_accounts::install_tls_provider();
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         reqwest::header::AUTHORIZATION,
@@ -111,6 +112,7 @@ async fn start_with_env(
         base: format!("http://127.0.0.1:{port}"),
         host: format!("127.0.0.1:{port}"),
     };
+    berth_accounts::install_tls_provider();
     let probe = reqwest::Client::new();
     for _ in 0..200 {
         if let Ok(r) = probe.get(format!("{}/readyz", berth.base)).send().await {
@@ -415,6 +417,28 @@ async fn a_pending_webhook_delivery_survives_a_crash() {
 
     let first = receiver.wait_for(1, 20).await.remove(0);
     assert_eq!(first.answered, 500);
+    // Killed while the delivery waits for its second attempt.
+    let log_url = format!("{hooks}/{}/deliveries", hook["id"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let log: serde_json::Value = client
+            .get(&log_url)
+            .send()
+            .await
+            .expect("deliveries")
+            .json()
+            .await
+            .expect("JSON");
+        if log[0]["attempts"] == 1 {
+            assert_eq!(log[0]["status"], "pending", "{log}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the attempt was never logged"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     berth.kill();
     receiver.answer(200);
     let berth = start_with_env(dir.path(), db.as_deref(), port, &env).await;
@@ -428,7 +452,7 @@ async fn a_pending_webhook_delivery_survives_a_crash() {
     assert_eq!(got[1].json()["push_data"]["tag"], "v1");
 
     let log: serde_json::Value = client
-        .get(format!("{hooks}/{}/deliveries", hook["id"]))
+        .get(&log_url)
         .send()
         .await
         .expect("deliveries")

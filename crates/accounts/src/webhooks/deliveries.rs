@@ -264,7 +264,7 @@ pub async fn stage_repository_deleted(
 pub async fn list(pool: &AnyPool, webhook_id: i64, limit: i64) -> Result<Vec<Delivery>> {
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM webhook_deliveries WHERE webhook_id = $1
-         ORDER BY created_at DESC, id DESC LIMIT $2"
+         ORDER BY seq DESC LIMIT $2"
     ))
     .bind(webhook_id)
     .bind(limit)
@@ -336,7 +336,7 @@ pub async fn claim(pool: &AnyPool, limit: usize, lease_ms: i64) -> Result<Vec<Cl
     let due: Vec<String> = sqlx::query_scalar(
         "SELECT id FROM webhook_deliveries
          WHERE status = 'pending' AND next_attempt_ms <= $1 AND lease_until_ms < $1
-         ORDER BY next_attempt_ms LIMIT $2",
+         ORDER BY next_attempt_ms, seq LIMIT $2",
     )
     .bind(now)
     .bind(limit as i64)
@@ -390,6 +390,20 @@ pub async fn next_due(pool: &AnyPool) -> Result<Option<i64>> {
     .bind(now_ms())
     .fetch_optional(pool)
     .await?)
+}
+
+/// How long the log keeps a finished delivery.
+pub const KEEP_SECS: i64 = 30 * 24 * 3600;
+
+/// Forgets finished deliveries older than [`KEEP_SECS`]; returns how many.
+pub async fn prune(pool: &AnyPool) -> Result<u64> {
+    Ok(
+        sqlx::query("DELETE FROM webhook_deliveries WHERE status <> 'pending' AND created_at < $1")
+            .bind(crate::now() - KEEP_SECS)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
 }
 
 /// What one attempt came to.

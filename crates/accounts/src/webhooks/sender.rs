@@ -37,6 +37,7 @@ pub struct Sender {
 
 impl Sender {
     pub fn new(config: &Config) -> Result<Sender> {
+        crate::install_tls_provider();
         let build = |guarded: bool| {
             let mut b = reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -176,11 +177,21 @@ pub fn spawn(accounts: &Arc<Accounts>) -> Result<()> {
 async fn run(weak: Weak<Accounts>, sender: Arc<Sender>) {
     let config = sender.config.clone();
     let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
-    let lease_ms = (config.timeout + Duration::from_secs(30)).as_millis() as i64;
+    // A sender that died mid-attempt leaves its lease behind: the delivery is tried again once it
+    // runs out.
+    let lease_ms = (config.timeout * 2 + Duration::from_secs(5)).as_millis() as i64;
+    let mut pruned = Instant::now();
     loop {
         let Some(accounts) = weak.upgrade() else {
             break;
         };
+        if pruned.elapsed() > Duration::from_secs(3600) {
+            pruned = Instant::now();
+            match deliveries::prune(&accounts.pool).await {
+                Ok(n) => tracing::debug!(deleted = n, "pruned the webhook delivery log"),
+                Err(e) => tracing::warn!(error = %e, "pruning the webhook delivery log"),
+            }
+        }
         let wake = accounts.webhook_wake.clone();
         let mut wait = Duration::from_secs(1);
         let free = permits.available_permits();

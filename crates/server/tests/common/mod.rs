@@ -100,6 +100,7 @@ impl TestApp {
 
     /// Starts Berth with the default configuration changed by `tweak`.
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        berth_accounts::install_tls_provider();
         let dir = tempfile::tempdir().expect("tempdir");
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");

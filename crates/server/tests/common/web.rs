@@ -7,6 +7,7 @@ use super::{location, TestApp};
 
 /// A browser: keeps cookies, does not follow redirects (the tests look at them).
 pub fn browser() -> Client {
+    berth_accounts::install_tls_provider();
     Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
