@@ -41,6 +41,11 @@ fn validate(body: &str) -> Result<&str> {
     if body.is_empty() {
         return Err(Error::Invalid("a comment cannot be empty".into()));
     }
+    if body.contains('\0') {
+        return Err(Error::Invalid(
+            "a comment cannot contain NUL characters".into(),
+        ));
+    }
     if body.len() > MAX_BODY {
         return Err(Error::Invalid(format!(
             "a comment is limited to {MAX_BODY} bytes"

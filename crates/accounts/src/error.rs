@@ -18,9 +18,25 @@ pub enum Error {
     #[error("not allowed")]
     Forbidden,
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("{0}")]
     Internal(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// PostgreSQL's `character_not_in_repertoire`: text holding a NUL, which its text type cannot
+/// store (SQLite can). Such text comes from the client, so it is the client's error, on every
+/// query at once rather than at each place text is bound.
+const NUL_IN_TEXT: &str = "22021";
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(d) if d.code().as_deref() == Some(NUL_IN_TEXT) => {
+                Error::Invalid("text must not contain NUL characters".into())
+            }
+            _ => Error::Database(e),
+        }
+    }
+}

@@ -265,6 +265,12 @@ impl Accounts {
             format!("ip:{}", peer.map(|p| p.to_string()).unwrap_or_default()),
         ];
         self.throttle.check(&keys)?;
+        // No account has a control character in its name: such a name is a failed login, and
+        // one the audit log could not even store.
+        if name.chars().any(char::is_control) {
+            self.throttle.failed(&keys);
+            return Err(Error::BadCredentials);
+        }
         let identity = if name.contains('+') {
             robots::check(&self.pool, name, secret)
                 .await?

@@ -176,6 +176,21 @@ pub fn validate(changes: &Changes) -> Result<()> {
             "the description is limited to {MAX_DESCRIPTION} characters"
         )));
     }
+    // A one-line description has no control characters; neither text may hold a NUL, which
+    // not every database can store.
+    if changes
+        .description
+        .as_ref()
+        .is_some_and(|d| d.chars().any(char::is_control))
+        || changes
+            .full_description
+            .as_ref()
+            .is_some_and(|d| d.contains('\0'))
+    {
+        return Err(Error::Invalid(
+            "descriptions cannot contain NUL or other control characters".into(),
+        ));
+    }
     if changes
         .full_description
         .as_ref()

@@ -51,9 +51,9 @@ pub async fn create(
     expires_at: Option<i64>,
 ) -> Result<CreatedToken> {
     let name = name.trim();
-    if name.is_empty() || name.len() > 100 {
+    if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
         return Err(Error::Invalid(
-            "a token needs a name of at most 100 bytes".into(),
+            "a token needs a name of at most 100 bytes, without control characters".into(),
         ));
     }
     let now = crate::now();

@@ -71,6 +71,21 @@ fn descriptor_digest(d: &RawDescriptor) -> Result<Digest> {
         .map_err(|_| invalid(format!("invalid descriptor digest {:?}", d.digest)))
 }
 
+/// Is this a media type by RFC 6838's grammar (`type/subtype`, each a restricted name of at
+/// most 127 characters), as the image spec requires of descriptors and `artifactType`? What is
+/// stored and served back by the referrers API stays short and printable.
+pub(crate) fn is_media_type(t: &str) -> bool {
+    let name = |n: &str| {
+        let b = n.as_bytes();
+        !b.is_empty()
+            && b.len() <= 127
+            && b[0].is_ascii_alphanumeric()
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(c))
+    };
+    matches!(t.split_once('/'), Some((a, b)) if name(a) && name(b))
+}
+
 /// The media type a `Content-Type` header names, without parameters.
 fn bare(content_type: &str) -> &str {
     content_type.split(';').next().unwrap_or("").trim()
@@ -158,6 +173,12 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Parsed> {
             )));
         }
     }
+    if let Some(t) = artifact_type.as_deref().filter(|t| !is_media_type(t)) {
+        return Err(invalid(format!(
+            "artifact type {:?} is not a media type",
+            t.chars().take(64).collect::<String>()
+        )));
+    }
     let subject = raw.subject.as_ref().map(descriptor_digest).transpose()?;
     let annotations = match &raw.annotations {
         Some(a) if !a.is_empty() => {
@@ -235,6 +256,10 @@ mod tests {
             (Some(OCI_MANIFEST), r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}"#.to_owned()),
             (Some(OCI_MANIFEST), image("").replace(CONFIG, "sha256:nothex")),
             (Some(OCI_INDEX), r#"{"schemaVersion":1,"manifests":[]}"#.to_owned()),
+            (None, image(r#","artifactType":"a/b\u0000""#)),
+            (None, image(r#","artifactType":"no-slash""#)),
+            (None, image(&format!(r#","artifactType":"a/{}""#, "b".repeat(128)))),
+            (None, image("").replace("application/vnd.oci.image.config.v1+json", "x y/z")),
         ] {
             assert!(parse(ct, body.as_bytes()).is_err(), "{ct:?} {body} should fail");
         }

@@ -473,6 +473,11 @@ impl Meta {
 
     /// One tag with its manifest.
     pub async fn tag_detail(&self, name: &str, tag: &str) -> Result<Option<TagDetail>> {
+        // Nothing is stored under a tag the grammar refuses (and the database may not even
+        // hold it: PostgreSQL's text cannot contain a NUL).
+        if !crate::names::is_tag(tag) {
+            return Ok(None);
+        }
         let row = sqlx::query(&format!("{TAG_DETAIL} WHERE r.name = $1 AND t.name = $2"))
             .bind(name)
             .bind(tag)

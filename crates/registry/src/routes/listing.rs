@@ -28,6 +28,12 @@ fn page_size(reg: &Registry, req: &HttpRequest) -> Result<(i64, Option<String>)>
     let last = query_param(&q, "last")
         .filter(|l| !l.is_empty())
         .map(str::to_owned);
+    // Any text orders as a cursor, but not every database can hold a NUL to compare with.
+    if last.as_deref().is_some_and(|l| l.contains('\0')) {
+        return Err(
+            Error::new(Code::Unsupported, "invalid last: it holds a NUL").with_status_400(),
+        );
+    }
     Ok((n, last))
 }
 

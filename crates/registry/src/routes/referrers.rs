@@ -11,7 +11,7 @@ use super::{authorize_repo, query, query_param};
 use crate::auth::Action;
 use crate::digest::Digest;
 use crate::error::Result;
-use crate::manifest::OCI_INDEX;
+use crate::manifest::{self, OCI_INDEX};
 use crate::Registry;
 
 #[derive(Serialize)]
@@ -44,10 +44,13 @@ pub(super) async fn list(
     authorize_repo(reg, req, name, &[Action::Pull]).await?;
     let q = query(req);
     let filter = query_param(&q, "artifactType").filter(|t| !t.is_empty());
-    let manifests = reg
-        .meta
-        .referrers(name, &subject, filter)
-        .await?
+    // Only media types are stored as artifact types: anything else matches nothing (and is
+    // not sent to the database, which may not even hold it).
+    let referrers = match filter {
+        Some(t) if !manifest::is_media_type(t) => Vec::new(),
+        _ => reg.meta.referrers(name, &subject, filter).await?,
+    };
+    let manifests = referrers
         .into_iter()
         .map(|r| Descriptor {
             media_type: r.media_type,

@@ -212,7 +212,10 @@ async fn append(
             if start != offset {
                 return Err(out_of_order());
             }
-            let len = end - start + 1;
+            // `0-18446744073709551615` is one byte more than a u64 can count.
+            let len = (end - start).checked_add(1).ok_or_else(|| {
+                Error::new(Code::RangeInvalid, "Content-Range is larger than any blob")
+            })?;
             if declared_len.is_some_and(|cl| cl != len) {
                 return Err(Error::new(
                     Code::RangeInvalid,

@@ -33,9 +33,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(token::get))
                 .route(web::post().to(token::post)),
         )
-        .route("/v1/search", web::get().to(search::v1))
+        .service(
+            web::resource("/v1/search")
+                .app_data(query_config())
+                .route(web::get().to(search::v1)),
+        )
         .service(
             web::scope("/api/v1")
+                // Scoped, not app-wide: a page's bad address is a page, not JSON.
+                .app_data(query_config())
+                .app_data(path_config())
+                .default_service(web::to(no_such_endpoint))
                 .route("/openapi.json", web::get().to(openapi))
                 .route("/search", web::get().to(search::api))
                 .route("/session", web::post().to(sessions::sign_in))
@@ -173,6 +181,33 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::delete().to(orgs::revoke_robot),
                 ),
         );
+}
+
+/// A query string that does not fit the endpoint's parameters is the API's 400.
+fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default()
+        .error_handler(|err, _| ApiError::bad_request(format!("invalid query: {err}")).into())
+}
+
+/// A path parameter that does not parse (a comment id that is not a number) names nothing.
+fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err, _| {
+        ApiError::new(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no such resource: {err}"),
+        )
+        .into()
+    })
+}
+
+/// Any address under `/api/v1` that no endpoint (with that method) claims.
+async fn no_such_endpoint() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::new(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "not_found",
+        "no such API endpoint",
+    ))
 }
 
 /// The API's OpenAPI document.
