@@ -1,0 +1,500 @@
+#!/usr/bin/env python3
+"""Berth beside CNCF Distribution (Debian's docker-registry), on loopback and local disk.
+
+Run through scripts/bench, which installs what is missing and builds Berth in release mode.
+Writes target/bench/report.md (a table) and target/bench/report.json (an array of
+{"name", "unit", "berth", "distribution", "ratio"}, ratio > 1 meaning Berth is better).
+"""
+
+import argparse
+import concurrent.futures
+import hashlib
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+MIB = 1 << 20
+
+FULL = dict(blob_mib=1024, chunk_mib=64, tags=10_000, repos=100_000, wrk_secs=10,
+            image_layers=5, layer_mib=40, pushers=16, pusher_mib=64)
+QUICK = dict(blob_mib=128, chunk_mib=16, tags=1_000, repos=2_000, wrk_secs=2,
+             image_layers=5, layer_mib=8, pushers=16, pusher_mib=4)
+
+
+def log(msg):
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw).stdout
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(4 * MIB):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+def random_file(path, mib):
+    with open(path, "wb") as f:
+        for _ in range(mib):
+            f.write(os.urandom(MIB))
+    os.sync()
+
+
+class Server:
+    """One registry under test: its base URL, credentials and process."""
+
+    def __init__(self, name, port, proc, curl_auth, wrk_auth):
+        self.name = name
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+        self.host = f"127.0.0.1:{port}"
+        self.proc = proc
+        self.curl_auth = curl_auth  # extra curl arguments for every request
+        self.wrk_auth = wrk_auth  # extra wrk arguments (a bearer token), or none
+
+    def rss_kib(self, field):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        return 0
+
+    def curl(self, *args):
+        return run(["curl", "-fsS", *self.curl_auth, *args])
+
+    def wait_ready(self):
+        for _ in range(200):
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                c.request("GET", "/v2/")
+                if c.getresponse().status in (200, 401):
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise SystemExit(f"{self.name} did not start")
+
+
+def start_berth(binary, work):
+    data = os.path.join(work, "berth")
+    password = f"bench password {os.getpid()}"
+    subprocess.run([binary, "admin", "create-user", "bench", "--email", "bench@example.com",
+                    "--password-stdin", "--admin", "--data-dir", data],
+                   input=password + "\n", check=True, capture_output=True, text=True)
+    port = free_port()
+    env = dict(os.environ, BERTH_LOG="warn")
+    proc = subprocess.Popen([binary, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data],
+                            stdout=open(os.path.join(work, "berth.log"), "w"),
+                            stderr=subprocess.STDOUT, env=env)
+    server = Server("Berth", port, proc, [], [])
+    server.wait_ready()
+    # A personal access token for Basic auth (checked with one hash, as a CI job would use).
+    out = run(["curl", "-fsS", "-u", f"bench:{password}", "-H", "Content-Type: application/json",
+               "-d", '{"name": "bench", "scope": "read-write-delete"}',
+               f"{server.base}/api/v1/user/tokens"])
+    pat = json.loads(out)["token"]
+    server.curl_auth = ["-u", f"bench:{pat}"]
+    server.password = password
+    server.pat = pat
+    return server
+
+
+def berth_token(server, scope):
+    q = urllib.parse.urlencode({"service": server.host, "scope": scope})
+    out = run(["curl", "-fsS", "-u", f"bench:{server.pat}", f"{server.base}/auth/token?{q}"])
+    return json.loads(out)["token"]
+
+
+def start_distribution(work):
+    port = free_port()
+    cfg = os.path.join(work, "distribution.yml")
+    with open(cfg, "w") as f:
+        f.write(f"""version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: {work}/distribution
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:{port}
+""")
+    proc = subprocess.Popen(["docker-registry", "serve", cfg],
+                            stdout=open(os.path.join(work, "distribution.log"), "w"),
+                            stderr=subprocess.STDOUT)
+    server = Server("Distribution", port, proc, [], [])
+    server.wait_ready()
+    return server
+
+
+def location(headers, base):
+    for line in headers.splitlines():
+        if line.lower().startswith("location:"):
+            loc = line.split(":", 1)[1].strip()
+            return loc if loc.startswith("http") else base + loc
+    raise RuntimeError(f"no Location in {headers!r}")
+
+
+def with_query(url, **params):
+    sep = "&" if "?" in url else "?"
+    return url + sep + urllib.parse.urlencode(params)
+
+
+def start_upload(s, repo):
+    headers = s.curl("-X", "POST", "-D", "-", "-o", "/dev/null", f"{s.base}/v2/{repo}/blobs/uploads/")
+    return location(headers, s.base)
+
+
+def push_monolithic(s, repo, path, digest):
+    """POST, then one PUT streaming the file; returns seconds for the PUT."""
+    loc = start_upload(s, repo)
+    t = time.monotonic()
+    s.curl("-X", "PUT", "-H", "Content-Type: application/octet-stream", "-T", path, "-o", "/dev/null",
+           with_query(loc, digest=digest))
+    return time.monotonic() - t
+
+
+def push_chunked(s, repo, chunks, digest):
+    """PATCH each chunk with its Content-Range, then PUT; returns seconds for all of it."""
+    loc = start_upload(s, repo)
+    t = time.monotonic()
+    offset = 0
+    for path in chunks:
+        size = os.path.getsize(path)
+        headers = s.curl("-X", "PATCH", "-D", "-", "-o", "/dev/null",
+                         "-H", "Content-Type: application/octet-stream",
+                         "-H", f"Content-Range: {offset}-{offset + size - 1}",
+                         "--data-binary", f"@{path}", loc)
+        loc = location(headers, s.base)
+        offset += size
+    s.curl("-X", "PUT", "-o", "/dev/null", with_query(loc, digest=digest))
+    return time.monotonic() - t
+
+
+def pull(s, repo, digest):
+    t = time.monotonic()
+    s.curl("-o", "/dev/null", f"{s.base}/v2/{repo}/blobs/{digest}")
+    return time.monotonic() - t
+
+
+def put_manifest(s, repo, ref, path):
+    s.curl("-X", "PUT", "-H", f"Content-Type: {OCI_MANIFEST}", "--data-binary", f"@{path}",
+           "-o", "/dev/null", f"{s.base}/v2/{repo}/manifests/{ref}")
+
+
+def wrk(url, secs, extra):
+    out = run(["wrk", "-t2", "-c4", f"-d{secs}s", "--latency", "-H", f"Accept: {OCI_MANIFEST}",
+               *extra, url])
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    if non2xx:
+        raise RuntimeError(f"wrk saw {non2xx.group(1)} failed requests on {url}")
+    return rps, float(m.group(1)) * scale
+
+
+def curl_parallel(s, entries, method):
+    """Runs many requests in one curl process, 16 at a time; entries are (url, upload file)."""
+    with tempfile.NamedTemporaryFile("w", delete=False, suffix=".curl") as cfg:
+        for url, upload in entries:
+            cfg.write(f'url = "{url}"\noutput = "/dev/null"\n')
+            if upload:
+                cfg.write(f'upload-file = "{upload}"\n')
+    try:
+        run(["curl", "-fsS", "--parallel", "--parallel-max", "16", *s.curl_auth, "-X", method,
+             "-H", f"Content-Type: {OCI_MANIFEST}", "-K", cfg.name])
+    finally:
+        os.unlink(cfg.name)
+
+
+def list_all(s, path, key, auth_header):
+    """Follows a paginated list (n=1000) to its end; returns (milliseconds, items)."""
+    conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=120)
+    url, items = f"{path}?n=1000", 0
+    t = time.monotonic()
+    while url:
+        conn.request("GET", url, headers=auth_header)
+        r = conn.getresponse()
+        body = r.read()
+        if r.status != 200:
+            raise RuntimeError(f"{s.name} {url}: {r.status} {body[:200]!r}")
+        items += len(json.loads(body)[key] or [])
+        link = r.getheader("Link")
+        url = re.match(r"<([^>]+)>", link).group(1) if link else None
+        if url and url.startswith("http"):
+            url = urllib.parse.urlsplit(url)._replace(scheme="", netloc="").geturl()
+    return (time.monotonic() - t) * 1000, items
+
+
+def median_ms(f, runs=5):
+    results = [f() for _ in range(runs)]
+    return statistics.median(r[0] for r in results), results[0][1]
+
+
+def docker_available():
+    return shutil.which("docker") is not None and subprocess.run(
+        ["docker", "info"], capture_output=True).returncode == 0
+
+
+def reference_lines(work):
+    refs = {}
+    out = run(["openssl", "speed", "-seconds", "2", "-evp", "sha256"])
+    # The last line: "sha256  <16B> <64B> ... <16384B>" in thousands of bytes per second.
+    line = [l for l in out.splitlines() if l.startswith("sha256")][-1]
+    refs["sha256"] = float(line.split()[-1].rstrip("k")) * 1000 / 1e6
+    path = os.path.join(work, "dd-test")
+    t = time.monotonic()
+    subprocess.run(["dd", "if=/dev/zero", f"of={path}", "bs=1M", "count=1024", "conv=fdatasync"],
+                   check=True, capture_output=True)
+    refs["disk"] = 1024 * MIB / 1e6 / (time.monotonic() - t)
+    os.unlink(path)
+    return refs
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="small sizes: under 2 minutes")
+    ap.add_argument("--berth", required=True, help="the berth release binary")
+    ap.add_argument("--out", required=True, help="directory for report.md and report.json")
+    args = ap.parse_args()
+    p = QUICK if args.quick else FULL
+    started = time.monotonic()
+    work = tempfile.mkdtemp(prefix="berth-bench.")
+    servers = []
+    rows = []  # (name, unit, berth, distribution, higher_is_better)
+    try:
+        refs = reference_lines(work)
+        berth = start_berth(args.berth, work)
+        dist = start_distribution(work)
+        servers = [berth, dist]
+
+        log(f"files: a {p['blob_mib']} MiB blob, {p['pushers']} of {p['pusher_mib']} MiB")
+        blob = os.path.join(work, "blob")
+        random_file(blob, p["blob_mib"])
+        digest = sha256_file(blob)
+        chunks = []
+        with open(blob, "rb") as f:
+            i = 0
+            while data := f.read(p["chunk_mib"] * MIB):
+                path = os.path.join(work, f"chunk{i:03}")
+                with open(path, "wb") as c:
+                    c.write(data)
+                chunks.append(path)
+                i += 1
+        pusher_files = []
+        for i in range(p["pushers"]):
+            path = os.path.join(work, f"pusher{i}")
+            random_file(path, p["pusher_mib"])
+            pusher_files.append((path, sha256_file(path)))
+        config = os.path.join(work, "config")
+        with open(config, "w") as f:
+            f.write('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}')
+        config_digest = sha256_file(config)
+        manifest = os.path.join(work, "manifest")
+        with open(manifest, "w") as f:
+            json.dump({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                       "config": {"mediaType": OCI_CONFIG, "digest": config_digest,
+                                  "size": os.path.getsize(config)},
+                       "layers": [{"mediaType": OCI_LAYER, "digest": digest,
+                                   "size": os.path.getsize(blob)}]}, f)
+        small = os.path.join(work, "small-manifest")
+        with open(small, "w") as f:
+            json.dump({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                       "config": {"mediaType": OCI_CONFIG, "digest": config_digest,
+                                  "size": os.path.getsize(config)}, "layers": []}, f)
+        manifest_digest = sha256_file(manifest)
+        size_mb = os.path.getsize(blob) / 1e6
+
+        r = {}
+        for s in servers:
+            log(f"{s.name}: large blobs")
+            push_monolithic(s, "bench/app", config, config_digest)
+            idle_rss = s.rss_kib("VmRSS")
+            os.sync()
+            r[s.name, "push"] = size_mb / push_monolithic(s, "bench/app", blob, digest)
+            os.sync()
+            r[s.name, "chunked"] = size_mb / push_chunked(s, "bench/chunked", chunks, digest)
+            os.sync()
+            r[s.name, "pull"] = size_mb / pull(s, "bench/app", digest)
+            r[s.name, "rss"] = s.rss_kib("VmHWM") / 1024
+            r[s.name, "rss_growth"] = (s.rss_kib("VmHWM") - idle_rss) / 1024
+
+            log(f"{s.name}: {p['pushers']} concurrent pushers")
+            total = sum(os.path.getsize(f) for f, _ in pusher_files) / 1e6
+            t = time.monotonic()
+            with concurrent.futures.ThreadPoolExecutor(p["pushers"]) as pool:
+                list(pool.map(lambda fd: push_monolithic(s, f"bench/p{fd[1][7:15]}", *fd),
+                              pusher_files))
+            r[s.name, "concurrent"] = total / (time.monotonic() - t)
+
+            log(f"{s.name}: manifest GETs with wrk")
+            put_manifest(s, "bench/app", "latest", manifest)
+            for ref, key in (("latest", "tag"), (manifest_digest, "digest")):
+                url = f"{s.base}/v2/bench/app/manifests/{ref}"
+                r[s.name, f"get_{key}"] = wrk(url, p["wrk_secs"], [])
+            if s is berth:
+                token = berth_token(s, "repository:bench/app:pull")
+                r[s.name, "get_token"] = wrk(f"{s.base}/v2/bench/app/manifests/latest",
+                                             p["wrk_secs"], ["-H", f"Authorization: Bearer {token}"])
+
+            log(f"{s.name}: {p['tags']} tags and {p['repos']} repositories")
+            push_monolithic(s, "bench/tags", config, config_digest)
+            curl_parallel(s, [(f"{s.base}/v2/bench/tags/manifests/t{i:06}", small)
+                              for i in range(p["tags"])], "PUT")
+            curl_parallel(s, [(f"{s.base}/v2/cat/r{i:06}/blobs/uploads/?"
+                               + urllib.parse.urlencode({"mount": config_digest, "from": "bench/app"}),
+                               None) for i in range(p["repos"])], "POST")
+            curl_parallel(s, [(f"{s.base}/v2/cat/r{i:06}/manifests/v1", small)
+                              for i in range(p["repos"])], "PUT")
+            # Berth as docker asks it: a bearer token for the scope at hand.
+            tags_auth, catalog_auth = {}, {}
+            if s is berth:
+                tags_auth = {"Authorization": "Bearer "
+                             + berth_token(s, "repository:bench/tags:pull")}
+                catalog_auth = {"Authorization": "Bearer " + berth_token(s, "registry:catalog:*")}
+            ms, n = median_ms(lambda: list_all(s, "/v2/bench/tags/tags/list", "tags", tags_auth))
+            assert n == p["tags"], f"{s.name} listed {n} tags"
+            r[s.name, "tags"] = ms
+            ms, n = median_ms(lambda: list_all(s, "/v2/_catalog", "repositories", catalog_auth),
+                              runs=3)
+            assert n >= p["repos"], f"{s.name} listed {n} repositories"
+            r[s.name, "catalog"] = ms
+
+        if docker_available():
+            docker_rows(p, work, berth, dist, r)
+        else:
+            log("no Docker daemon (docker info failed): skipping the docker CLI rows")
+
+        mb = "MB/s"
+        rows += [
+            (f"monolithic push of {p['blob_mib']} MiB", mb, r[berth.name, "push"], r[dist.name, "push"], True),
+            (f"chunked push of {p['blob_mib']} MiB in {p['chunk_mib']} MiB chunks", mb,
+             r[berth.name, "chunked"], r[dist.name, "chunked"], True),
+            (f"pull of {p['blob_mib']} MiB", mb, r[berth.name, "pull"], r[dist.name, "pull"], True),
+            (f"{p['pushers']} concurrent pushers of {p['pusher_mib']} MiB (total)", mb,
+             r[berth.name, "concurrent"], r[dist.name, "concurrent"], True),
+        ]
+        for key, what in (("get_tag", "by tag"), ("get_digest", "by digest")):
+            rows.append((f"manifest GET {what}, anonymous", "req/s", r[berth.name, key][0],
+                         r[dist.name, key][0], True))
+            rows.append((f"manifest GET {what}, anonymous, p99", "ms", r[berth.name, key][1],
+                         r[dist.name, key][1], False))
+        rows.append(("manifest GET by tag, Berth with a bearer token (vs Distribution anonymous)",
+                     "req/s", r[berth.name, "get_token"][0], r[dist.name, "get_tag"][0], True))
+        rows.append(("manifest GET by tag, Berth with a bearer token, p99", "ms",
+                     r[berth.name, "get_token"][1], r[dist.name, "get_tag"][1], False))
+        rows += [
+            (f"tag list of {p['tags']} tags (pages of 1000)", "ms", r[berth.name, "tags"],
+             r[dist.name, "tags"], False),
+            (f"catalog of {p['repos']}+ repositories (pages of 1000)", "ms",
+             r[berth.name, "catalog"], r[dist.name, "catalog"], False),
+        ]
+        if (berth.name, "docker_push") in r:
+            label = f"{p['image_layers']}-layer {p['image_layers'] * p['layer_mib']} MiB image"
+            rows += [
+                (f"docker push of a {label}", "s", r[berth.name, "docker_push"],
+                 r[dist.name, "docker_push"], False),
+                (f"docker pull of a {label}", "s", r[berth.name, "docker_pull"],
+                 r[dist.name, "docker_pull"], False),
+            ]
+        rows += [
+            ("peak RSS during the large-blob runs", "MiB", r[berth.name, "rss"], r[dist.name, "rss"], False),
+            ("RSS growth while pushing and pulling the large blob", "MiB",
+             r[berth.name, "rss_growth"], r[dist.name, "rss_growth"], False),
+        ]
+        report(args.out, rows, refs, p, args.quick, time.monotonic() - started)
+    finally:
+        for s in servers:
+            s.proc.terminate()
+            try:
+                s.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                s.proc.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def docker_rows(p, work, berth, dist, r):
+    log("docker CLI: build, push and pull an image")
+    ctx = os.path.join(work, "image")
+    os.makedirs(ctx)
+    lines = ["FROM scratch"]
+    for i in range(p["image_layers"]):
+        random_file(os.path.join(ctx, f"layer{i}"), p["layer_mib"])
+        lines.append(f"COPY layer{i} /layer{i}")
+    with open(os.path.join(ctx, "Dockerfile"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    local = f"berth-bench-image:{os.getpid()}"
+    run(["docker", "build", "-q", "-t", local, ctx], env=dict(os.environ, DOCKER_BUILDKIT="0"))
+    subprocess.run(["docker", "login", "-u", "bench", "--password-stdin", berth.host],
+                   input=berth.pat, check=True, capture_output=True, text=True)
+    tags = {}
+    for s in (berth, dist):
+        tags[s.name] = f"{s.host}/bench/image:v1"
+        run(["docker", "tag", local, tags[s.name]])
+        t = time.monotonic()
+        run(["docker", "push", tags[s.name]])
+        r[s.name, "docker_push"] = time.monotonic() - t
+    run(["docker", "rmi", local, *tags.values()])
+    for s in (berth, dist):
+        t = time.monotonic()
+        run(["docker", "pull", tags[s.name]])
+        r[s.name, "docker_pull"] = time.monotonic() - t
+        run(["docker", "rmi", tags[s.name]])
+    subprocess.run(["docker", "logout", berth.host], capture_output=True)
+
+
+def report(out, rows, refs, p, quick, elapsed):
+    os.makedirs(out, exist_ok=True)
+    data = []
+    md = ["# Berth beside CNCF Distribution", "",
+          f"{'Quick' if quick else 'Full'} run of `scripts/bench{' --quick' if quick else ''}`, "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, "
+          f"{elapsed:.0f} s. Both servers on loopback and the same local disk; Distribution "
+          "without authentication, Berth with a personal access token (Basic) unless a row says "
+          "otherwise. Ratio > 1 means Berth is better (for times and memory: Distribution's value "
+          "over Berth's).", "",
+          "| Measurement | Unit | Berth | Distribution | Ratio |", "|---|---|---:|---:|---:|"]
+    for name, unit, b, d, higher in rows:
+        ratio = (b / d if higher else d / b) if b and d else 0.0
+        data.append({"name": name, "unit": unit, "berth": round(b, 3),
+                     "distribution": round(d, 3), "ratio": round(ratio, 3)})
+        md.append(f"| {name} | {unit} | {b:,.1f} | {d:,.1f} | {ratio:.2f}× |")
+    md += ["", "Reference lines for this machine:", "",
+           f"- single-core SHA-256 (`openssl speed -evp sha256`, 16 KiB blocks): {refs['sha256']:,.0f} MB/s",
+           f"- sequential disk write (`dd bs=1M count=1024 conv=fdatasync`): {refs['disk']:,.0f} MB/s"]
+    with open(os.path.join(out, "report.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+    with open(os.path.join(out, "report.json"), "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
