@@ -261,8 +261,26 @@ pub async fn get(pool: &AnyPool, owner: &Owner, id: i64) -> Result<Webhook> {
         .ok_or_else(|| Error::NotFound(format!("webhook {id}")))
 }
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+/// A clash on the unique name as a conflict; other database errors as they are.
+fn name_taken(name: &str) -> impl Fn(sqlx::Error) -> Error + '_ {
+    move |e| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            Error::Conflict(format!("a webhook named {:?}", name.trim()))
+        }
+        _ => e.into(),
+    }
+}
+
+/// Writes a change of a webhook to the audit log.
+async fn audit_change(
+    pool: &AnyPool,
+    actor: &str,
+    action: &str,
+    owner: &Owner,
+    input: &Input,
+) -> Result<()> {
+    let detail = format!("{} -> {}", input.name.trim(), input.url.trim());
+    audit::record(pool, actor, action, &owner.label(), &detail).await
 }
 
 pub async fn create(
@@ -306,21 +324,8 @@ pub async fn create(
     .bind(now)
     .fetch_one(pool)
     .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            Error::Conflict(format!("a webhook named {:?}", input.name.trim()))
-        } else {
-            e.into()
-        }
-    })?;
-    audit::record(
-        pool,
-        actor,
-        "webhook.create",
-        &owner.label(),
-        &format!("{} -> {}", input.name.trim(), input.url.trim()),
-    )
-    .await?;
+    .map_err(name_taken(&input.name))?;
+    audit_change(pool, actor, "webhook.create", owner, &input).await?;
     get(pool, owner, id).await
 }
 
@@ -358,21 +363,8 @@ pub async fn update(
     .bind(crate::now())
     .execute(pool)
     .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            Error::Conflict(format!("a webhook named {:?}", input.name.trim()))
-        } else {
-            e.into()
-        }
-    })?;
-    audit::record(
-        pool,
-        actor,
-        "webhook.update",
-        &owner.label(),
-        &format!("{} -> {}", input.name.trim(), input.url.trim()),
-    )
-    .await?;
+    .map_err(name_taken(&input.name))?;
+    audit_change(pool, actor, "webhook.update", owner, &input).await?;
     get(pool, owner, id).await
 }
 
