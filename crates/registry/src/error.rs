@@ -157,6 +157,14 @@ impl Error {
     pub fn internal(detail: impl Into<String>) -> Self {
         Error::new(Code::Internal, detail)
     }
+
+    /// Whether storage ran out of space (or quota): the operator's problem, worth saying so.
+    fn storage_full(&self) -> bool {
+        matches!(self, Error::Io(e) if matches!(
+            e.kind(),
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+        ))
+    }
 }
 
 #[derive(Serialize)]
@@ -177,6 +185,7 @@ impl ResponseError for Error {
             Error::Spec {
                 status: Some(s), ..
             } => *s,
+            _ if self.storage_full() => StatusCode::INSUFFICIENT_STORAGE,
             _ => self.code().status(),
         }
     }
@@ -189,6 +198,10 @@ impl ResponseError for Error {
             Error::Database(e) => {
                 tracing::error!(error = %e, "database error");
                 ""
+            }
+            Error::Io(e) if self.storage_full() => {
+                tracing::error!(error = %e, "storage is full");
+                "the registry's storage is full"
             }
             Error::Io(e) => {
                 tracing::error!(error = %e, "storage error");
