@@ -1,14 +1,19 @@
 //! Faults: many clients racing on the same layer, tag and manifest; the data directory running
-//! out of space. After each, the consistency checker (`common::check`) finds storage and
-//! database in agreement, and Berth serves again without being restarted. Loopback only; every
-//! wait is bounded.
+//! out of space; and the PostgreSQL server restarting, and staying away, under load. After
+//! each, the consistency checker (`common::check`) finds storage and database in agreement, and
+//! Berth serves again without being restarted. Loopback only; every wait is bounded.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use common::check::{blob_file_count, upload_file_count};
+use common::binary::*;
+use common::check::{assert_consistent, blob_file_count, upload_file_count};
+use common::pg::PgCluster;
 use common::*;
 use futures::future::join_all;
 use reqwest::{Method, StatusCode};
@@ -339,4 +344,247 @@ async fn a_full_disk_fails_the_push_cleanly_and_recovers_when_space_is_freed() {
     app.assert_consistent().await;
     drop(app);
     drop(disk);
+}
+
+/// What one request under load came to.
+#[derive(Debug)]
+enum Outcome {
+    Ok,
+    /// A 5xx with the JSON error body.
+    CleanFailure(u16),
+    Bad(String),
+}
+
+async fn judge(sent: Result<reqwest::Response, reqwest::Error>, what: &str) -> Outcome {
+    let r = match sent {
+        Ok(r) => r,
+        Err(e) if e.is_timeout() => return Outcome::Bad(format!("{what}: no answer in time")),
+        Err(e) => return Outcome::Bad(format!("{what}: {e}")),
+    };
+    let status = r.status();
+    if status.is_success() {
+        return Outcome::Ok;
+    }
+    let body = r.bytes().await.unwrap_or_default();
+    let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+    match json {
+        Some(v) if status.is_server_error() && v["errors"][0]["code"].is_string() => {
+            Outcome::CleanFailure(status.as_u16())
+        }
+        _ => Outcome::Bad(format!(
+            "{what}: {status} {}",
+            String::from_utf8_lossy(&body)
+        )),
+    }
+}
+
+/// How long a client waits for any one answer while the database is away.
+const REQUEST_BOUND: Duration = Duration::from_secs(7);
+/// How long the database stays down in the long outage: past [`REQUEST_BOUND`].
+const OUTAGE: Duration = Duration::from_secs(8);
+
+#[tokio::test]
+async fn berth_rides_out_a_postgres_restart_under_load() {
+    let pg = PgCluster::start();
+    let url = pg.url();
+    let dir = tempfile::tempdir().expect("tempdir");
+    create_admin(dir.path(), Some(&url));
+    let port = free_port();
+    let mut berth = start(dir.path(), Some(&url), port).await;
+    let base = berth.base.clone();
+
+    let r = reqwest::Client::new()
+        .post(format!("{base}/api/v1/user/tokens"))
+        .header("Authorization", auth())
+        .json(&serde_json::json!({"name": "load", "scope": "read-write"}))
+        .send()
+        .await
+        .expect("create token");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let token: serde_json::Value = r.json().await.expect("token");
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        basic(ROOT, token["token"].as_str().expect("secret"))
+            .parse()
+            .expect("header"),
+    );
+    // The bound on any one request, outage or not.
+    let bound = REQUEST_BOUND;
+    let client = reqwest::Client::builder()
+        .default_headers(headers)
+        .timeout(bound)
+        .build()
+        .expect("client");
+
+    let config = br#"{"architecture":"amd64","os":"linux"}"#;
+    let layer = b"load layer".to_vec();
+    for blob in [&config[..], &layer[..]] {
+        let r = client
+            .post(format!(
+                "{base}/v2/load/app/blobs/uploads/?digest={}",
+                sha256(blob)
+            ))
+            .body(blob.to_vec())
+            .send()
+            .await
+            .expect("push blob");
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    let r = client
+        .put(format!("{base}/v2/load/app/manifests/v1"))
+        .header("Content-Type", OCI_MANIFEST)
+        .body(manifest_for(config, &layer, "v1"))
+        .send()
+        .await
+        .expect("push manifest");
+    assert_eq!(r.status(), StatusCode::CREATED);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let outcomes = Arc::new(Mutex::new(Vec::<Outcome>::new()));
+    let mut workers = Vec::new();
+    for worker in 0..4 {
+        let (client, base, stop, outcomes) =
+            (client.clone(), base.clone(), stop.clone(), outcomes.clone());
+        let layer = layer.clone();
+        workers.push(tokio::spawn(async move {
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                i += 1;
+                let outcome = if worker % 2 == 0 {
+                    let sent = client
+                        .get(format!("{base}/v2/load/app/manifests/v1"))
+                        .header("Accept", OCI_MANIFEST)
+                        .send()
+                        .await;
+                    judge(sent, "pull").await
+                } else {
+                    let sent = client
+                        .put(format!("{base}/v2/load/app/manifests/w{worker}-{i}"))
+                        .header("Content-Type", OCI_MANIFEST)
+                        .body(manifest_for(config, &layer, &format!("{worker}-{i}")))
+                        .send()
+                        .await;
+                    judge(sent, "push").await
+                };
+                outcomes.lock().expect("lock").push(outcome);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let before = outcomes.lock().expect("lock").len();
+    let restarting = Instant::now();
+    let pg = tokio::task::spawn_blocking(move || {
+        pg.restart();
+        pg
+    })
+    .await
+    .expect("pg_ctl restart");
+    let restart_took = restarting.elapsed();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let after_restart = outcomes.lock().expect("lock").len();
+    assert!(
+        outcomes.lock().expect("lock")[before..]
+            .iter()
+            .any(|o| matches!(o, Outcome::Ok)),
+        "requests succeed again after the restart"
+    );
+
+    // A longer outage: down for longer than Berth waits for a database connection, and longer
+    // than a client waits for an answer.
+    let pg = tokio::task::spawn_blocking(move || {
+        pg.stop();
+        pg
+    })
+    .await
+    .expect("pg_ctl stop");
+    tokio::time::sleep(OUTAGE).await;
+    let pg = tokio::task::spawn_blocking(move || {
+        pg.start_again();
+        pg
+    })
+    .await
+    .expect("pg_ctl start");
+    let restarted = Instant::now();
+    // The load goes on for a while with the server back.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        tokio::time::timeout(bound + Duration::from_secs(5), w)
+            .await
+            .expect("a worker hung")
+            .expect("worker");
+    }
+    berth.assert_running();
+
+    let outcomes = std::mem::take(&mut *outcomes.lock().expect("lock"));
+    let bad: Vec<&String> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Bad(why) => Some(why),
+            _ => None,
+        })
+        .collect();
+    let failed: Vec<u16> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::CleanFailure(status) => Some(*status),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "requests that did not fail cleanly: {bad:?} (and {} clean 5xx)",
+        failed.len()
+    );
+    eprintln!(
+        "{} requests under load, {} of them a clean 5xx {failed:?}; restart took {restart_took:?}",
+        outcomes.len(),
+        failed.len()
+    );
+    assert!(before > 0, "the load ran before the restart");
+    assert!(
+        !failed.is_empty(),
+        "an outage longer than any request may wait is answered with errors"
+    );
+    assert!(after_restart > before);
+    assert!(
+        matches!(outcomes.last(), Some(Outcome::Ok)),
+        "the load recovered: {:?}",
+        &outcomes[outcomes.len().saturating_sub(5)..]
+    );
+
+    // Ready again, without restarting Berth, and serving pushes and pulls.
+    let probe = reqwest::Client::new();
+    loop {
+        let r = probe.get(format!("{base}/readyz")).send().await;
+        if r.is_ok_and(|r| r.status() == StatusCode::OK) {
+            break;
+        }
+        assert!(
+            restarted.elapsed() < Duration::from_secs(10),
+            "/readyz never answered 200 again"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let r = client
+        .put(format!("{base}/v2/load/app/manifests/after"))
+        .header("Content-Type", OCI_MANIFEST)
+        .body(manifest_for(config, &layer, "after"))
+        .send()
+        .await
+        .expect("push after");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = client
+        .get(format!("{base}/v2/load/app/manifests/after"))
+        .header("Accept", OCI_MANIFEST)
+        .send()
+        .await
+        .expect("pull after");
+    assert_eq!(r.status(), StatusCode::OK);
+    berth.assert_running();
+    assert_consistent(&url, &dir.path().join("data")).await;
+    drop(berth);
+    drop(pg);
 }
