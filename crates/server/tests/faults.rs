@@ -261,7 +261,14 @@ async fn a_full_disk_fails_the_push_cleanly_and_recovers_when_space_is_freed() {
     let disk = Tmpfs::mount("48m");
     let data = disk.path().join("data");
     let data_dir: PathBuf = data.clone();
-    let app = TestApp::start_with(move |c| c.data_dir = data_dir).await;
+    let app = TestApp::start_with(move |c| {
+        if !backend_is_postgres() {
+            // The default layout: the SQLite database in the data directory, on the same disk.
+            c.database_url = format!("sqlite://{}?mode=rwc", data_dir.join("berth.db").display());
+        }
+        c.data_dir = data_dir;
+    })
+    .await;
     let earlier: Vec<u8> = (0..262_144u32).map(|i| (i % 233) as u8).collect();
     let (_, earlier_digest) = app.push_image("full/app", "v1", &earlier).await;
     // A chunked upload started before the disk fills.
@@ -341,6 +348,37 @@ async fn a_full_disk_fails_the_push_cleanly_and_recovers_when_space_is_freed() {
         assert_eq!(sha256(&r.bytes().await.expect("blob")), digest);
     }
     assert_eq!(upload_file_count(&data), 0);
+    app.assert_consistent().await;
+
+    // Full to the last byte: even the upload session's row may not fit (SQLite shares the disk).
+    let filler = disk.path().join("filler2");
+    fill(&filler);
+    let small = b"a small blob that does not fit".to_vec();
+    let r = app
+        .client
+        .post(app.url(&format!(
+            "/v2/full/app/blobs/uploads/?digest={}",
+            sha256(&small)
+        )))
+        .body(small.clone())
+        .send()
+        .await
+        .expect("push on a full disk");
+    expect_storage_full(r, "no space at all").await;
+    assert_eq!(upload_file_count(&data), 0);
+    assert_eq!(pull_image(&app, "full/app", "v1").await, earlier_digest);
+    std::fs::remove_file(&filler).expect("remove filler");
+    let r = app
+        .client
+        .post(app.url(&format!(
+            "/v2/full/app/blobs/uploads/?digest={}",
+            sha256(&small)
+        )))
+        .body(small)
+        .send()
+        .await
+        .expect("push");
+    assert_eq!(r.status(), StatusCode::CREATED);
     app.assert_consistent().await;
     drop(app);
     drop(disk);
