@@ -114,6 +114,11 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// SQLite's `SQLITE_FULL`: the database's disk is full.
+const SQLITE_FULL: &str = "13";
+/// PostgreSQL's `disk_full` (SQLSTATE 53100).
+const PG_DISK_FULL: &str = "53100";
+
 impl Error {
     pub fn new(code: Code, detail: impl Into<String>) -> Self {
         Error::Spec {
@@ -157,6 +162,21 @@ impl Error {
     pub fn internal(detail: impl Into<String>) -> Self {
         Error::new(Code::Internal, detail)
     }
+
+    /// Whether storage (the blob store, or the database's disk) ran out of space or quota: the
+    /// operator's problem, worth saying so.
+    fn storage_full(&self) -> bool {
+        match self {
+            Error::Io(e) => matches!(
+                e.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            ),
+            Error::Database(sqlx::Error::Database(e)) => {
+                matches!(e.code().as_deref(), Some(SQLITE_FULL | PG_DISK_FULL))
+            }
+            _ => false,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -177,6 +197,7 @@ impl ResponseError for Error {
             Error::Spec {
                 status: Some(s), ..
             } => *s,
+            _ if self.storage_full() => StatusCode::INSUFFICIENT_STORAGE,
             _ => self.code().status(),
         }
     }
@@ -186,9 +207,17 @@ impl ResponseError for Error {
         let detail = match self {
             Error::Spec { detail, .. } => detail.as_str(),
             // Internal details go to the log, not to the client.
+            Error::Database(e) if self.storage_full() => {
+                tracing::error!(error = %e, "the database's storage is full");
+                "the registry's storage is full"
+            }
             Error::Database(e) => {
                 tracing::error!(error = %e, "database error");
                 ""
+            }
+            Error::Io(e) if self.storage_full() => {
+                tracing::error!(error = %e, "storage is full");
+                "the registry's storage is full"
             }
             Error::Io(e) => {
                 tracing::error!(error = %e, "storage error");

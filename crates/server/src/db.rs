@@ -7,6 +7,9 @@ use sqlx::{AnyPool, Executor};
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
+/// How long a request waits for a PostgreSQL connection before it fails.
+const POSTGRES_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -41,7 +44,14 @@ pub async fn open(url: &str) -> anyhow::Result<AnyPool> {
                     Ok(())
                 })
             }),
-        Backend::Postgres => AnyPoolOptions::new().max_connections(16),
+        // While the server is away (a restart, a failover) a request waits this long for a
+        // connection, then fails with a 5xx, instead of holding its client for sqlx's default
+        // 30 s. Pooled connections are checked before use, so those cut by a restart are
+        // replaced rather than handed out.
+        Backend::Postgres => AnyPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
+            .test_before_acquire(true),
     };
     let pool = options
         .connect(url)

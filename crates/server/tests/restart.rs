@@ -4,176 +4,13 @@
 
 mod common;
 
-use std::io::Write;
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
+use common::binary::*;
+use common::check::assert_consistent;
 use common::*;
 use reqwest::StatusCode;
-
-fn authed_client() -> reqwest::Client {
-    berth_accounts::install_tls_provider();
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(
-        reqwest::header::AUTHORIZATION,
-        auth().parse().expect("header"),
-    );
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .expect("client")
-}
-
-struct Berth {
-    child: Child,
-    base: String,
-    host: String,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-const ROOT: &str = "root1";
-const ROOT_PASSWORD: &str = "root password 1";
-
-fn auth() -> String {
-    basic(ROOT, ROOT_PASSWORD)
-}
-
-/// Creates the administrator with `berth admin create-user`, as an operator would.
-fn create_admin(dir: &Path, database_url: Option<&str>) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
-    cmd.current_dir(dir)
-        .args([
-            "admin",
-            "create-user",
-            ROOT,
-            "--email",
-            "root@example.com",
-            "--password-stdin",
-            "--admin",
-        ])
-        .env_remove("BERTH_DATABASE_URL")
-        .env_remove("BERTH_DATA_DIR")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Some(url) = database_url {
-        cmd.args(["--database-url", url]);
-    }
-    let mut child = cmd.spawn().expect("spawn berth admin");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{ROOT_PASSWORD}\n").as_bytes())
-        .expect("password");
-    let out = child.wait_with_output().expect("berth admin");
-    assert!(
-        out.status.success(),
-        "create-user failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("created administrator user root1"));
-}
-
-/// Starts `berth serve` in `dir` (its data in `dir/data`) and waits until it is ready.
-async fn start(dir: &Path, database_url: Option<&str>, port: u16) -> Berth {
-    start_with_env(dir, database_url, port, &[]).await
-}
-
-/// [`start`], with more environment variables.
-async fn start_with_env(
-    dir: &Path,
-    database_url: Option<&str>,
-    port: u16,
-    env: &[(&str, &str)],
-) -> Berth {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
-    cmd.current_dir(dir)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env_remove("BERTH_DATABASE_URL")
-        .env_remove("BERTH_DATA_DIR")
-        .env("BERTH_LOG", "warn")
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    if let Some(url) = database_url {
-        cmd.args(["--database-url", url]);
-    }
-    let berth = Berth {
-        child: cmd.spawn().expect("spawn berth"),
-        base: format!("http://127.0.0.1:{port}"),
-        host: format!("127.0.0.1:{port}"),
-    };
-    berth_accounts::install_tls_provider();
-    let probe = reqwest::Client::new();
-    for _ in 0..200 {
-        if let Ok(r) = probe.get(format!("{}/readyz", berth.base)).send().await {
-            if r.status() == StatusCode::OK {
-                return berth;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("berth did not become ready");
-}
-
-impl Berth {
-    fn kill(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reap");
-    }
-}
-
-impl Drop for Berth {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
-
-/// A database for a test that outlives one server process.
-async fn database(dir: &Path) -> Option<String> {
-    if backend_is_postgres() {
-        Some(test_database_url(dir).await)
-    } else {
-        // SQLite: the default location, `./data/berth.db`, is what is tested.
-        None
-    }
-}
-
-/// Sends the headers and `sent` bytes of a request whose body is longer, and leaves the
-/// connection open (returned) so the server is mid-body.
-fn partial_request(host: &str, head: &str, body: &[u8], sent: usize) -> std::net::TcpStream {
-    let mut s = std::net::TcpStream::connect(host).expect("connect");
-    write!(
-        s,
-        "{head}\r\nHost: {host}\r\nAuthorization: {}\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\n\r\n",
-        auth(),
-        body.len()
-    )
-    .expect("headers");
-    s.write_all(&body[..sent]).expect("body part");
-    s.flush().expect("flush");
-    s
-}
-
-async fn wait_for_size(path: &Path, at_least: u64) {
-    for _ in 0..400 {
-        if std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) >= at_least {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("{} never reached {at_least} bytes", path.display());
-}
 
 #[tokio::test]
 async fn a_chunked_upload_resumes_after_the_server_is_killed() {
@@ -212,10 +49,17 @@ async fn a_chunked_upload_resumes_after_the_server_is_killed() {
     );
     let host = berth.host.clone();
     let body = chunk2.clone();
-    let conn =
-        tokio::task::spawn_blocking(move || partial_request(&host, &head, &body, 3 * 1_048_576))
-            .await
-            .expect("client");
+    let conn = tokio::task::spawn_blocking(move || {
+        partial_request(
+            &host,
+            &head,
+            "application/octet-stream",
+            &body,
+            3 * 1_048_576,
+        )
+    })
+    .await
+    .expect("client");
     wait_for_size(&upload_file, chunk1.len() as u64 + 1_048_576).await;
     berth.kill();
     drop(conn);
@@ -263,6 +107,11 @@ async fn a_chunked_upload_resumes_after_the_server_is_killed() {
     assert_eq!(r.status(), StatusCode::OK);
     let got = r.bytes().await.expect("body");
     assert_eq!(sha256(&got), digest);
+    assert_consistent(
+        &database_url_in(dir.path(), db.as_deref()),
+        &dir.path().join("data"),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -277,10 +126,17 @@ async fn a_monolithic_upload_cut_by_a_crash_leaves_no_blob() {
     let host = berth.host.clone();
     let head = format!("POST /v2/crash/blobs/uploads/?digest={digest} HTTP/1.1");
     let body = blob.clone();
-    let conn =
-        tokio::task::spawn_blocking(move || partial_request(&host, &head, &body, 3 * 1_048_576))
-            .await
-            .expect("client");
+    let conn = tokio::task::spawn_blocking(move || {
+        partial_request(
+            &host,
+            &head,
+            "application/octet-stream",
+            &body,
+            3 * 1_048_576,
+        )
+    })
+    .await
+    .expect("client");
     let uploads = dir.path().join("data/storage/uploads");
     for _ in 0..400 {
         let written: u64 = std::fs::read_dir(&uploads)
@@ -297,6 +153,8 @@ async fn a_monolithic_upload_cut_by_a_crash_leaves_no_blob() {
     drop(conn);
 
     let berth = start(dir.path(), db.as_deref(), port).await;
+    let url = database_url_in(dir.path(), db.as_deref());
+    assert_consistent(&url, &dir.path().join("data")).await;
     let client = authed_client();
     let r = client
         .head(format!("{}/v2/crash/blobs/{digest}", berth.base))
@@ -323,6 +181,7 @@ async fn a_monolithic_upload_cut_by_a_crash_leaves_no_blob() {
         .expect("POST");
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(std::fs::metadata(&stored).expect("stored").len(), 4_194_304);
+    assert_consistent(&url, &dir.path().join("data")).await;
 }
 
 #[tokio::test]
@@ -463,4 +322,173 @@ async fn a_pending_webhook_delivery_survives_a_crash() {
     assert_eq!(d["status"], "delivered", "{log}");
     assert_eq!(d["attempts"], 2);
     drop(berth);
+}
+
+/// Killed while a manifest PUT is half sent and other manifest PUTs are in flight: afterwards
+/// the half-sent manifest is nowhere, the tag it was meant for still names the manifest it named
+/// before, every acknowledged push is there, and every tag resolves to a complete manifest.
+#[tokio::test]
+async fn a_manifest_push_cut_by_a_crash_leaves_the_tag_as_it_was() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = database(dir.path()).await;
+    create_admin(dir.path(), db.as_deref());
+    let port = free_port();
+    let berth = start(dir.path(), db.as_deref(), port).await;
+    let client = authed_client();
+    let base = berth.base.clone();
+
+    let config = br#"{"architecture":"amd64","os":"linux"}"#;
+    let layer: Vec<u8> = (0..65_536u32).map(|i| (i % 239) as u8).collect();
+    for blob in [&config[..], &layer[..]] {
+        let r = client
+            .post(format!(
+                "{base}/v2/crash/app/blobs/uploads/?digest={}",
+                sha256(blob)
+            ))
+            .body(blob.to_vec())
+            .send()
+            .await
+            .expect("push blob");
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    let layer_digest = sha256(&layer);
+    let layer_len = layer.len();
+    let refs = move |extra: &str| {
+        image_manifest(
+            (&sha256(config), config.len()),
+            &[(&layer_digest, layer_len)],
+            extra,
+        )
+    };
+    let before = refs("");
+    let r = client
+        .put(format!("{base}/v2/crash/app/manifests/latest"))
+        .header("Content-Type", OCI_MANIFEST)
+        .body(before.clone())
+        .send()
+        .await
+        .expect("push manifest");
+    assert_eq!(r.status(), StatusCode::CREATED);
+
+    // Other pushes keep going while the server dies; those acknowledged must survive.
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let mut flood = Vec::new();
+    for worker in 0..4 {
+        let (client, base, acknowledged) = (client.clone(), base.clone(), acknowledged.clone());
+        let refs = refs.clone();
+        flood.push(tokio::spawn(async move {
+            for i in 0.. {
+                let tag = format!("w{worker}-{i}");
+                let body = refs(&format!(r#","annotations":{{"n":"{tag}"}}"#));
+                let sent = client
+                    .put(format!("{base}/v2/crash/app/manifests/{tag}"))
+                    .header("Content-Type", OCI_MANIFEST)
+                    .body(body)
+                    .send()
+                    .await;
+                match sent {
+                    Ok(r) if r.status() == StatusCode::CREATED => {
+                        acknowledged.lock().expect("lock").push(tag);
+                    }
+                    _ => break,
+                }
+            }
+        }));
+    }
+
+    // A large manifest for the same tag, half sent.
+    let padding = "p".repeat(200_000);
+    let after = refs(&format!(r#","annotations":{{"padding":"{padding}"}}"#));
+    let host = berth.host.clone();
+    let body = after.clone();
+    let conn = tokio::task::spawn_blocking(move || {
+        partial_request(
+            &host,
+            "PUT /v2/crash/app/manifests/latest HTTP/1.1",
+            OCI_MANIFEST,
+            &body,
+            body.len() / 2,
+        )
+    })
+    .await
+    .expect("client");
+    for _ in 0..200 {
+        if acknowledged.lock().expect("lock").len() >= 8 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    berth.kill();
+    drop(conn);
+    for task in flood {
+        task.await.expect("flood task");
+    }
+    let acknowledged = acknowledged.lock().expect("lock").clone();
+    assert!(
+        acknowledged.len() >= 8,
+        "pushes were running when Berth died"
+    );
+
+    let berth = start(dir.path(), db.as_deref(), port).await;
+    assert_consistent(
+        &database_url_in(dir.path(), db.as_deref()),
+        &dir.path().join("data"),
+    )
+    .await;
+    let r = client
+        .get(format!("{}/v2/crash/app/manifests/latest", berth.base))
+        .header("Accept", OCI_MANIFEST)
+        .send()
+        .await
+        .expect("GET latest");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header(&r, "docker-content-digest"), sha256(&before));
+    assert_eq!(
+        r.bytes().await.expect("body"),
+        before,
+        "the tag is as it was"
+    );
+    let r = client
+        .head(format!(
+            "{}/v2/crash/app/manifests/{}",
+            berth.base,
+            sha256(&after)
+        ))
+        .send()
+        .await
+        .expect("HEAD");
+    assert_eq!(
+        r.status(),
+        StatusCode::NOT_FOUND,
+        "half a manifest is nowhere"
+    );
+
+    let list: serde_json::Value = client
+        .get(format!("{}/v2/crash/app/tags/list?n=1000", berth.base))
+        .send()
+        .await
+        .expect("tags")
+        .json()
+        .await
+        .expect("JSON");
+    let tags: Vec<String> = list["tags"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .map(|t| t.as_str().expect("tag").to_owned())
+        .collect();
+    for tag in &acknowledged {
+        assert!(tags.contains(tag), "acknowledged push of {tag} was lost");
+    }
+    for tag in &tags {
+        let r = client
+            .get(format!("{}/v2/crash/app/manifests/{tag}", berth.base))
+            .header("Accept", OCI_MANIFEST)
+            .send()
+            .await
+            .expect("GET tag");
+        assert_eq!(r.status(), StatusCode::OK, "tag {tag}");
+        let digest = header(&r, "docker-content-digest");
+        assert_eq!(sha256(&r.bytes().await.expect("body")), digest, "tag {tag}");
+    }
 }

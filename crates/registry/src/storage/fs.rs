@@ -53,12 +53,27 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 fn write_body(
     path: &Path,
     offset: u64,
-    mut body: mpsc::Receiver<Chunk>,
+    body: mpsc::Receiver<Chunk>,
     hasher: Option<Hasher>,
 ) -> Result<(u64, Option<Hasher>)> {
     let mut file = OpenOptions::new().write(true).open(path)?;
     file.set_len(offset)?;
     file.seek(SeekFrom::Start(offset))?;
+    let written = write_from(&mut file, offset, body, hasher);
+    if written.is_err() {
+        // A failed write (a full disk, say) leaves nothing past the offset: the upload is as it
+        // was, and the space the partial chunk took is given back.
+        file.set_len(offset).ok();
+    }
+    written
+}
+
+fn write_from(
+    file: &mut File,
+    offset: u64,
+    mut body: mpsc::Receiver<Chunk>,
+    hasher: Option<Hasher>,
+) -> Result<(u64, Option<Hasher>)> {
     // Hashing runs on its own thread beside the writer: one pass over the bytes, two cores.
     std::thread::scope(|scope| {
         let (to_hasher, chunks) = std::sync::mpsc::sync_channel::<Bytes>(64);
@@ -95,7 +110,6 @@ fn write_body(
             None => None,
         };
         if !complete {
-            file.set_len(offset)?;
             return Err(Error::new(
                 crate::error::Code::BlobUploadInvalid,
                 "request body ended early",

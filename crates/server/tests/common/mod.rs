@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+pub mod binary;
+pub mod check;
+pub mod pg;
 pub mod receiver;
 pub mod web;
 
@@ -36,6 +39,14 @@ pub fn sha256(bytes: &[u8]) -> String {
 
 pub fn sha512(bytes: &[u8]) -> String {
     format!("sha512:{}", hex::encode(Sha512::digest(bytes)))
+}
+
+/// Whether the tests run as root (`id -u` is 0), as scripts/test runs them.
+pub fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 /// Which database the suite runs on, from `BERTH_TEST_BACKEND` (default SQLite).
@@ -252,6 +263,11 @@ impl TestApp {
         assert_eq!(r.status(), StatusCode::CREATED, "push manifest");
         let digest = sha256(&manifest);
         (manifest, digest)
+    }
+
+    /// Runs the consistency checker over this app's database and storage.
+    pub async fn assert_consistent(&self) {
+        check::assert_consistent(&self.config.database_url, &self.config.data_dir).await;
     }
 
     pub async fn json(&self, path: &str) -> serde_json::Value {
