@@ -22,6 +22,7 @@ use actix_web::middleware::DefaultHeaders;
 use actix_web::web;
 
 pub use error::{Code, Error, Result};
+pub use routes::uploads::parse_content_range;
 
 /// Limits and switches of the registry API.
 #[derive(Debug, Clone)]

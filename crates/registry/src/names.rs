@@ -1,8 +1,9 @@
-//! Repository names and tags by the distribution spec's grammar.
+//! Repository names, tags and manifest references by the distribution spec's grammar.
 //!
 //! name:      `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*`
 //! reference: `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`
 
+use crate::digest::Digest;
 use crate::error::{Code, Error, Result};
 
 pub const MAX_NAME_LEN: usize = 255;
@@ -54,6 +55,28 @@ pub fn is_tag(tag: &str) -> bool {
         && b[1..]
             .iter()
             .all(|&x| x.is_ascii_alphanumeric() || x == b'_' || x == b'.' || x == b'-')
+}
+
+/// A manifest reference: a digest or a tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reference {
+    Digest(Digest),
+    Tag(String),
+}
+
+/// Parses the `<reference>` of `/v2/<name>/manifests/<reference>`: a digest if it holds a `:`,
+/// otherwise a tag.
+pub fn parse_reference(reference: &str) -> Result<Reference> {
+    if reference.contains(':') {
+        return reference.parse().map(Reference::Digest);
+    }
+    if is_tag(reference) {
+        return Ok(Reference::Tag(reference.to_owned()));
+    }
+    Err(Error::new(
+        Code::ManifestInvalid,
+        format!("invalid tag {reference:?}"),
+    ))
 }
 
 #[cfg(test)]

@@ -11,26 +11,8 @@ use crate::error::{Code, Error, Result};
 use crate::events::{Event, EventAction, EventTarget};
 use crate::manifest;
 use crate::meta::NewManifest;
-use crate::{names, Registry};
-
-/// A manifest reference: a digest or a tag.
-enum Reference {
-    Digest(Digest),
-    Tag(String),
-}
-
-fn parse_reference(reference: &str) -> Result<Reference> {
-    if reference.contains(':') {
-        return reference.parse().map(Reference::Digest);
-    }
-    if names::is_tag(reference) {
-        return Ok(Reference::Tag(reference.to_owned()));
-    }
-    Err(Error::new(
-        Code::ManifestInvalid,
-        format!("invalid tag {reference:?}"),
-    ))
-}
+use crate::names::{parse_reference, Reference};
+use crate::Registry;
 
 fn unknown(reference: &str) -> Error {
     Error::new(

@@ -5,7 +5,7 @@ mod blobs;
 mod listing;
 mod manifests;
 mod referrers;
-mod uploads;
+pub(crate) mod uploads;
 
 use actix_web::http::{header, Method};
 use actix_web::{web, HttpRequest, HttpResponse};
