@@ -38,8 +38,14 @@ impl AccountsAuthorizer {
     }
 
     fn internal(e: Error) -> RegistryError {
-        tracing::error!(error = %e, "authorization failed");
-        RegistryError::internal("authorization failed")
+        match e {
+            // The registry maps database errors to HTTP itself: a full disk says so (507).
+            Error::Database(db) => RegistryError::from(db),
+            e => {
+                tracing::error!(error = %e, "authorization failed");
+                RegistryError::internal("authorization failed")
+            }
+        }
     }
 
     /// Who the Basic credentials name, if any were sent.

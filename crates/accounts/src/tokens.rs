@@ -160,11 +160,16 @@ pub async fn check(pool: &AnyPool, name: &str, secret: &str) -> Result<Option<(U
     if !user.active || user.name != name {
         return Ok(None);
     }
-    sqlx::query("UPDATE access_tokens SET last_used_at = $2 WHERE id = $1")
+    // When a token was last used is worth knowing, not worth refusing a request over (a full
+    // disk must not stop pulls).
+    if let Err(e) = sqlx::query("UPDATE access_tokens SET last_used_at = $2 WHERE id = $1")
         .bind(id)
         .bind(now)
         .execute(pool)
-        .await?;
+        .await
+    {
+        tracing::warn!(error = %e, "recording when an access token was last used");
+    }
     Ok(Some((user, scope)))
 }
 
