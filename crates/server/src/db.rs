@@ -7,8 +7,9 @@ use sqlx::{AnyPool, Executor};
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
-/// How long a request waits for a PostgreSQL connection before it fails.
-const POSTGRES_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a request waits for a PostgreSQL connection before it fails (a request may wait
+/// twice: once to authorize, once for what it asked).
+const POSTGRES_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
