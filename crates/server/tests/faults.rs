@@ -459,16 +459,7 @@ async fn berth_rides_out_a_postgres_restart_under_load() {
     let config = br#"{"architecture":"amd64","os":"linux"}"#;
     let layer = b"load layer".to_vec();
     for blob in [&config[..], &layer[..]] {
-        let r = client
-            .post(format!(
-                "{base}/v2/load/app/blobs/uploads/?digest={}",
-                sha256(blob)
-            ))
-            .body(blob.to_vec())
-            .send()
-            .await
-            .expect("push blob");
-        assert_eq!(r.status(), StatusCode::CREATED);
+        push_blob_to(&client, &base, "load/app", blob).await;
     }
     let r = client
         .put(format!("{base}/v2/load/app/manifests/v1"))

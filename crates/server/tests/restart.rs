@@ -253,17 +253,7 @@ async fn a_pending_webhook_delivery_survives_a_crash() {
     let hook: serde_json::Value = r.json().await.expect("webhook");
 
     let config = br#"{"architecture":"amd64","os":"linux"}"#;
-    let r = client
-        .post(format!(
-            "{}/v2/{ROOT}/app/blobs/uploads/?digest={}",
-            berth.base,
-            sha256(config)
-        ))
-        .body(config.to_vec())
-        .send()
-        .await
-        .expect("push config");
-    assert_eq!(r.status(), StatusCode::CREATED);
+    push_blob_to(&client, &berth.base, &format!("{ROOT}/app"), config).await;
     let manifest = image_manifest((&sha256(config), config.len()), &[], "");
     let r = client
         .put(format!("{}/v2/{ROOT}/app/manifests/v1", berth.base))
@@ -340,16 +330,7 @@ async fn a_manifest_push_cut_by_a_crash_leaves_the_tag_as_it_was() {
     let config = br#"{"architecture":"amd64","os":"linux"}"#;
     let layer: Vec<u8> = (0..65_536u32).map(|i| (i % 239) as u8).collect();
     for blob in [&config[..], &layer[..]] {
-        let r = client
-            .post(format!(
-                "{base}/v2/crash/app/blobs/uploads/?digest={}",
-                sha256(blob)
-            ))
-            .body(blob.to_vec())
-            .send()
-            .await
-            .expect("push blob");
-        assert_eq!(r.status(), StatusCode::CREATED);
+        push_blob_to(&client, &base, "crash/app", blob).await;
     }
     let layer_digest = sha256(&layer);
     let layer_len = layer.len();

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use super::{backend_is_postgres, basic, test_database_url};
+use super::{backend_is_postgres, basic, sha256, test_database_url};
 
 pub const ROOT: &str = "root1";
 pub const ROOT_PASSWORD: &str = "root password 1";
@@ -197,4 +197,19 @@ pub async fn wait_for_size(path: &Path, at_least: u64) {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     panic!("{} never reached {at_least} bytes", path.display());
+}
+
+/// A monolithic blob push (`POST …/blobs/uploads/?digest=`) to a running Berth at `base`;
+/// asserts `201 Created`.
+pub async fn push_blob_to(client: &reqwest::Client, base: &str, repo: &str, bytes: &[u8]) {
+    let r = client
+        .post(format!(
+            "{base}/v2/{repo}/blobs/uploads/?digest={}",
+            sha256(bytes)
+        ))
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .expect("push blob");
+    assert_eq!(r.status(), StatusCode::CREATED, "push a blob to {repo}");
 }
