@@ -4,12 +4,20 @@
 //! `ON CONFLICT`). Write transactions start with a write so that SQLite takes its write lock
 //! up front instead of failing to upgrade a read lock.
 
+use std::sync::Arc;
+
+use bytes::Bytes;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row, Transaction};
 
 use crate::digest::Digest;
 use crate::error::{Code, Error, Result};
 use crate::events::{Event, EventSink};
+
+mod cache;
+
+pub use cache::Cached;
+use cache::ManifestCache;
 
 pub fn now() -> i64 {
     std::time::SystemTime::now()
@@ -24,7 +32,6 @@ pub struct ManifestRow {
     pub digest: String,
     pub media_type: String,
     pub size: i64,
-    /// Empty when only the head was asked for.
     pub content: Vec<u8>,
 }
 
@@ -94,6 +101,7 @@ pub struct Upload {
 #[derive(Clone)]
 pub struct Meta {
     pool: AnyPool,
+    cache: Arc<ManifestCache>,
 }
 
 async fn ensure_repository(tx: &mut Transaction<'_, Any>, name: &str) -> Result<i64> {
@@ -153,7 +161,10 @@ pub fn placeholders(first: usize, count: usize) -> String {
 
 impl Meta {
     pub fn new(pool: AnyPool) -> Self {
-        Meta { pool }
+        Meta {
+            pool,
+            cache: Arc::default(),
+        }
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -223,44 +234,45 @@ impl Meta {
         Ok(done.rows_affected() > 0)
     }
 
-    /// A manifest by tag or digest; `with_content` false skips the body (HEAD).
+    /// A manifest by tag or digest, from memory when it was read a moment ago.
     pub async fn manifest(
         &self,
         name: &str,
         reference: &str,
         by_digest: bool,
-        with_content: bool,
-    ) -> Result<Option<ManifestRow>> {
-        let content = if with_content { "m.content" } else { "NULL" };
+    ) -> Result<Option<Cached>> {
+        if let Some(hit) = self.cache.get(name, reference, by_digest) {
+            return Ok(Some(hit));
+        }
+        let generation = self.cache.generation();
         let sql = if by_digest {
-            format!(
-                "SELECT m.digest, m.media_type, m.size, {content} FROM repositories r
-                 JOIN manifests m ON m.repository_id = r.id
-                 WHERE r.name = $1 AND m.digest = $2"
-            )
+            "SELECT m.digest, m.media_type, m.size, m.content FROM repositories r
+             JOIN manifests m ON m.repository_id = r.id
+             WHERE r.name = $1 AND m.digest = $2"
         } else {
-            format!(
-                "SELECT m.digest, m.media_type, m.size, {content} FROM repositories r
-                 JOIN tags t ON t.repository_id = r.id
-                 JOIN manifests m ON m.repository_id = r.id AND m.digest = t.manifest_digest
-                 WHERE r.name = $1 AND t.name = $2"
-            )
+            "SELECT m.digest, m.media_type, m.size, m.content FROM repositories r
+             JOIN tags t ON t.repository_id = r.id
+             JOIN manifests m ON m.repository_id = r.id AND m.digest = t.manifest_digest
+             WHERE r.name = $1 AND t.name = $2"
         };
-        let row = sqlx::query(&sql)
+        let row = sqlx::query(sql)
             .bind(name)
             .bind(reference)
             .fetch_optional(&self.pool)
             .await?;
-        match row {
-            None => Ok(None),
-            Some(row) if with_content => manifest_row(&row).map(Some),
-            Some(row) => Ok(Some(ManifestRow {
-                digest: row.try_get(0)?,
-                media_type: row.try_get(1)?,
-                size: row.try_get(2)?,
-                content: Vec::new(),
-            })),
-        }
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let row = manifest_row(&row)?;
+        let value = Cached {
+            digest: row.digest,
+            media_type: row.media_type,
+            size: row.size,
+            content: Bytes::from(row.content),
+        };
+        self.cache
+            .put(name, reference, by_digest, generation, value.clone());
+        Ok(Some(value))
     }
 
     /// Stores a manifest (and tag) after checking, in the same transaction, that everything it
@@ -272,6 +284,7 @@ impl Meta {
         sink: &dyn EventSink,
         event: &Event,
     ) -> Result<()> {
+        let _fresh = self.cache.on_write();
         let mut tx = self.pool.begin().await?;
         let repo = ensure_repository(&mut tx, m.repository).await?;
         let now = now();
@@ -361,6 +374,7 @@ impl Meta {
         sink: &dyn EventSink,
         event: &Event,
     ) -> Result<bool> {
+        let _fresh = self.cache.on_write();
         let mut tx = self.pool.begin().await?;
         let deleted: Option<i64> = sqlx::query_scalar(
             "DELETE FROM manifests WHERE digest = $2
@@ -393,6 +407,7 @@ impl Meta {
         sink: &dyn EventSink,
         event_for: impl FnOnce(String) -> Event,
     ) -> Result<Option<Event>> {
+        let _fresh = self.cache.on_write();
         let mut tx = self.pool.begin().await?;
         let digest: Option<String> = sqlx::query_scalar(
             "DELETE FROM tags WHERE name = $2
@@ -420,23 +435,28 @@ impl Meta {
         last: Option<&str>,
         limit: i64,
     ) -> Result<Option<Vec<String>>> {
-        let repo: Option<i64> = sqlx::query_scalar("SELECT id FROM repositories WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(repo) = repo else {
-            return Ok(None);
-        };
-        let tags = sqlx::query_scalar(
-            "SELECT name FROM tags WHERE repository_id = $1 AND name > $2
-             ORDER BY name LIMIT $3",
+        // One row for the whole page: tags cannot contain a comma, and a row per tag would cost
+        // a hand-off from the database driver each.
+        let row = sqlx::query(
+            "SELECT r.id, (SELECT string_agg(page.name, ',' ORDER BY page.name)
+                           FROM (SELECT name FROM tags WHERE repository_id = r.id AND name > $2
+                                 ORDER BY name LIMIT $3) AS page)
+             FROM repositories r WHERE r.name = $1",
         )
-        .bind(repo)
+        .bind(name)
         .bind(last.unwrap_or(""))
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_optional(&self.pool)
         .await?;
-        Ok(Some(tags))
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let joined: Option<String> = row.try_get(1)?;
+        Ok(Some(
+            joined
+                .map(|j| j.split(',').map(str::to_owned).collect())
+                .unwrap_or_default(),
+        ))
     }
 
     /// A page of a repository's tags, most recently pushed first, with their manifests, and
@@ -558,6 +578,7 @@ impl Meta {
     /// Deletes a repository's manifests, tags and blob links. Blobs stay for garbage
     /// collection.
     pub async fn delete_repository(&self, name: &str) -> Result<bool> {
+        let _fresh = self.cache.on_write();
         let done = sqlx::query("DELETE FROM repositories WHERE name = $1")
             .bind(name)
             .execute(&self.pool)
@@ -567,6 +588,7 @@ impl Meta {
 
     /// Deletes every repository under `namespace/` (an organization or user going away).
     pub async fn delete_namespace(&self, namespace: &str) -> Result<u64> {
+        let _fresh = self.cache.on_write();
         let prefix = format!("{namespace}/");
         let done = sqlx::query("DELETE FROM repositories WHERE substr(name, 1, length($1)) = $1")
             .bind(&prefix)

@@ -34,8 +34,12 @@ pub async fn open(url: &str) -> anyhow::Result<AnyPool> {
     sqlx::any::install_default_drivers();
     let backend = Backend::of(url)?;
     let options = match backend {
+        // SQLite connections are files in this process: nothing can cut them, so they are not
+        // pinged before use (a ping is a round trip to the connection's worker thread, as
+        // costly as the query it would guard).
         Backend::Sqlite => AnyPoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     // WAL lets readers run beside the writer; FULL makes every commit durable

@@ -39,7 +39,7 @@ pub(super) async fn get(
         Reference::Digest(d) => (d.to_string(), true),
         Reference::Tag(t) => (t.clone(), false),
     };
-    let Some(row) = reg.meta.manifest(name, &key, by_digest, true).await? else {
+    let Some(row) = reg.meta.manifest(name, &key, by_digest).await? else {
         if !reg.meta.repository_exists(name).await? {
             return Err(Error::new(
                 Code::NameUnknown,
