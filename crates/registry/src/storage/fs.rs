@@ -15,6 +15,8 @@ use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{Error, Result};
 
 const WRITE_BUFFER: usize = 1 << 20;
+/// How many bytes an upload writes between two background write-backs.
+const FLUSH_EVERY: usize = 16 << 20;
 
 pub struct FsStore {
     root: PathBuf,
@@ -75,6 +77,9 @@ fn write_from(
     hasher: Option<Hasher>,
 ) -> Result<(u64, Option<Hasher>)> {
     // Hashing runs on its own thread beside the writer: one pass over the bytes, two cores.
+    // A third thread writes the page cache back to disk as the upload goes, so the `fsync`
+    // that makes the finished blob durable has little left to do.
+    let flushed = file.try_clone()?;
     std::thread::scope(|scope| {
         let (to_hasher, chunks) = std::sync::mpsc::sync_channel::<Bytes>(64);
         let hashing = hasher.map(|mut h| {
@@ -85,12 +90,27 @@ fn write_from(
                 h
             })
         });
+        // Not joined: the write is done when its bytes are written, not when they are on disk.
+        let (to_flusher, ticks) = std::sync::mpsc::sync_channel::<()>(1);
+        std::thread::spawn(move || {
+            for () in ticks {
+                // Best effort: the commit's own `fsync` is what durability rests on.
+                flushed.sync_data().ok();
+            }
+        });
         let mut size = offset;
+        let mut unflushed = 0;
         let complete = loop {
             match body.blocking_recv() {
                 Some(Chunk::Data(bytes)) => {
                     file.write_all(&bytes)?;
                     size += bytes.len() as u64;
+                    unflushed += bytes.len();
+                    if unflushed >= FLUSH_EVERY {
+                        // A flush already under way covers these bytes too.
+                        to_flusher.try_send(()).ok();
+                        unflushed = 0;
+                    }
                     if hashing.is_some() {
                         to_hasher
                             .send(bytes)
@@ -102,6 +122,7 @@ fn write_from(
             }
         };
         drop(to_hasher);
+        drop(to_flusher);
         let hasher = match hashing {
             Some(t) => Some(
                 t.join()

@@ -3,12 +3,12 @@
 //! never the whole blob in memory.
 
 use std::fs::File;
-use std::os::unix::fs::FileExt;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::Stream;
 use tokio::sync::mpsc;
 
@@ -37,20 +37,24 @@ pub async fn read_file(path: PathBuf, offset: u64, len: u64) -> Result<FileStrea
         .map_err(|e| Error::internal(format!("storage task failed: {e}")))??;
     let (tx, rx) = mpsc::channel(READ_AHEAD);
     tokio::task::spawn_blocking(move || {
-        let mut pos = offset;
-        let end = offset + len;
-        while pos < end {
-            let want = CHUNK.min((end - pos) as usize);
-            let mut buf = BytesMut::zeroed(want);
-            let item = match file.read_at(&mut buf, pos) {
+        let mut file = file;
+        if let Err(e) = file.seek(SeekFrom::Start(offset)) {
+            let _ = tx.blocking_send(Err(e));
+            return;
+        }
+        let mut left = len;
+        while left > 0 {
+            let want = CHUNK.min(left as usize);
+            // `read_to_end` fills the vector's spare capacity as it is: no zeroing pass.
+            let mut buf = Vec::with_capacity(want);
+            let item = match (&mut file).take(want as u64).read_to_end(&mut buf) {
                 Ok(0) => Err(std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
                     "blob shorter than recorded",
                 )),
                 Ok(n) => {
-                    buf.truncate(n);
-                    pos += n as u64;
-                    Ok(buf.freeze())
+                    left -= n as u64;
+                    Ok(Bytes::from(buf))
                 }
                 Err(e) => Err(e),
             };
