@@ -10,6 +10,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use berth_registry::auth::{Action, Authorizer, Caller, Principal, Target};
 use berth_registry::events::{Event, EventAction, EventSink, EventTarget};
+use berth_registry::signatures::TrustedKey;
 use berth_registry::{Code, Error as RegistryError, Result as RegistryResult};
 
 use crate::access::{Identity, Permission};
@@ -198,6 +199,20 @@ impl Authorizer for AccountsAuthorizer {
                 Ok(principal)
             }
         }
+    }
+
+    async fn required_signers(&self, repository: &str) -> RegistryResult<Option<Vec<TrustedKey>>> {
+        if crate::signing::signed_only(&self.0.pool, &self.0.signed_only, repository)
+            .await
+            .map_err(Self::internal)?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let keys = crate::signing::trusted(&self.0.pool, crate::signing::namespace_of(repository))
+            .await
+            .map_err(Self::internal)?;
+        Ok(Some(keys))
     }
 
     async fn visible(

@@ -16,6 +16,7 @@ pub mod robots;
 pub mod search;
 pub mod service;
 pub mod sessions;
+pub mod signing;
 pub mod stars;
 pub mod throttle;
 pub mod tokens;
@@ -91,6 +92,8 @@ pub struct Accounts {
     /// Whether any webhook listens for pulls (refreshed by every flush), so pulls are queued
     /// for webhooks only when someone listens.
     pull_hooks: std::sync::atomic::AtomicBool,
+    /// Where only signed images may be pulled.
+    pub signed_only: signing::PolicyCache,
 }
 
 #[derive(Default)]
@@ -138,6 +141,7 @@ impl Accounts {
             webhooks: webhooks::Config::for_url(&public_url),
             webhook_wake: Default::default(),
             pull_hooks: std::sync::atomic::AtomicBool::new(false),
+            signed_only: signing::PolicyCache::default(),
         }
     }
 
@@ -369,6 +373,7 @@ impl Accounts {
             &search::Query {
                 text: "",
                 namespace: Some(namespace),
+                signed: false,
                 sort: search::Sort::Name,
                 offset,
                 limit,

@@ -232,6 +232,7 @@ pub(crate) async fn delete_namespace(
     namespace: &str,
 ) -> Result<u64> {
     crate::webhooks::delete_of_namespace(tx, namespace).await?;
+    crate::signing::delete_of_namespace(tx, namespace).await?;
     for table in ["stars", "comments"] {
         sqlx::query(&format!(
             "DELETE FROM {table} WHERE repository IN
@@ -263,6 +264,7 @@ pub async fn delete(
 ) -> Result<()> {
     let mut tx = pool.begin().await?;
     crate::webhooks::delete_of_repository(&mut tx, repository).await?;
+    crate::signing::delete_of_repository(&mut tx, repository).await?;
     crate::webhooks::deliveries::stage_repository_deleted(&mut tx, webhooks, repository, actor)
         .await?;
     for table in ["stars", "comments"] {

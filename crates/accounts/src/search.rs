@@ -74,6 +74,9 @@ pub struct Query<'a> {
     pub text: &'a str,
     /// Only repositories of this namespace.
     pub namespace: Option<&'a str>,
+    /// Only repositories with signed images: a tag carries a cosign signature and the namespace
+    /// has signing keys to check it with (each tag's page tells whether it verifies).
+    pub signed: bool,
     pub sort: Sort,
     pub offset: i64,
     pub limit: i64,
@@ -250,6 +253,13 @@ fn filter_sql(
     if let Some(ns) = query.namespace {
         let p = filter.param(Bind::Text(ns.to_owned()));
         filter.push(&format!(" AND rs.namespace = {p}"));
+    }
+    if query.signed {
+        filter.push(
+            " AND EXISTS (SELECT 1 FROM repositories r JOIN tags t ON t.repository_id = r.id
+                          WHERE r.name = rs.repository AND t.name LIKE 'sha256-%.sig')
+              AND EXISTS (SELECT 1 FROM signing_keys k WHERE k.namespace = rs.namespace)",
+        );
     }
 
     filter

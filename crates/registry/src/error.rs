@@ -105,6 +105,9 @@ pub enum Error {
         headers: Vec<(String, String)>,
         /// A status other than the code's usual one (e.g. 413 for an oversized manifest).
         status: Option<StatusCode>,
+        /// Whether the detail is also the message: clients such as docker print only the
+        /// message, so a refusal that must say why puts its reason there.
+        explained: bool,
     },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -126,7 +129,16 @@ impl Error {
             detail: detail.into(),
             headers: Vec::new(),
             status: None,
+            explained: false,
         }
+    }
+
+    /// Sends the detail as the message too (see the `explained` field).
+    pub fn explained(mut self) -> Self {
+        if let Error::Spec { explained, .. } = &mut self {
+            *explained = true;
+        }
+        self
     }
 
     /// Sends `400 Bad Request` instead of the code's usual status.
@@ -231,10 +243,16 @@ impl ResponseError for Error {
                 resp.insert_header((name.as_str(), value.as_str()));
             }
         }
+        let message = match self {
+            Error::Spec {
+                explained: true, ..
+            } => detail,
+            _ => code.default_message(),
+        };
         let body = Body {
             errors: [Entry {
                 code: code.as_str(),
-                message: code.default_message(),
+                message,
                 detail,
             }],
         };

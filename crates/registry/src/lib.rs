@@ -13,6 +13,7 @@ pub mod manifest;
 pub mod meta;
 pub mod names;
 mod routes;
+pub mod signatures;
 pub mod storage;
 mod uploads;
 

@@ -575,6 +575,22 @@ impl Meta {
             .collect()
     }
 
+    /// The indexes of `name` that list the manifest `child` (a platform of a multi-arch image).
+    pub async fn indexes_listing(&self, name: &str, child: &Digest) -> Result<Vec<String>> {
+        let digests = sqlx::query_scalar(
+            "SELECT m.digest FROM repositories r
+             JOIN manifests m ON m.repository_id = r.id
+             JOIN manifest_children c ON c.manifest_id = m.id
+             WHERE r.name = $1 AND c.child_digest = $2
+             ORDER BY m.id LIMIT 16",
+        )
+        .bind(name)
+        .bind(child.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(digests)
+    }
+
     /// Deletes a repository's manifests, tags and blob links. Blobs stay for garbage
     /// collection.
     pub async fn delete_repository(&self, name: &str) -> Result<bool> {

@@ -4,6 +4,7 @@
 
 use berth_registry::digest::Digest;
 use berth_registry::meta::TagDetail;
+use berth_registry::signatures::{Signature, TrustedKey};
 use berth_registry::Registry;
 use serde::Serialize;
 use serde_json::Value;
@@ -38,6 +39,10 @@ pub struct TagSummary {
     pub platforms: Vec<String>,
     pub pushed_at: i64,
     pub pushed_by: Option<String>,
+    /// Signatures stored for the manifest, each checked against the namespace's keys.
+    pub signatures: Vec<Signature>,
+    /// Whether one of them verifies.
+    pub signed: bool,
 }
 
 /// An image's configuration, as `docker inspect` would show the interesting parts.
@@ -169,10 +174,26 @@ async fn config_json(registry: &Registry, doc: &Value) -> Option<Value> {
 
 /// Summaries of a page of tags: children of indexes are loaded in one query, and single
 /// images' platforms are read from their (small) config blobs.
+/// The signatures of a manifest, and whether one verifies.
+async fn signatures_of(
+    registry: &Registry,
+    repository: &str,
+    digest: &str,
+    keys: &[TrustedKey],
+) -> berth_registry::Result<(Vec<Signature>, bool)> {
+    let Ok(digest) = digest.parse::<Digest>() else {
+        return Ok((Vec::new(), false));
+    };
+    let found = registry.signatures(repository, &digest, keys).await?;
+    let signed = found.iter().any(|s| s.verified);
+    Ok((found, signed))
+}
+
 pub async fn summarize(
     registry: &Registry,
     repository: &str,
     tags: &[TagDetail],
+    keys: &[TrustedKey],
 ) -> berth_registry::Result<Vec<TagSummary>> {
     let docs: Vec<Value> = tags.iter().map(|t| parse(&t.content)).collect();
     let children: Vec<String> = docs
@@ -204,6 +225,7 @@ pub async fn summarize(
                 .filter(|p| p != "/");
             (image_size(doc), platform.into_iter().collect())
         };
+        let (signatures, signed) = signatures_of(registry, repository, &tag.digest, keys).await?;
         out.push(TagSummary {
             name: tag.name.clone(),
             digest: tag.digest.clone(),
@@ -212,6 +234,8 @@ pub async fn summarize(
             platforms,
             pushed_at: tag.updated_at,
             pushed_by: tag.pushed_by.clone(),
+            signatures,
+            signed,
         });
     }
     Ok(out)
@@ -274,6 +298,7 @@ pub async fn view(
     registry: &Registry,
     repository: &str,
     tag: &TagDetail,
+    keys: &[TrustedKey],
 ) -> berth_registry::Result<TagView> {
     let doc = parse(&tag.content);
     let manifest = serde_json::to_string_pretty(&doc)
@@ -317,6 +342,7 @@ pub async fn view(
             Vec::new(),
         )
     };
+    let (signatures, signed) = signatures_of(registry, repository, &tag.digest, keys).await?;
     Ok(TagView {
         summary: TagSummary {
             name: tag.name.clone(),
@@ -326,6 +352,8 @@ pub async fn view(
             platforms,
             pushed_at: tag.updated_at,
             pushed_by: tag.pushed_by.clone(),
+            signatures,
+            signed,
         },
         layers,
         config_digest,

@@ -12,6 +12,7 @@ use crate::events::{Event, EventAction, EventTarget};
 use crate::manifest;
 use crate::meta::NewManifest;
 use crate::names::{parse_reference, Reference};
+use crate::signatures;
 use crate::Registry;
 
 fn unknown(reference: &str) -> Error {
@@ -48,6 +49,10 @@ pub(super) async fn get(
         }
         return Err(unknown(reference));
     };
+    let companion = matches!(&reference_kind, Reference::Tag(t) if signatures::is_companion_tag(t));
+    if !companion {
+        refuse_unsigned(reg, name, &row).await?;
+    }
     let accept: Vec<&str> = req
         .headers()
         .get_all(header::ACCEPT)
@@ -82,6 +87,35 @@ pub(super) async fn get(
         .insert_header(("Docker-Content-Digest", row.digest.clone()))
         .insert_header((header::ETAG, format!("\"{}\"", row.digest)))
         .body(row.content))
+}
+
+/// Under the signed-only policy, refuses a manifest that no trusted key signed (neither it nor an
+/// index listing it). Signature artifacts themselves stay readable, so clients can verify.
+async fn refuse_unsigned(reg: &Registry, name: &str, row: &crate::meta::Cached) -> Result<()> {
+    let Some(keys) = reg.auth.required_signers(name).await? else {
+        return Ok(());
+    };
+    if signatures::is_signature_artifact(&row.content) {
+        return Ok(());
+    }
+    let digest: Digest = row.digest.parse()?;
+    if reg.signed_by_any(name, &digest, &keys).await? {
+        return Ok(());
+    }
+    let namespace = name.split('/').next().unwrap_or(name);
+    let why = if keys.is_empty() {
+        format!("and {namespace} has registered no signing keys")
+    } else {
+        format!(
+            "and {digest} carries no signature by any of the {} signing keys {namespace} trusts",
+            keys.len()
+        )
+    };
+    Err(Error::new(
+        Code::Denied,
+        format!("{name} only serves signed images, {why}"),
+    )
+    .explained())
 }
 
 /// Reads a body of at most `limit` bytes.

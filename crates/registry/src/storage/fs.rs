@@ -15,6 +15,8 @@ use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{Error, Result};
 
 const WRITE_BUFFER: usize = 1 << 20;
+/// Chunks written but not yet hashed, at most.
+const HASH_QUEUE: usize = 8;
 /// How many bytes an upload writes between two background write-backs.
 const FLUSH_EVERY: usize = 16 << 20;
 
@@ -81,7 +83,9 @@ fn write_from(
     // that makes the finished blob durable has little left to do.
     let flushed = file.try_clone()?;
     std::thread::scope(|scope| {
-        let (to_hasher, chunks) = std::sync::mpsc::sync_channel::<Bytes>(64);
+        // A few chunks of slack: the hasher is the slower of the two, and what waits for it
+        // is memory.
+        let (to_hasher, chunks) = std::sync::mpsc::sync_channel::<Bytes>(HASH_QUEUE);
         let hashing = hasher.map(|mut h| {
             scope.spawn(move || {
                 for chunk in chunks {

@@ -18,6 +18,10 @@ pub mod browser;
 #[cfg(feature = "e2e")]
 pub mod docker;
 
+/// OCI image layouts and `skopeo`.
+#[cfg(feature = "e2e")]
+pub mod skopeo;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 

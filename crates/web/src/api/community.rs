@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use berth_accounts::access::{Identity, Permission};
 use berth_accounts::comments::{self, Comment};
 use berth_accounts::users::User;
-use berth_accounts::{repos, stars, Accounts};
+use berth_accounts::{repos, signing, stars, Accounts};
 use berth_registry::Registry;
 use serde::{Deserialize, Serialize};
 
@@ -76,7 +76,8 @@ pub async fn tags(
         .tag_details(&name, (page - 1) * size, size)
         .await?
         .unwrap_or_default();
-    let results = images::summarize(&registry, &name, &details).await?;
+    let keys = signing::trusted(&accounts.pool, signing::namespace_of(&name)).await?;
+    let results = images::summarize(&registry, &name, &details, &keys).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "count": total,
         "page": page,
@@ -98,7 +99,8 @@ pub async fn tag(
         .tag_detail(&name, &tag)
         .await?
         .ok_or_else(|| not_found(&format!("tag {tag}")))?;
-    Ok(HttpResponse::Ok().json(images::view(&registry, &name, &detail).await?))
+    let keys = signing::trusted(&accounts.pool, signing::namespace_of(&name)).await?;
+    Ok(HttpResponse::Ok().json(images::view(&registry, &name, &detail, &keys).await?))
 }
 
 async fn star_state(

@@ -6,6 +6,7 @@ mod orgs;
 mod repos;
 pub mod search;
 mod sessions;
+mod signing;
 mod token;
 mod users;
 mod webhooks;
@@ -91,6 +92,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::post().to(community::create_comment),
                 )
                 .route(
+                    "/repositories/{name:.+}/signing-policy",
+                    web::get().to(signing::get_policy),
+                )
+                .route(
+                    "/repositories/{name:.+}/signing-policy",
+                    web::put().to(signing::set_policy),
+                )
+                .route(
                     "/repositories/{name:.+}/webhooks",
                     web::get().to(webhooks::list),
                 )
@@ -173,6 +182,32 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/webhooks/callbacks/{delivery}/{token}",
                     web::post().to(webhooks::callback),
+                )
+                // Content trust.
+                .route("/user/signing-keys", web::get().to(signing::list_keys))
+                .route("/user/signing-keys", web::post().to(signing::add_key))
+                .route(
+                    "/user/signing-keys/{id}",
+                    web::delete().to(signing::remove_key),
+                )
+                .route("/user/signing-policy", web::get().to(signing::get_policy))
+                .route("/user/signing-policy", web::put().to(signing::set_policy))
+                .route(
+                    "/orgs/{org}/signing-keys",
+                    web::get().to(signing::list_keys),
+                )
+                .route("/orgs/{org}/signing-keys", web::post().to(signing::add_key))
+                .route(
+                    "/orgs/{org}/signing-keys/{id}",
+                    web::delete().to(signing::remove_key),
+                )
+                .route(
+                    "/orgs/{org}/signing-policy",
+                    web::get().to(signing::get_policy),
+                )
+                .route(
+                    "/orgs/{org}/signing-policy",
+                    web::put().to(signing::set_policy),
                 )
                 .route("/orgs/{org}/robots", web::post().to(orgs::create_robot))
                 .route("/orgs/{org}/robots", web::get().to(orgs::list_robots))

@@ -18,6 +18,8 @@ pub struct SearchParams {
     #[serde(default)]
     q: String,
     namespace: Option<String>,
+    /// Only repositories with signed images.
+    signed: Option<bool>,
     sort: Option<String>,
     page: Option<i64>,
     page_size: Option<i64>,
@@ -81,6 +83,7 @@ pub async fn api(
         &search::Query {
             text: &params.q,
             namespace: params.namespace.as_deref().filter(|n| !n.is_empty()),
+            signed: params.signed.unwrap_or(false),
             sort,
             offset: (page - 1) * page_size,
             limit: page_size,
@@ -121,6 +124,7 @@ pub async fn v1(
         &search::Query {
             text: &params.q,
             namespace: None,
+            signed: false,
             sort: Sort::Relevance,
             offset: (page - 1) * n,
             limit: n,

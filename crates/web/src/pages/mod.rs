@@ -15,6 +15,7 @@ mod repository;
 mod search;
 mod security;
 mod settings;
+mod signing;
 mod tags;
 mod time;
 mod users;
@@ -54,6 +55,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/settings/tokens", post().to(settings::create_token))
                 .route("/settings/tokens/revoke", post().to(settings::revoke_token))
                 .route("/settings/delete", post().to(settings::delete_account))
+                .route("/settings/signing", get().to(signing::page))
+                .route("/settings/signing/keys", post().to(signing::add))
+                .route("/settings/signing/keys/remove", post().to(signing::remove))
+                .route("/settings/signing/policy", post().to(signing::policy))
                 .route("/u/{name}", get().to(users::page))
                 .route("/orgs/new", get().to(orgs::new_form))
                 .route("/orgs/new", post().to(orgs::create))
@@ -77,6 +82,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         )
                         .route("/robots", post().to(org_settings::create_robot))
                         .route("/robots/revoke", post().to(org_settings::revoke_robot))
+                        .route("/signing", get().to(signing::page))
+                        .route("/signing/keys", post().to(signing::add))
+                        .route("/signing/keys/remove", post().to(signing::remove))
+                        .route("/signing/policy", post().to(signing::policy))
                         .route("/webhooks/{id}", get().to(webhooks::org_page))
                         .route("/webhooks", post().to(webhooks::org_post))
                         .route("/webhooks/{id}", post().to(webhooks::org_post))

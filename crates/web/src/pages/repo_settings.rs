@@ -8,7 +8,7 @@ use berth_accounts::access::Permission;
 use berth_accounts::orgs::{self, Org};
 use berth_accounts::repos::{self, Changes};
 use berth_accounts::users::User;
-use berth_accounts::Accounts;
+use berth_accounts::{signing, Accounts};
 use berth_registry::Registry;
 
 use super::error::inline;
@@ -34,6 +34,9 @@ struct SettingsPage {
     org: Option<String>,
     teams: Vec<TeamRow>,
     hooks: HooksSection,
+    /// The repository's own signed-only policy, and whether its namespace's covers it anyway.
+    signed_only: bool,
+    namespace_signed_only: bool,
     error: Option<(&'static str, String)>,
     notice: Option<&'static str>,
 }
@@ -93,7 +96,10 @@ pub async fn page(
     let name = &repo.settings.repository;
     let settings_url = format!("{}/settings", super::repository_url(name));
     let owner = berth_accounts::webhooks::Owner::Repository(name.clone());
+    let namespace_signed_only = signing::is_set(&accounts.pool, &repo.settings.namespace).await?;
     let view = SettingsPage {
+        signed_only: signing::is_set(&accounts.pool, name).await?,
+        namespace_signed_only,
         hooks: webhooks::section(accounts, &owner, &settings_url).await?,
         chrome: viewer.chrome.clone(),
         head: head(accounts, site, viewer, repo, "settings").await?,
@@ -184,6 +190,17 @@ pub async fn post(
                 )),
                 Err(e) => failed("teams", e).await,
             }
+        }
+        ["signed-only"] => {
+            signing::set_signed_only(
+                &accounts.pool,
+                &accounts.signed_only,
+                &user.name,
+                name,
+                form.signed_only.is_some(),
+            )
+            .await?;
+            Ok(see_other(&format!("{settings_url}#signing")))
         }
         ["webhooks", rest @ ..] => {
             let owner = berth_accounts::webhooks::Owner::Repository(name.to_owned());

@@ -292,6 +292,8 @@ pub struct RepoForm {
     pub team: String,
     #[serde(default)]
     pub permission: String,
+    /// The signed-only box, present (`on`) when ticked.
+    pub signed_only: Option<String>,
     #[serde(flatten)]
     pub hook: webhooks::HookForm,
 }

@@ -22,6 +22,8 @@ pub struct SearchQuery {
     sort: String,
     #[serde(default)]
     namespace: String,
+    /// The "signed images only" box: present when ticked.
+    signed: Option<String>,
     page: Option<i64>,
 }
 
@@ -64,6 +66,7 @@ struct SearchPage {
     chrome: Chrome,
     q: String,
     namespace: String,
+    signed: bool,
     sorts: Vec<SortOption>,
     results: Vec<Card>,
     total: String,
@@ -72,7 +75,7 @@ struct SearchPage {
     next_url: Option<String>,
 }
 
-fn url(q: &str, sort: Sort, namespace: &str, page: i64) -> String {
+fn url(q: &str, sort: Sort, namespace: &str, signed: bool, page: i64) -> String {
     let mut u = format!("/search?q={}", encode(q));
     if sort != Sort::Relevance {
         u.push_str("&sort=");
@@ -81,6 +84,9 @@ fn url(q: &str, sort: Sort, namespace: &str, page: i64) -> String {
     if !namespace.is_empty() {
         u.push_str("&namespace=");
         u.push_str(&encode(namespace));
+    }
+    if signed {
+        u.push_str("&signed=on");
     }
     if page > 1 {
         u.push_str(&format!("&page={page}"));
@@ -111,6 +117,7 @@ pub async fn page(
     })?;
     let page = query.page.unwrap_or(1).clamp(1, 400);
     let namespace = query.namespace.trim();
+    let signed = query.signed.is_some();
     let visible = accounts.viewer(&viewer.identity()).await?;
     let found = search::search(
         &accounts.pool,
@@ -118,6 +125,7 @@ pub async fn page(
         &search::Query {
             text: &query.q,
             namespace: (!namespace.is_empty()).then_some(namespace),
+            signed,
             sort,
             offset: (page - 1) * PER_PAGE,
             limit: PER_PAGE,
@@ -148,12 +156,13 @@ pub async fn page(
         chrome: viewer.chrome.clone(),
         q: query.q.clone(),
         namespace: namespace.to_owned(),
+        signed,
         sorts,
         results: found.repositories.iter().map(Card::of).collect(),
         total,
         page,
-        prev_url: (page > 1).then(|| url(&query.q, sort, namespace, page - 1)),
-        next_url: has_next.then(|| url(&query.q, sort, namespace, page + 1)),
+        prev_url: (page > 1).then(|| url(&query.q, sort, namespace, signed, page - 1)),
+        next_url: has_next.then(|| url(&query.q, sort, namespace, signed, page + 1)),
     };
     render(&viewer, StatusCode::OK, &page_view)
 }
@@ -165,9 +174,9 @@ mod tests {
     #[test]
     fn page_links_keep_the_query() {
         assert_eq!(
-            url("a b&c", Sort::Stars, "acme", 2),
-            "/search?q=a%20b%26c&sort=stars&namespace=acme&page=2"
+            url("a b&c", Sort::Stars, "acme", true, 2),
+            "/search?q=a%20b%26c&sort=stars&namespace=acme&signed=on&page=2"
         );
-        assert_eq!(url("", Sort::Relevance, "", 1), "/search?q=");
+        assert_eq!(url("", Sort::Relevance, "", false, 1), "/search?q=");
     }
 }

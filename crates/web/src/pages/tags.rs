@@ -4,7 +4,8 @@
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use askama::Template;
-use berth_accounts::Accounts;
+use berth_accounts::{signing, Accounts};
+use berth_registry::signatures::TrustedKey;
 use berth_registry::Registry;
 
 use super::repository::{head, Head, Repo};
@@ -13,6 +14,11 @@ use crate::images::{self, human_size, ImageConfig, TagSummary};
 use crate::Site;
 
 const PER_PAGE: i64 = 25;
+
+/// The keys a repository's signatures are checked against: its namespace's.
+async fn trusted_keys(accounts: &Accounts, name: &str) -> Result<Vec<TrustedKey>, PageError> {
+    Ok(signing::trusted(&accounts.pool, signing::namespace_of(name)).await?)
+}
 
 pub struct TagRow {
     pub name: String,
@@ -24,6 +30,31 @@ pub struct TagRow {
     pub pushed: String,
     pub pushed_by: Option<String>,
     pub pull_command: String,
+    /// The key that signed it, when a signature verifies.
+    pub signer: Option<String>,
+    /// Whether it carries signatures at all.
+    pub has_signatures: bool,
+    /// What the signatures say, for the badge's title.
+    pub signature_note: String,
+}
+
+/// One line per signature: who signed and when, or why it does not verify.
+fn signature_note(t: &TagSummary) -> String {
+    t.signatures
+        .iter()
+        .map(|s| {
+            let when = s
+                .signed_at
+                .map(|at| format!(" on {}", time::date_time(at)))
+                .unwrap_or_default();
+            match (&s.signer, &s.problem) {
+                (Some(key), _) => format!("signed with the key {key}{when}"),
+                (None, Some(problem)) => format!("a signature that does not verify: {problem}"),
+                (None, None) => "a signature that does not verify".to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn short(digest: &str) -> String {
@@ -46,6 +77,13 @@ fn row(head: &Head, host: &str, t: &TagSummary) -> TagRow {
         pushed_by: t.pushed_by.clone(),
         pull_command: format!("docker pull {host}/{}:{}", head.name, t.name),
         name: t.name.clone(),
+        signer: t
+            .signatures
+            .iter()
+            .find(|s| s.verified)
+            .and_then(|s| s.signer.clone()),
+        has_signatures: !t.signatures.is_empty(),
+        signature_note: signature_note(t),
     }
 }
 
@@ -77,7 +115,8 @@ pub async fn list(
         .await
         .map_err(internal)?
         .unwrap_or_default();
-    let summaries = images::summarize(registry, name, &details)
+    let keys = trusted_keys(accounts, name).await?;
+    let summaries = images::summarize(registry, name, &details, &keys)
         .await
         .map_err(internal)?;
     let url = |p: i64| format!("{}/tags?page={p}", head.url);
@@ -139,7 +178,8 @@ pub async fn detail(
         .await
         .map_err(internal)?
         .ok_or_else(PageError::not_found)?;
-    let view = images::view(registry, name, &detail)
+    let keys = trusted_keys(accounts, name).await?;
+    let view = images::view(registry, name, &detail, &keys)
         .await
         .map_err(internal)?;
     let head = head(accounts, site, viewer, repo, "tags").await?;

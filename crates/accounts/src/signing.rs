@@ -1,0 +1,296 @@
+//! Content trust on the accounts side: the public keys a namespace (a user or an organization)
+//! trusts to sign its images, and the "only signed images can be pulled" policy of a namespace
+//! or of one repository. The signatures themselves live in the registry
+//! ([`berth_registry::signatures`]), which checks them against these keys.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use berth_registry::signatures::{PublicKey, TrustedKey};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
+
+use crate::audit;
+use crate::error::{Error, Result};
+use crate::orgs;
+use crate::users::User;
+
+/// Keys one namespace may register.
+const MAX_KEYS: i64 = 50;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SigningKey {
+    pub id: i64,
+    pub namespace: String,
+    pub name: String,
+    /// `ecdsa-p256` or `ed25519`.
+    pub algorithm: String,
+    /// SHA-256 of the key's SubjectPublicKeyInfo, hex.
+    pub fingerprint: String,
+    /// The key as PEM.
+    pub public_key: String,
+    pub created_by: String,
+    pub created_at: i64,
+}
+
+const COLUMNS: &str =
+    "id, namespace, name, algorithm, fingerprint, public_key, created_by, created_at";
+
+fn key(row: &AnyRow) -> Result<SigningKey> {
+    Ok(SigningKey {
+        id: row.try_get(0)?,
+        namespace: row.try_get(1)?,
+        name: row.try_get(2)?,
+        algorithm: row.try_get(3)?,
+        fingerprint: row.try_get(4)?,
+        public_key: row.try_get(5)?,
+        created_by: row.try_get(6)?,
+        created_at: row.try_get(7)?,
+    })
+}
+
+/// Whether `actor` administers `namespace`: it is their own, or an organization they own (site
+/// administrators administer every namespace).
+pub async fn can_manage(pool: &AnyPool, actor: &User, namespace: &str) -> Result<bool> {
+    if !actor.active {
+        return Ok(false);
+    }
+    if actor.name == namespace || actor.is_admin {
+        return Ok(true);
+    }
+    match orgs::by_name(pool, namespace).await? {
+        Some(org) => orgs::can_manage(pool, &org, actor).await,
+        None => Ok(false),
+    }
+}
+
+async fn require_manager(pool: &AnyPool, actor: &User, namespace: &str) -> Result<()> {
+    if can_manage(pool, actor, namespace).await? {
+        Ok(())
+    } else {
+        Err(Error::Forbidden)
+    }
+}
+
+/// The keys of a namespace, oldest first. Public keys are public: anyone may list them.
+pub async fn list(pool: &AnyPool, namespace: &str) -> Result<Vec<SigningKey>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM signing_keys WHERE namespace = $1 ORDER BY id"
+    ))
+    .bind(namespace)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(key).collect()
+}
+
+/// Registers a public key (PEM) under `name` for `namespace`.
+pub async fn add(
+    pool: &AnyPool,
+    actor: &User,
+    namespace: &str,
+    name: &str,
+    public_key: &str,
+) -> Result<SigningKey> {
+    require_manager(pool, actor, namespace).await?;
+    orgs::validate_short_name("key", name)?;
+    if public_key.len() > 16 * 1024 {
+        return Err(Error::Invalid("the public key is too long".into()));
+    }
+    let parsed = PublicKey::from_pem(public_key).map_err(Error::Invalid)?;
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys WHERE namespace = $1")
+        .bind(namespace)
+        .fetch_one(pool)
+        .await?;
+    if count >= MAX_KEYS {
+        return Err(Error::Invalid(format!(
+            "a namespace may have at most {MAX_KEYS} signing keys"
+        )));
+    }
+    let row = sqlx::query(&format!(
+        "INSERT INTO signing_keys
+         (namespace, name, algorithm, public_key, fingerprint, created_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
+    ))
+    .bind(namespace)
+    .bind(name)
+    .bind(parsed.algorithm.as_str())
+    .bind(public_key.trim())
+    .bind(&parsed.fingerprint)
+    .bind(&actor.name)
+    .bind(crate::now())
+    .fetch_one(pool)
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => Error::Conflict(format!(
+            "a signing key named {name:?} or with that fingerprint"
+        )),
+        _ => e.into(),
+    })?;
+    let added = key(&row)?;
+    audit::record(
+        pool,
+        &actor.name,
+        "signing_key.add",
+        namespace,
+        &format!(
+            "{} ({}, {})",
+            added.name, added.algorithm, added.fingerprint
+        ),
+    )
+    .await?;
+    Ok(added)
+}
+
+/// Removes a key; signatures it made no longer verify.
+pub async fn remove(pool: &AnyPool, actor: &User, namespace: &str, id: i64) -> Result<()> {
+    require_manager(pool, actor, namespace).await?;
+    let name: Option<String> = sqlx::query_scalar(
+        "DELETE FROM signing_keys WHERE namespace = $1 AND id = $2 RETURNING name",
+    )
+    .bind(namespace)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    let name = name.ok_or_else(|| Error::NotFound("signing key".into()))?;
+    audit::record(pool, &actor.name, "signing_key.remove", namespace, &name).await
+}
+
+/// The keys signatures of `namespace`'s images are checked against.
+pub async fn trusted(pool: &AnyPool, namespace: &str) -> Result<Vec<TrustedKey>> {
+    Ok(list(pool, namespace)
+        .await?
+        .into_iter()
+        .filter_map(|k| {
+            Some(TrustedKey {
+                key: PublicKey::from_pem(&k.public_key).ok()?,
+                name: k.name,
+            })
+        })
+        .collect())
+}
+
+/// The namespace of a repository name.
+pub fn namespace_of(repository: &str) -> &str {
+    repository.split('/').next().unwrap_or(repository)
+}
+
+/// The scopes where the policy is on, read at most once a second: every manifest pull asks, and
+/// a database round trip each would halve what a registry serves. A change made here shows at
+/// once; one made by another replica within a second.
+#[derive(Default)]
+pub struct PolicyCache {
+    scopes: Mutex<Option<(Instant, Arc<HashSet<String>>)>>,
+}
+
+impl PolicyCache {
+    fn forget(&self) {
+        *self.scopes.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    async fn scopes(&self, pool: &AnyPool) -> Result<Arc<HashSet<String>>> {
+        if let Some((at, scopes)) = &*self.scopes.lock().unwrap_or_else(PoisonError::into_inner) {
+            if at.elapsed() < POLICY_TTL {
+                return Ok(scopes.clone());
+            }
+        }
+        let read = Instant::now();
+        let scopes: Vec<String> = sqlx::query_scalar("SELECT scope FROM signed_only")
+            .fetch_all(pool)
+            .await?;
+        let scopes = Arc::new(scopes.into_iter().collect::<HashSet<_>>());
+        *self.scopes.lock().unwrap_or_else(PoisonError::into_inner) = Some((read, scopes.clone()));
+        Ok(scopes)
+    }
+}
+
+const POLICY_TTL: Duration = Duration::from_secs(1);
+
+/// Where the signed-only policy is on for `repository`: `Some("namespace")`, `Some("repository")`
+/// or `None`.
+pub async fn signed_only(
+    pool: &AnyPool,
+    cache: &PolicyCache,
+    repository: &str,
+) -> Result<Option<&'static str>> {
+    let scopes = cache.scopes(pool).await?;
+    Ok(if scopes.contains(namespace_of(repository)) {
+        Some("namespace")
+    } else if scopes.contains(repository) {
+        Some("repository")
+    } else {
+        None
+    })
+}
+
+/// Whether the policy is set on exactly `scope` (a namespace, or a repository).
+pub async fn is_set(pool: &AnyPool, scope: &str) -> Result<bool> {
+    let found: Option<String> =
+        sqlx::query_scalar("SELECT scope FROM signed_only WHERE scope = $1")
+            .bind(scope)
+            .fetch_optional(pool)
+            .await?;
+    Ok(found.is_some())
+}
+
+/// Turns the policy on or off for `scope` (a namespace, or a repository of it). The caller has
+/// checked that `actor` administers it.
+pub async fn set_signed_only(
+    pool: &AnyPool,
+    cache: &PolicyCache,
+    actor: &str,
+    scope: &str,
+    on: bool,
+) -> Result<()> {
+    if on {
+        sqlx::query(
+            "INSERT INTO signed_only (scope, namespace, set_by, set_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (scope) DO NOTHING",
+        )
+        .bind(scope)
+        .bind(namespace_of(scope))
+        .bind(actor)
+        .bind(crate::now())
+        .execute(pool)
+        .await?;
+    } else {
+        sqlx::query("DELETE FROM signed_only WHERE scope = $1")
+            .bind(scope)
+            .execute(pool)
+            .await?;
+    }
+    cache.forget();
+    let action = if on {
+        "policy.signed_only.on"
+    } else {
+        "policy.signed_only.off"
+    };
+    audit::record(pool, actor, action, scope, "").await
+}
+
+/// Forgets the keys and policies of a namespace that goes away.
+pub(crate) async fn delete_of_namespace(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    namespace: &str,
+) -> Result<()> {
+    for table in ["signing_keys", "signed_only"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE namespace = $1"))
+            .bind(namespace)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Forgets the policy of a repository that goes away.
+pub(crate) async fn delete_of_repository(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    repository: &str,
+) -> Result<()> {
+    sqlx::query("DELETE FROM signed_only WHERE scope = $1")
+        .bind(repository)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

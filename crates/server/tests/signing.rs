@@ -1,0 +1,472 @@
+//! Content trust through the APIs, on both backends: signing keys (who may register them, what
+//! is refused), cosign signatures pushed as OCI artifacts and checked against those keys, and
+//! the signed-only pull policy of a namespace and of a repository. `e2e_signing.rs` does the
+//! same with real skopeo and docker.
+
+mod common;
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{EcdsaKeyPair, Ed25519KeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+use base64::Engine as _;
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+
+enum Key {
+    Ecdsa(EcdsaKeyPair),
+    Ed25519(Ed25519KeyPair),
+}
+
+impl Key {
+    fn ecdsa() -> Key {
+        let rng = SystemRandom::new();
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).expect("keygen");
+        Key::Ecdsa(
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref()).expect("key"),
+        )
+    }
+
+    fn ed25519() -> Key {
+        Key::Ed25519(Ed25519KeyPair::generate().expect("keygen"))
+    }
+
+    fn public_pem(&self) -> String {
+        let spki = match self {
+            Key::Ecdsa(k) => {
+                let mut der = vec![
+                    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
+                    0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+                ];
+                der.extend_from_slice(k.public_key().as_ref());
+                der
+            }
+            Key::Ed25519(k) => {
+                let mut der = vec![
+                    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+                ];
+                der.extend_from_slice(k.public_key().as_ref());
+                der
+            }
+        };
+        format!(
+            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+            B64.encode(spki)
+        )
+    }
+
+    fn sign(&self, message: &[u8]) -> Vec<u8> {
+        match self {
+            Key::Ecdsa(k) => k
+                .sign(&SystemRandom::new(), message)
+                .expect("sign")
+                .as_ref()
+                .to_vec(),
+            Key::Ed25519(k) => k.sign(message).as_ref().to_vec(),
+        }
+    }
+}
+
+/// Signs `digest` of `repo` as cosign does: a simple signing payload blob, and a manifest
+/// holding it as a layer with the signature in an annotation, under `sha256-<hex>.sig`.
+async fn cosign(app: &TestApp, repo: &str, digest: &str, key: &Key) {
+    let payload = json!({
+        "critical": {
+            "identity": {"docker-reference": format!("{}/{repo}", app.host())},
+            "image": {"docker-manifest-digest": digest},
+            "type": "cosign container image signature"
+        },
+        "optional": {"timestamp": 1_764_000_000}
+    })
+    .to_string();
+    let payload_digest = app.push_blob(repo, payload.as_bytes()).await;
+    let config = b"{}";
+    let config_digest = app.push_blob(repo, config).await;
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": config.len()},
+        "layers": [{
+            "mediaType": SIMPLE_SIGNING,
+            "digest": payload_digest,
+            "size": payload.len(),
+            "annotations": {"dev.cosignproject.cosign/signature": B64.encode(key.sign(payload.as_bytes()))}
+        }]
+    })
+    .to_string();
+    let tag = format!("sha256-{}.sig", digest.trim_start_matches("sha256:"));
+    let r = app
+        .put_manifest(repo, &tag, OCI_MANIFEST, manifest.as_bytes())
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED, "push signature");
+}
+
+async fn status_of(app: &TestApp, method: Method, repo: &str, reference: &str) -> StatusCode {
+    app.request(method, &format!("/v2/{repo}/manifests/{reference}"))
+        .header("Accept", format!("{OCI_MANIFEST}, {OCI_INDEX}"))
+        .send()
+        .await
+        .expect("manifest request")
+        .status()
+}
+
+async fn summary(app: &TestApp, repo: &str, tag: &str) -> Value {
+    app.json(&format!("/api/v1/repositories/{repo}/tags/{tag}"))
+        .await["summary"]
+        .clone()
+}
+
+#[tokio::test]
+async fn signing_keys_are_for_namespace_administrators() {
+    let app = TestApp::start().await;
+    let alice = sign_up_basic(&app, "alice").await;
+    let bob = sign_up_basic(&app, "bobby").await;
+    let key = Key::ecdsa();
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/v1/orgs",
+        Some(&alice),
+        Some(json!({"name": "acme"})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = call(
+        &app,
+        Method::PUT,
+        "/api/v1/orgs/acme/members/bobby",
+        Some(&alice),
+        Some(json!({"role": "member"})),
+    )
+    .await;
+    assert!(r.status().is_success(), "{}", r.status());
+    let body = json!({"name": "release", "public_key": key.public_pem()});
+
+    // Nobody, a member who is not an owner: refused. The owner: created, and listed to anyone.
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/v1/orgs/acme/signing-keys",
+        None,
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/v1/orgs/acme/signing-keys",
+        Some(&bob),
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/v1/orgs/acme/signing-keys",
+        Some(&alice),
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let created: Value = r.json().await.expect("key");
+    assert_eq!(created["algorithm"], "ecdsa-p256");
+    assert_eq!(created["fingerprint"].as_str().map(str::len), Some(64));
+    let r = call(
+        &app,
+        Method::GET,
+        "/api/v1/orgs/acme/signing-keys",
+        Some(&bob),
+        None,
+    )
+    .await;
+    let listed: Value = r.json().await.expect("keys");
+    assert_eq!(listed[0]["name"], "release");
+
+    // The same key again (another name), the same name again: 409. Not a key: 400.
+    let again = json!({"name": "other", "public_key": key.public_pem()});
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/v1/orgs/acme/signing-keys",
+        Some(&alice),
+        Some(again),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let same_name = json!({"name": "release", "public_key": Key::ed25519().public_pem()});
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/v1/orgs/acme/signing-keys",
+        Some(&alice),
+        Some(same_name),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    for bad in [
+        "",
+        "hello",
+        "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----",
+    ] {
+        let r = call(
+            &app,
+            Method::POST,
+            "/api/v1/user/signing-keys",
+            Some(&bob),
+            Some(json!({"name": "k", "public_key": bad})),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad:?}");
+    }
+    // A user's own namespace: Ed25519 is fine too.
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/v1/user/signing-keys",
+        Some(&bob),
+        Some(json!({"name": "laptop", "public_key": Key::ed25519().public_pem()})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let laptop: Value = r.json().await.expect("key");
+    assert_eq!(laptop["algorithm"], "ed25519");
+    assert_eq!(laptop["namespace"], "bobby");
+
+    // Removing: not someone else's, then one's own.
+    let id = created["id"].as_i64().expect("id");
+    let r = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/orgs/acme/signing-keys/{id}"),
+        Some(&bob),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/orgs/acme/signing-keys/{id}"),
+        Some(&alice),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/orgs/acme/signing-keys/{id}"),
+        Some(&alice),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // Policies: owners of the namespace, administrators of the repository.
+    let r = call(
+        &app,
+        Method::PUT,
+        "/api/v1/orgs/acme/signing-policy",
+        Some(&bob),
+        Some(json!({"signed_only": true})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = call(
+        &app,
+        Method::PUT,
+        &format!("/api/v1/repositories/{ADMIN}/app/signing-policy"),
+        Some(&bob),
+        Some(json!({"signed_only": true})),
+    )
+    .await;
+    assert!(
+        matches!(r.status(), StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+        "{}",
+        r.status()
+    );
+}
+
+#[tokio::test]
+async fn the_signed_only_policy_serves_only_what_a_trusted_key_signed() {
+    let app = TestApp::start().await;
+    let repo = format!("{ADMIN}/app");
+    let release = Key::ecdsa();
+    let stranger = Key::ed25519();
+    let (_, signed) = app.push_image(&repo, "signed", b"layer one").await;
+    let (_, foreign) = app.push_image(&repo, "foreign", b"layer two").await;
+    let (_, unsigned) = app.push_image(&repo, "unsigned", b"layer three").await;
+    cosign(&app, &repo, &signed, &release).await;
+    cosign(&app, &repo, &foreign, &stranger).await;
+
+    // Before any key is trusted: signatures found, none verified.
+    let s = summary(&app, &repo, "signed").await;
+    assert_eq!(s["signed"], false);
+    assert_eq!(s["signatures"][0]["verified"], false);
+    let r = app
+        .client
+        .post(app.url("/api/v1/user/signing-keys"))
+        .json(&json!({"name": "release", "public_key": release.public_pem()}))
+        .send()
+        .await
+        .expect("add key");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let s = summary(&app, &repo, "signed").await;
+    assert_eq!(s["signed"], true, "{s}");
+    assert_eq!(s["signatures"][0]["signer"], "release");
+    assert_eq!(s["signatures"][0]["signed_at"], 1_764_000_000);
+    let s = summary(&app, &repo, "foreign").await;
+    assert_eq!(s["signed"], false);
+    assert!(s["signatures"][0]["problem"].is_string());
+    assert_eq!(
+        summary(&app, &repo, "unsigned").await["signatures"],
+        json!([])
+    );
+
+    // A signature that names another manifest does not count for this one.
+    let (_, copied) = app.push_image(&repo, "copied", b"layer four").await;
+    let sig_tag = |d: &str| format!("sha256-{}.sig", d.trim_start_matches("sha256:"));
+    let r = app
+        .request(
+            Method::GET,
+            &format!("/v2/{repo}/manifests/{}", sig_tag(&signed)),
+        )
+        .header("Accept", OCI_MANIFEST)
+        .send()
+        .await
+        .expect("signature");
+    let body = r.bytes().await.expect("signature body");
+    let r = app
+        .put_manifest(&repo, &sig_tag(&copied), OCI_MANIFEST, &body)
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let s = summary(&app, &repo, "copied").await;
+    assert_eq!(s["signed"], false);
+    assert!(s["signatures"][0]["problem"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("not this manifest"));
+
+    // Policy on the repository: only the signed tag (and the signatures) can be pulled.
+    let r = app
+        .client
+        .put(app.url(&format!("/api/v1/repositories/{repo}/signing-policy")))
+        .json(&json!({"signed_only": true}))
+        .send()
+        .await
+        .expect("policy");
+    assert_eq!(r.status(), StatusCode::OK);
+    for method in [Method::GET, Method::HEAD] {
+        assert_eq!(
+            status_of(&app, method.clone(), &repo, "signed").await,
+            StatusCode::OK
+        );
+        assert_eq!(
+            status_of(&app, method.clone(), &repo, &signed).await,
+            StatusCode::OK
+        );
+        for refused in ["foreign", "unsigned", "copied", unsigned.as_str()] {
+            assert_eq!(
+                status_of(&app, method.clone(), &repo, refused).await,
+                StatusCode::FORBIDDEN,
+                "{method} {refused}"
+            );
+        }
+        assert_eq!(
+            status_of(&app, method.clone(), &repo, &sig_tag(&signed)).await,
+            StatusCode::OK
+        );
+    }
+    let r = app.get(&format!("/v2/{repo}/manifests/unsigned")).await;
+    assert_eq!(error_code(r).await, "DENIED");
+
+    // An index that a trusted key signed lets its platforms be pulled by digest.
+    let (child_body, child) = app.push_image(&repo, "child", b"layer five").await;
+    let index = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [{"mediaType": OCI_MANIFEST, "digest": child, "size": child_body.len(),
+                       "platform": {"architecture": "amd64", "os": "linux"}}]
+    })
+    .to_string();
+    let r = app
+        .put_manifest(&repo, "multi", OCI_INDEX, index.as_bytes())
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(
+        status_of(&app, Method::GET, &repo, &child).await,
+        StatusCode::FORBIDDEN
+    );
+    cosign(&app, &repo, &sha256(index.as_bytes()), &release).await;
+    assert_eq!(
+        status_of(&app, Method::GET, &repo, "multi").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status_of(&app, Method::GET, &repo, &child).await,
+        StatusCode::OK
+    );
+
+    // Removing the key breaks the signatures; the policy now refuses everything but signatures.
+    let keys = app.json("/api/v1/user/signing-keys").await;
+    let id = keys[0]["id"].as_i64().expect("id");
+    let r = app.delete(&format!("/api/v1/user/signing-keys/{id}")).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        status_of(&app, Method::GET, &repo, "signed").await,
+        StatusCode::FORBIDDEN
+    );
+
+    // Switched off: everything is served again. The namespace-wide switch works the same.
+    let r = app
+        .client
+        .put(app.url(&format!("/api/v1/repositories/{repo}/signing-policy")))
+        .json(&json!({"signed_only": false}))
+        .send()
+        .await
+        .expect("policy");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        status_of(&app, Method::GET, &repo, "unsigned").await,
+        StatusCode::OK
+    );
+    let r = app
+        .client
+        .put(app.url("/api/v1/user/signing-policy"))
+        .json(&json!({"signed_only": true}))
+        .send()
+        .await
+        .expect("policy");
+    let policy: Value = r.json().await.expect("policy");
+    assert_eq!(policy["effective"], true);
+    assert_eq!(
+        status_of(&app, Method::GET, &repo, "unsigned").await,
+        StatusCode::FORBIDDEN
+    );
+    let repo_policy = app
+        .json(&format!("/api/v1/repositories/{repo}/signing-policy"))
+        .await;
+    assert_eq!(repo_policy["signed_only"], false);
+    assert_eq!(repo_policy["effective"], true);
+
+    let audit: Vec<String> = berth_accounts::audit::recent(&app.state.pool, 50)
+        .await
+        .expect("audit")
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    for action in [
+        "signing_key.add",
+        "signing_key.remove",
+        "policy.signed_only.on",
+        "policy.signed_only.off",
+    ] {
+        assert!(audit.iter().any(|a| a == action), "{action} in {audit:?}");
+    }
+    app.assert_consistent().await;
+}
