@@ -11,49 +11,12 @@
 
 mod common;
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
-use base64::Engine as _;
 use common::docker::Docker;
+use common::signing::{cosign_tag, Key, Signature, SIGNATURE_CONFIG};
 use common::skopeo::*;
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
-
-/// A P-256 signing key, and its public half as PEM SubjectPublicKeyInfo.
-struct SigningKey {
-    pair: EcdsaKeyPair,
-    public_pem: String,
-}
-
-impl SigningKey {
-    fn generate() -> SigningKey {
-        let rng = SystemRandom::new();
-        let pkcs8 =
-            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).expect("keygen");
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref())
-            .expect("parse generated key");
-        // id-ecPublicKey on prime256v1, then the uncompressed point.
-        let mut spki = vec![
-            0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
-            0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
-        ];
-        spki.extend_from_slice(pair.public_key().as_ref());
-        let public_pem = format!(
-            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
-            B64.encode(spki)
-        );
-        SigningKey { pair, public_pem }
-    }
-
-    fn sign(&self, message: &[u8]) -> String {
-        let signature = self.pair.sign(&SystemRandom::new(), message).expect("sign");
-        B64.encode(signature.as_ref())
-    }
-}
 
 /// Skopeo logged in to Berth.
 struct Client {
@@ -89,40 +52,16 @@ impl Client {
 
     /// Signs the manifest `digest` of `repo` with `key` the way cosign does, and has skopeo push
     /// the signature artifact under its cosign tag.
-    async fn sign(&self, app: &TestApp, repo: &str, digest: &str, key: &SigningKey) {
-        let payload = json!({
-            "critical": {
-                "identity": {"docker-reference": format!("{}/{repo}", app.host())},
-                "image": {"docker-manifest-digest": digest},
-                "type": "cosign container image signature"
-            },
-            "optional": {"creator": "berth tests", "timestamp": 1_764_000_000}
-        })
-        .to_string()
-        .into_bytes();
+    async fn sign(&self, app: &TestApp, repo: &str, digest: &str, key: &Key) {
+        let signature = Signature::new(&app.host(), repo, digest, key);
         let mut layout = Layout::new();
-        let signature = key.sign(&payload);
-        let payload = layout.add_blob(payload);
-        let config = layout.add_blob(b"{}".to_vec());
-        let manifest = json!({
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": OCI_CONFIG, "digest": config.digest, "size": config.size},
-            "layers": [{
-                "mediaType": SIMPLE_SIGNING,
-                "digest": payload.digest,
-                "size": payload.size,
-                "annotations": {"dev.cosignproject.cosign/signature": signature}
-            }]
-        })
-        .to_string()
-        .into_bytes();
-        let manifest = layout.add_blob(manifest);
+        let payload = layout.add_blob(signature.payload.clone());
+        let config = layout.add_blob(SIGNATURE_CONFIG.to_vec());
+        let manifest = layout.add_blob(signature.manifest(&payload.digest, &config.digest));
         layout.set_ref("sig", OCI_MANIFEST, &manifest);
-        let tag = format!("sha256-{}.sig", digest.trim_start_matches("sha256:"));
         self.copy_ok(
             &format!("oci:{}:sig", path_str(layout.path())),
-            &format!("docker://{}/{repo}:{tag}", app.host()),
+            &format!("docker://{}/{repo}:{}", app.host(), cosign_tag(digest)),
         )
         .await;
     }
@@ -147,11 +86,11 @@ async fn tag(app: &TestApp, repo: &str, tag: &str) -> Value {
         .clone()
 }
 
-async fn add_key(app: &TestApp, path: &str, name: &str, key: &SigningKey) -> Value {
+async fn add_key(app: &TestApp, path: &str, name: &str, key: &Key) -> Value {
     let r = app
         .client
         .post(app.url(path))
-        .json(&json!({"name": name, "public_key": key.public_pem}))
+        .json(&json!({"name": name, "public_key": key.public_pem()}))
         .send()
         .await
         .expect("add key");
@@ -176,8 +115,8 @@ async fn skopeo_signatures_are_verified_shown_and_enforced() {
     let app = TestApp::start().await;
     let signer = Client::new(&app).await;
     let repo = format!("{ADMIN}/signed");
-    let release = SigningKey::generate();
-    let stranger = SigningKey::generate();
+    let release = Key::ecdsa();
+    let stranger = Key::ecdsa();
 
     // Signed by the key the namespace will trust, signed by another, and not signed at all.
     let (one, two, three) = (layout(), layout(), layout());
@@ -195,7 +134,7 @@ async fn skopeo_signatures_are_verified_shown_and_enforced() {
 
     // The signature is under cosign's tag for the manifest's digest.
     let v1 = tag(&app, &repo, "v1").await;
-    let sig_tag = format!("sha256-{}.sig", digest.trim_start_matches("sha256:"));
+    let sig_tag = cosign_tag(&digest);
     let r = app
         .request(Method::GET, &format!("/v2/{repo}/manifests/{sig_tag}"))
         .header("Accept", OCI_MANIFEST)
@@ -334,7 +273,7 @@ async fn docker_pulls_only_signed_images_under_the_policy() {
     let mut docker = Docker::new();
     docker.login(&app).await;
     let signer = Client::new(&app).await;
-    let key = SigningKey::generate();
+    let key = Key::ecdsa();
     let host = app.host();
     let repo = format!("{ADMIN}/dockersigned");
 

@@ -5,101 +5,20 @@
 
 mod common;
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{EcdsaKeyPair, Ed25519KeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
-use base64::Engine as _;
+use common::signing::{cosign_tag, Key, Signature, SIGNATURE_CONFIG};
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
-
-enum Key {
-    Ecdsa(EcdsaKeyPair),
-    Ed25519(Ed25519KeyPair),
-}
-
-impl Key {
-    fn ecdsa() -> Key {
-        let rng = SystemRandom::new();
-        let pkcs8 =
-            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).expect("keygen");
-        Key::Ecdsa(
-            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref()).expect("key"),
-        )
-    }
-
-    fn ed25519() -> Key {
-        Key::Ed25519(Ed25519KeyPair::generate().expect("keygen"))
-    }
-
-    fn public_pem(&self) -> String {
-        let spki = match self {
-            Key::Ecdsa(k) => {
-                let mut der = vec![
-                    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
-                    0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
-                ];
-                der.extend_from_slice(k.public_key().as_ref());
-                der
-            }
-            Key::Ed25519(k) => {
-                let mut der = vec![
-                    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-                ];
-                der.extend_from_slice(k.public_key().as_ref());
-                der
-            }
-        };
-        format!(
-            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
-            B64.encode(spki)
-        )
-    }
-
-    fn sign(&self, message: &[u8]) -> Vec<u8> {
-        match self {
-            Key::Ecdsa(k) => k
-                .sign(&SystemRandom::new(), message)
-                .expect("sign")
-                .as_ref()
-                .to_vec(),
-            Key::Ed25519(k) => k.sign(message).as_ref().to_vec(),
-        }
-    }
-}
-
-/// Signs `digest` of `repo` as cosign does: a simple signing payload blob, and a manifest
-/// holding it as a layer with the signature in an annotation, under `sha256-<hex>.sig`.
+/// Signs `digest` of `repo` as cosign does: the payload and config blobs, then the signature
+/// artifact under `sha256-<hex>.sig`.
 async fn cosign(app: &TestApp, repo: &str, digest: &str, key: &Key) {
-    let payload = json!({
-        "critical": {
-            "identity": {"docker-reference": format!("{}/{repo}", app.host())},
-            "image": {"docker-manifest-digest": digest},
-            "type": "cosign container image signature"
-        },
-        "optional": {"timestamp": 1_764_000_000}
-    })
-    .to_string();
-    let payload_digest = app.push_blob(repo, payload.as_bytes()).await;
-    let config = b"{}";
-    let config_digest = app.push_blob(repo, config).await;
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": OCI_CONFIG, "digest": config_digest, "size": config.len()},
-        "layers": [{
-            "mediaType": SIMPLE_SIGNING,
-            "digest": payload_digest,
-            "size": payload.len(),
-            "annotations": {"dev.cosignproject.cosign/signature": B64.encode(key.sign(payload.as_bytes()))}
-        }]
-    })
-    .to_string();
-    let tag = format!("sha256-{}.sig", digest.trim_start_matches("sha256:"));
+    let signature = Signature::new(&app.host(), repo, digest, key);
+    let payload_digest = app.push_blob(repo, &signature.payload).await;
+    let config_digest = app.push_blob(repo, SIGNATURE_CONFIG).await;
+    let manifest = signature.manifest(&payload_digest, &config_digest);
     let r = app
-        .put_manifest(repo, &tag, OCI_MANIFEST, manifest.as_bytes())
+        .put_manifest(repo, &cosign_tag(digest), OCI_MANIFEST, &manifest)
         .await;
     assert_eq!(r.status(), StatusCode::CREATED, "push signature");
 }
@@ -330,7 +249,7 @@ async fn the_signed_only_policy_serves_only_what_a_trusted_key_signed() {
 
     // A signature that names another manifest does not count for this one.
     let (_, copied) = app.push_image(&repo, "copied", b"layer four").await;
-    let sig_tag = |d: &str| format!("sha256-{}.sig", d.trim_start_matches("sha256:"));
+    let sig_tag = cosign_tag;
     let r = app
         .request(
             Method::GET,
@@ -469,4 +388,144 @@ async fn the_signed_only_policy_serves_only_what_a_trusted_key_signed() {
         assert!(audit.iter().any(|a| a == action), "{action} in {audit:?}");
     }
     app.assert_consistent().await;
+}
+
+#[tokio::test]
+async fn keys_and_policies_are_managed_in_the_settings_pages() {
+    use common::web::*;
+    let app = TestApp::start().await;
+    let alice = sign_up_web(&app, "alice").await;
+    let alice_auth = basic("alice", "alice password");
+    let bob = sign_up_web(&app, "bobby").await;
+    let key = Key::ecdsa();
+    let r = push_blob_as(&app, &alice_auth, "alice/app", b"warm up").await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+
+    let (status, html) = page(&alice, &app, "/settings").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("/settings/signing"));
+    let (status, html) = page(&alice, &app, "/settings/signing").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("No keys yet"));
+
+    // A refused key keeps what was typed (escaped) and says why.
+    let r = submit(
+        &alice,
+        &app,
+        "/settings/signing",
+        "/settings/signing/keys",
+        &[("name", "release"), ("public_key", "<script>x</script>")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.expect("page");
+    assert!(html.contains("PEM"), "the refusal says why");
+    assert!(!html.contains("<script>x</script>"));
+
+    let pem = key.public_pem();
+    let r = submit(
+        &alice,
+        &app,
+        "/settings/signing",
+        "/settings/signing/keys",
+        &[("name", "release"), ("public_key", &pem)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&alice, &app, "/settings/signing").await;
+    assert!(html.contains("release") && html.contains("ecdsa-p256"));
+    let keys = call(
+        &app,
+        Method::GET,
+        "/api/v1/user/signing-keys",
+        Some(&alice_auth),
+        None,
+    )
+    .await
+    .json::<Value>()
+    .await
+    .expect("keys");
+    let id = keys[0]["id"].as_i64().expect("id").to_string();
+
+    // A form without the session's CSRF token changes nothing.
+    let r = post(
+        &alice,
+        &app,
+        "/settings/signing/policy",
+        &[("csrf", "forged"), ("signed_only", "on")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = submit(
+        &alice,
+        &app,
+        "/settings/signing",
+        "/settings/signing/policy",
+        &[("signed_only", "on")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let policy = call(
+        &app,
+        Method::GET,
+        "/api/v1/user/signing-policy",
+        Some(&alice_auth),
+        None,
+    )
+    .await
+    .json::<Value>()
+    .await
+    .expect("policy");
+    assert_eq!(policy["signed_only"], true);
+
+    // The repository's own switch, on its settings page; the namespace's shows there too.
+    let (status, html) = page(&alice, &app, "/r/alice/app/settings").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"signing\"") && html.contains("already requires signatures"));
+    let r = submit(
+        &alice,
+        &app,
+        "/r/alice/app/settings",
+        "/r/alice/app/settings/signed-only",
+        &[("signed_only", "on")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let repo_policy = call(
+        &app,
+        Method::GET,
+        "/api/v1/repositories/alice/app/signing-policy",
+        Some(&alice_auth),
+        None,
+    )
+    .await
+    .json::<Value>()
+    .await
+    .expect("policy");
+    assert_eq!(repo_policy["signed_only"], true);
+
+    // Someone else cannot post to alice's repository settings; the key is removed by its owner.
+    let r = submit(
+        &bob,
+        &app,
+        "/settings/signing",
+        "/r/alice/app/settings/signed-only",
+        &[],
+    )
+    .await;
+    assert!(r.status().is_client_error(), "{}", r.status());
+    let r = submit(
+        &alice,
+        &app,
+        "/settings/signing",
+        "/settings/signing/keys/remove",
+        &[("id", &id)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&alice, &app, "/settings/signing").await;
+    assert!(html.contains("No keys yet"));
+    // An organization's page is for its owners.
+    let (status, _) = page(&bob, &app, "/o/nobody/settings/signing").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

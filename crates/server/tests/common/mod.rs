@@ -8,6 +8,7 @@ pub mod binary;
 pub mod check;
 pub mod pg;
 pub mod receiver;
+pub mod signing;
 pub mod web;
 
 /// Headless Chromium for browser tests (needs the chromedriver scripts/test starts).

@@ -55,7 +55,7 @@ pub fn parse(tail: &str, post: bool) -> (String, Target) {
                 ["settings", "webhooks", id, "delete" | "redeliver"] => id.parse::<i64>().is_ok(),
                 ["settings", "webhooks", id] => id.parse::<i64>().is_ok(),
                 ["settings", "webhooks"] => true,
-                ["settings", "delete" | "teams"] => true,
+                ["settings", "delete" | "teams" | "signed-only"] => true,
                 ["star" | "unstar" | "comments" | "settings"] => true,
                 _ => false,
             };

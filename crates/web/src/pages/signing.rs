@@ -6,6 +6,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
+use berth_accounts::users::User;
 use berth_accounts::{signing, Accounts};
 use serde::Deserialize;
 
@@ -68,6 +69,23 @@ async fn managed(
         ));
     }
     Ok(Ok((namespace, base)))
+}
+
+/// The poster of a settings form, after its CSRF check, with the namespace it administers and
+/// the base URL of its signing settings.
+async fn poster(
+    viewer: &Viewer,
+    accounts: &Accounts,
+    req: &HttpRequest,
+    csrf: &str,
+) -> Result<(User, String, String), PageError> {
+    viewer.check_csrf(csrf)?;
+    let user = viewer.require_user()?.clone();
+    // A signed-in poster: `managed` has no log-in page to send them to.
+    match managed(viewer, accounts, req).await? {
+        Ok((namespace, base)) => Ok((user, namespace, base)),
+        Err(_) => Err(PageError::forbidden("sign in first")),
+    }
 }
 
 async fn show(
@@ -157,12 +175,7 @@ pub async fn add(
     accounts: web::Data<Accounts>,
     form: web::Form<AddForm>,
 ) -> Result<HttpResponse, PageError> {
-    viewer.check_csrf(&form.csrf)?;
-    let user = viewer.require_user()?.clone();
-    let (namespace, base) = match managed(&viewer, &accounts, &req).await? {
-        Ok(m) => m,
-        Err(login) => return Ok(login),
-    };
+    let (user, namespace, base) = poster(&viewer, &accounts, &req, &form.csrf).await?;
     match signing::add(
         &accounts.pool,
         &user,
@@ -203,12 +216,7 @@ pub async fn remove(
     accounts: web::Data<Accounts>,
     form: web::Form<RemoveForm>,
 ) -> Result<HttpResponse, PageError> {
-    viewer.check_csrf(&form.csrf)?;
-    let user = viewer.require_user()?.clone();
-    let (namespace, base) = match managed(&viewer, &accounts, &req).await? {
-        Ok(m) => m,
-        Err(login) => return Ok(login),
-    };
+    let (user, namespace, base) = poster(&viewer, &accounts, &req, &form.csrf).await?;
     signing::remove(&accounts.pool, &user, &namespace, form.id).await?;
     Ok(see_other(&format!("{base}?done=removed")))
 }
@@ -227,12 +235,7 @@ pub async fn policy(
     accounts: web::Data<Accounts>,
     form: web::Form<PolicyForm>,
 ) -> Result<HttpResponse, PageError> {
-    viewer.check_csrf(&form.csrf)?;
-    let user = viewer.require_user()?.clone();
-    let (namespace, base) = match managed(&viewer, &accounts, &req).await? {
-        Ok(m) => m,
-        Err(login) => return Ok(login),
-    };
+    let (user, namespace, base) = poster(&viewer, &accounts, &req, &form.csrf).await?;
     signing::set_signed_only(
         &accounts.pool,
         &accounts.signed_only,
