@@ -111,8 +111,12 @@ fn spawn_counter_flush(accounts: Arc<Accounts>) {
     });
 }
 
-/// Builds the HTTP server on an already bound listener.
-pub fn server(state: State, listener: std::net::TcpListener) -> anyhow::Result<Server> {
+/// Builds the HTTP server on an already bound listener; HTTPS when `tls` is given.
+pub fn server(
+    state: State,
+    listener: std::net::TcpListener,
+    tls: Option<rustls::ServerConfig>,
+) -> anyhow::Result<Server> {
     let server = HttpServer::new(move || {
         let state = state.clone();
         App::new()
@@ -138,9 +142,11 @@ pub fn server(state: State, listener: std::net::TcpListener) -> anyhow::Result<S
                 }
             })
             .configure(|cfg| state.configure(cfg))
-    })
-    .listen(listener)?
-    .shutdown_timeout(30)
-    .run();
+    });
+    let server = match tls {
+        Some(config) => server.listen_rustls_0_23(listener, config)?,
+        None => server.listen(listener)?,
+    };
+    let server = server.shutdown_timeout(30).run();
     Ok(server)
 }

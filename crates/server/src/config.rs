@@ -8,6 +8,8 @@ use anyhow::Context;
 use berth_accounts::webhooks::{guard::Allowlist, Config as WebhookConfig};
 use berth_accounts::AuthConfig;
 use berth_registry::RegistryConfig;
+
+use crate::tls::TlsFiles;
 use serde::Deserialize;
 
 /// Flags and environment variables of `berth serve` (and every command that opens the data).
@@ -31,6 +33,12 @@ pub struct Args {
     /// Webhook targets allowed despite the SSRF guard: comma-separated CIDRs and `host:port`s.
     #[arg(long, env = "BERTH_WEBHOOKS_ALLOWED_TARGETS")]
     pub webhooks_allowed_targets: Option<String>,
+    /// Serve HTTPS with this certificate chain (PEM); needs `--tls-key`.
+    #[arg(long, env = "BERTH_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM); needs `--tls-cert`.
+    #[arg(long, env = "BERTH_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The optional configuration file; every key is optional.
@@ -41,6 +49,8 @@ struct File {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     public_url: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     #[serde(default)]
     registry: RegistryFile,
     #[serde(default)]
@@ -86,6 +96,8 @@ pub struct Config {
     pub registry: RegistryConfig,
     pub auth: AuthConfig,
     pub webhooks: WebhookConfig,
+    /// HTTPS, when a certificate and key are given.
+    pub tls: Option<TlsFiles>,
 }
 
 impl Config {
@@ -115,11 +127,22 @@ impl Config {
             .unwrap_or_else(|| {
                 format!("sqlite://{}?mode=rwc", data_dir.join("berth.db").display())
             });
+        let tls = match (
+            args.tls_cert.clone().or(file.tls_cert),
+            args.tls_key.clone().or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => anyhow::bail!(
+                "HTTPS needs both --tls-cert and --tls-key (BERTH_TLS_CERT, BERTH_TLS_KEY)"
+            ),
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let public_url = args
             .public_url
             .clone()
             .or(file.public_url)
-            .unwrap_or_else(|| format!("http://{listen}"));
+            .unwrap_or_else(|| format!("{scheme}://{listen}"));
         let defaults = RegistryConfig::default();
         let registry = RegistryConfig {
             delete_enabled: file
@@ -150,6 +173,7 @@ impl Config {
             registry,
             auth,
             webhooks,
+            tls,
         })
     }
 

@@ -57,17 +57,23 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(args: Args) -> anyhow::Result<()> {
     let config = Config::load(&args)?;
+    let tls = config
+        .tls
+        .as_ref()
+        .map(berth::tls::server_config)
+        .transpose()?;
     let state = State::open(&config).await?;
     let listener = std::net::TcpListener::bind(config.listen)?;
     tracing::info!(
         listen = %listener.local_addr()?,
         public_url = %config.public_url,
+        https = config.tls.is_some(),
         data_dir = %config.data_dir.display(),
         "berth is serving"
     );
     let accounts = state.accounts.clone();
     // actix-web stops gracefully on SIGINT/SIGTERM: it finishes requests in flight.
-    app::server(state, listener)?.await?;
+    app::server(state, listener, tls)?.await?;
     if let Err(e) = accounts.flush_counters().await {
         tracing::warn!(error = %e, "writing the last pull counts");
     }

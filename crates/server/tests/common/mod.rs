@@ -126,7 +126,7 @@ impl TestApp {
             database_url: Some(test_database_url(dir.path()).await),
             public_url: Some(format!("http://{addr}")),
             config: Some(PathBuf::from("/dev/null")),
-            webhooks_allowed_targets: None,
+            ..Args::default()
         };
         let mut config = Config::load(&args).expect("config");
         tweak(&mut config);
@@ -152,7 +152,7 @@ impl TestApp {
         .await
         .expect("admin token")
         .token;
-        let server = app::server(state.clone(), listener).expect("server");
+        let server = app::server(state.clone(), listener, None).expect("server");
         let handle = server.handle();
         tokio::spawn(server);
         let mut headers = reqwest::header::HeaderMap::new();
