@@ -32,20 +32,6 @@ pub fn cosign_tag(digest: &Digest) -> String {
     format!("{}-{}.sig", digest.algorithm().as_str(), digest.hex())
 }
 
-/// Whether `tag` is one of cosign's companion tags (`sha256-<hex>.sig`, `.att`, `.sbom`): those
-/// hold signatures and attestations, not images.
-pub fn is_companion_tag(tag: &str) -> bool {
-    let Some(rest) = tag.strip_prefix("sha256-") else {
-        return false;
-    };
-    let Some((hex, suffix)) = rest.split_once('.') else {
-        return false;
-    };
-    hex.len() == 64
-        && hex.bytes().all(|b| b.is_ascii_hexdigit())
-        && matches!(suffix, "sig" | "att" | "sbom")
-}
-
 /// Whether a stored manifest is itself a signature artifact (its layers are signing payloads).
 pub fn is_signature_artifact(manifest: &[u8]) -> bool {
     !signature_layers(manifest).is_empty()
@@ -449,15 +435,5 @@ mod tests {
         let point = [4u8; 97];
         let err = PublicKey::from_pem(&pem(&spki(&p384, &point))).unwrap_err();
         assert!(err.contains("P-256"), "{err}");
-    }
-
-    #[test]
-    fn companion_tags() {
-        let hex = "0".repeat(64);
-        assert!(is_companion_tag(&format!("sha256-{hex}.sig")));
-        assert!(is_companion_tag(&format!("sha256-{hex}.att")));
-        assert!(!is_companion_tag(&format!("sha256-{hex}.txt")));
-        assert!(!is_companion_tag("latest"));
-        assert!(!is_companion_tag("sha256-abc.sig"));
     }
 }

@@ -32,6 +32,19 @@ async fn status_of(app: &TestApp, method: Method, repo: &str, reference: &str) -
         .status()
 }
 
+/// The repositories `/api/v1/search?signed=true` lists.
+async fn signed_search(app: &TestApp) -> Vec<String> {
+    let found = app.json("/api/v1/search?signed=true").await;
+    found["results"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .filter_map(|h| h["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 async fn summary(app: &TestApp, repo: &str, tag: &str) -> Value {
     app.json(&format!("/api/v1/repositories/{repo}/tags/{tag}"))
         .await["summary"]
@@ -227,6 +240,10 @@ async fn the_signed_only_policy_serves_only_what_a_trusted_key_signed() {
     let s = summary(&app, &repo, "signed").await;
     assert_eq!(s["signed"], false);
     assert_eq!(s["signatures"][0]["verified"], false);
+    assert!(
+        signed_search(&app).await.is_empty(),
+        "no keys, nothing signed"
+    );
     let r = app
         .client
         .post(app.url("/api/v1/user/signing-keys"))
@@ -237,6 +254,7 @@ async fn the_signed_only_policy_serves_only_what_a_trusted_key_signed() {
     assert_eq!(r.status(), StatusCode::CREATED);
     let s = summary(&app, &repo, "signed").await;
     assert_eq!(s["signed"], true, "{s}");
+    assert_eq!(signed_search(&app).await, vec![repo.clone()]);
     assert_eq!(s["signatures"][0]["signer"], "release");
     assert_eq!(s["signatures"][0]["signed_at"], 1_764_000_000);
     let s = summary(&app, &repo, "foreign").await;
@@ -303,6 +321,17 @@ async fn the_signed_only_policy_serves_only_what_a_trusted_key_signed() {
     }
     let r = app.get(&format!("/v2/{repo}/manifests/unsigned")).await;
     assert_eq!(error_code(r).await, "DENIED");
+    // An image pushed under a signature's tag is still an image: refused.
+    let (disguised_body, _) = app.push_image(&repo, "disguised", b"layer six").await;
+    let disguise = cosign_tag(&sha256(b"anything"));
+    let r = app
+        .put_manifest(&repo, &disguise, OCI_MANIFEST, &disguised_body)
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(
+        status_of(&app, Method::GET, &repo, &disguise).await,
+        StatusCode::FORBIDDEN
+    );
 
     // An index that a trusted key signed lets its platforms be pulled by digest.
     let (child_body, child) = app.push_image(&repo, "child", b"layer five").await;

@@ -49,10 +49,7 @@ pub(super) async fn get(
         }
         return Err(unknown(reference));
     };
-    let companion = matches!(&reference_kind, Reference::Tag(t) if signatures::is_companion_tag(t));
-    if !companion {
-        refuse_unsigned(reg, name, &row).await?;
-    }
+    refuse_unsigned(reg, name, &row).await?;
     let accept: Vec<&str> = req
         .headers()
         .get_all(header::ACCEPT)
@@ -90,7 +87,9 @@ pub(super) async fn get(
 }
 
 /// Under the signed-only policy, refuses a manifest that no trusted key signed (neither it nor an
-/// index listing it). Signature artifacts themselves stay readable, so clients can verify.
+/// index listing it). Signature artifacts themselves stay readable, so clients can verify; what
+/// makes one is its content, not its tag, so an image pushed under a `sha256-….sig` tag is
+/// still refused.
 async fn refuse_unsigned(reg: &Registry, name: &str, row: &crate::meta::Cached) -> Result<()> {
     let Some(keys) = reg.auth.required_signers(name).await? else {
         return Ok(());

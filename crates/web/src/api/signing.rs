@@ -21,7 +21,10 @@ async fn namespace(accounts: &Accounts, req: &HttpRequest) -> Result<String, Api
 /// The namespace, if the caller administers it.
 async fn managed(accounts: &Accounts, req: &HttpRequest) -> Result<(String, User), ApiError> {
     let (me, _) = user(accounts, req).await?;
-    let namespace = namespace(accounts, req).await?;
+    let namespace = match req.match_info().get("org") {
+        Some(org) => orgs::get(&accounts.pool, org).await?.name,
+        None => me.name.clone(),
+    };
     if !signing::can_manage(&accounts.pool, &me, &namespace).await? {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
