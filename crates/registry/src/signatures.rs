@@ -235,10 +235,15 @@ fn judge(
         .and_then(|o| o.get("timestamp"))
         .and_then(serde_json::Value::as_i64);
     if parsed.critical.image.docker_manifest_digest != subject.to_string() {
-        verdict.problem = Some(format!(
-            "it signs {}, not this manifest",
-            parsed.critical.image.docker_manifest_digest
-        ));
+        // What the payload names is the signer's text: shown, but never at length.
+        let named: String = parsed
+            .critical
+            .image
+            .docker_manifest_digest
+            .chars()
+            .take(80)
+            .collect();
+        verdict.problem = Some(format!("it signs {named}, not this manifest"));
         return verdict;
     }
     let Ok(bytes) = BASE64.decode(signature.trim().as_bytes()) else {

@@ -172,8 +172,6 @@ async fn config_json(registry: &Registry, doc: &Value) -> Option<Value> {
     }
 }
 
-/// Summaries of a page of tags: children of indexes are loaded in one query, and single
-/// images' platforms are read from their (small) config blobs.
 /// The signatures of a manifest, and whether one verifies.
 async fn signatures_of(
     registry: &Registry,
@@ -189,6 +187,8 @@ async fn signatures_of(
     Ok((found, signed))
 }
 
+/// Summaries of a page of tags: children of indexes are loaded in one query, and single
+/// images' platforms are read from their (small) config blobs.
 pub async fn summarize(
     registry: &Registry,
     repository: &str,
