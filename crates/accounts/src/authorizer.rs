@@ -126,7 +126,7 @@ impl AccountsAuthorizer {
         let wanted = action_names(actions);
         let granted = claims.access.iter().any(|a| {
             a.kind == "repository"
-                && a.name == name
+                && self.0.scope_repository(&a.name) == name
                 && wanted.iter().all(|w| a.actions.iter().any(|g| g == w))
         });
         if granted {

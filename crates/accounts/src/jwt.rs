@@ -419,6 +419,28 @@ fn libtrust_key_id(spki_der: &[u8]) -> String {
 /// place, so a crash never leaves a half-written file and two processes
 /// starting at once cannot overwrite each other. Returns false when `path`
 /// already existed.
+/// Reads the 32-byte secret at `path`, creating it (mode 0600) on first start.
+pub fn load_or_create_secret(path: &Path) -> Result<[u8; 32], JwtError> {
+    let read = |path: &Path| -> Result<[u8; 32], JwtError> {
+        fs::read(path)?
+            .try_into()
+            .map_err(|_| JwtError::Key(format!("{} is not a 32-byte secret", path.display())))
+    };
+    match read(path) {
+        Err(JwtError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
+            let mut secret = [0u8; 32];
+            getrandom::getrandom(&mut secret)
+                .map_err(|e| JwtError::Key(format!("no randomness for {}: {e}", path.display())))?;
+            if write_new_file(path, &secret, 0o600)? {
+                Ok(secret)
+            } else {
+                read(path)
+            }
+        }
+        other => other,
+    }
+}
+
 fn write_new_file(path: &Path, contents: &[u8], mode: u32) -> Result<bool, JwtError> {
     let dir = path
         .parent()

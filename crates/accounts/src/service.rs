@@ -74,10 +74,11 @@ impl Accounts {
     pub async fn grant(&self, identity: &Identity, scope: &RequestedScope) -> Result<Vec<String>> {
         match scope.kind.as_str() {
             "repository" => {
-                if berth_registry::names::validate_name(&scope.name).is_err() {
+                let name = self.scope_repository(&scope.name);
+                if berth_registry::names::validate_name(name).is_err() {
                     return Ok(Vec::new());
                 }
-                let permission = self.permission(identity, &scope.name).await?;
+                let permission = self.permission(identity, name).await?;
                 let wanted: Vec<&str> = if scope.actions.iter().any(|a| a == "*") {
                     vec!["pull", "push", "delete"]
                 } else {
@@ -178,6 +179,12 @@ impl Accounts {
             return Ok(Some(Identity::anonymous()));
         }
         Ok(Some(self.subject_identity(Some(&claims.sub)).await?))
+    }
+
+    /// The repository a scope's name means: the name itself, or for a content trust
+    /// collection (`<this registry's host>/<repository>`, as docker asks for it) the repository.
+    pub fn scope_repository<'a>(&self, name: &'a str) -> &'a str {
+        berth_registry::names::gun_repository(name, &self.config.service).unwrap_or(name)
     }
 
     /// Checks a registry token and returns its claims.

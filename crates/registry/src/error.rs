@@ -24,6 +24,10 @@ pub enum Code {
     Unsupported,
     TooManyRequests,
     RangeInvalid,
+    /// Notary's: trust metadata that does not exist.
+    MetadataNotFound,
+    /// Notary's: a trust update that fails validation.
+    TrustInvalid,
     Internal,
 }
 
@@ -45,6 +49,8 @@ impl Code {
             Code::Unsupported => "UNSUPPORTED",
             Code::TooManyRequests => "TOOMANYREQUESTS",
             Code::RangeInvalid => "BLOB_UPLOAD_INVALID",
+            Code::MetadataNotFound => "METADATA_NOT_FOUND",
+            Code::TrustInvalid => "INVALID_UPDATE",
             Code::Internal => "UNKNOWN",
         }
     }
@@ -54,13 +60,15 @@ impl Code {
             Code::BlobUnknown
             | Code::BlobUploadUnknown
             | Code::ManifestUnknown
-            | Code::NameUnknown => StatusCode::NOT_FOUND,
+            | Code::NameUnknown
+            | Code::MetadataNotFound => StatusCode::NOT_FOUND,
             Code::BlobUploadInvalid
             | Code::DigestInvalid
             | Code::ManifestBlobUnknown
             | Code::ManifestInvalid
             | Code::NameInvalid
-            | Code::SizeInvalid => StatusCode::BAD_REQUEST,
+            | Code::SizeInvalid
+            | Code::TrustInvalid => StatusCode::BAD_REQUEST,
             Code::Unauthorized => StatusCode::UNAUTHORIZED,
             Code::Denied => StatusCode::FORBIDDEN,
             Code::Unsupported => StatusCode::METHOD_NOT_ALLOWED,
@@ -89,6 +97,8 @@ impl Code {
             Code::Unsupported => "the operation is unsupported",
             Code::TooManyRequests => "too many requests",
             Code::RangeInvalid => "requested range is not satisfiable",
+            Code::MetadataNotFound => "You have requested metadata that does not exist.",
+            Code::TrustInvalid => "the trust update is invalid",
             Code::Internal => "internal server error",
         }
     }

@@ -15,6 +15,7 @@ pub mod names;
 mod routes;
 pub mod signatures;
 pub mod storage;
+pub mod trust;
 mod uploads;
 
 use std::sync::Arc;
@@ -34,6 +35,9 @@ pub struct RegistryConfig {
     pub max_manifest_bytes: usize,
     /// Cap on `n` for tag and catalog listings (and the page size when `n` is absent).
     pub max_page_size: i64,
+    /// The host (and port) clients name this registry by: the first component of its content
+    /// trust collections (`<host>/<repository>`).
+    pub host: String,
 }
 
 impl Default for RegistryConfig {
@@ -42,6 +46,7 @@ impl Default for RegistryConfig {
             delete_enabled: true,
             max_manifest_bytes: 4 << 20,
             max_page_size: 1000,
+            host: "localhost:5000".to_owned(),
         }
     }
 }
@@ -54,6 +59,8 @@ pub struct Registry {
     pub(crate) events: Arc<dyn events::EventSink>,
     pub(crate) config: RegistryConfig,
     pub(crate) uploads: uploads::Sessions,
+    /// Seals the content trust keys Berth holds; `None` turns the trust server off.
+    pub(crate) trust: Option<trust::keys::TrustSecret>,
 }
 
 impl Registry {
@@ -71,7 +78,14 @@ impl Registry {
             events,
             config,
             uploads: uploads::Sessions::default(),
+            trust: None,
         }
+    }
+
+    /// Serves Docker Content Trust, sealing the keys Berth holds with `secret`.
+    pub fn with_trust(mut self, secret: trust::keys::TrustSecret) -> Self {
+        self.trust = Some(secret);
+        self
     }
 
     pub fn meta(&self) -> &meta::Meta {

@@ -15,9 +15,11 @@ use crate::error::{Code, Error, Result};
 use crate::events::{Event, EventSink};
 
 mod cache;
+mod trust;
 
 pub use cache::Cached;
 use cache::ManifestCache;
+pub use trust::{NewTufFile, SigningFile, Which};
 
 pub fn now() -> i64 {
     std::time::SystemTime::now()
@@ -595,10 +597,18 @@ impl Meta {
     /// collection.
     pub async fn delete_repository(&self, name: &str) -> Result<bool> {
         let _fresh = self.cache.on_write();
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("DELETE FROM repositories WHERE name = $1")
             .bind(name)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        for table in ["tuf_files", "tuf_keys"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE repository = $1"))
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -606,10 +616,20 @@ impl Meta {
     pub async fn delete_namespace(&self, namespace: &str) -> Result<u64> {
         let _fresh = self.cache.on_write();
         let prefix = format!("{namespace}/");
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("DELETE FROM repositories WHERE substr(name, 1, length($1)) = $1")
             .bind(&prefix)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        for table in ["tuf_files", "tuf_keys"] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE substr(repository, 1, length($1)) = $1"
+            ))
+            .bind(&prefix)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(done.rows_affected())
     }
 

@@ -46,6 +46,15 @@ pub fn validate_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// The repository a Docker Content Trust collection (a GUN, `<registry host>/<repository>`)
+/// belongs to, when the GUN names this registry: its first component is `own_host`, or holds a
+/// port (`127.0.0.1:5000`), which no repository name can. `None` for anything else.
+pub fn gun_repository<'a>(gun: &'a str, own_host: &str) -> Option<&'a str> {
+    let (host, repository) = gun.split_once('/')?;
+    let names_a_host = host == own_host || host.contains(':');
+    (names_a_host && validate_name(repository).is_ok()).then_some(repository)
+}
+
 /// Is this a valid tag?
 pub fn is_tag(tag: &str) -> bool {
     let b = tag.as_bytes();
@@ -122,6 +131,23 @@ mod tests {
             assert!(validate_name(bad).is_err(), "{bad:?} should be invalid");
         }
         assert!(validate_name(&"a".repeat(255)).is_ok());
+    }
+
+    #[test]
+    fn guns_name_a_host_and_a_repository() {
+        let own = "berth.example.com";
+        assert_eq!(
+            gun_repository("127.0.0.1:5000/alice/app", own),
+            Some("alice/app")
+        );
+        assert_eq!(
+            gun_repository("berth.example.com/alice/app", own),
+            Some("alice/app")
+        );
+        assert_eq!(gun_repository("other.example.com/alice/app", own), None);
+        assert_eq!(gun_repository("alice/app", own), None);
+        assert_eq!(gun_repository("127.0.0.1:5000/Alice", own), None);
+        assert_eq!(gun_repository("127.0.0.1:5000", own), None);
     }
 
     #[test]

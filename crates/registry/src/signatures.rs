@@ -71,7 +71,6 @@ const OID_ED25519: &str = "1.3.101.112";
 impl PublicKey {
     /// Parses a PEM public key, or says why it is not one Berth can verify with.
     pub fn from_pem(pem: &str) -> std::result::Result<PublicKey, String> {
-        use spki::der::Decode;
         let body: String = pem
             .trim()
             .strip_prefix("-----BEGIN PUBLIC KEY-----")
@@ -83,7 +82,13 @@ impl PublicKey {
         let der = BASE64
             .decode(body.as_bytes())
             .map_err(|_| "the public key is not valid base64")?;
-        let info = spki::SubjectPublicKeyInfoRef::from_der(&der)
+        PublicKey::from_spki_der(&der)
+    }
+
+    /// Parses a DER SubjectPublicKeyInfo.
+    pub fn from_spki_der(der: &[u8]) -> std::result::Result<PublicKey, String> {
+        use spki::der::Decode;
+        let info = spki::SubjectPublicKeyInfoRef::from_der(der)
             .map_err(|_| "the public key is not a DER SubjectPublicKeyInfo")?;
         let raw = info
             .subject_public_key
@@ -107,8 +112,13 @@ impl PublicKey {
         Ok(PublicKey {
             algorithm,
             raw,
-            fingerprint: hex::encode(Sha256::digest(&der)),
+            fingerprint: hex::encode(Sha256::digest(der)),
         })
+    }
+
+    /// The key itself: an uncompressed P-256 point, or 32 Ed25519 bytes.
+    pub fn raw(&self) -> &[u8] {
+        &self.raw
     }
 
     /// Whether `signature` (ASN.1 DER for ECDSA, 64 bytes for Ed25519) signs `message`.
@@ -317,28 +327,24 @@ impl Registry {
         digest: &Digest,
         keys: &[TrustedKey],
     ) -> Result<bool> {
-        if self
-            .signatures(repository, digest, keys)
-            .await?
-            .iter()
-            .any(|s| s.verified)
-        {
-            return Ok(true);
-        }
+        let mut candidates = vec![digest.clone()];
         for parent in self.meta.indexes_listing(repository, digest).await? {
-            let Ok(parent) = parent.parse::<Digest>() else {
-                continue;
-            };
-            if self
-                .signatures(repository, &parent, keys)
-                .await?
-                .iter()
-                .any(|s| s.verified)
-            {
+            if let Ok(parent) = parent.parse::<Digest>() {
+                candidates.push(parent);
+            }
+        }
+        for candidate in &candidates {
+            let found = self.signatures(repository, candidate, keys).await?;
+            if found.iter().any(|s| s.verified) {
                 return Ok(true);
             }
         }
-        Ok(false)
+        // Docker Content Trust: a tag signed as one of them by a role holding a trusted key.
+        let trusted = |fingerprint: &String| keys.iter().any(|k| k.key.fingerprint == *fingerprint);
+        Ok(self.signed_tags(repository).await?.iter().any(|t| {
+            candidates.iter().any(|c| c.to_string() == t.digest)
+                && t.key_fingerprints.iter().any(trusted)
+        }))
     }
 }
 

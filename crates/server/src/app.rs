@@ -11,6 +11,7 @@ use berth_accounts::jwt::TokenKeys;
 use berth_accounts::Accounts;
 use berth_registry::meta::Meta;
 use berth_registry::storage::FsStore;
+use berth_registry::trust::keys::TrustSecret;
 use berth_registry::Registry;
 use sqlx::AnyPool;
 
@@ -44,13 +45,17 @@ impl State {
         berth_accounts::webhooks::sender::spawn(&accounts)
             .map_err(|e| anyhow::anyhow!("starting the webhook sender: {e}"))?;
         let authorizer = AccountsAuthorizer(accounts.clone());
+        let trust_secret =
+            berth_accounts::jwt::load_or_create_secret(&config.data_dir.join("trust.secret"))
+                .map_err(|e| anyhow::anyhow!("content trust secret: {e}"))?;
         let registry = Registry::new(
             Meta::new(pool.clone()),
             Arc::new(store),
             Arc::new(authorizer.clone()),
             Arc::new(authorizer),
             config.registry.clone(),
-        );
+        )
+        .with_trust(TrustSecret::new(trust_secret));
         let registry = web::Data::new(registry);
         let site = web::Data::new(berth_web::Site::new(
             registry.clone().into_inner(),

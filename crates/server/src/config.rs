@@ -157,6 +157,7 @@ impl Config {
                 .registry
                 .max_page_size
                 .unwrap_or(defaults.max_page_size),
+            host: host_of(&public_url).to_owned(),
         };
         let public_url = public_url.trim_end_matches('/').to_owned();
         let mut auth = AuthConfig::for_url(&public_url);
@@ -179,10 +180,15 @@ impl Config {
 
     /// The host (and port) clients use in image references, e.g. `registry.example.com`.
     pub fn registry_host(&self) -> &str {
-        let url = self.public_url.as_str();
-        let rest = url.split_once("://").map_or(url, |(_, r)| r);
-        rest.split('/').next().unwrap_or(rest)
+        host_of(&self.public_url)
     }
+}
+
+/// The host (and port) of a URL.
+fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.trim_end_matches('/');
+    rest.split('/').next().unwrap_or(rest)
 }
 
 fn webhooks(args: &Args, file: WebhooksFile, public_url: &str) -> anyhow::Result<WebhookConfig> {

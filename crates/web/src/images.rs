@@ -5,6 +5,7 @@
 use berth_registry::digest::Digest;
 use berth_registry::meta::TagDetail;
 use berth_registry::signatures::{Signature, TrustedKey};
+use berth_registry::trust::SignedTag;
 use berth_registry::Registry;
 use serde::Serialize;
 use serde_json::Value;
@@ -172,17 +173,25 @@ async fn config_json(registry: &Registry, doc: &Value) -> Option<Value> {
     }
 }
 
-/// The signatures of a manifest, and whether one verifies.
+/// The signatures of a tag's manifest (cosign artifacts, and the tag's entries in the
+/// repository's Docker Content Trust collections), and whether one verifies.
 async fn signatures_of(
     registry: &Registry,
     repository: &str,
-    digest: &str,
+    tag: &TagDetail,
     keys: &[TrustedKey],
+    trust: &[SignedTag],
 ) -> berth_registry::Result<(Vec<Signature>, bool)> {
-    let Ok(digest) = digest.parse::<Digest>() else {
+    let Ok(digest) = tag.digest.parse::<Digest>() else {
         return Ok((Vec::new(), false));
     };
-    let found = registry.signatures(repository, &digest, keys).await?;
+    let mut found = registry.signatures(repository, &digest, keys).await?;
+    found.extend(
+        trust
+            .iter()
+            .filter(|t| t.tag == tag.name)
+            .map(|t| t.signature_of(&tag.digest)),
+    );
     let signed = found.iter().any(|s| s.verified);
     Ok((found, signed))
 }
@@ -212,6 +221,7 @@ pub async fn summarize(
             .find(|r| r.digest == digest)
             .map(|r| image_size(&parse(&r.content)))
     };
+    let trust = registry.signed_tags(repository).await?;
     let mut out = Vec::with_capacity(tags.len());
     for (tag, doc) in tags.iter().zip(&docs) {
         let (size, platforms) = if is_index(doc) {
@@ -225,7 +235,7 @@ pub async fn summarize(
                 .filter(|p| p != "/");
             (image_size(doc), platform.into_iter().collect())
         };
-        let (signatures, signed) = signatures_of(registry, repository, &tag.digest, keys).await?;
+        let (signatures, signed) = signatures_of(registry, repository, tag, keys, &trust).await?;
         out.push(TagSummary {
             name: tag.name.clone(),
             digest: tag.digest.clone(),
@@ -342,7 +352,8 @@ pub async fn view(
             Vec::new(),
         )
     };
-    let (signatures, signed) = signatures_of(registry, repository, &tag.digest, keys).await?;
+    let trust = registry.signed_tags(repository).await?;
+    let (signatures, signed) = signatures_of(registry, repository, tag, keys, &trust).await?;
     Ok(TagView {
         summary: TagSummary {
             name: tag.name.clone(),

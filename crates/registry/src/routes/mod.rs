@@ -135,6 +135,9 @@ pub(crate) async fn dispatch(
         .strip_prefix("/v2/")
         .unwrap_or_default()
         .to_owned();
+    if let Some((gun, rest)) = crate::trust::split_path(&tail) {
+        return crate::trust::dispatch(&reg, &req, payload, gun, rest).await;
+    }
     let route = parse_route(&tail)
         .ok_or_else(|| Error::new(Code::NameUnknown, "no such registry endpoint"))?;
     let name = match &route {

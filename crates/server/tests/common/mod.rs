@@ -106,7 +106,33 @@ pub struct TestApp {
     pub state: State,
     pub dir: tempfile::TempDir,
     pub config: Config,
+    /// The certificate of the CA that signed the server's certificate, when serving HTTPS.
+    pub ca_pem: Option<String>,
     handle: actix_web::dev::ServerHandle,
+}
+
+/// A throwaway CA and a certificate it signed for 127.0.0.1, written as PEM files into `dir`:
+/// `(certificate path, key path, CA certificate PEM)`.
+pub fn throwaway_ca(dir: &std::path::Path) -> (PathBuf, PathBuf, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().expect("CA key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "Berth test CA");
+    let ca = ca_params.self_signed(&ca_key).expect("CA certificate");
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().expect("server key");
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .expect("server params")
+        .signed_by(&key, &issuer)
+        .expect("server certificate");
+    let cert_path = dir.join("server.crt");
+    let key_path = dir.join("server.key");
+    std::fs::write(&cert_path, cert.pem()).expect("write certificate");
+    std::fs::write(&key_path, key.serialize_pem()).expect("write key");
+    (cert_path, key_path, ca.pem())
 }
 
 impl TestApp {
@@ -116,16 +142,34 @@ impl TestApp {
 
     /// Starts Berth with the default configuration changed by `tweak`.
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        TestApp::boot(tweak, false).await
+    }
+
+    /// Starts Berth serving HTTPS with a certificate from a throwaway CA (`ca_pem`), which the
+    /// clients trust.
+    pub async fn start_tls() -> TestApp {
+        TestApp::boot(|_| {}, true).await
+    }
+
+    async fn boot(tweak: impl FnOnce(&mut Config), tls: bool) -> TestApp {
         berth_accounts::install_tls_provider();
         let dir = tempfile::tempdir().expect("tempdir");
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
+        let (scheme, tls_cert, tls_key, ca_pem) = if tls {
+            let (cert, key, ca) = throwaway_ca(dir.path());
+            ("https", Some(cert), Some(key), Some(ca))
+        } else {
+            ("http", None, None, None)
+        };
         let args = Args {
             listen: Some(addr),
             data_dir: Some(dir.path().join("data")),
             database_url: Some(test_database_url(dir.path()).await),
-            public_url: Some(format!("http://{addr}")),
+            public_url: Some(format!("{scheme}://{addr}")),
             config: Some(PathBuf::from("/dev/null")),
+            tls_cert,
+            tls_key,
             ..Args::default()
         };
         let mut config = Config::load(&args).expect("config");
@@ -152,7 +196,11 @@ impl TestApp {
         .await
         .expect("admin token")
         .token;
-        let server = app::server(state.clone(), listener, None).expect("server");
+        let tls_config = config
+            .tls
+            .as_ref()
+            .map(|files| berth::tls::server_config(files).expect("TLS configuration"));
+        let server = app::server(state.clone(), listener, tls_config).expect("server");
         let handle = server.handle();
         tokio::spawn(server);
         let mut headers = reqwest::header::HeaderMap::new();
@@ -160,28 +208,32 @@ impl TestApp {
             reqwest::header::AUTHORIZATION,
             basic(ADMIN, &admin_token).parse().expect("header"),
         );
+        let builder = || {
+            let b = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+            match &ca_pem {
+                Some(pem) => b.add_root_certificate(
+                    reqwest::Certificate::from_pem(pem.as_bytes()).expect("CA certificate"),
+                ),
+                None => b,
+            }
+        };
         TestApp {
-            base: format!("http://{addr}"),
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .default_headers(headers)
-                .build()
-                .expect("client"),
-            anonymous: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("client"),
+            base: format!("{scheme}://{addr}"),
+            client: builder().default_headers(headers).build().expect("client"),
+            anonymous: builder().build().expect("client"),
             admin_token,
             state,
             dir,
             config,
+            ca_pem,
             handle,
         }
     }
 
     /// `127.0.0.1:<port>`, as used in image references.
     pub fn host(&self) -> String {
-        self.base.trim_start_matches("http://").to_owned()
+        let base = self.base.as_str();
+        base.split_once("://").map_or(base, |(_, h)| h).to_owned()
     }
 
     pub fn url(&self, path: &str) -> String {

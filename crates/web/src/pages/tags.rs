@@ -47,10 +47,13 @@ fn signature_note(t: &TagSummary) -> String {
                 .signed_at
                 .map(|at| format!(" on {}", time::date_time(at)))
                 .unwrap_or_default();
-            match (&s.signer, &s.problem) {
-                (Some(key), _) => format!("signed with the key {key}{when}"),
-                (None, Some(problem)) => format!("a signature that does not verify: {problem}"),
-                (None, None) => "a signature that does not verify".to_owned(),
+            match (s.verified, s.format, &s.signer, &s.problem) {
+                (true, "notary", Some(role), _) => {
+                    format!("signed through Docker Content Trust by the {role} role{when}")
+                }
+                (true, _, Some(key), _) => format!("signed with the key {key}{when}"),
+                (_, _, _, Some(problem)) => format!("a signature that does not verify: {problem}"),
+                _ => "a signature that does not verify".to_owned(),
             }
         })
         .collect::<Vec<_>>()

@@ -1,0 +1,455 @@
+//! Docker Content Trust: Berth is the Notary server for its own repositories.
+//!
+//! `DOCKER_CONTENT_TRUST=1 docker push` signs a tag into TUF metadata and uploads it here;
+//! `docker pull` with trust on downloads and verifies it before pulling by digest. The API is
+//! notary-server's, under the registry's `/v2/`:
+//!
+//! - `GET /v2/<gun>/_trust/tuf/<role>.json`, `…/<role>.<sha256>.json`, `…/<version>.<role>.json`
+//! - `GET /v2/<gun>/_trust/tuf/{timestamp,snapshot}.key`: the keys Berth signs with
+//! - `POST /v2/<gun>/_trust/tuf/`: a multipart update of root, targets, delegations, snapshot
+//! - `DELETE /v2/<gun>/_trust/tuf/`: the collection's trust data, for repository admins
+//!
+//! A GUN is `<registry host>/<repository>`; reading needs pull on the repository, writing push,
+//! exactly as for images.
+
+mod canonical;
+pub mod keys;
+pub mod metadata;
+mod update;
+
+use std::collections::HashMap;
+
+use actix_web::http::Method;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+
+use crate::auth::Action;
+use crate::error::{Code, Error, Result};
+use crate::meta::{now, NewTufFile, Which};
+use crate::routes::authorize_repo;
+use crate::signatures::Signature;
+use crate::{names, Registry};
+use keys::{ServerKey, TrustSecret};
+use metadata::{valid_role, File, Targets, SNAPSHOT, TARGETS, TIMESTAMP};
+use update::{ServerKeys, TIMESTAMP_LIFETIME};
+
+/// Largest update accepted (all its files together).
+const MAX_UPDATE: usize = 16 << 20;
+
+/// The part of a `/v2/` path that addresses trust data: the GUN and what follows
+/// `/_trust/tuf/`.
+pub(crate) fn split_path(tail: &str) -> Option<(&str, &str)> {
+    tail.split_once("/_trust/tuf/")
+}
+
+/// What a path under `…/_trust/tuf/` asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Resource<'a> {
+    Collection,
+    Key(&'a str),
+    File(&'a str, Which),
+}
+
+fn parse_resource(rest: &str) -> Option<Resource<'_>> {
+    if rest.is_empty() {
+        return Some(Resource::Collection);
+    }
+    if let Some(role) = rest.strip_suffix(".key") {
+        return [TIMESTAMP, SNAPSHOT]
+            .contains(&role)
+            .then_some(Resource::Key(role));
+    }
+    let name = rest.strip_suffix(".json")?;
+    let (role, which) = match name.split_once('.') {
+        Some((version, role))
+            if !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            (role, Which::Version(version.parse().ok()?))
+        }
+        _ => match name.rsplit_once('.') {
+            Some((role, sha)) if sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                (role, Which::Sha256(sha.to_ascii_lowercase()))
+            }
+            _ => (name, Which::Latest),
+        },
+    };
+    valid_role(role).then_some(Resource::File(role, which))
+}
+
+fn invalid(detail: impl Into<String>) -> Error {
+    Error::new(Code::TrustInvalid, detail).explained()
+}
+
+fn internal(e: String) -> Error {
+    Error::internal(e)
+}
+
+impl Registry {
+    fn trust_secret(&self) -> Result<&TrustSecret> {
+        self.trust.as_ref().ok_or_else(|| {
+            Error::new(
+                Code::Unsupported,
+                "content trust is not enabled on this registry",
+            )
+        })
+    }
+
+    /// The key Berth holds for a collection's role, made on first use.
+    async fn server_key(&self, gun: &str, repository: &str, role: &str) -> Result<ServerKey> {
+        let secret = self.trust_secret()?;
+        let context = format!("{gun}/{role}");
+        if let Some(sealed) = self.meta.tuf_key(gun, role).await? {
+            return ServerKey::open(secret, &context, &sealed).map_err(internal);
+        }
+        let key = ServerKey::generate().map_err(internal)?;
+        let sealed = key.seal(secret, &context).map_err(internal)?;
+        self.meta
+            .tuf_add_key(gun, repository, role, &sealed)
+            .await?;
+        // Another request may have made one first; theirs is the one kept.
+        let sealed = self
+            .meta
+            .tuf_key(gun, role)
+            .await?
+            .ok_or_else(|| Error::internal("a trust key vanished"))?;
+        ServerKey::open(secret, &context, &sealed).map_err(internal)
+    }
+
+    async fn existing_key(&self, gun: &str, role: &str) -> Result<Option<ServerKey>> {
+        let secret = self.trust_secret()?;
+        match self.meta.tuf_key(gun, role).await? {
+            Some(sealed) => ServerKey::open(secret, &format!("{gun}/{role}"), &sealed)
+                .map(Some)
+                .map_err(internal),
+            None => Ok(None),
+        }
+    }
+
+    /// The latest timestamp, signed anew when it is past half its life.
+    async fn fresh_timestamp(&self, gun: &str, repository: &str) -> Result<Option<Vec<u8>>> {
+        let Some((data, expires)) = self.meta.tuf_file(gun, TIMESTAMP, &Which::Latest).await?
+        else {
+            return Ok(None);
+        };
+        let now = now();
+        if expires - now > TIMESTAMP_LIFETIME / 2 {
+            return Ok(Some(data));
+        }
+        let current = File::parse(TIMESTAMP, data).map_err(internal)?;
+        let Some((snapshot, _)) = self.meta.tuf_file(gun, SNAPSHOT, &Which::Latest).await? else {
+            return Ok(Some(current.bytes));
+        };
+        let snapshot = File::parse(SNAPSHOT, snapshot).map_err(internal)?;
+        let key = self.server_key(gun, repository, TIMESTAMP).await?;
+        let next =
+            update::timestamp_for(current.version + 1, &snapshot, &key, now).map_err(internal)?;
+        let stored = self
+            .meta
+            .tuf_store(gun, repository, &[new_file(&next)])
+            .await?;
+        if stored {
+            return Ok(Some(next.bytes));
+        }
+        // Another request refreshed it first.
+        Ok(self
+            .meta
+            .tuf_file(gun, TIMESTAMP, &Which::Latest)
+            .await?
+            .map(|(data, _)| data))
+    }
+}
+
+fn new_file(f: &File) -> NewTufFile<'_> {
+    NewTufFile {
+        role: &f.role,
+        version: f.version,
+        sha256: f.sha256_hex(),
+        expires: f.expires,
+        data: &f.bytes,
+    }
+}
+
+/// Everything under `/v2/<gun>/_trust/tuf/`.
+pub(crate) async fn dispatch(
+    reg: &Registry,
+    req: &HttpRequest,
+    payload: web::Payload,
+    gun: &str,
+    rest: &str,
+) -> Result<HttpResponse> {
+    reg.trust_secret()?;
+    let repository = names::gun_repository(gun, &reg.config.host).ok_or_else(|| {
+        Error::new(
+            Code::NameInvalid,
+            format!(
+                "{gun:?} is not a trust collection of this registry: name it \
+                 {}/<repository>, as docker does",
+                reg.config.host
+            ),
+        )
+    })?;
+    let resource = parse_resource(rest).ok_or_else(|| {
+        Error::new(
+            Code::MetadataNotFound,
+            format!("no trust resource {rest:?}"),
+        )
+    })?;
+    let method = req.method();
+    match resource {
+        Resource::Collection if method == Method::POST => {
+            authorize_repo(reg, req, repository, &[Action::Pull, Action::Push]).await?;
+            post_update(reg, req, payload, gun, repository).await
+        }
+        Resource::Collection if method == Method::DELETE => {
+            authorize_repo(reg, req, repository, &[Action::Delete]).await?;
+            reg.meta.tuf_delete(gun).await?;
+            tracing::info!(gun, "trust data deleted");
+            Ok(HttpResponse::Ok()
+                .content_type("application/json")
+                .body("{}"))
+        }
+        Resource::Key(role) if method == Method::GET => {
+            authorize_repo(reg, req, repository, &[Action::Pull, Action::Push]).await?;
+            let key = reg.server_key(gun, repository, role).await?;
+            Ok(HttpResponse::Ok().json(&key.public))
+        }
+        Resource::File(role, which) if method == Method::GET || method == Method::HEAD => {
+            authorize_repo(reg, req, repository, &[Action::Pull]).await?;
+            let data = if role == TIMESTAMP && which == Which::Latest {
+                reg.fresh_timestamp(gun, repository).await?
+            } else {
+                reg.meta
+                    .tuf_file(gun, role, &which)
+                    .await?
+                    .map(|(data, _)| data)
+            };
+            let data = data.ok_or_else(|| {
+                Error::new(
+                    Code::MetadataNotFound,
+                    format!("{gun} has no {role}.json of that version"),
+                )
+            })?;
+            Ok(HttpResponse::Ok()
+                .content_type("application/json")
+                .insert_header(("Cache-Control", "no-cache"))
+                .body(data))
+        }
+        _ => Err(Error::new(
+            Code::Unsupported,
+            "method not allowed on this endpoint",
+        )),
+    }
+}
+
+/// Reads the multipart body: one file per part, named by its role.
+async fn read_parts(req: &HttpRequest, mut payload: web::Payload) -> Result<Vec<File>> {
+    let content_type = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let boundary = multer::parse_boundary(content_type)
+        .map_err(|_| invalid("an update is multipart/form-data with one file per role"))?;
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| invalid(format!("reading the update: {e}")))?;
+        if body.len() + chunk.len() > MAX_UPDATE {
+            return Err(
+                invalid(format!("an update is at most {MAX_UPDATE} bytes")).with_status_413()
+            );
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let stream = futures_util::stream::once(async move {
+        Ok::<_, std::convert::Infallible>(bytes::Bytes::from(body))
+    });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let mut files = Vec::new();
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| invalid(format!("the update is not valid multipart: {e}")))?
+    {
+        let role = field
+            .file_name()
+            .map(str::to_owned)
+            .ok_or_else(|| invalid("every part of an update names its role as its filename"))?;
+        if !valid_role(&role) {
+            return Err(invalid(format!("{role:?} is not a TUF role")));
+        }
+        let data = field
+            .bytes()
+            .await
+            .map_err(|e| invalid(format!("reading {role}.json: {e}")))?;
+        files.push(File::parse(&role, data.to_vec()).map_err(invalid)?);
+    }
+    Ok(files)
+}
+
+async fn post_update(
+    reg: &Registry,
+    req: &HttpRequest,
+    payload: web::Payload,
+    gun: &str,
+    repository: &str,
+) -> Result<HttpResponse> {
+    let parts = read_parts(req, payload).await?;
+    let mut current = HashMap::new();
+    for (role, data) in reg.meta.tuf_latest(gun).await? {
+        let file = File::parse(&role, data).map_err(internal)?;
+        current.insert(role, file);
+    }
+    let timestamp = reg.server_key(gun, repository, TIMESTAMP).await?;
+    let snapshot = reg.existing_key(gun, SNAPSHOT).await?;
+    let keys = ServerKeys {
+        timestamp: &timestamp,
+        snapshot: snapshot.as_ref(),
+    };
+    let files = update::apply(gun, &current, parts, &keys, now()).map_err(|e| {
+        tracing::info!(gun, reason = %e, "trust update refused");
+        invalid(e)
+    })?;
+    let rows: Vec<NewTufFile<'_>> = files.iter().map(new_file).collect();
+    if !reg.meta.tuf_store(gun, repository, &rows).await? {
+        return Err(invalid(
+            "another update of this collection was stored first; fetch the latest metadata and \
+             publish again",
+        ));
+    }
+    let roles: Vec<&str> = files.iter().map(|f| f.role.as_str()).collect();
+    tracing::info!(gun, ?roles, "trust data updated");
+    Ok(HttpResponse::Ok().finish())
+}
+
+/// A tag signed in a trust collection of a repository.
+#[derive(Debug, Clone)]
+pub struct SignedTag {
+    pub tag: String,
+    /// The digest it is signed as (`sha256:…`).
+    pub digest: String,
+    /// The collection (`<host>/<repository>`).
+    pub gun: String,
+    /// The role whose file signs it: `targets`, or a delegation such as `targets/releases`.
+    pub role: String,
+    /// SHA-256 fingerprints of the role's keys, to match against registered signing keys.
+    pub key_fingerprints: Vec<String>,
+    /// When that file was uploaded.
+    pub signed_at: i64,
+}
+
+impl SignedTag {
+    /// As a signature of `digest`: verified when the tag is signed as that digest (every
+    /// stored file was checked against its collection's keys when it was uploaded).
+    pub fn signature_of(&self, digest: &str) -> Signature {
+        let verified = self.digest == digest;
+        Signature {
+            format: "notary",
+            artifact: self.gun.clone(),
+            verified,
+            signer: Some(self.role.clone()),
+            signed_at: Some(self.signed_at),
+            problem: (!verified).then(|| {
+                format!(
+                    "{} signs {} as {}, not this manifest",
+                    self.role, self.tag, self.digest
+                )
+            }),
+        }
+    }
+}
+
+impl Registry {
+    /// Every tag signed in the repository's trust collections, by every role that signs it.
+    pub async fn signed_tags(&self, repository: &str) -> Result<Vec<SignedTag>> {
+        let files = self.meta.tuf_signing_files(repository).await?;
+        let mut out = Vec::new();
+        let mut guns: Vec<&str> = files.iter().map(|f| f.gun.as_str()).collect();
+        guns.dedup();
+        for gun in guns {
+            let parsed: HashMap<&str, (File, i64)> = files
+                .iter()
+                .filter(|f| f.gun == gun)
+                .filter_map(|f| {
+                    let file = File::parse(&f.role, f.data.clone()).ok()?;
+                    Some((f.role.as_str(), (file, f.created_at)))
+                })
+                .collect();
+            let Some(root) = parsed
+                .get(metadata::ROOT)
+                .and_then(|(f, _)| metadata::Root::parse(f, gun, None).ok())
+            else {
+                continue;
+            };
+            let targets: HashMap<&str, Targets> = parsed
+                .iter()
+                .filter(|(role, _)| **role != metadata::ROOT)
+                .filter_map(|(role, (f, _))| Some((*role, Targets::parse(f).ok()?)))
+                .collect();
+            for (role, signed) in &targets {
+                let keys = if *role == TARGETS {
+                    Some(root.role(TARGETS))
+                } else {
+                    role.rsplit_once('/')
+                        .and_then(|(parent, _)| targets.get(parent))
+                        .and_then(|parent| parent.delegations.get(*role))
+                        .map(|d| &d.keys)
+                };
+                let Some(keys) = keys else {
+                    continue;
+                };
+                let fingerprints: Vec<String> =
+                    keys.keys.values().map(|k| k.fingerprint()).collect();
+                for name in signed.targets.keys() {
+                    if let Some((sha, _)) = signed.target(name) {
+                        out.push(SignedTag {
+                            tag: name.clone(),
+                            digest: format!("sha256:{sha}"),
+                            gun: gun.to_owned(),
+                            role: (*role).to_owned(),
+                            key_fingerprints: fingerprints.clone(),
+                            signed_at: parsed[role].1,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_parse_like_notary_server() {
+        assert_eq!(parse_resource(""), Some(Resource::Collection));
+        assert_eq!(
+            parse_resource("timestamp.key"),
+            Some(Resource::Key("timestamp"))
+        );
+        assert_eq!(parse_resource("root.key"), None);
+        assert_eq!(
+            parse_resource("root.json"),
+            Some(Resource::File("root", Which::Latest))
+        );
+        assert_eq!(
+            parse_resource("2.root.json"),
+            Some(Resource::File("root", Which::Version(2)))
+        );
+        let sha = "ab".repeat(32);
+        assert_eq!(
+            parse_resource(&format!("targets/releases.{sha}.json")),
+            Some(Resource::File(
+                "targets/releases",
+                Which::Sha256(sha.clone())
+            ))
+        );
+        assert_eq!(
+            parse_resource("targets/releases.json"),
+            Some(Resource::File("targets/releases", Which::Latest))
+        );
+        assert_eq!(parse_resource("nothing.json"), None);
+        assert_eq!(parse_resource("root"), None);
+    }
+}

@@ -1,0 +1,28 @@
+-- Docker Content Trust: each collection's TUF metadata, every version as uploaded or signed,
+-- and the timestamp and snapshot keys Berth holds for it (sealed with the data directory's
+-- trust.secret). A collection (GUN) is "<registry host>/<repository>"; `repository` says
+-- which, so the trust data goes when the repository does.
+
+CREATE TABLE tuf_files (
+    gun          TEXT NOT NULL,
+    repository   TEXT NOT NULL,
+    role         TEXT NOT NULL,
+    version      BIGINT NOT NULL,
+    sha256       TEXT NOT NULL,
+    expires      BIGINT NOT NULL,
+    data         BLOB NOT NULL,
+    created_at   BIGINT NOT NULL,
+    PRIMARY KEY (gun, role, version)
+);
+CREATE INDEX tuf_files_checksum ON tuf_files (gun, role, sha256);
+CREATE INDEX tuf_files_repository ON tuf_files (repository);
+
+CREATE TABLE tuf_keys (
+    gun          TEXT NOT NULL,
+    repository   TEXT NOT NULL,
+    role         TEXT NOT NULL,
+    sealed       BLOB NOT NULL,
+    created_at   BIGINT NOT NULL,
+    PRIMARY KEY (gun, role)
+);
+CREATE INDEX tuf_keys_repository ON tuf_keys (repository);
