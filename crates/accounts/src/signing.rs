@@ -3,7 +3,9 @@
 //! or of one repository. The signatures themselves live in the registry
 //! ([`berth_registry::signatures`]), which checks them against these keys.
 
+pub use berth_registry::names::namespace_of;
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -171,21 +173,19 @@ pub async fn trusted(pool: &AnyPool, namespace: &str) -> Result<Vec<TrustedKey>>
         .collect())
 }
 
-/// The namespace of a repository name.
-pub fn namespace_of(repository: &str) -> &str {
-    repository.split('/').next().unwrap_or(repository)
-}
-
 /// The scopes where the policy is on, read at most once a second: every manifest pull asks, and
 /// a database round trip each would halve what a registry serves. A change made here shows at
 /// once; one made by another replica within a second.
 #[derive(Default)]
 pub struct PolicyCache {
     scopes: Mutex<Option<(Instant, Arc<HashSet<String>>)>>,
+    /// Bumped by every local change: a read that began before one is not kept.
+    generation: AtomicU64,
 }
 
 impl PolicyCache {
     fn forget(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
         *self.scopes.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 
@@ -196,11 +196,15 @@ impl PolicyCache {
             }
         }
         let read = Instant::now();
+        let generation = self.generation.load(Ordering::SeqCst);
         let scopes: Vec<String> = sqlx::query_scalar("SELECT scope FROM signed_only")
             .fetch_all(pool)
             .await?;
         let scopes = Arc::new(scopes.into_iter().collect::<HashSet<_>>());
-        *self.scopes.lock().unwrap_or_else(PoisonError::into_inner) = Some((read, scopes.clone()));
+        let mut cached = self.scopes.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.generation.load(Ordering::SeqCst) == generation {
+            *cached = Some((read, scopes.clone()));
+        }
         Ok(scopes)
     }
 }

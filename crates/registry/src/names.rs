@@ -46,6 +46,11 @@ pub fn validate_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// The namespace (user or organization) a repository belongs to: its first component.
+pub fn namespace_of(repository: &str) -> &str {
+    repository.split('/').next().unwrap_or(repository)
+}
+
 /// The repository a Docker Content Trust collection (a GUN, `<registry host>/<repository>`)
 /// belongs to, when the GUN names this registry: its first component is `own_host`, or holds a
 /// port (`127.0.0.1:5000`), which no repository name can. `None` for anything else.

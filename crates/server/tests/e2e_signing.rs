@@ -12,7 +12,9 @@
 mod common;
 
 use common::docker::Docker;
-use common::signing::{cosign_tag, Key, Signature, SIGNATURE_CONFIG};
+use common::signing::{
+    add_key, cosign_tag, manifest_status, set_policy, Key, Signature, SIGNATURE_CONFIG,
+};
 use common::skopeo::*;
 use common::*;
 use reqwest::{Method, StatusCode};
@@ -86,30 +88,6 @@ async fn tag(app: &TestApp, repo: &str, tag: &str) -> Value {
         .clone()
 }
 
-async fn add_key(app: &TestApp, path: &str, name: &str, key: &Key) -> Value {
-    let r = app
-        .client
-        .post(app.url(path))
-        .json(&json!({"name": name, "public_key": key.public_pem()}))
-        .send()
-        .await
-        .expect("add key");
-    assert_eq!(r.status(), StatusCode::CREATED, "add key {name} at {path}");
-    r.json().await.expect("key json")
-}
-
-async fn set_policy(app: &TestApp, path: &str, on: bool) -> Value {
-    let r = app
-        .client
-        .put(app.url(path))
-        .json(&json!({ "signed_only": on }))
-        .send()
-        .await
-        .expect("set policy");
-    assert_eq!(r.status(), StatusCode::OK, "policy at {path}");
-    r.json().await.expect("policy json")
-}
-
 #[tokio::test]
 async fn skopeo_signatures_are_verified_shown_and_enforced() {
     let app = TestApp::start().await;
@@ -135,13 +113,10 @@ async fn skopeo_signatures_are_verified_shown_and_enforced() {
     // The signature is under cosign's tag for the manifest's digest.
     let v1 = tag(&app, &repo, "v1").await;
     let sig_tag = cosign_tag(&digest);
-    let r = app
-        .request(Method::GET, &format!("/v2/{repo}/manifests/{sig_tag}"))
-        .header("Accept", OCI_MANIFEST)
-        .send()
-        .await
-        .expect("signature manifest");
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        manifest_status(&app, Method::GET, &repo, &sig_tag).await,
+        StatusCode::OK
+    );
 
     // Before the namespace trusts any key, the signature is there but does not verify.
     assert_eq!(v1["signed"], false, "{v1}");
@@ -161,7 +136,13 @@ async fn skopeo_signatures_are_verified_shown_and_enforced() {
         .expect("bad key");
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 
-    let key = add_key(&app, "/api/v1/user/signing-keys", "release", &release).await;
+    let key = add_key(
+        &app,
+        "/api/v1/user/signing-keys",
+        "release",
+        &release.public_pem(),
+    )
+    .await;
     assert_eq!(key["algorithm"], "ecdsa-p256");
     let v1 = tag(&app, &repo, "v1").await;
     assert_eq!(v1["signed"], true, "{v1}");
@@ -193,15 +174,19 @@ async fn skopeo_signatures_are_verified_shown_and_enforced() {
     let policy = set_policy(&app, "/api/v1/user/signing-policy", true).await;
     assert_eq!(policy["effective"], true);
     for (reference, allowed) in [("v1", true), ("v2", false), ("v3", false)] {
-        let r = app
-            .request(Method::GET, &format!("/v2/{repo}/manifests/{reference}"))
-            .header("Accept", OCI_MANIFEST)
-            .send()
-            .await
-            .expect("pull manifest");
         if allowed {
-            assert_eq!(r.status(), StatusCode::OK, "{reference}");
+            assert_eq!(
+                manifest_status(&app, Method::GET, &repo, reference).await,
+                StatusCode::OK,
+                "{reference}"
+            );
         } else {
+            let r = app
+                .request(Method::GET, &format!("/v2/{repo}/manifests/{reference}"))
+                .header("Accept", OCI_MANIFEST)
+                .send()
+                .await
+                .expect("pull manifest");
             assert_eq!(r.status(), StatusCode::FORBIDDEN, "{reference}");
             let body: Value = r.json().await.expect("error json");
             assert_eq!(body["errors"][0]["code"], "DENIED");
@@ -212,13 +197,10 @@ async fn skopeo_signatures_are_verified_shown_and_enforced() {
         }
     }
     // The signature itself stays readable, so clients can verify.
-    let r = app
-        .request(Method::GET, &format!("/v2/{repo}/manifests/{sig_tag}"))
-        .header("Accept", OCI_MANIFEST)
-        .send()
-        .await
-        .expect("signature manifest");
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        manifest_status(&app, Method::GET, &repo, &sig_tag).await,
+        StatusCode::OK
+    );
 
     // Skopeo gets the signed image and is refused the others.
     let out_dir = tempfile::tempdir().expect("out");
@@ -245,13 +227,10 @@ async fn skopeo_signatures_are_verified_shown_and_enforced() {
 
     // Turning the policy off serves everything again, and the audit log has both changes.
     set_policy(&app, "/api/v1/user/signing-policy", false).await;
-    let r = app
-        .request(Method::GET, &format!("/v2/{repo}/manifests/v3"))
-        .header("Accept", OCI_MANIFEST)
-        .send()
-        .await
-        .expect("pull manifest");
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        manifest_status(&app, Method::GET, &repo, "v3").await,
+        StatusCode::OK
+    );
     let audit: Vec<String> = berth_accounts::audit::recent(&app.state.pool, 20)
         .await
         .expect("audit")
@@ -292,7 +271,7 @@ async fn docker_pulls_only_signed_images_under_the_policy() {
         .expect("digest")
         .to_owned();
     signer.sign(&app, &repo, &digest, &key).await;
-    add_key(&app, "/api/v1/user/signing-keys", "ci", &key).await;
+    add_key(&app, "/api/v1/user/signing-keys", "ci", &key.public_pem()).await;
     let policy = set_policy(
         &app,
         &format!("/api/v1/repositories/{repo}/signing-policy"),

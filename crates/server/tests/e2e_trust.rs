@@ -8,6 +8,7 @@
 mod common;
 
 use common::docker::{build_context, random_text, Docker};
+use common::signing::{add_key, manifest_status, set_policy};
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -29,6 +30,11 @@ fn multipart(files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
     }
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// `docker ARGS` with Berth as the trust server.
+fn trusted(docker: &Docker, app: &TestApp, args: &[&str]) -> tokio::process::Command {
+    docker.trusted(&app.base, app.ca_pem.as_deref().expect("HTTPS"), args)
 }
 
 struct Trust<'a> {
@@ -79,7 +85,7 @@ async fn docker_content_trust_signs_verifies_and_refuses_bad_metadata() {
     // keys from Berth) and publishes the tag.
     let ctx = build_context("FROM scratch\nCOPY a.txt /\n", &[("a.txt", &random_text())]);
     docker.build(ctx.path(), &format!("{gun}:signed")).await;
-    let out = run_command_ok(docker.trusted(&app, &["push", &format!("{gun}:signed")])).await;
+    let out = run_command_ok(trusted(&docker, &app, &["push", &format!("{gun}:signed")])).await;
     assert!(
         out.stdout_text()
             .contains(&format!("Successfully signed {gun}:signed")),
@@ -112,7 +118,7 @@ async fn docker_content_trust_signs_verifies_and_refuses_bad_metadata() {
 
     // Signed pull, with nothing cached: the client downloads and verifies the metadata.
     docker.ok(&["rmi", &format!("{gun}:signed")]).await;
-    let out = run_command_ok(docker.trusted(&app, &["pull", &format!("{gun}:signed")])).await;
+    let out = run_command_ok(trusted(&docker, &app, &["pull", &format!("{gun}:signed")])).await;
     assert!(
         out.stdout_text()
             .contains(&format!("{gun}:signed@{digest}")),
@@ -124,7 +130,12 @@ async fn docker_content_trust_signs_verifies_and_refuses_bad_metadata() {
     let other = build_context("FROM scratch\nCOPY b.txt /\n", &[("b.txt", &random_text())]);
     docker.build(other.path(), &format!("{gun}:unsigned")).await;
     docker.ok(&["push", &format!("{gun}:unsigned")]).await;
-    let out = run_command(docker.trusted(&app, &["pull", &format!("{gun}:unsigned")])).await;
+    let out = run_command(trusted(
+        &docker,
+        &app,
+        &["pull", &format!("{gun}:unsigned")],
+    ))
+    .await;
     assert!(
         !out.status.success(),
         "an unsigned tag was pulled with trust"
@@ -216,8 +227,71 @@ async fn docker_content_trust_signs_verifies_and_refuses_bad_metadata() {
     // Nothing of it was stored.
     assert_eq!(trust.file("targets.json").await.1, targets);
     assert_eq!(trust.file("root.json").await.1, root);
-    let out = run_command_ok(docker.trusted(&app, &["pull", &format!("{gun}:signed")])).await;
+    let out = run_command_ok(trusted(&docker, &app, &["pull", &format!("{gun}:signed")])).await;
     assert!(out.stdout_text().contains(&digest));
+
+    // A timestamp near its expiry is signed anew when asked for, with the next version, and
+    // clients accept it.
+    let version = |bytes: &[u8]| {
+        let v: Value = serde_json::from_slice(bytes).expect("timestamp.json");
+        v["signed"]["version"].as_i64().expect("version")
+    };
+    let soon = berth_registry::meta::now() + 3600;
+    sqlx::query("UPDATE tuf_files SET expires = $1 WHERE role = 'timestamp'")
+        .bind(soon)
+        .execute(&app.state.pool)
+        .await
+        .expect("age the timestamp");
+    let (_, refreshed) = trust.file("timestamp.json").await;
+    assert_eq!(version(&refreshed), version(&timestamp) + 1);
+    let stored: i64 =
+        sqlx::query_scalar("SELECT MAX(expires) FROM tuf_files WHERE role = 'timestamp'")
+            .fetch_one(&app.state.pool)
+            .await
+            .expect("expiry");
+    assert!(stored > soon + 13 * 86_400, "refreshed for 14 days");
+    docker.ok(&["rmi", &format!("{gun}:signed")]).await;
+    run_command_ok(trusted(&docker, &app, &["pull", &format!("{gun}:signed")])).await;
+
+    // Under the signed-only policy a tag signed through content trust counts once the key of
+    // the role that signed it is one the namespace trusts.
+    set_policy(
+        &app,
+        &format!("/api/v1/repositories/{ADMIN}/trusted/signing-policy"),
+        true,
+    )
+    .await;
+    let repo = format!("{ADMIN}/trusted");
+    assert_eq!(
+        manifest_status(&app, Method::GET, &repo, "signed").await,
+        StatusCode::FORBIDDEN
+    );
+    let root_json: Value = serde_json::from_slice(&root).expect("root.json");
+    let key_id = root_json["signed"]["roles"]["targets"]["keyids"][0]
+        .as_str()
+        .expect("targets key id");
+    let public = root_json["signed"]["keys"][key_id]["keyval"]["public"]
+        .as_str()
+        .expect("targets key");
+    let pem = format!("-----BEGIN PUBLIC KEY-----\n{public}\n-----END PUBLIC KEY-----\n");
+    add_key(&app, "/api/v1/user/signing-keys", "repository-key", &pem).await;
+    assert_eq!(
+        manifest_status(&app, Method::GET, &repo, "signed").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        manifest_status(&app, Method::GET, &repo, "unsigned").await,
+        StatusCode::FORBIDDEN
+    );
+    docker.ok(&["rmi", &format!("{gun}:signed")]).await;
+    docker.ok(&["pull", &format!("{gun}:signed")]).await;
+    let out = docker.run(&["pull", &format!("{gun}:unsigned")]).await;
+    assert!(!out.status.success());
+    assert!(
+        out.stderr_text().contains("only serves signed images"),
+        "{}",
+        out.stderr_text()
+    );
 
     // Its administrator may delete it; then there is no trust data to pull with.
     let r = app
@@ -227,4 +301,105 @@ async fn docker_content_trust_signs_verifies_and_refuses_bad_metadata() {
         .expect("DELETE");
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(trust.file("root.json").await.0, StatusCode::NOT_FOUND);
+}
+
+/// What docker's signed push, signed pull and trusted pull of an unsigned tag came to.
+#[derive(Debug, PartialEq, Eq)]
+struct Outcome {
+    signed_push: bool,
+    signed_pull: bool,
+    unsigned_refused: bool,
+}
+
+async fn docker_flows(docker: &mut Docker, app: &TestApp, server: &str, repo: &str) -> Outcome {
+    let ca = app.ca_pem.as_deref().expect("HTTPS");
+    let image = format!("{}/{ADMIN}/{repo}", app.host());
+    let ctx = build_context("FROM scratch\nCOPY a.txt /\n", &[("a.txt", &random_text())]);
+    docker.build(ctx.path(), &format!("{image}:signed")).await;
+    let push = run_command(docker.trusted(server, ca, &["push", &format!("{image}:signed")])).await;
+    docker.ok(&["rmi", &format!("{image}:signed")]).await;
+    let pull = run_command(docker.trusted(server, ca, &["pull", &format!("{image}:signed")])).await;
+    let other = build_context("FROM scratch\nCOPY b.txt /\n", &[("b.txt", &random_text())]);
+    docker
+        .build(other.path(), &format!("{image}:unsigned"))
+        .await;
+    docker.ok(&["push", &format!("{image}:unsigned")]).await;
+    let unsigned =
+        run_command(docker.trusted(server, ca, &["pull", &format!("{image}:unsigned")])).await;
+    Outcome {
+        signed_push: push.status.success(),
+        signed_pull: pull.status.success(),
+        unsigned_refused: !unsigned.status.success()
+            && unsigned.stderr_text().contains("trust data for unsigned"),
+    }
+}
+
+/// Debian's notary-server, the reference trust server, on a free loopback port with Berth's
+/// certificate and its own memory storage and signer.
+struct NotaryServer {
+    child: std::process::Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl NotaryServer {
+    async fn start(app: &TestApp) -> NotaryServer {
+        let dir = tempfile::tempdir().expect("notary-server dir");
+        let port = common::binary::free_port();
+        let config = serde_json::json!({
+            "server": {
+                "http_addr": format!("127.0.0.1:{port}"),
+                "tls_cert_file": app.dir.path().join("server.crt"),
+                "tls_key_file": app.dir.path().join("server.key"),
+            },
+            "trust_service": {"type": "local", "hostname": "", "port": "", "key_algorithm": "ecdsa"},
+            "logging": {"level": "error"},
+            "storage": {"backend": "memory"},
+        });
+        let path = dir.path().join("server.json");
+        std::fs::write(&path, config.to_string()).expect("write config");
+        let child = std::process::Command::new("notary-server")
+            .arg("-config")
+            .arg(&path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start notary-server");
+        let url = format!("https://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if app.anonymous.get(format!("{url}/v2/")).send().await.is_ok() {
+                return NotaryServer {
+                    child,
+                    url,
+                    _dir: dir,
+                };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("notary-server did not answer on {url}");
+    }
+}
+
+impl Drop for NotaryServer {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+#[tokio::test]
+async fn docker_flows_match_notary_server() {
+    let app = TestApp::start_tls().await;
+    let notary = NotaryServer::start(&app).await;
+    let mut docker = Docker::new();
+    docker.login(&app).await;
+    let expected = Outcome {
+        signed_push: true,
+        signed_pull: true,
+        unsigned_refused: true,
+    };
+    let reference = docker_flows(&mut docker, &app, &notary.url, "reference").await;
+    assert_eq!(reference, expected, "against notary-server");
+    let berth = docker_flows(&mut docker, &app, &app.base, "berth").await;
+    assert_eq!(berth, expected, "against Berth");
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::signing::{cosign_tag, Key, Signature, SIGNATURE_CONFIG};
+use common::signing::{cosign_tag, manifest_status, set_policy, Key, Signature, SIGNATURE_CONFIG};
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -21,15 +21,6 @@ async fn cosign(app: &TestApp, repo: &str, digest: &str, key: &Key) {
         .put_manifest(repo, &cosign_tag(digest), OCI_MANIFEST, &manifest)
         .await;
     assert_eq!(r.status(), StatusCode::CREATED, "push signature");
-}
-
-async fn status_of(app: &TestApp, method: Method, repo: &str, reference: &str) -> StatusCode {
-    app.request(method, &format!("/v2/{repo}/manifests/{reference}"))
-        .header("Accept", format!("{OCI_MANIFEST}, {OCI_INDEX}"))
-        .send()
-        .await
-        .expect("manifest request")
-        .status()
 }
 
 /// The repositories `/api/v1/search?signed=true` lists.
@@ -290,32 +281,30 @@ async fn the_signed_only_policy_serves_only_what_a_trusted_key_signed() {
         .contains("not this manifest"));
 
     // Policy on the repository: only the signed tag (and the signatures) can be pulled.
-    let r = app
-        .client
-        .put(app.url(&format!("/api/v1/repositories/{repo}/signing-policy")))
-        .json(&json!({"signed_only": true}))
-        .send()
-        .await
-        .expect("policy");
-    assert_eq!(r.status(), StatusCode::OK);
+    set_policy(
+        &app,
+        &format!("/api/v1/repositories/{repo}/signing-policy"),
+        true,
+    )
+    .await;
     for method in [Method::GET, Method::HEAD] {
         assert_eq!(
-            status_of(&app, method.clone(), &repo, "signed").await,
+            manifest_status(&app, method.clone(), &repo, "signed").await,
             StatusCode::OK
         );
         assert_eq!(
-            status_of(&app, method.clone(), &repo, &signed).await,
+            manifest_status(&app, method.clone(), &repo, &signed).await,
             StatusCode::OK
         );
         for refused in ["foreign", "unsigned", "copied", unsigned.as_str()] {
             assert_eq!(
-                status_of(&app, method.clone(), &repo, refused).await,
+                manifest_status(&app, method.clone(), &repo, refused).await,
                 StatusCode::FORBIDDEN,
                 "{method} {refused}"
             );
         }
         assert_eq!(
-            status_of(&app, method.clone(), &repo, &sig_tag(&signed)).await,
+            manifest_status(&app, method.clone(), &repo, &sig_tag(&signed)).await,
             StatusCode::OK
         );
     }
@@ -329,7 +318,7 @@ async fn the_signed_only_policy_serves_only_what_a_trusted_key_signed() {
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(
-        status_of(&app, Method::GET, &repo, &disguise).await,
+        manifest_status(&app, Method::GET, &repo, &disguise).await,
         StatusCode::FORBIDDEN
     );
 
@@ -347,16 +336,16 @@ async fn the_signed_only_policy_serves_only_what_a_trusted_key_signed() {
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(
-        status_of(&app, Method::GET, &repo, &child).await,
+        manifest_status(&app, Method::GET, &repo, &child).await,
         StatusCode::FORBIDDEN
     );
     cosign(&app, &repo, &sha256(index.as_bytes()), &release).await;
     assert_eq!(
-        status_of(&app, Method::GET, &repo, "multi").await,
+        manifest_status(&app, Method::GET, &repo, "multi").await,
         StatusCode::OK
     );
     assert_eq!(
-        status_of(&app, Method::GET, &repo, &child).await,
+        manifest_status(&app, Method::GET, &repo, &child).await,
         StatusCode::OK
     );
 
@@ -366,21 +355,19 @@ async fn the_signed_only_policy_serves_only_what_a_trusted_key_signed() {
     let r = app.delete(&format!("/api/v1/user/signing-keys/{id}")).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_eq!(
-        status_of(&app, Method::GET, &repo, "signed").await,
+        manifest_status(&app, Method::GET, &repo, "signed").await,
         StatusCode::FORBIDDEN
     );
 
     // Switched off: everything is served again. The namespace-wide switch works the same.
-    let r = app
-        .client
-        .put(app.url(&format!("/api/v1/repositories/{repo}/signing-policy")))
-        .json(&json!({"signed_only": false}))
-        .send()
-        .await
-        .expect("policy");
-    assert_eq!(r.status(), StatusCode::OK);
+    set_policy(
+        &app,
+        &format!("/api/v1/repositories/{repo}/signing-policy"),
+        false,
+    )
+    .await;
     assert_eq!(
-        status_of(&app, Method::GET, &repo, "unsigned").await,
+        manifest_status(&app, Method::GET, &repo, "unsigned").await,
         StatusCode::OK
     );
     let r = app
@@ -393,7 +380,7 @@ async fn the_signed_only_policy_serves_only_what_a_trusted_key_signed() {
     let policy: Value = r.json().await.expect("policy");
     assert_eq!(policy["effective"], true);
     assert_eq!(
-        status_of(&app, Method::GET, &repo, "unsigned").await,
+        manifest_status(&app, Method::GET, &repo, "unsigned").await,
         StatusCode::FORBIDDEN
     );
     let repo_policy = app

@@ -187,7 +187,7 @@ async fn insert(
 /// The active webhooks that want `kind` events of `repository`: its own and its
 /// organization's.
 async fn subscribers(conn: &mut AnyConnection, kind: Kind, repository: &str) -> Result<Vec<i64>> {
-    let namespace = repository.split('/').next().unwrap_or(repository);
+    let namespace = berth_registry::names::namespace_of(repository);
     Ok(sqlx::query_scalar(&format!(
         "SELECT id FROM webhooks WHERE active = 1 AND {} = 1
          AND (repository = $1 OR (repository IS NULL AND namespace = $2))",

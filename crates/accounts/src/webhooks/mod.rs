@@ -104,7 +104,7 @@ pub enum Owner {
 impl Owner {
     fn namespace(&self) -> &str {
         match self {
-            Owner::Repository(r) => r.split('/').next().unwrap_or(r),
+            Owner::Repository(r) => berth_registry::names::namespace_of(r),
             Owner::Org(o) => o,
         }
     }

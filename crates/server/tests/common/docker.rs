@@ -44,19 +44,17 @@ impl Docker {
         cmd
     }
 
-    /// `docker ARGS` with Docker Content Trust on, `app` as the trust server (its CA trusted
-    /// where the CLI looks for it) and the passphrases for new keys given.
-    pub fn trusted(&self, app: &TestApp, args: &[&str]) -> tokio::process::Command {
-        let ca = app
-            .ca_pem
-            .as_deref()
-            .expect("a trust server is served over HTTPS");
-        let dir = self.config.path().join("tls").join(app.host());
+    /// `docker ARGS` with Docker Content Trust on, `server` (`https://host:port`) as the trust
+    /// server with `ca_pem` trusted where the CLI looks for it, and the passphrases for new keys
+    /// given.
+    pub fn trusted(&self, server: &str, ca_pem: &str, args: &[&str]) -> tokio::process::Command {
+        let host = server.trim_start_matches("https://");
+        let dir = self.config.path().join("tls").join(host);
         std::fs::create_dir_all(&dir).expect("tls dir");
-        std::fs::write(dir.join("ca.crt"), ca).expect("write CA certificate");
+        std::fs::write(dir.join("ca.crt"), ca_pem).expect("write CA certificate");
         let mut cmd = self.command(args);
         cmd.env("DOCKER_CONTENT_TRUST", "1")
-            .env("DOCKER_CONTENT_TRUST_SERVER", &app.base)
+            .env("DOCKER_CONTENT_TRUST_SERVER", server)
             .env(
                 "DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE",
                 "root key passphrase",

@@ -119,3 +119,53 @@ impl Signature {
         .into_bytes()
     }
 }
+
+/// `GET`/`HEAD` of a manifest as the administrator, accepting OCI manifests and indexes: the
+/// status (what the signed-only policy decides).
+pub async fn manifest_status(
+    app: &super::TestApp,
+    method: reqwest::Method,
+    repo: &str,
+    reference: &str,
+) -> reqwest::StatusCode {
+    app.request(method, &format!("/v2/{repo}/manifests/{reference}"))
+        .header(
+            "Accept",
+            format!("{}, {}", super::OCI_MANIFEST, super::OCI_INDEX),
+        )
+        .send()
+        .await
+        .expect("manifest request")
+        .status()
+}
+
+/// Registers a public key (PEM) at `path` (`/api/v1/user/signing-keys`, …) as the
+/// administrator.
+pub async fn add_key(app: &super::TestApp, path: &str, name: &str, pem: &str) -> serde_json::Value {
+    let r = app
+        .client
+        .post(app.url(path))
+        .json(&serde_json::json!({"name": name, "public_key": pem}))
+        .send()
+        .await
+        .expect("add key");
+    assert_eq!(
+        r.status(),
+        reqwest::StatusCode::CREATED,
+        "add key {name} at {path}"
+    );
+    r.json().await.expect("key json")
+}
+
+/// Switches the signed-only policy at `path` as the administrator.
+pub async fn set_policy(app: &super::TestApp, path: &str, on: bool) -> serde_json::Value {
+    let r = app
+        .client
+        .put(app.url(path))
+        .json(&serde_json::json!({ "signed_only": on }))
+        .send()
+        .await
+        .expect("set policy");
+    assert_eq!(r.status(), reqwest::StatusCode::OK, "policy at {path}");
+    r.json().await.expect("policy json")
+}

@@ -10,21 +10,24 @@ use serde::Deserialize;
 
 use super::{user, ApiError};
 
-/// The namespace a route is about: the organization it names, or the caller's own.
-async fn namespace(accounts: &Accounts, req: &HttpRequest) -> Result<String, ApiError> {
-    match req.match_info().get("org") {
-        Some(org) => Ok(orgs::get(&accounts.pool, org).await?.name),
-        None => Ok(user(accounts, req).await?.0.name),
+/// The namespace a route is about: the organization it names, or the caller's own (`me`, when
+/// the caller was already authenticated).
+async fn namespace(
+    accounts: &Accounts,
+    req: &HttpRequest,
+    me: Option<&User>,
+) -> Result<String, ApiError> {
+    match (req.match_info().get("org"), me) {
+        (Some(org), _) => Ok(orgs::get(&accounts.pool, org).await?.name),
+        (None, Some(me)) => Ok(me.name.clone()),
+        (None, None) => Ok(user(accounts, req).await?.0.name),
     }
 }
 
 /// The namespace, if the caller administers it.
 async fn managed(accounts: &Accounts, req: &HttpRequest) -> Result<(String, User), ApiError> {
     let (me, _) = user(accounts, req).await?;
-    let namespace = match req.match_info().get("org") {
-        Some(org) => orgs::get(&accounts.pool, org).await?.name,
-        None => me.name.clone(),
-    };
+    let namespace = namespace(accounts, req, Some(&me)).await?;
     if !signing::can_manage(&accounts.pool, &me, &namespace).await? {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -39,7 +42,7 @@ pub async fn list_keys(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
 ) -> Result<HttpResponse, ApiError> {
-    let namespace = namespace(&accounts, &req).await?;
+    let namespace = namespace(&accounts, &req, None).await?;
     Ok(HttpResponse::Ok().json(signing::list(&accounts.pool, &namespace).await?))
 }
 
