@@ -169,6 +169,34 @@ async fn docker_content_trust_signs_verifies_and_refuses_bad_metadata() {
     );
     assert!(!listed.contains("unsigned"), "{listed}");
 
+    // Delegations: a signer added with `docker trust signer add` signs in a role of its own.
+    let keys = tempfile::tempdir().expect("keys dir");
+    let keys_dir = keys.path().to_str().expect("utf-8 path");
+    let trust_cmd = |args: &[&str]| trusted(&docker, &app, args);
+    run_command_ok(trust_cmd(&[
+        "trust", "key", "generate", "releaser", "--dir", keys_dir,
+    ]))
+    .await;
+    let public = format!("{keys_dir}/releaser.pub");
+    run_command_ok(trust_cmd(&[
+        "trust", "signer", "add", "--key", &public, "releaser", &gun,
+    ]))
+    .await;
+    run_command_ok(trust_cmd(&["trust", "sign", &format!("{gun}:unsigned")])).await;
+    let tag = app
+        .json(&format!(
+            "/api/v1/repositories/{ADMIN}/trusted/tags/unsigned"
+        ))
+        .await;
+    let signers: Vec<&str> = tag["summary"]["signatures"]
+        .as_array()
+        .expect("signatures")
+        .iter()
+        .filter(|s| s["verified"] == true)
+        .filter_map(|s| s["signer"].as_str())
+        .collect();
+    assert!(signers.contains(&"targets/releaser"), "{tag}");
+
     // Bad updates are refused and leave the collection as it was.
     let trust = Trust {
         app: &app,
@@ -365,18 +393,23 @@ impl NotaryServer {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("start notary-server");
-        let url = format!("https://127.0.0.1:{port}");
+        let server = NotaryServer {
+            child,
+            url: format!("https://127.0.0.1:{port}"),
+            _dir: dir,
+        };
         for _ in 0..100 {
-            if app.anonymous.get(format!("{url}/v2/")).send().await.is_ok() {
-                return NotaryServer {
-                    child,
-                    url,
-                    _dir: dir,
-                };
+            let ping = app
+                .anonymous
+                .get(format!("{}/v2/", server.url))
+                .send()
+                .await;
+            if ping.is_ok() {
+                return server;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        panic!("notary-server did not answer on {url}");
+        panic!("notary-server did not answer on {}", server.url);
     }
 }
 
