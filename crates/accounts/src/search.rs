@@ -74,8 +74,9 @@ pub struct Query<'a> {
     pub text: &'a str,
     /// Only repositories of this namespace.
     pub namespace: Option<&'a str>,
-    /// Only repositories with signed images: a tag carries a cosign signature and the namespace
-    /// has signing keys to check it with (each tag's page tells whether it verifies).
+    /// Only repositories with signed images: a tag carries a cosign or Notation signature and the
+    /// namespace has signing keys to check it with, or the repository has Docker Content Trust
+    /// data (each tag's page tells whether its signatures verify).
     pub signed: bool,
     pub sort: Sort,
     pub offset: i64,
@@ -256,9 +257,15 @@ fn filter_sql(
     }
     if query.signed {
         filter.push(
-            " AND EXISTS (SELECT 1 FROM repositories r JOIN tags t ON t.repository_id = r.id
-                          WHERE r.name = rs.repository AND t.name LIKE 'sha256-%.sig')
-              AND EXISTS (SELECT 1 FROM signing_keys k WHERE k.namespace = rs.namespace)",
+            " AND ((EXISTS (SELECT 1 FROM repositories r JOIN tags t ON t.repository_id = r.id
+                           WHERE r.name = rs.repository AND t.name LIKE 'sha256-%.sig')
+                    OR EXISTS (SELECT 1 FROM repositories r JOIN manifests m
+                                 ON m.repository_id = r.id
+                               WHERE r.name = rs.repository
+                                 AND m.artifact_type = 'application/vnd.cncf.notary.signature'))
+                   AND EXISTS (SELECT 1 FROM signing_keys k WHERE k.namespace = rs.namespace)
+                   OR EXISTS (SELECT 1 FROM tuf_files f
+                              WHERE f.repository = rs.repository AND f.role = 'targets'))",
         );
     }
 

@@ -3,6 +3,9 @@
 //! `sha256-<hex>.sig` (or attached through the referrers API) whose layers are "simple signing"
 //! payloads naming the signed manifest's digest, each with its signature in an annotation.
 //!
+//! Notation signatures (`notation sign`: a JWS envelope in an artifact that refers to the
+//! manifest) are recognised the same way ([`notation`]).
+//!
 //! Berth checks those signatures itself against public keys that namespace administrators
 //! register (ECDSA P-256 and Ed25519), so the UI, the API and the signed-only pull policy all
 //! rest on the same verdict.
@@ -15,6 +18,8 @@ use sha2::{Digest as _, Sha256};
 use crate::digest::Digest;
 use crate::error::Result;
 use crate::Registry;
+
+mod notation;
 
 /// Media type of a simple signing payload layer.
 pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
@@ -143,7 +148,8 @@ pub struct TrustedKey {
 /// One signature found for a manifest, and what Berth made of it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Signature {
-    /// `cosign`: a sigstore simple signing payload.
+    /// `cosign`: a sigstore simple signing payload; `notation`: a Notary Project JWS envelope;
+    /// `notary`: a Docker Content Trust (TUF) target.
     pub format: &'static str,
     /// The signature artifact's digest.
     pub artifact: String,
@@ -157,13 +163,20 @@ pub struct Signature {
     pub problem: Option<String>,
 }
 
-struct SignatureLayer {
-    payload: Digest,
-    signature: String,
+/// A layer that carries a signature.
+enum SignatureLayer {
+    /// A simple signing payload, its signature in an annotation.
+    Cosign { payload: Digest, signature: String },
+    /// A Notation JWS envelope.
+    Notation { envelope: Digest },
 }
 
 #[derive(Deserialize)]
 struct ManifestLayers {
+    #[serde(rename = "artifactType", default)]
+    artifact_type: Option<String>,
+    #[serde(default)]
+    config: Option<Layer>,
     #[serde(default)]
     layers: Vec<Layer>,
 }
@@ -181,14 +194,19 @@ fn signature_layers(manifest: &[u8]) -> Vec<SignatureLayer> {
     let Ok(m) = serde_json::from_slice::<ManifestLayers>(manifest) else {
         return Vec::new();
     };
+    let notation = m.artifact_type.as_deref() == Some(notation::ARTIFACT_TYPE)
+        || m.config.as_ref().map(|c| c.media_type.as_str()) == Some(notation::ARTIFACT_TYPE);
     m.layers
         .into_iter()
-        .filter(|l| l.media_type == SIMPLE_SIGNING)
-        .filter_map(|l| {
-            Some(SignatureLayer {
+        .filter_map(|l| match l.media_type.as_str() {
+            SIMPLE_SIGNING => Some(SignatureLayer::Cosign {
                 payload: l.digest.parse().ok()?,
                 signature: l.annotations.get(SIGNATURE_ANNOTATION)?.clone(),
-            })
+            }),
+            notation::JWS if notation => Some(SignatureLayer::Notation {
+                envelope: l.digest.parse().ok()?,
+            }),
+            _ => None,
         })
         .take(MAX_LAYERS)
         .collect()
@@ -306,14 +324,16 @@ impl Registry {
         let mut found = Vec::new();
         for (artifact, content) in artifacts {
             for layer in signature_layers(&content) {
-                let payload = self.small_blob(&layer.payload, MAX_PAYLOAD).await?;
-                found.push(judge(
-                    &artifact,
-                    digest,
-                    payload.as_deref(),
-                    &layer.signature,
-                    keys,
-                ));
+                found.push(match layer {
+                    SignatureLayer::Cosign { payload, signature } => {
+                        let payload = self.small_blob(&payload, MAX_PAYLOAD).await?;
+                        judge(&artifact, digest, payload.as_deref(), &signature, keys)
+                    }
+                    SignatureLayer::Notation { envelope } => {
+                        let envelope = self.small_blob(&envelope, MAX_PAYLOAD).await?;
+                        notation::judge(&artifact, digest, envelope.as_deref(), keys)
+                    }
+                });
             }
         }
         Ok(found)

@@ -108,6 +108,12 @@ async fn docker_content_trust_signs_verifies_and_refuses_bad_metadata() {
     assert_eq!(signature["signer"], "targets");
     assert_eq!(signature["verified"], true);
     assert_eq!(signature["artifact"], gun.as_str());
+    let found = app.json("/api/v1/search?signed=true").await;
+    assert_eq!(
+        found["results"][0]["name"],
+        format!("{ADMIN}/trusted"),
+        "{found}"
+    );
     let page = app
         .get(&format!("/r/{ADMIN}/trusted/tags"))
         .await

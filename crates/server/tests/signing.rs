@@ -5,7 +5,10 @@
 
 mod common;
 
-use common::signing::{cosign_tag, manifest_status, set_policy, Key, Signature, SIGNATURE_CONFIG};
+use common::signing::{
+    cosign_tag, manifest_status, notation_manifest, set_policy, Key, NotationSigner, Signature,
+    SIGNATURE_CONFIG,
+};
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -544,4 +547,86 @@ async fn keys_and_policies_are_managed_in_the_settings_pages() {
     // An organization's page is for its owners.
     let (status, _) = page(&bob, &app, "/o/nobody/settings/signing").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// Signs the manifest `digest` of `repo` as `notation sign` does: the envelope and config
+/// blobs, then the signature artifact with the manifest as its subject (no tag).
+async fn notation_sign(app: &TestApp, repo: &str, manifest: &[u8], signer: &NotationSigner) {
+    let digest = sha256(manifest);
+    let envelope = signer.envelope(&digest, OCI_MANIFEST, manifest.len());
+    let envelope_digest = app.push_blob(repo, &envelope).await;
+    let config_digest = app.push_blob(repo, SIGNATURE_CONFIG).await;
+    let artifact = notation_manifest(
+        (&digest, OCI_MANIFEST, manifest.len()),
+        (&envelope_digest, envelope.len()),
+        &config_digest,
+    );
+    let r = app
+        .put_manifest(repo, &sha256(&artifact), OCI_MANIFEST, &artifact)
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED, "push notation signature");
+}
+
+#[tokio::test]
+async fn notation_signatures_are_verified_and_count_under_the_policy() {
+    let app = TestApp::start().await;
+    let repo = format!("{ADMIN}/notated");
+    let (signed, _) = app.push_image(&repo, "signed", b"notation one").await;
+    let (foreign, _) = app.push_image(&repo, "foreign", b"notation two").await;
+    app.push_image(&repo, "unsigned", b"notation three").await;
+    let release = NotationSigner::new("release");
+    let stranger = NotationSigner::new("stranger");
+    notation_sign(&app, &repo, &signed, &release).await;
+    notation_sign(&app, &repo, &foreign, &stranger).await;
+
+    let r = app
+        .client
+        .post(app.url("/api/v1/user/signing-keys"))
+        .json(&json!({"name": "notation-release", "public_key": release.public_pem}))
+        .send()
+        .await
+        .expect("add key");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let s = summary(&app, &repo, "signed").await;
+    assert_eq!(s["signed"], true, "{s}");
+    let signature = &s["signatures"][0];
+    assert_eq!(signature["format"], "notation");
+    assert_eq!(signature["signer"], "notation-release");
+    assert_eq!(signature["signed_at"], 1_796_040_000);
+    assert_eq!(signed_search(&app).await, vec![repo.clone()]);
+    let s = summary(&app, &repo, "foreign").await;
+    assert_eq!(s["signed"], false);
+    assert_eq!(
+        s["signatures"][0]["problem"],
+        "no key the namespace trusts made this signature"
+    );
+
+    // The policy serves what a trusted key signed, and the signature artifacts themselves.
+    set_policy(
+        &app,
+        &format!("/api/v1/repositories/{repo}/signing-policy"),
+        true,
+    )
+    .await;
+    for (reference, status) in [
+        ("signed", StatusCode::OK),
+        ("foreign", StatusCode::FORBIDDEN),
+        ("unsigned", StatusCode::FORBIDDEN),
+    ] {
+        assert_eq!(
+            manifest_status(&app, Method::GET, &repo, reference).await,
+            status,
+            "{reference}"
+        );
+    }
+    let referrers = app
+        .json(&format!("/v2/{repo}/referrers/{}", sha256(&signed)))
+        .await;
+    let artifact = referrers["manifests"][0]["digest"]
+        .as_str()
+        .expect("the signature is a referrer");
+    assert_eq!(
+        manifest_status(&app, Method::GET, &repo, artifact).await,
+        StatusCode::OK
+    );
 }

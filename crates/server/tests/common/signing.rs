@@ -169,3 +169,96 @@ pub async fn set_policy(app: &super::TestApp, path: &str, on: bool) -> serde_jso
     assert_eq!(r.status(), reqwest::StatusCode::OK, "policy at {path}");
     r.json().await.expect("policy json")
 }
+
+/// A Notation signer: a P-256 key and a self-signed certificate for it, signing as `notation
+/// sign` does (a JWS envelope in JSON serialization, ES256).
+pub struct NotationSigner {
+    certificate: Vec<u8>,
+    key: EcdsaKeyPair,
+    /// The public key as PEM, as people register it.
+    pub public_pem: String,
+}
+
+impl NotationSigner {
+    pub fn new(name: &str) -> NotationSigner {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let certificate = params
+            .self_signed(&key)
+            .expect("certificate")
+            .der()
+            .to_vec();
+        NotationSigner {
+            certificate,
+            key: EcdsaKeyPair::from_pkcs8(
+                &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                &key.serialize_der(),
+            )
+            .expect("signing key"),
+            public_pem: key.public_key_pem(),
+        }
+    }
+
+    /// The JWS envelope signing the manifest `digest`.
+    pub fn envelope(&self, digest: &str, media_type: &str, size: usize) -> Vec<u8> {
+        let url = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let protected = url.encode(
+            json!({
+                "alg": "ES256",
+                "crit": ["io.cncf.notary.signingScheme"],
+                "cty": "application/vnd.cncf.notary.payload.v1+json",
+                "io.cncf.notary.signingScheme": "notary.x509",
+                "io.cncf.notary.signingTime": "2026-11-30T12:00:00Z",
+            })
+            .to_string(),
+        );
+        let payload = url.encode(
+            json!({"targetArtifact": {"mediaType": media_type, "digest": digest, "size": size}})
+                .to_string(),
+        );
+        let signature = self
+            .key
+            .sign(
+                &SystemRandom::new(),
+                format!("{protected}.{payload}").as_bytes(),
+            )
+            .expect("sign");
+        json!({
+            "payload": payload,
+            "protected": protected,
+            "header": {
+                "x5c": [B64.encode(&self.certificate)],
+                "io.cncf.notary.signingAgent": "berth tests",
+            },
+            "signature": url.encode(signature.as_ref()),
+        })
+        .to_string()
+        .into_bytes()
+    }
+}
+
+/// The manifest of a Notation signature artifact: `envelope` (a blob of `envelope_len` bytes)
+/// refers to the manifest `subject` (`(digest, media type, size)`).
+pub fn notation_manifest(
+    subject: (&str, &str, usize),
+    envelope: (&str, usize),
+    config_digest: &str,
+) -> Vec<u8> {
+    json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": "application/vnd.cncf.notary.signature",
+        "config": {
+            "mediaType": "application/vnd.cncf.notary.signature",
+            "digest": config_digest,
+            "size": SIGNATURE_CONFIG.len(),
+        },
+        "layers": [{"mediaType": "application/jose+json", "digest": envelope.0, "size": envelope.1}],
+        "subject": {"mediaType": subject.1, "digest": subject.0, "size": subject.2},
+    })
+    .to_string()
+    .into_bytes()
+}
