@@ -17,12 +17,15 @@ CREATE TABLE tuf_files (
 CREATE INDEX tuf_files_checksum ON tuf_files (gun, role, sha256);
 CREATE INDEX tuf_files_repository ON tuf_files (repository);
 
+-- Rotating a key adds a version; the newest is the one handed out, and Berth signs with
+-- whichever the collection's current root names.
 CREATE TABLE tuf_keys (
     gun          TEXT NOT NULL,
     repository   TEXT NOT NULL,
     role         TEXT NOT NULL,
+    version      BIGINT NOT NULL,
     sealed       BYTEA NOT NULL,
     created_at   BIGINT NOT NULL,
-    PRIMARY KEY (gun, role)
+    PRIMARY KEY (gun, role, version)
 );
 CREATE INDEX tuf_keys_repository ON tuf_keys (repository);

@@ -442,3 +442,73 @@ async fn docker_flows_match_notary_server() {
     let berth = docker_flows(&mut docker, &app, &app.base, "berth").await;
     assert_eq!(berth, expected, "against Berth");
 }
+
+/// Debian's `notary` CLI as the administrator against `app`, its keys in `dir`.
+fn notary(app: &TestApp, dir: &std::path::Path, args: &[&str]) -> tokio::process::Command {
+    let ca = dir.join("ca.crt");
+    std::fs::write(&ca, app.ca_pem.as_deref().expect("HTTPS")).expect("write CA");
+    let auth = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("{ADMIN}:{ADMIN_PASSWORD}"),
+    );
+    // The root rotation asks for confirmation on standard input.
+    let mut cmd = tokio::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg("echo yes | exec notary \"$@\"")
+        .arg("notary")
+        .arg("-s")
+        .arg(&app.base)
+        .arg("-d")
+        .arg(dir.join("trust"))
+        .arg("--tlscacert")
+        .arg(&ca)
+        .args(args)
+        .env("NOTARY_AUTH", auth)
+        .env("NOTARY_ROOT_PASSPHRASE", "root key passphrase")
+        .env("NOTARY_TARGETS_PASSPHRASE", "targets key passphrase")
+        .env("NOTARY_SNAPSHOT_PASSPHRASE", "snapshot key passphrase");
+    cmd
+}
+
+#[tokio::test]
+async fn the_notary_cli_publishes_and_rotates_keys() {
+    let app = TestApp::start_tls().await;
+    let gun = format!("{}/{ADMIN}/notarised", app.host());
+    let publisher = tempfile::tempdir().expect("publisher dir");
+    let file = publisher.path().join("artifact.txt");
+    std::fs::write(&file, random_text()).expect("write artifact");
+    let file = file.to_str().expect("utf-8 path");
+    let run = |args: &[&str]| run_command_ok(notary(&app, publisher.path(), args));
+
+    // notary init keeps the snapshot key on the client: Berth checks the client's snapshot.
+    run(&["init", &gun, "-p"]).await;
+    run(&["add", "-p", &gun, "v1", file]).await;
+    // Then the snapshot key moves to Berth, the timestamp key and the root key rotate, and the
+    // targets key too; each publish is checked against the root of its time.
+    run(&["key", "rotate", &gun, "snapshot", "-r"]).await;
+    run(&["add", "-p", &gun, "v2", file]).await;
+    run(&["key", "rotate", &gun, "timestamp", "-r"]).await;
+    run(&["key", "rotate", &gun, "root"]).await;
+    run(&["key", "rotate", &gun, "targets"]).await;
+    run(&["add", "-p", &gun, "v3", file]).await;
+
+    // A client that trusts nothing yet downloads and verifies all of it.
+    let reader = tempfile::tempdir().expect("reader dir");
+    let listed = run_command_ok(notary(&app, reader.path(), &["list", &gun]))
+        .await
+        .stdout_text();
+    for tag in ["v1", "v2", "v3"] {
+        assert!(
+            listed.lines().any(|l| l.starts_with(&format!("{tag} "))),
+            "{listed}"
+        );
+    }
+    let root = app.json(&format!("/v2/{gun}/_trust/tuf/root.json")).await;
+    assert!(
+        root["signed"]["version"].as_i64().expect("version") >= 3,
+        "{root}"
+    );
+    // Every earlier root stays readable by version, as clients walking a rotation ask.
+    let first = app.get(&format!("/v2/{gun}/_trust/tuf/1.root.json")).await;
+    assert_eq!(first.status(), StatusCode::OK);
+}

@@ -103,37 +103,44 @@ impl Meta {
         Ok(true)
     }
 
-    /// The sealed key Berth holds for a collection's role.
-    pub async fn tuf_key(&self, gun: &str, role: &str) -> Result<Option<Vec<u8>>> {
-        Ok(
-            sqlx::query_scalar("SELECT sealed FROM tuf_keys WHERE gun = $1 AND role = $2")
-                .bind(gun)
-                .bind(role)
-                .fetch_optional(&self.pool)
-                .await?,
+    /// The sealed keys Berth holds for a collection's role, newest first: `(version, sealed)`.
+    pub async fn tuf_keys(&self, gun: &str, role: &str) -> Result<Vec<(i64, Vec<u8>)>> {
+        let rows = sqlx::query(
+            "SELECT version, sealed FROM tuf_keys WHERE gun = $1 AND role = $2
+             ORDER BY version DESC",
         )
+        .bind(gun)
+        .bind(role)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
     }
 
-    /// Keeps a new sealed key, unless one was kept first (then that one stays).
+    /// Keeps a sealed key as `version` of the role's key. `false` when another request kept
+    /// that version first.
     pub async fn tuf_add_key(
         &self,
         gun: &str,
         repository: &str,
         role: &str,
+        version: i64,
         sealed: &[u8],
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO tuf_keys (gun, repository, role, sealed, created_at)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (gun, role) DO NOTHING",
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO tuf_keys (gun, repository, role, version, sealed, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (gun, role, version) DO NOTHING",
         )
         .bind(gun)
         .bind(repository)
         .bind(role)
+        .bind(version)
         .bind(sealed)
         .bind(now())
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() > 0)
     }
 
     /// Deletes a collection's files and keys. `false` when it had none.

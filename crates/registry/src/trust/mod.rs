@@ -30,7 +30,7 @@ use crate::routes::authorize_repo;
 use crate::signatures::Signature;
 use crate::{names, Registry};
 use keys::{ServerKey, TrustSecret};
-use metadata::{valid_role, File, Targets, SNAPSHOT, TARGETS, TIMESTAMP};
+use metadata::{valid_role, File, Root, Targets, ROOT, SNAPSHOT, TARGETS, TIMESTAMP};
 use update::{ServerKeys, TIMESTAMP_LIFETIME};
 
 /// Largest update accepted (all its files together).
@@ -94,35 +94,47 @@ impl Registry {
         })
     }
 
-    /// The key Berth holds for a collection's role, made on first use.
-    async fn server_key(&self, gun: &str, repository: &str, role: &str) -> Result<ServerKey> {
+    /// The keys Berth holds for a collection's role, newest first.
+    async fn held_keys(&self, gun: &str, role: &str) -> Result<Vec<ServerKey>> {
         let secret = self.trust_secret()?;
         let context = format!("{gun}/{role}");
-        if let Some(sealed) = self.meta.tuf_key(gun, role).await? {
-            return ServerKey::open(secret, &context, &sealed).map_err(internal);
-        }
-        let key = ServerKey::generate().map_err(internal)?;
-        let sealed = key.seal(secret, &context).map_err(internal)?;
         self.meta
-            .tuf_add_key(gun, repository, role, &sealed)
-            .await?;
-        // Another request may have made one first; theirs is the one kept.
-        let sealed = self
-            .meta
-            .tuf_key(gun, role)
+            .tuf_keys(gun, role)
             .await?
-            .ok_or_else(|| Error::internal("a trust key vanished"))?;
-        ServerKey::open(secret, &context, &sealed).map_err(internal)
+            .iter()
+            .map(|(_, sealed)| ServerKey::open(secret, &context, sealed).map_err(internal))
+            .collect()
     }
 
-    async fn existing_key(&self, gun: &str, role: &str) -> Result<Option<ServerKey>> {
+    /// The newest key Berth holds for a collection's role, made on first use; with `rotate`, a
+    /// new key that becomes the newest.
+    async fn newest_key(
+        &self,
+        gun: &str,
+        repository: &str,
+        role: &str,
+        rotate: bool,
+    ) -> Result<ServerKey> {
         let secret = self.trust_secret()?;
-        match self.meta.tuf_key(gun, role).await? {
-            Some(sealed) => ServerKey::open(secret, &format!("{gun}/{role}"), &sealed)
-                .map(Some)
-                .map_err(internal),
-            None => Ok(None),
+        let context = format!("{gun}/{role}");
+        for _ in 0..3 {
+            let held = self.meta.tuf_keys(gun, role).await?;
+            if let (Some((_, sealed)), false) = (held.first(), rotate) {
+                return ServerKey::open(secret, &context, sealed).map_err(internal);
+            }
+            let version = held.first().map_or(1, |(v, _)| v + 1);
+            let key = ServerKey::generate().map_err(internal)?;
+            let sealed = key.seal(secret, &context).map_err(internal)?;
+            if self
+                .meta
+                .tuf_add_key(gun, repository, role, version, &sealed)
+                .await?
+            {
+                return Ok(key);
+            }
+            // Another request made that version first: look again.
         }
+        Err(Error::internal("trust keys are changing too fast"))
     }
 
     /// The latest timestamp, signed anew when it is past half its life.
@@ -140,9 +152,18 @@ impl Registry {
             return Ok(Some(current.bytes));
         };
         let snapshot = File::parse(SNAPSHOT, snapshot).map_err(internal)?;
-        let key = self.server_key(gun, repository, TIMESTAMP).await?;
+        let Some((root, _)) = self.meta.tuf_file(gun, ROOT, &Which::Latest).await? else {
+            return Ok(Some(current.bytes));
+        };
+        let root = File::parse(ROOT, root)
+            .and_then(|f| Root::parse(&f, gun, None))
+            .map_err(internal)?;
+        let held = self.held_keys(gun, TIMESTAMP).await?;
+        let key = update::key_for(&held, root.role(TIMESTAMP)).ok_or_else(|| {
+            Error::internal("the collection's root names no timestamp key Berth holds")
+        })?;
         let next =
-            update::timestamp_for(current.version + 1, &snapshot, &key, now).map_err(internal)?;
+            update::timestamp_for(current.version + 1, &snapshot, key, now).map_err(internal)?;
         let stored = self
             .meta
             .tuf_store(gun, repository, &[new_file(&next)])
@@ -210,7 +231,20 @@ pub(crate) async fn dispatch(
         }
         Resource::Key(role) if method == Method::GET => {
             authorize_repo(reg, req, repository, &[Action::Pull, Action::Push]).await?;
-            let key = reg.server_key(gun, repository, role).await?;
+            let key = reg.newest_key(gun, repository, role, false).await?;
+            Ok(HttpResponse::Ok().json(&key.public))
+        }
+        Resource::Key(role) if method == Method::POST => {
+            // A rotation: the new key signs once a root naming it is published.
+            authorize_repo(
+                reg,
+                req,
+                repository,
+                &[Action::Pull, Action::Push, Action::Delete],
+            )
+            .await?;
+            let key = reg.newest_key(gun, repository, role, true).await?;
+            tracing::info!(gun, role, "trust key rotated");
             Ok(HttpResponse::Ok().json(&key.public))
         }
         Resource::File(role, which) if method == Method::GET || method == Method::HEAD => {
@@ -299,11 +333,13 @@ async fn post_update(
         let file = File::parse(&role, data).map_err(internal)?;
         current.insert(role, file);
     }
-    let timestamp = reg.server_key(gun, repository, TIMESTAMP).await?;
-    let snapshot = reg.existing_key(gun, SNAPSHOT).await?;
+    // The first timestamp key is made here if no client asked for it yet.
+    reg.newest_key(gun, repository, TIMESTAMP, false).await?;
+    let timestamp = reg.held_keys(gun, TIMESTAMP).await?;
+    let snapshot = reg.held_keys(gun, SNAPSHOT).await?;
     let keys = ServerKeys {
         timestamp: &timestamp,
-        snapshot: snapshot.as_ref(),
+        snapshot: &snapshot,
     };
     let files = update::apply(gun, &current, parts, &keys, now()).map_err(|e| {
         tracing::info!(gun, reason = %e, "trust update refused");
@@ -375,14 +411,14 @@ impl Registry {
                 })
                 .collect();
             let Some(root) = parsed
-                .get(metadata::ROOT)
-                .and_then(|(f, _)| metadata::Root::parse(f, gun, None).ok())
+                .get(ROOT)
+                .and_then(|(f, _)| Root::parse(f, gun, None).ok())
             else {
                 continue;
             };
             let targets: HashMap<&str, Targets> = parsed
                 .iter()
-                .filter(|(role, _)| **role != metadata::ROOT)
+                .filter(|(role, _)| **role != ROOT)
                 .filter_map(|(role, (f, _))| Some((*role, Targets::parse(f).ok()?)))
                 .collect();
             for (role, signed) in &targets {

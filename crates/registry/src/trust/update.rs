@@ -7,8 +7,8 @@ use serde_json::{json, Map, Value};
 
 use super::keys::ServerKey;
 use super::metadata::{
-    file_meta, format_time, meta_matches, sign, File, Root, Targets, ROOT, SNAPSHOT, TARGETS,
-    TIMESTAMP,
+    file_meta, format_time, meta_matches, sign, File, RoleKeys, Root, Targets, ROOT, SNAPSHOT,
+    TARGETS, TIMESTAMP,
 };
 
 /// How long a snapshot Berth signs is valid (Notary's default: three years).
@@ -16,11 +16,17 @@ const SNAPSHOT_LIFETIME: i64 = 3 * 365 * 86_400;
 /// How long a timestamp is valid (Notary's default: fourteen days).
 pub const TIMESTAMP_LIFETIME: i64 = 14 * 86_400;
 
-/// The keys Berth holds for a collection.
+/// The keys Berth holds for a collection (every version, newest first).
 pub struct ServerKeys<'a> {
-    pub timestamp: &'a ServerKey,
-    /// Present once a client asked for `snapshot.key`.
-    pub snapshot: Option<&'a ServerKey>,
+    pub timestamp: &'a [ServerKey],
+    /// Empty until a client asks for `snapshot.key`.
+    pub snapshot: &'a [ServerKey],
+}
+
+/// The one of `held` that `role` names.
+pub fn key_for<'a>(held: &'a [ServerKey], role: &RoleKeys) -> Option<&'a ServerKey> {
+    held.iter()
+        .find(|k| k.tuf_key().is_ok_and(|key| role.holds(&key)))
 }
 
 /// Checks `parts` against the collection's latest files (`current`, by role) and returns every
@@ -75,9 +81,8 @@ pub fn apply(
             (current.clone(), Root::parse(current, gun, None)?)
         }
     };
-    if !root.role(TIMESTAMP).holds(&keys.timestamp.tuf_key()?) {
-        return Err("root.json's timestamp role must be the key from timestamp.key".into());
-    }
+    let timestamp_key = key_for(keys.timestamp, root.role(TIMESTAMP))
+        .ok_or("root.json's timestamp role must be the key from timestamp.key")?;
 
     // Targets and delegations, parents before children.
     let mut targets: BTreeMap<String, File> = current
@@ -158,17 +163,16 @@ pub fn apply(
             new
         }
         None => {
-            let key = keys.snapshot.ok_or(
-                "snapshot.json is missing and Berth holds no snapshot key for this collection \
-                 (GET snapshot.key first)",
-            )?;
-            if !root.role(SNAPSHOT).holds(&key.tuf_key()?) {
+            if keys.snapshot.is_empty() {
                 return Err(
-                    "snapshot.json is missing, and root.json's snapshot role is not the key \
-                     Berth holds"
+                    "snapshot.json is missing and Berth holds no snapshot key for this \
+                            collection (GET snapshot.key first)"
                         .into(),
                 );
             }
+            let key = key_for(keys.snapshot, root.role(SNAPSHOT)).ok_or(
+                "snapshot.json is missing, and root.json's snapshot role is not a key Berth holds",
+            )?;
             let mut meta = Map::new();
             meta.insert(ROOT.to_owned(), file_meta(&root_file.bytes));
             for (role, file) in &targets {
@@ -184,7 +188,7 @@ pub fn apply(
         }
     };
     let timestamp_version = current.get(TIMESTAMP).map_or(1, |c| c.version + 1);
-    let timestamp = timestamp_for(timestamp_version, &snapshot, keys.timestamp, now)?;
+    let timestamp = timestamp_for(timestamp_version, &snapshot, timestamp_key, now)?;
     accepted.push(snapshot);
     accepted.push(timestamp);
     Ok(accepted)
