@@ -209,10 +209,13 @@ impl Authorizer for AccountsAuthorizer {
         {
             return Ok(None);
         }
-        let keys = crate::signing::trusted(&self.0.pool, crate::signing::namespace_of(repository))
+        let keys = self
+            .0
+            .signed_only
+            .trusted(&self.0.pool, crate::signing::namespace_of(repository))
             .await
             .map_err(Self::internal)?;
-        Ok(Some(keys))
+        Ok(Some(keys.to_vec()))
     }
 
     async fn visible(

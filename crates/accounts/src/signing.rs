@@ -4,7 +4,7 @@
 //! ([`berth_registry::signatures`]), which checks them against these keys.
 
 pub use berth_registry::names::namespace_of;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -90,6 +90,7 @@ pub async fn list(pool: &AnyPool, namespace: &str) -> Result<Vec<SigningKey>> {
 /// Registers a public key (PEM) under `name` for `namespace`.
 pub async fn add(
     pool: &AnyPool,
+    cache: &PolicyCache,
     actor: &User,
     namespace: &str,
     name: &str,
@@ -131,6 +132,7 @@ pub async fn add(
         _ => e.into(),
     })?;
     let added = key(&row)?;
+    cache.forget();
     audit::record(
         pool,
         &actor.name,
@@ -146,7 +148,13 @@ pub async fn add(
 }
 
 /// Removes a key; signatures it made no longer verify.
-pub async fn remove(pool: &AnyPool, actor: &User, namespace: &str, id: i64) -> Result<()> {
+pub async fn remove(
+    pool: &AnyPool,
+    cache: &PolicyCache,
+    actor: &User,
+    namespace: &str,
+    id: i64,
+) -> Result<()> {
     require_manager(pool, actor, namespace).await?;
     let name: Option<String> = sqlx::query_scalar(
         "DELETE FROM signing_keys WHERE namespace = $1 AND id = $2 RETURNING name",
@@ -156,6 +164,7 @@ pub async fn remove(pool: &AnyPool, actor: &User, namespace: &str, id: i64) -> R
     .fetch_optional(pool)
     .await?;
     let name = name.ok_or_else(|| Error::NotFound("signing key".into()))?;
+    cache.forget();
     audit::record(pool, &actor.name, "signing_key.remove", namespace, &name).await
 }
 
@@ -173,39 +182,88 @@ pub async fn trusted(pool: &AnyPool, namespace: &str) -> Result<Vec<TrustedKey>>
         .collect())
 }
 
-/// The scopes where the policy is on, read at most once a second: every manifest pull asks, and
-/// a database round trip each would halve what a registry serves. A change made here shows at
-/// once; one made by another replica within a second.
+/// What every manifest pull asks — the scopes where the policy is on, and a namespace's keys —
+/// read at most once a second: a database round trip each would halve what a registry serves.
+/// A change made here shows at once; one made by another replica within a second.
 #[derive(Default)]
 pub struct PolicyCache {
-    scopes: Mutex<Option<(Instant, Arc<HashSet<String>>)>>,
+    scopes: Memo<Arc<HashSet<String>>>,
+    keys: Memo<Arc<Vec<TrustedKey>>>,
     /// Bumped by every local change: a read that began before one is not kept.
     generation: AtomicU64,
+}
+
+/// Values by key, each for [`POLICY_TTL`].
+struct Memo<V>(Mutex<HashMap<String, (Instant, V)>>);
+
+impl<V> Default for Memo<V> {
+    fn default() -> Self {
+        Memo(Mutex::new(HashMap::new()))
+    }
+}
+
+/// Namespaces whose keys are remembered at once.
+const MAX_REMEMBERED: usize = 4096;
+
+impl<V: Clone> Memo<V> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, V)>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn get(&self, key: &str) -> Option<V> {
+        let entries = self.entries();
+        let (at, value) = entries.get(key)?;
+        (at.elapsed() < POLICY_TTL).then(|| value.clone())
+    }
 }
 
 impl PolicyCache {
     fn forget(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
-        *self.scopes.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        self.scopes.entries().clear();
+        self.keys.entries().clear();
     }
 
-    async fn scopes(&self, pool: &AnyPool) -> Result<Arc<HashSet<String>>> {
-        if let Some((at, scopes)) = &*self.scopes.lock().unwrap_or_else(PoisonError::into_inner) {
-            if at.elapsed() < POLICY_TTL {
-                return Ok(scopes.clone());
-            }
+    /// `memo`'s value for `key`, or what `load` reads (kept unless a local change overtook it).
+    async fn through<V: Clone>(
+        &self,
+        memo: &Memo<V>,
+        key: &str,
+        load: impl std::future::Future<Output = Result<V>>,
+    ) -> Result<V> {
+        if let Some(value) = memo.get(key) {
+            return Ok(value);
         }
         let read = Instant::now();
         let generation = self.generation.load(Ordering::SeqCst);
-        let scopes: Vec<String> = sqlx::query_scalar("SELECT scope FROM signed_only")
-            .fetch_all(pool)
-            .await?;
-        let scopes = Arc::new(scopes.into_iter().collect::<HashSet<_>>());
-        let mut cached = self.scopes.lock().unwrap_or_else(PoisonError::into_inner);
+        let value = load.await?;
+        let mut entries = memo.entries();
         if self.generation.load(Ordering::SeqCst) == generation {
-            *cached = Some((read, scopes.clone()));
+            if entries.len() >= MAX_REMEMBERED {
+                entries.clear();
+            }
+            entries.insert(key.to_owned(), (read, value.clone()));
         }
-        Ok(scopes)
+        Ok(value)
+    }
+
+    async fn scopes(&self, pool: &AnyPool) -> Result<Arc<HashSet<String>>> {
+        self.through(&self.scopes, "", async {
+            let scopes: Vec<String> = sqlx::query_scalar("SELECT scope FROM signed_only")
+                .fetch_all(pool)
+                .await?;
+            Ok(Arc::new(scopes.into_iter().collect()))
+        })
+        .await
+    }
+
+    /// The keys signatures of `namespace`'s images are checked against, as [`trusted`] reads
+    /// them.
+    pub async fn trusted(&self, pool: &AnyPool, namespace: &str) -> Result<Arc<Vec<TrustedKey>>> {
+        self.through(&self.keys, namespace, async {
+            Ok(Arc::new(trusted(pool, namespace).await?))
+        })
+        .await
     }
 }
 

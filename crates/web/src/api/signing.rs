@@ -60,6 +60,7 @@ pub async fn add_key(
     let (namespace, me) = managed(&accounts, &req).await?;
     let key = signing::add(
         &accounts.pool,
+        &accounts.signed_only,
         &me,
         &namespace,
         body.name.trim(),
@@ -79,7 +80,7 @@ pub async fn remove_key(
         .get("id")
         .and_then(|id| id.parse().ok())
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such key"))?;
-    signing::remove(&accounts.pool, &me, &namespace, id).await?;
+    signing::remove(&accounts.pool, &accounts.signed_only, &me, &namespace, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -178,6 +178,7 @@ pub async fn add(
     let (user, namespace, base) = poster(&viewer, &accounts, &req, &form.csrf).await?;
     match signing::add(
         &accounts.pool,
+        &accounts.signed_only,
         &user,
         &namespace,
         form.name.trim(),
@@ -217,7 +218,14 @@ pub async fn remove(
     form: web::Form<RemoveForm>,
 ) -> Result<HttpResponse, PageError> {
     let (user, namespace, base) = poster(&viewer, &accounts, &req, &form.csrf).await?;
-    signing::remove(&accounts.pool, &user, &namespace, form.id).await?;
+    signing::remove(
+        &accounts.pool,
+        &accounts.signed_only,
+        &user,
+        &namespace,
+        form.id,
+    )
+    .await?;
     Ok(see_other(&format!("{base}?done=removed")))
 }
 
