@@ -269,6 +269,23 @@ impl EventSink for AccountsAuthorizer {
         })
     }
 
+    fn audit<'a>(
+        &'a self,
+        actor: Option<&'a str>,
+        action: &'a str,
+        target: &'a str,
+        detail: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            let actor = actor.unwrap_or("anonymous");
+            match crate::audit::record(&self.0.pool, actor, action, target, detail).await {
+                Ok(()) => Ok(()),
+                Err(Error::Database(e)) => Err(e),
+                Err(e) => Err(sqlx::Error::Protocol(format!("auditing: {e}"))),
+            }
+        })
+    }
+
     fn record(&self, event: Event) {
         berth_registry::events::LogSink.record(event.clone());
         if event.action != EventAction::Pull {

@@ -511,4 +511,28 @@ async fn the_notary_cli_publishes_and_rotates_keys() {
     // Every earlier root stays readable by version, as clients walking a rotation ask.
     let first = app.get(&format!("/v2/{gun}/_trust/tuf/1.root.json")).await;
     assert_eq!(first.status(), StatusCode::OK);
+
+    // The audit log names who changed the trust data and how.
+    let audit = berth_accounts::audit::recent(&app.state.pool, 50)
+        .await
+        .expect("audit");
+    for action in ["trust.update", "trust.key.rotate"] {
+        assert!(
+            audit
+                .iter()
+                .any(|e| e.action == action && e.actor == ADMIN && e.target == gun),
+            "{action} missing from {audit:?}"
+        );
+    }
+    assert!(audit
+        .iter()
+        .any(|e| e.action == "trust.key.rotate" && e.detail.starts_with("snapshot key ")));
+
+    // Deleting the repository deletes its trust data.
+    let r = app
+        .delete(&format!("/api/v1/repositories/{ADMIN}/notarised"))
+        .await;
+    assert!(r.status().is_success(), "{}", r.status());
+    let root = app.get(&format!("/v2/{gun}/_trust/tuf/root.json")).await;
+    assert_eq!(root.status(), StatusCode::NOT_FOUND);
 }

@@ -85,6 +85,14 @@ fn internal(e: String) -> Error {
 }
 
 impl Registry {
+    /// Audits a change to trust data; the change is made, so a failure is only logged.
+    async fn audit(&self, who: &crate::auth::Principal, action: &str, gun: &str, detail: &str) {
+        let actor = who.subject.as_deref();
+        if let Err(e) = self.events.audit(actor, action, gun, detail).await {
+            tracing::error!(error = %e, action, gun, "auditing a trust change failed");
+        }
+    }
+
     fn trust_secret(&self) -> Result<&TrustSecret> {
         self.trust.as_ref().ok_or_else(|| {
             Error::new(
@@ -218,13 +226,16 @@ pub(crate) async fn dispatch(
     let method = req.method();
     match resource {
         Resource::Collection if method == Method::POST => {
-            authorize_repo(reg, req, repository, &[Action::Pull, Action::Push]).await?;
-            post_update(reg, req, payload, gun, repository).await
+            let who = authorize_repo(reg, req, repository, &[Action::Pull, Action::Push]).await?;
+            let stored = post_update(reg, req, payload, gun, repository).await?;
+            reg.audit(&who, "trust.update", gun, &stored).await;
+            Ok(HttpResponse::Ok().finish())
         }
         Resource::Collection if method == Method::DELETE => {
-            authorize_repo(reg, req, repository, &[Action::Delete]).await?;
-            reg.meta.tuf_delete(gun).await?;
-            tracing::info!(gun, "trust data deleted");
+            let who = authorize_repo(reg, req, repository, &[Action::Delete]).await?;
+            if reg.meta.tuf_delete(gun).await? {
+                reg.audit(&who, "trust.delete", gun, "").await;
+            }
             Ok(HttpResponse::Ok()
                 .content_type("application/json")
                 .body("{}"))
@@ -236,15 +247,11 @@ pub(crate) async fn dispatch(
         }
         Resource::Key(role) if method == Method::POST => {
             // A rotation: the new key signs once a root naming it is published.
-            authorize_repo(
-                reg,
-                req,
-                repository,
-                &[Action::Pull, Action::Push, Action::Delete],
-            )
-            .await?;
+            let everything = [Action::Pull, Action::Push, Action::Delete];
+            let who = authorize_repo(reg, req, repository, &everything).await?;
             let key = reg.newest_key(gun, repository, role, true).await?;
-            tracing::info!(gun, role, "trust key rotated");
+            let detail = format!("{role} key {}", key.id);
+            reg.audit(&who, "trust.key.rotate", gun, &detail).await;
             Ok(HttpResponse::Ok().json(&key.public))
         }
         Resource::File(role, which) if method == Method::GET || method == Method::HEAD => {
@@ -320,13 +327,14 @@ async fn read_parts(req: &HttpRequest, mut payload: web::Payload) -> Result<Vec<
     Ok(files)
 }
 
+/// Validates and stores an update; says what was stored (`root v2, targets v5, …`).
 async fn post_update(
     reg: &Registry,
     req: &HttpRequest,
     payload: web::Payload,
     gun: &str,
     repository: &str,
-) -> Result<HttpResponse> {
+) -> Result<String> {
     let parts = read_parts(req, payload).await?;
     let mut current = HashMap::new();
     for (role, data) in reg.meta.tuf_latest(gun).await? {
@@ -352,9 +360,11 @@ async fn post_update(
              publish again",
         ));
     }
-    let roles: Vec<&str> = files.iter().map(|f| f.role.as_str()).collect();
-    tracing::info!(gun, ?roles, "trust data updated");
-    Ok(HttpResponse::Ok().finish())
+    Ok(files
+        .iter()
+        .map(|f| format!("{} v{}", f.role, f.version))
+        .collect::<Vec<_>>()
+        .join(", "))
 }
 
 /// A tag signed in a trust collection of a repository.
