@@ -6,8 +6,8 @@
 mod common;
 
 use common::signing::{
-    cosign_tag, manifest_status, notation_manifest, set_policy, Key, NotationSigner, Signature,
-    SIGNATURE_CONFIG,
+    add_key, cosign_tag, manifest_status, notation_manifest, set_policy, Key, NotationSigner,
+    Signature, SIGNATURE_CONFIG,
 };
 use common::*;
 use reqwest::{Method, StatusCode};
@@ -238,14 +238,13 @@ async fn the_signed_only_policy_serves_only_what_a_trusted_key_signed() {
         signed_search(&app).await.is_empty(),
         "no keys, nothing signed"
     );
-    let r = app
-        .client
-        .post(app.url("/api/v1/user/signing-keys"))
-        .json(&json!({"name": "release", "public_key": release.public_pem()}))
-        .send()
-        .await
-        .expect("add key");
-    assert_eq!(r.status(), StatusCode::CREATED);
+    add_key(
+        &app,
+        "/api/v1/user/signing-keys",
+        "release",
+        &release.public_pem(),
+    )
+    .await;
     let s = summary(&app, &repo, "signed").await;
     assert_eq!(s["signed"], true, "{s}");
     assert_eq!(signed_search(&app).await, vec![repo.clone()]);
@@ -579,14 +578,13 @@ async fn notation_signatures_are_verified_and_count_under_the_policy() {
     notation_sign(&app, &repo, &signed, &release).await;
     notation_sign(&app, &repo, &foreign, &stranger).await;
 
-    let r = app
-        .client
-        .post(app.url("/api/v1/user/signing-keys"))
-        .json(&json!({"name": "notation-release", "public_key": release.public_pem}))
-        .send()
-        .await
-        .expect("add key");
-    assert_eq!(r.status(), StatusCode::CREATED);
+    add_key(
+        &app,
+        "/api/v1/user/signing-keys",
+        "notation-release",
+        &release.public_pem,
+    )
+    .await;
     let s = summary(&app, &repo, "signed").await;
     assert_eq!(s["signed"], true, "{s}");
     let signature = &s["signatures"][0];
