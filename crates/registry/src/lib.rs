@@ -61,6 +61,7 @@ pub struct Registry {
     pub(crate) uploads: uploads::Sessions,
     /// Seals the content trust keys Berth holds; `None` turns the trust server off.
     pub(crate) trust: Option<trust::keys::TrustSecret>,
+    pub(crate) verdicts: signatures::Verdicts,
 }
 
 impl Registry {
@@ -79,6 +80,7 @@ impl Registry {
             config,
             uploads: uploads::Sessions::default(),
             trust: None,
+            verdicts: signatures::Verdicts::default(),
         }
     }
 

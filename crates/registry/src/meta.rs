@@ -162,6 +162,12 @@ pub fn placeholders(first: usize, count: usize) -> String {
 }
 
 impl Meta {
+    /// Changes with every write to tags, manifests, repositories or trust data: what was worked
+    /// out from them under an older generation may be stale.
+    pub fn generation(&self) -> u64 {
+        self.cache.generation()
+    }
+
     pub fn new(pool: AnyPool) -> Self {
         Meta {
             pool,

@@ -10,6 +10,10 @@
 //! register (ECDSA P-256 and Ed25519), so the UI, the API and the signed-only pull policy all
 //! rest on the same verdict.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
 use aws_lc_rs::signature::{self as sig, UnparsedPublicKey};
 use data_encoding::BASE64;
 use serde::{Deserialize, Serialize};
@@ -293,6 +297,64 @@ fn judge(
     verdict
 }
 
+/// Whether a manifest is signed by one of a set of keys, remembered for up to a second while
+/// nothing in the registry changes: under the signed-only policy every pull asks.
+#[derive(Default)]
+pub(crate) struct Verdicts(Mutex<HashMap<(String, String), Verdict>>);
+
+struct Verdict {
+    at: Instant,
+    generation: u64,
+    fingerprints: Vec<String>,
+    signed: bool,
+}
+
+/// Manifests whose verdicts are remembered at once.
+const MAX_VERDICTS: usize = 4096;
+const VERDICT_TTL: Duration = Duration::from_secs(1);
+
+impl Verdicts {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Verdict>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn get(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        fingerprints: &[String],
+        generation: u64,
+    ) -> Option<bool> {
+        let entries = self.entries();
+        let v = entries.get(&(repository.to_owned(), digest.to_string()))?;
+        let fresh = v.generation == generation
+            && v.at.elapsed() < VERDICT_TTL
+            && v.fingerprints == fingerprints;
+        fresh.then_some(v.signed)
+    }
+
+    fn put(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        fingerprints: Vec<String>,
+        generation: u64,
+        signed: bool,
+    ) {
+        let mut entries = self.entries();
+        if entries.len() >= MAX_VERDICTS {
+            entries.clear();
+        }
+        let verdict = Verdict {
+            at: Instant::now(),
+            generation,
+            fingerprints,
+            signed,
+        };
+        entries.insert((repository.to_owned(), digest.to_string()), verdict);
+    }
+}
+
 impl Registry {
     /// The signatures stored for the manifest `digest` of `repository`, each checked against
     /// `keys`: those under its cosign tag and those that refer to it as their subject.
@@ -342,6 +404,26 @@ impl Registry {
     /// Whether `digest` of `repository`, or an index of that repository that lists it, carries
     /// a signature one of `keys` verifies: what the signed-only policy asks of a pull.
     pub async fn signed_by_any(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        keys: &[TrustedKey],
+    ) -> Result<bool> {
+        let fingerprints: Vec<String> = keys.iter().map(|k| k.key.fingerprint.clone()).collect();
+        let generation = self.meta.generation();
+        if let Some(signed) = self
+            .verdicts
+            .get(repository, digest, &fingerprints, generation)
+        {
+            return Ok(signed);
+        }
+        let signed = self.find_signature(repository, digest, keys).await?;
+        self.verdicts
+            .put(repository, digest, fingerprints, generation, signed);
+        Ok(signed)
+    }
+
+    async fn find_signature(
         &self,
         repository: &str,
         digest: &Digest,

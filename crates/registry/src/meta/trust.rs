@@ -76,6 +76,7 @@ impl Meta {
         repository: &str,
         files: &[NewTufFile<'_>],
     ) -> Result<bool> {
+        let _fresh = self.cache.on_write();
         let mut tx = self.pool.begin().await?;
         let created_at = now();
         for f in files {
@@ -145,6 +146,7 @@ impl Meta {
 
     /// Deletes a collection's files and keys. `false` when it had none.
     pub async fn tuf_delete(&self, gun: &str) -> Result<bool> {
+        let _fresh = self.cache.on_write();
         let mut tx = self.pool.begin().await?;
         let files = sqlx::query("DELETE FROM tuf_files WHERE gun = $1")
             .bind(gun)
