@@ -41,9 +41,17 @@ pub fn cosign_tag(digest: &Digest) -> String {
     format!("{}-{}.sig", digest.algorithm().as_str(), digest.hex())
 }
 
-/// Whether a stored manifest is itself a signature artifact (its layers are signing payloads).
+/// Whether a stored manifest is itself a signature artifact: every one of its layers is a
+/// signature (so an image cannot pass for one by carrying a signature among its layers).
 pub fn is_signature_artifact(manifest: &[u8]) -> bool {
-    !signature_layers(manifest).is_empty()
+    let Ok(m) = serde_json::from_slice::<ManifestLayers>(manifest) else {
+        return false;
+    };
+    let notation = m.is_notation();
+    !m.layers.is_empty()
+        && m.layers
+            .iter()
+            .all(|l| l.media_type == SIMPLE_SIGNING || (notation && l.media_type == notation::JWS))
 }
 
 /// The algorithms a signing key may use.
@@ -194,12 +202,19 @@ struct Layer {
     annotations: std::collections::HashMap<String, String>,
 }
 
+impl ManifestLayers {
+    /// Whether this is a Notation signature artifact (by its artifact type or config).
+    fn is_notation(&self) -> bool {
+        self.artifact_type.as_deref() == Some(notation::ARTIFACT_TYPE)
+            || self.config.as_ref().map(|c| c.media_type.as_str()) == Some(notation::ARTIFACT_TYPE)
+    }
+}
+
 fn signature_layers(manifest: &[u8]) -> Vec<SignatureLayer> {
     let Ok(m) = serde_json::from_slice::<ManifestLayers>(manifest) else {
         return Vec::new();
     };
-    let notation = m.artifact_type.as_deref() == Some(notation::ARTIFACT_TYPE)
-        || m.config.as_ref().map(|c| c.media_type.as_str()) == Some(notation::ARTIFACT_TYPE);
+    let notation = m.is_notation();
     m.layers
         .into_iter()
         .filter_map(|l| match l.media_type.as_str() {

@@ -9,28 +9,10 @@ mod common;
 
 use common::docker::{build_context, random_text, Docker};
 use common::signing::{add_key, manifest_status, set_policy};
+use common::tuf::multipart;
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-
-/// A multipart update as the Notary client sends it: one part per role, named by its role.
-fn multipart(files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
-    let boundary = format!("trust-{}", uuid::Uuid::new_v4().simple());
-    let mut body = Vec::new();
-    for (role, data) in files {
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; \
-                 filename=\"{role}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(data);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
 
 /// `docker ARGS` with Berth as the trust server.
 fn trusted(docker: &Docker, app: &TestApp, args: &[&str]) -> tokio::process::Command {

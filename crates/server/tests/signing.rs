@@ -323,6 +323,30 @@ async fn the_signed_only_policy_serves_only_what_a_trusted_key_signed() {
         manifest_status(&app, Method::GET, &repo, &disguise).await,
         StatusCode::FORBIDDEN
     );
+    // So is an image that carries a signature payload among its layers.
+    let layer = app.push_blob(&repo, b"layer seven").await;
+    let payload = app.push_blob(&repo, b"{}").await;
+    let config = app.push_blob(&repo, SIGNATURE_CONFIG).await;
+    let smuggler = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": config, "size": SIGNATURE_CONFIG.len()},
+        "layers": [
+            {"mediaType": OCI_LAYER, "digest": layer, "size": 11},
+            {"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+             "digest": payload, "size": 2,
+             "annotations": {"dev.cosignproject.cosign/signature": "AAAA"}}
+        ]
+    })
+    .to_string();
+    let r = app
+        .put_manifest(&repo, "smuggler", OCI_MANIFEST, smuggler.as_bytes())
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(
+        manifest_status(&app, Method::GET, &repo, "smuggler").await,
+        StatusCode::FORBIDDEN
+    );
 
     // An index that a trusted key signed lets its platforms be pulled by digest.
     let (child_body, child) = app.push_image(&repo, "child", b"layer five").await;
@@ -550,9 +574,15 @@ async fn keys_and_policies_are_managed_in_the_settings_pages() {
 
 /// Signs the manifest `digest` of `repo` as `notation sign` does: the envelope and config
 /// blobs, then the signature artifact with the manifest as its subject (no tag).
-async fn notation_sign(app: &TestApp, repo: &str, manifest: &[u8], signer: &NotationSigner) {
+async fn notation_sign(
+    app: &TestApp,
+    repo: &str,
+    manifest: &[u8],
+    signer: &NotationSigner,
+    extra: Value,
+) {
     let digest = sha256(manifest);
-    let envelope = signer.envelope(&digest, OCI_MANIFEST, manifest.len());
+    let envelope = signer.envelope(&digest, OCI_MANIFEST, manifest.len(), extra);
     let envelope_digest = app.push_blob(repo, &envelope).await;
     let config_digest = app.push_blob(repo, SIGNATURE_CONFIG).await;
     let artifact = notation_manifest(
@@ -575,8 +605,17 @@ async fn notation_signatures_are_verified_and_count_under_the_policy() {
     app.push_image(&repo, "unsigned", b"notation three").await;
     let release = NotationSigner::new("release");
     let stranger = NotationSigner::new("stranger");
-    notation_sign(&app, &repo, &signed, &release).await;
-    notation_sign(&app, &repo, &foreign, &stranger).await;
+    notation_sign(&app, &repo, &signed, &release, json!({})).await;
+    notation_sign(&app, &repo, &foreign, &stranger, json!({})).await;
+    let (expired, _) = app.push_image(&repo, "expired", b"notation four").await;
+    let expiry = json!({
+        "crit": ["io.cncf.notary.signingScheme", "io.cncf.notary.expiry"],
+        "io.cncf.notary.expiry": "2020-01-01T00:00:00Z",
+    });
+    notation_sign(&app, &repo, &expired, &release, expiry).await;
+    let (unknown, _) = app.push_image(&repo, "unknown", b"notation five").await;
+    let critical = json!({"crit": ["io.cncf.notary.signingScheme", "com.example.must"]});
+    notation_sign(&app, &repo, &unknown, &release, critical).await;
 
     add_key(
         &app,
@@ -598,6 +637,18 @@ async fn notation_signatures_are_verified_and_count_under_the_policy() {
         s["signatures"][0]["problem"],
         "no key the namespace trusts made this signature"
     );
+    let s = summary(&app, &repo, "expired").await;
+    assert_eq!(s["signed"], false, "{s}");
+    assert!(s["signatures"][0]["problem"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("the signature expired"));
+    let s = summary(&app, &repo, "unknown").await;
+    assert_eq!(s["signed"], false, "{s}");
+    assert!(s["signatures"][0]["problem"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("com.example.must"));
 
     // The policy serves what a trusted key signed, and the signature artifacts themselves.
     set_policy(
@@ -609,6 +660,7 @@ async fn notation_signatures_are_verified_and_count_under_the_policy() {
     for (reference, status) in [
         ("signed", StatusCode::OK),
         ("foreign", StatusCode::FORBIDDEN),
+        ("expired", StatusCode::FORBIDDEN),
         ("unsigned", StatusCode::FORBIDDEN),
     ] {
         assert_eq!(

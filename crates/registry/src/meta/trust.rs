@@ -70,11 +70,15 @@ impl Meta {
 
     /// Stores the files of one update together. `false` when another update stored one of
     /// these versions first: nothing of this one is kept.
+    ///
+    /// `root` is the version of root.json the files rest on: should the collection's latest
+    /// root differ once they are in (it was deleted meanwhile, say), nothing is kept either.
     pub async fn tuf_store(
         &self,
         gun: &str,
         repository: &str,
         files: &[NewTufFile<'_>],
+        root: i64,
     ) -> Result<bool> {
         let _fresh = self.cache.on_write();
         let mut tx = self.pool.begin().await?;
@@ -99,6 +103,15 @@ impl Meta {
                 Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(false),
                 Err(e) => return Err(e.into()),
             }
+        }
+        let latest: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(version) FROM tuf_files WHERE gun = $1 AND role = 'root'",
+        )
+        .bind(gun)
+        .fetch_one(&mut *tx)
+        .await?;
+        if latest != Some(root) {
+            return Ok(false);
         }
         tx.commit().await?;
         Ok(true)

@@ -4,8 +4,9 @@
 //! naming the manifest's digest with the key of the first certificate of its `x5c` chain.
 //!
 //! Berth trusts the key, not a certificate authority: a signature verifies when its signing
-//! certificate holds one of the namespace's registered public keys and the JWS signature checks
-//! out with it (ES256, the algorithm of P-256 keys).
+//! certificate holds one of the namespace's registered public keys, the JWS signature checks
+//! out with it (ES256, the algorithm of P-256 keys), it has not expired, and it names no
+//! critical header Berth does not understand.
 
 use aws_lc_rs::signature::{self as sig, UnparsedPublicKey};
 use data_encoding::{BASE64, BASE64URL_NOPAD};
@@ -42,8 +43,26 @@ struct Header {
 struct Protected {
     alg: String,
     cty: String,
+    #[serde(default)]
+    crit: Vec<String>,
     #[serde(rename = "io.cncf.notary.signingTime")]
     signing_time: Option<String>,
+    #[serde(rename = "io.cncf.notary.expiry")]
+    expiry: Option<String>,
+}
+
+/// The critical header parameters Berth understands; a signature naming any other as critical
+/// is refused, as JWS requires.
+const UNDERSTOOD: &[&str] = &[
+    "io.cncf.notary.signingScheme",
+    "io.cncf.notary.expiry",
+    "io.cncf.notary.authenticSigningTime",
+];
+
+fn unix_time(rfc3339: &str) -> Option<i64> {
+    OffsetDateTime::parse(rfc3339, &Rfc3339)
+        .ok()
+        .map(OffsetDateTime::unix_timestamp)
 }
 
 #[derive(Deserialize)]
@@ -104,11 +123,23 @@ fn check(
             protected.cty
         ));
     }
-    *signed_at = protected
-        .signing_time
-        .as_deref()
-        .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
-        .map(OffsetDateTime::unix_timestamp);
+    if let Some(unknown) = protected
+        .crit
+        .iter()
+        .find(|c| !UNDERSTOOD.contains(&c.as_str()))
+    {
+        let unknown: String = unknown.chars().take(80).collect();
+        return Err(format!(
+            "it requires {unknown:?}, which Berth does not understand"
+        ));
+    }
+    *signed_at = protected.signing_time.as_deref().and_then(unix_time);
+    if let Some(expiry) = &protected.expiry {
+        let expires = unix_time(expiry).ok_or("the signature's expiry is not a time")?;
+        if expires <= crate::meta::now() {
+            return Err(format!("the signature expired at {expiry}"));
+        }
+    }
     let payload: Payload = serde_json::from_slice(&decode(&envelope.payload, "payload")?)
         .map_err(|_| "the envelope's payload names no target artifact")?;
     if payload.target_artifact.digest != subject.to_string() {

@@ -124,21 +124,31 @@ impl File {
         hex::encode(Sha256::digest(&self.bytes))
     }
 
-    /// Refuses a file signed by fewer of `keys` than their threshold. A key counts once
-    /// however many signatures name it.
-    pub fn check_signed_by(&self, keys: &RoleKeys, by: &str) -> Result<(), String> {
-        let message = canonical::encode(&self.signed)
-            .map_err(|e| format!("{}.json cannot be canonicalised: {e}", self.role))?;
-        let mut counted: Vec<&[u8]> = Vec::new();
+    /// The ones of `keys` whose signatures of this file verify, each once however many
+    /// signatures name it.
+    pub fn signers<'k>(&self, keys: &'k RoleKeys) -> Vec<&'k TufKey> {
+        let Ok(message) = canonical::encode(&self.signed) else {
+            return Vec::new();
+        };
+        let mut counted: Vec<&TufKey> = Vec::new();
         for s in &self.signatures {
             let Some(key) = keys.keys.get(&s.keyid) else {
                 continue;
             };
-            if !counted.contains(&key.spki.as_slice()) && key.verifies(&s.method, &message, &s.sig)
+            if !counted.iter().any(|k| k.spki == key.spki)
+                && key.verifies(&s.method, &message, &s.sig)
             {
-                counted.push(&key.spki);
+                counted.push(key);
             }
         }
+        counted
+    }
+
+    /// Refuses a file signed by fewer of `keys` than their threshold.
+    pub fn check_signed_by(&self, keys: &RoleKeys, by: &str) -> Result<(), String> {
+        canonical::encode(&self.signed)
+            .map_err(|e| format!("{}.json cannot be canonicalised: {e}", self.role))?;
+        let counted = self.signers(keys);
         if counted.len() < keys.threshold {
             return Err(format!(
                 "{}.json is signed by {} of the {} {by} keys it needs",

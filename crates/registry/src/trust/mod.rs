@@ -163,9 +163,9 @@ impl Registry {
         let Some((root, _)) = self.meta.tuf_file(gun, ROOT, &Which::Latest).await? else {
             return Ok(Some(current.bytes));
         };
-        let root = File::parse(ROOT, root)
-            .and_then(|f| Root::parse(&f, gun, None))
-            .map_err(internal)?;
+        let root_file = File::parse(ROOT, root).map_err(internal)?;
+        let root_version = root_file.version;
+        let root = Root::parse(&root_file, gun, None).map_err(internal)?;
         let held = self.held_keys(gun, TIMESTAMP).await?;
         let key = update::key_for(&held, root.role(TIMESTAMP)).ok_or_else(|| {
             Error::internal("the collection's root names no timestamp key Berth holds")
@@ -174,7 +174,7 @@ impl Registry {
             update::timestamp_for(current.version + 1, &snapshot, key, now).map_err(internal)?;
         let stored = self
             .meta
-            .tuf_store(gun, repository, &[new_file(&next)])
+            .tuf_store(gun, repository, &[new_file(&next)], root_version)
             .await?;
         if stored {
             return Ok(Some(next.bytes));
@@ -336,35 +336,44 @@ async fn post_update(
     repository: &str,
 ) -> Result<String> {
     let parts = read_parts(req, payload).await?;
-    let mut current = HashMap::new();
-    for (role, data) in reg.meta.tuf_latest(gun).await? {
-        let file = File::parse(&role, data).map_err(internal)?;
-        current.insert(role, file);
+    // A timestamp refreshed by a reader meanwhile takes the version this update meant to use:
+    // then the update is checked and signed again against what is stored now.
+    for _ in 0..3 {
+        let mut current = HashMap::new();
+        for (role, data) in reg.meta.tuf_latest(gun).await? {
+            let file = File::parse(&role, data).map_err(internal)?;
+            current.insert(role, file);
+        }
+        // The first timestamp key is made here if no client asked for it yet.
+        reg.newest_key(gun, repository, TIMESTAMP, false).await?;
+        let timestamp = reg.held_keys(gun, TIMESTAMP).await?;
+        let snapshot = reg.held_keys(gun, SNAPSHOT).await?;
+        let keys = ServerKeys {
+            timestamp: &timestamp,
+            snapshot: &snapshot,
+        };
+        let files = update::apply(gun, &current, parts.clone(), &keys, now()).map_err(|e| {
+            tracing::info!(gun, reason = %e, "trust update refused");
+            invalid(e)
+        })?;
+        let root = files
+            .iter()
+            .chain(current.get(ROOT))
+            .find(|f| f.role == ROOT)
+            .map_or(0, |f| f.version);
+        let rows: Vec<NewTufFile<'_>> = files.iter().map(new_file).collect();
+        if reg.meta.tuf_store(gun, repository, &rows, root).await? {
+            return Ok(files
+                .iter()
+                .map(|f| format!("{} v{}", f.role, f.version))
+                .collect::<Vec<_>>()
+                .join(", "));
+        }
     }
-    // The first timestamp key is made here if no client asked for it yet.
-    reg.newest_key(gun, repository, TIMESTAMP, false).await?;
-    let timestamp = reg.held_keys(gun, TIMESTAMP).await?;
-    let snapshot = reg.held_keys(gun, SNAPSHOT).await?;
-    let keys = ServerKeys {
-        timestamp: &timestamp,
-        snapshot: &snapshot,
-    };
-    let files = update::apply(gun, &current, parts, &keys, now()).map_err(|e| {
-        tracing::info!(gun, reason = %e, "trust update refused");
-        invalid(e)
-    })?;
-    let rows: Vec<NewTufFile<'_>> = files.iter().map(new_file).collect();
-    if !reg.meta.tuf_store(gun, repository, &rows).await? {
-        return Err(invalid(
-            "another update of this collection was stored first; fetch the latest metadata and \
-             publish again",
-        ));
-    }
-    Ok(files
-        .iter()
-        .map(|f| format!("{} v{}", f.role, f.version))
-        .collect::<Vec<_>>()
-        .join(", "))
+    Err(invalid(
+        "other updates of this collection were stored meanwhile; fetch the latest metadata and \
+         publish again",
+    ))
 }
 
 /// A tag signed in a trust collection of a repository.
@@ -377,7 +386,8 @@ pub struct SignedTag {
     pub gun: String,
     /// The role whose file signs it: `targets`, or a delegation such as `targets/releases`.
     pub role: String,
-    /// SHA-256 fingerprints of the role's keys, to match against registered signing keys.
+    /// SHA-256 fingerprints of the keys whose signatures of the role's file verify, to match
+    /// against registered signing keys.
     pub key_fingerprints: Vec<String>,
     /// When that file was uploaded.
     pub signed_at: i64,
@@ -404,12 +414,20 @@ impl SignedTag {
     }
 }
 
+/// Whether `name` lies within `paths` (prefixes; `None` allows everything).
+fn within(paths: &Option<Vec<String>>, name: &str) -> bool {
+    paths
+        .as_ref()
+        .is_none_or(|paths| paths.iter().any(|p| name.starts_with(p.as_str())))
+}
+
 impl Registry {
     /// Every tag signed in the repository's trust collections, by every role that signs it.
     pub async fn signed_tags(&self, repository: &str) -> Result<Vec<SignedTag>> {
         let files = self.meta.tuf_signing_files(repository).await?;
         let mut out = Vec::new();
         let mut guns: Vec<&str> = files.iter().map(|f| f.gun.as_str()).collect();
+        guns.sort_unstable();
         guns.dedup();
         for gun in guns {
             let parsed: HashMap<&str, (File, i64)> = files
@@ -431,32 +449,56 @@ impl Registry {
                 .filter(|(role, _)| **role != ROOT)
                 .filter_map(|(role, (f, _))| Some((*role, Targets::parse(f).ok()?)))
                 .collect();
-            for (role, signed) in &targets {
-                let keys = if *role == TARGETS {
-                    Some(root.role(TARGETS))
+            // Parents before children: a role counts only if its file is signed, now, by the
+            // threshold of keys its parent names, and only for the paths every delegation above
+            // it allows (`None`: all).
+            let mut roles: Vec<&str> = targets.keys().copied().collect();
+            roles.sort_by_key(|r| (r.matches('/').count(), *r));
+            let mut allowed: HashMap<&str, Option<Vec<String>>> = HashMap::new();
+            for role in roles {
+                let (keys, paths) = if role == TARGETS {
+                    (root.role(TARGETS), None)
                 } else {
-                    role.rsplit_once('/')
-                        .and_then(|(parent, _)| targets.get(parent))
-                        .and_then(|parent| parent.delegations.get(*role))
-                        .map(|d| &d.keys)
+                    let Some((parent, _)) = role.rsplit_once('/') else {
+                        continue;
+                    };
+                    let (Some(parent_paths), Some(delegation)) = (
+                        allowed.get(parent),
+                        targets.get(parent).and_then(|p| p.delegations.get(role)),
+                    ) else {
+                        continue;
+                    };
+                    let paths = delegation
+                        .paths
+                        .iter()
+                        .filter(|p| within(parent_paths, p))
+                        .cloned()
+                        .collect();
+                    (&delegation.keys, Some(paths))
                 };
-                let Some(keys) = keys else {
+                let (file, signed_at) = &parsed[role];
+                let signers = file.signers(keys);
+                if signers.len() < keys.threshold {
                     continue;
-                };
-                let fingerprints: Vec<String> =
-                    keys.keys.values().map(|k| k.fingerprint()).collect();
-                for name in signed.targets.keys() {
-                    if let Some((sha, _)) = signed.target(name) {
-                        out.push(SignedTag {
-                            tag: name.clone(),
-                            digest: format!("sha256:{sha}"),
-                            gun: gun.to_owned(),
-                            role: (*role).to_owned(),
-                            key_fingerprints: fingerprints.clone(),
-                            signed_at: parsed[role].1,
-                        });
-                    }
                 }
+                let fingerprints: Vec<String> = signers.iter().map(|k| k.fingerprint()).collect();
+                for name in targets[role].targets.keys() {
+                    let Some((sha, _)) = targets[role].target(name) else {
+                        continue;
+                    };
+                    if !within(&paths, name) {
+                        continue;
+                    }
+                    out.push(SignedTag {
+                        tag: name.clone(),
+                        digest: format!("sha256:{sha}"),
+                        gun: gun.to_owned(),
+                        role: role.to_owned(),
+                        key_fingerprints: fingerprints.clone(),
+                        signed_at: *signed_at,
+                    });
+                }
+                allowed.insert(role, paths);
             }
         }
         Ok(out)

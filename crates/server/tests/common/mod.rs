@@ -9,6 +9,7 @@ pub mod check;
 pub mod pg;
 pub mod receiver;
 pub mod signing;
+pub mod tuf;
 pub mod web;
 
 /// Headless Chromium for browser tests (needs the chromedriver scripts/test starts).

@@ -202,19 +202,27 @@ impl NotationSigner {
         }
     }
 
-    /// The JWS envelope signing the manifest `digest`.
-    pub fn envelope(&self, digest: &str, media_type: &str, size: usize) -> Vec<u8> {
+    /// The JWS envelope signing the manifest `digest`, with `extra` protected headers (an
+    /// object; `{}` for none).
+    pub fn envelope(
+        &self,
+        digest: &str,
+        media_type: &str,
+        size: usize,
+        extra: serde_json::Value,
+    ) -> Vec<u8> {
         let url = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let protected = url.encode(
-            json!({
-                "alg": "ES256",
-                "crit": ["io.cncf.notary.signingScheme"],
-                "cty": "application/vnd.cncf.notary.payload.v1+json",
-                "io.cncf.notary.signingScheme": "notary.x509",
-                "io.cncf.notary.signingTime": "2026-11-30T12:00:00Z",
-            })
-            .to_string(),
-        );
+        let mut protected = json!({
+            "alg": "ES256",
+            "crit": ["io.cncf.notary.signingScheme"],
+            "cty": "application/vnd.cncf.notary.payload.v1+json",
+            "io.cncf.notary.signingScheme": "notary.x509",
+            "io.cncf.notary.signingTime": "2026-11-30T12:00:00Z",
+        });
+        if let (Some(headers), Some(extra)) = (protected.as_object_mut(), extra.as_object()) {
+            headers.extend(extra.clone());
+        }
+        let protected = url.encode(protected.to_string());
         let payload = url.encode(
             json!({"targetArtifact": {"mediaType": media_type, "digest": digest, "size": size}})
                 .to_string(),
