@@ -47,6 +47,11 @@ impl Scope {
         }
     }
 
+    /// Whether this scope allows everything `other` does.
+    pub fn includes(self, other: Scope) -> bool {
+        self.cap() >= other.cap()
+    }
+
     fn cap(self) -> Permission {
         match self {
             Scope::Read => Permission::Read,

@@ -4,6 +4,7 @@ mod community;
 mod error;
 mod orgs;
 mod repos;
+mod scopes;
 pub mod search;
 mod sessions;
 mod signing;
@@ -12,7 +13,7 @@ mod users;
 mod webhooks;
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest};
+use actix_web::{web, HttpMessage, HttpRequest};
 use berth_accounts::access::Identity;
 use berth_accounts::users::User;
 use berth_accounts::Accounts;
@@ -41,6 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::scope("/api/v1")
+                .wrap(actix_web::middleware::from_fn(scopes::authenticate))
                 // Scoped, not app-wide: a page's bad address is a page, not JSON.
                 .app_data(query_config())
                 .app_data(path_config())
@@ -52,6 +54,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/session", web::delete().to(sessions::sign_out))
                 .route("/users", web::post().to(users::sign_up))
                 .route("/users/{name}/active", web::put().to(users::set_active))
+                .route(
+                    "/users/{name}/password",
+                    web::put().to(users::reset_password),
+                )
+                .route("/user/sessions", web::delete().to(users::end_sessions))
                 .route("/user", web::get().to(users::me))
                 .route("/user/password", web::put().to(users::change_password))
                 .route("/user/tokens", web::get().to(users::list_tokens))
@@ -258,13 +265,23 @@ async fn openapi() -> actix_web::HttpResponse {
 /// personal access token, or `Bearer <personal access token>`), or else its session cookie —
 /// with the session's CSRF token in `X-CSRF-Token` for anything but a read — or anonymous.
 pub async fn identity(accounts: &Accounts, req: &HttpRequest) -> Result<Identity, ApiError> {
-    let Some(h) = req
+    if let Some(scopes::Authenticated(identity)) = req.extensions().get::<scopes::Authenticated>()
+    {
+        return Ok(identity.clone());
+    }
+    if !req.headers().contains_key(header::AUTHORIZATION) {
+        return session_identity(accounts, req).await;
+    }
+    header_identity(accounts, req).await
+}
+
+/// The identity the `Authorization` header proves.
+async fn header_identity(accounts: &Accounts, req: &HttpRequest) -> Result<Identity, ApiError> {
+    let h = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-    else {
-        return session_identity(accounts, req).await;
-    };
+        .ok_or_else(ApiError::unauthorized)?;
     let peer = req.peer_addr().map(|a| a.ip());
     if let Some(token) = h.strip_prefix("Bearer ") {
         let token = token.trim();
