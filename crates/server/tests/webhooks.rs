@@ -247,6 +247,10 @@ async fn internal_targets_are_refused_unless_allowlisted() {
         "http://169.254.169.254/latest/meta-data/".to_owned(),
         receiver.url("/"),
         format!("http://[::ffff:127.0.0.1]:{}/", receiver.port),
+        // IPv4-compatible and other IPv6 forms that embed a loopback or metadata address.
+        format!("http://[::7f00:1]:{}/", receiver.port),
+        "http://[::a9fe:a9fe]/".to_owned(),
+        format!("http://[64:ff9b:1::7f00:1]:{}/", receiver.port),
         "http://10.0.0.1/".to_owned(),
         "http://0.0.0.0/".to_owned(),
         "file:///etc/passwd".to_owned(),

@@ -137,26 +137,48 @@ fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
 
 fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
     let first = ip.segments()[0];
-    Some(match () {
-        _ if ip.is_loopback() => "a loopback address",
-        _ if ip.is_unspecified() => "an unspecified address",
-        _ if ip.is_multicast() => "a multicast address",
-        _ if first & 0xffc0 == 0xfe80 => "a link-local address",
-        _ if first & 0xfe00 == 0xfc00 => "a private (unique local) address",
-        _ if first & 0xffc0 == 0xfec0 => "a private (site-local) address",
-        // NAT64 and 6to4 carry an IPv4 address that must pass the same check.
-        _ if ip.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0] => {
-            let [.., g, h] = ip.segments();
-            let embedded = Ipv4Addr::from((u32::from(g) << 16) | u32::from(h));
-            return forbidden_v4(embedded);
-        }
-        _ if first == 0x2002 => {
-            let [_, g, h, ..] = ip.segments();
-            let embedded = Ipv4Addr::from((u32::from(g) << 16) | u32::from(h));
-            return forbidden_v4(embedded);
-        }
-        _ => return None,
-    })
+    let why = match () {
+        _ if ip.is_loopback() => Some("a loopback address"),
+        _ if ip.is_unspecified() => Some("an unspecified address"),
+        _ if ip.is_multicast() => Some("a multicast address"),
+        _ if first & 0xffc0 == 0xfe80 => Some("a link-local address"),
+        _ if first & 0xfe00 == 0xfc00 => Some("a private (unique local) address"),
+        _ if first & 0xffc0 == 0xfec0 => Some("a private (site-local) address"),
+        _ => None,
+    };
+    // Any IPv4 address the IPv6 address carries must pass the IPv4 check.
+    why.or_else(|| embedded_v4(ip).into_iter().find_map(forbidden_v4))
+}
+
+/// The IPv4 addresses an IPv6 address embeds: IPv4-compatible (`::a.b.c.d`), IPv4-mapped
+/// (`::ffff:a.b.c.d`, also handled by [`canonical`]) and IPv4-translated
+/// (`::ffff:0:a.b.c.d`), NAT64 (`64:ff9b::/96` and `64:ff9b:1::/48`), 6to4 (`2002::/16`),
+/// Teredo (`2001::/32`: server and client) and ISATAP interface identifiers (`…:5efe:a.b.c.d`).
+fn embedded_v4(ip: Ipv6Addr) -> Vec<Ipv4Addr> {
+    let seg = ip.segments();
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    let last = v4(seg[6], seg[7]);
+    let mut found = Vec::new();
+    if seg[..5] == [0; 5] && (seg[5] == 0 || seg[5] == 0xffff) {
+        found.push(last);
+    }
+    if seg[..4] == [0; 4] && seg[4] == 0xffff && seg[5] == 0 {
+        found.push(last);
+    }
+    if seg[..2] == [0x64, 0xff9b] || (seg[..3] == [0x64, 0xff9b, 1]) {
+        found.push(last);
+    }
+    if seg[0] == 0x2002 {
+        found.push(v4(seg[1], seg[2]));
+    }
+    if seg[..2] == [0x2001, 0] {
+        found.push(v4(seg[2], seg[3]));
+        found.push(v4(!seg[6], !seg[7]));
+    }
+    if (seg[4] == 0 || seg[4] == 0x200) && seg[5] == 0x5efe {
+        found.push(last);
+    }
+    found
 }
 
 /// Why `ip` is refused under `allow`, if it is.
@@ -263,6 +285,17 @@ mod tests {
             "64:ff9b::a00:1",
             "2002:7f00:1::",
             "ff02::1",
+            // IPv4-compatible, IPv4-translated, NAT64 local-use, Teredo and ISATAP forms.
+            "::7f00:1",
+            "[::7f00:1]".trim_matches(|c| c == '[' || c == ']'),
+            "::a9fe:a9fe",
+            "::a00:1",
+            "::ffff:0:7f00:1",
+            "64:ff9b:1::7f00:1",
+            "2001:0:7f00:1::",
+            "2001:0:4136:e378:8000:63bf:80ff:fffe",
+            "2001:db8::5efe:7f00:1",
+            "fe80::200:5efe:a00:1",
         ] {
             assert!(forbidden(ip(bad)).is_some(), "{bad} should be forbidden");
         }
@@ -271,6 +304,8 @@ mod tests {
             "8.8.8.8",
             "2606:4700::1111",
             "64:ff9b::808:808",
+            "::808:808",
+            "2001:0:808:808:8000:63bf:f7f7:f7f7",
         ] {
             assert_eq!(forbidden(ip(good)), None, "{good} should be allowed");
         }
