@@ -52,12 +52,12 @@ pub fn namespace_of(repository: &str) -> &str {
 }
 
 /// The repository a Docker Content Trust collection (a GUN, `<registry host>/<repository>`)
-/// belongs to, when the GUN names this registry: its first component is `own_host`, or holds a
-/// port (`127.0.0.1:5000`), which no repository name can. `None` for anything else.
+/// belongs to, when the GUN names this registry: its first component is exactly `own_host`
+/// (the host of Berth's public URL). `None` for anything else, so that a repository has exactly
+/// one trust collection and nobody can publish a second one under another host name.
 pub fn gun_repository<'a>(gun: &'a str, own_host: &str) -> Option<&'a str> {
     let (host, repository) = gun.split_once('/')?;
-    let names_a_host = host == own_host || host.contains(':');
-    (names_a_host && validate_name(repository).is_ok()).then_some(repository)
+    (host == own_host && validate_name(repository).is_ok()).then_some(repository)
 }
 
 /// Is this a valid tag?
@@ -141,8 +141,9 @@ mod tests {
     #[test]
     fn guns_name_a_host_and_a_repository() {
         let own = "berth.example.com";
+        assert_eq!(gun_repository("127.0.0.1:5000/alice/app", own), None);
         assert_eq!(
-            gun_repository("127.0.0.1:5000/alice/app", own),
+            gun_repository("127.0.0.1:5000/alice/app", "127.0.0.1:5000"),
             Some("alice/app")
         );
         assert_eq!(
@@ -150,9 +151,11 @@ mod tests {
             Some("alice/app")
         );
         assert_eq!(gun_repository("other.example.com/alice/app", own), None);
+        // Another host with a port is another registry's collection, not an alias of ours.
+        assert_eq!(gun_repository("evil:1/alice/app", own), None);
         assert_eq!(gun_repository("alice/app", own), None);
-        assert_eq!(gun_repository("127.0.0.1:5000/Alice", own), None);
-        assert_eq!(gun_repository("127.0.0.1:5000", own), None);
+        assert_eq!(gun_repository("berth.example.com/Alice", own), None);
+        assert_eq!(gun_repository("berth.example.com", own), None);
     }
 
     #[test]

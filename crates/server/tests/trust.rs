@@ -190,3 +190,33 @@ async fn only_keys_that_signed_count_for_the_signed_only_policy() {
         StatusCode::OK
     );
 }
+
+/// A repository has exactly one trust collection, under Berth's own GUN. A GUN naming another
+/// host (`evil:1/acmeco/app`) is no collection of Berth's: reading or publishing under it
+/// answers 404, so nobody with push rights can set up a second, rogue collection that would
+/// make a tag show as signed.
+#[tokio::test]
+async fn only_berths_own_gun_names_a_collection() {
+    let app = TestApp::start().await;
+    app.push_image("admin1/app", "v1", b"layer").await;
+    for gun in ["evil:1/admin1/app", "other.example.com/admin1/app"] {
+        for path in ["timestamp.key", "root.json", ""] {
+            let r = app.get(&format!("/v2/{gun}/_trust/tuf/{path}")).await;
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{gun} {path}");
+        }
+        let rogue = Collection {
+            app: &app,
+            gun: gun.to_owned(),
+            root_key: TufKey::root(gun),
+            timestamp: ("t".into(), json!({})),
+            snapshot: ("s".into(), json!({})),
+        };
+        let root = rogue.root(1, &[], 1);
+        let (status, body) = rogue.post(&[("root", &root)]).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{gun}: {body}");
+    }
+    // The collection under Berth's own GUN answers.
+    let own = format!("{}/admin1/app", app.host());
+    let r = app.get(&format!("/v2/{own}/_trust/tuf/timestamp.key")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+}

@@ -211,9 +211,10 @@ pub(crate) async fn dispatch(
     rest: &str,
 ) -> Result<HttpResponse> {
     reg.trust_secret()?;
+    // Only Berth's own GUN names a collection: anything else is no collection of ours.
     let repository = names::gun_repository(gun, &reg.config.host).ok_or_else(|| {
         Error::new(
-            Code::NameInvalid,
+            Code::NameUnknown,
             format!(
                 "{gun:?} is not a trust collection of this registry: name it \
                  {}/<repository>, as docker does",

@@ -59,7 +59,14 @@ impl Registry {
     pub async fn signed_tags(&self, repository: &str) -> Result<Vec<SignedTag>> {
         let files = self.meta.tuf_signing_files(repository).await?;
         let mut out = Vec::new();
-        let mut guns: Vec<&str> = files.iter().map(|f| f.gun.as_str()).collect();
+        // A repository has one collection, under Berth's own GUN; files stored under any other
+        // name (before that rule) sign nothing.
+        let own = format!("{}/{repository}", self.config.host);
+        let mut guns: Vec<&str> = files
+            .iter()
+            .map(|f| f.gun.as_str())
+            .filter(|g| *g == own)
+            .collect();
         guns.sort_unstable();
         guns.dedup();
         for gun in guns {
