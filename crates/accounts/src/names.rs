@@ -120,3 +120,50 @@ mod tests {
         }
     }
 }
+
+/// Refuses a new account name whose namespace already holds something: repositories, tags,
+/// upload sessions or trust data in the registry, or repository settings, stars, comments,
+/// webhooks or signing keys and policies here. Whoever takes such a name would inherit that
+/// content (read private images, make them public, push over them); only a site administrator
+/// hands it over, deliberately ([`crate::orgs::create`] with `claim`). Runs in the caller's
+/// transaction, before the account row is written.
+pub async fn ensure_unclaimed(conn: &mut sqlx::AnyConnection, name: &str) -> Result<()> {
+    let mut held = berth_registry::meta::namespace_holds_content(&mut *conn, name).await?;
+    if !held {
+        let prefix = format!("{name}/");
+        let exact = [
+            "SELECT 1 FROM repository_settings WHERE namespace = $1 LIMIT 1",
+            "SELECT 1 FROM webhooks WHERE namespace = $1 LIMIT 1",
+            "SELECT 1 FROM signing_keys WHERE namespace = $1 LIMIT 1",
+            "SELECT 1 FROM signed_only WHERE namespace = $1 LIMIT 1",
+        ];
+        let under = [
+            "SELECT 1 FROM signed_only WHERE substr(namespace, 1, length($1)) = $1 LIMIT 1",
+            "SELECT 1 FROM stars WHERE substr(repository, 1, length($1)) = $1 LIMIT 1",
+            "SELECT 1 FROM comments WHERE substr(repository, 1, length($1)) = $1 LIMIT 1",
+        ];
+        let queries = exact
+            .iter()
+            .map(|q| (*q, name))
+            .chain(under.iter().map(|q| (*q, prefix.as_str())));
+        for (sql, value) in queries {
+            if sqlx::query(sql)
+                .bind(value)
+                .fetch_optional(&mut *conn)
+                .await?
+                .is_some()
+            {
+                held = true;
+                break;
+            }
+        }
+    }
+    if held {
+        // Reads "content under toolsns/ (…) already exists".
+        return Err(Error::Conflict(format!(
+            "content under {name}/ (repositories, uploads, trust data or settings left there; \
+             choose another name, or a site administrator can hand it to an organization)"
+        )));
+    }
+    Ok(())
+}

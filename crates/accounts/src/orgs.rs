@@ -101,12 +101,31 @@ pub async fn get(pool: &AnyPool, name: &str) -> Result<Org> {
 
 /// Creates an organization with `creator` as its first owner.
 pub async fn create(pool: &AnyPool, creator: &User, name: &str) -> Result<Org> {
+    create_org(pool, creator, name, false).await
+}
+
+/// A site administrator creates an organization over a namespace that already holds content
+/// (see [`names::ensure_unclaimed`]), handing that content to it deliberately. Audited.
+pub async fn claim(pool: &AnyPool, admin: &User, name: &str) -> Result<Org> {
+    if !admin.is_admin {
+        return Err(Error::Forbidden);
+    }
+    create_org(pool, admin, name, true).await
+}
+
+/// Creates an organization owned by `creator`; with `claim`, also over a namespace that holds
+/// content. Callers decide who may claim: [`claim`] for the API, the command line for whoever
+/// runs it.
+pub async fn create_org(pool: &AnyPool, creator: &User, name: &str, claim: bool) -> Result<Org> {
     names::validate(name)?;
     if !creator.active {
         return Err(Error::Forbidden);
     }
     let now = crate::now();
     let mut tx = pool.begin().await?;
+    if !claim {
+        names::ensure_unclaimed(&mut tx, name).await?;
+    }
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO accounts (name, kind, is_admin, active, created_at)
          VALUES ($1, 'org', 0, 1, $2)
@@ -128,7 +147,14 @@ pub async fn create(pool: &AnyPool, creator: &User, name: &str) -> Result<Org> {
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    audit::record(pool, &creator.name, "org.create", name, "").await?;
+    audit::record(
+        pool,
+        &creator.name,
+        if claim { "org.claim" } else { "org.create" },
+        name,
+        "",
+    )
+    .await?;
     Ok(Org {
         id,
         name: name.to_owned(),

@@ -161,6 +161,33 @@ pub fn placeholders(first: usize, count: usize) -> String {
         .join(", ")
 }
 
+/// Whether the registry holds anything under `namespace/`: repositories (with their manifests
+/// and tags), upload sessions, or content trust data. A name that holds content cannot be
+/// claimed by signing up or creating an organization (see the accounts crate).
+pub async fn namespace_holds_content(
+    conn: &mut sqlx::AnyConnection,
+    namespace: &str,
+) -> std::result::Result<bool, sqlx::Error> {
+    let prefix = format!("{namespace}/");
+    for (table, column) in [
+        ("repositories", "name"),
+        ("uploads", "repository"),
+        ("tuf_files", "repository"),
+        ("tuf_keys", "repository"),
+    ] {
+        let found = sqlx::query(&format!(
+            "SELECT 1 FROM {table} WHERE substr({column}, 1, length($1)) = $1 LIMIT 1"
+        ))
+        .bind(&prefix)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if found.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 impl Meta {
     /// Changes with every write to tags, manifests, repositories or trust data: what was worked
     /// out from them under an older generation may be stale.

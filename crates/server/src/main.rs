@@ -40,6 +40,42 @@ enum AdminCommand {
         #[command(flatten)]
         args: Args,
     },
+    /// Create an organization owned by an existing user.
+    CreateOrg {
+        name: String,
+        /// The user who owns it.
+        #[arg(long)]
+        owner: String,
+        /// Hand the organization a namespace that already holds repositories or other content
+        /// (refused without this flag, so nobody inherits content by accident).
+        #[arg(long)]
+        claim: bool,
+        #[command(flatten)]
+        args: Args,
+    },
+    /// Set a user's password, read from standard input; ends their sessions and `docker login`s.
+    ResetPassword {
+        name: String,
+        /// Read the password from standard input (the only way to pass it).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[command(flatten)]
+        args: Args,
+    },
+}
+
+/// Opens the database the flags name.
+async fn open_pool(args: &Args) -> anyhow::Result<sqlx::AnyPool> {
+    let config = Config::load(args)?;
+    std::fs::create_dir_all(&config.data_dir)?;
+    berth::db::open(&config.database_url).await
+}
+
+/// One line of standard input, without its line ending.
+fn password_from_stdin() -> anyhow::Result<String> {
+    let mut password = String::new();
+    std::io::stdin().read_line(&mut password)?;
+    Ok(password.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 #[tokio::main]
@@ -112,6 +148,34 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
                 if user.is_admin { "administrator " } else { "" },
                 user.name
             );
+        }
+        AdminCommand::CreateOrg {
+            name,
+            owner,
+            claim,
+            args,
+        } => {
+            let pool = open_pool(&args).await?;
+            let owner = berth_accounts::users::by_name(&pool, &owner)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .ok_or_else(|| anyhow::anyhow!("no user named {owner}"))?;
+            let org = berth_accounts::orgs::create_org(&pool, &owner, &name, claim)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("created organization {} owned by {}", org.name, owner.name);
+        }
+        AdminCommand::ResetPassword {
+            name,
+            password_stdin: _,
+            args,
+        } => {
+            let pool = open_pool(&args).await?;
+            let password = password_from_stdin()?;
+            berth_accounts::users::reset_password(&pool, "admin (command line)", &name, &password)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("reset the password of {name}; their sessions and docker logins ended");
         }
     }
     Ok(())

@@ -32,6 +32,10 @@ fn require_full(identity: &Identity) -> Result<(), ApiError> {
 #[serde(deny_unknown_fields)]
 pub struct NewOrg {
     name: String,
+    /// A site administrator hands a namespace that already holds content to the new
+    /// organization.
+    #[serde(default)]
+    claim: bool,
 }
 
 pub async fn create(
@@ -40,7 +44,11 @@ pub async fn create(
     body: web::Json<NewOrg>,
 ) -> Result<HttpResponse, ApiError> {
     let me = manager(&accounts, &req).await?;
-    let org = orgs::create(&accounts.pool, &me, &body.name).await?;
+    let org = if body.claim {
+        orgs::claim(&accounts.pool, &me, &body.name).await?
+    } else {
+        orgs::create(&accounts.pool, &me, &body.name).await?
+    };
     Ok(HttpResponse::Created().json(org))
 }
 
