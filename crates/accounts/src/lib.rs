@@ -52,7 +52,8 @@ pub struct AuthConfig {
     pub issuer: String,
     /// Lifetime of registry tokens, in seconds.
     pub token_ttl: i64,
-    /// Failed logins allowed per account and per client address in `throttle_window`.
+    /// Failed logins allowed per account from one client address in `throttle_window` (a client
+    /// address may fail five times as often over all accounts).
     pub throttle_failures: usize,
     pub throttle_window: Duration,
 }
@@ -262,52 +263,63 @@ impl Accounts {
     }
 
     /// Logs in with a password or a personal access token, or as a robot (`org+name` with its
-    /// secret), throttled per account and address.
+    /// secret). Throttled as [`throttle`] describes: a valid token or robot secret is never
+    /// refused, and a password attempt is counted before it is verified.
     pub async fn login(&self, name: &str, secret: &str, peer: Option<IpAddr>) -> Result<Identity> {
-        let keys = vec![
-            format!("user:{name}"),
-            format!("ip:{}", peer.map(|p| p.to_string()).unwrap_or_default()),
-        ];
-        self.throttle.check(&keys)?;
+        let keys = throttle::Keys::new(name, peer);
         // No account has a control character in its name: such a name is a failed login, and
         // one the audit log could not even store.
         if name.chars().any(char::is_control) {
-            self.throttle.failed(&keys);
+            self.throttle.failed_secret(&keys)?;
             return Err(Error::BadCredentials);
         }
-        let identity = if name.contains('+') {
-            robots::check(&self.pool, name, secret)
-                .await?
-                .map(|robot| Identity {
-                    robot: Some(robot),
-                    ..Identity::default()
-                })
-        } else if secret.starts_with(tokens::PREFIX) {
-            tokens::check(&self.pool, name, secret)
-                .await?
-                .map(|(user, scope)| Identity {
-                    user: Some(user),
-                    scope: Some(scope),
-                    robot: None,
-                })
-        } else {
-            users::check_password(&self.pool, name, secret)
-                .await?
-                .map(|user| Identity {
+        if name.contains('+') || secret.starts_with(tokens::PREFIX) {
+            let identity = if name.contains('+') {
+                robots::check(&self.pool, name, secret)
+                    .await?
+                    .map(|robot| Identity {
+                        robot: Some(robot),
+                        ..Identity::default()
+                    })
+            } else {
+                tokens::check(&self.pool, name, secret)
+                    .await?
+                    .map(|(user, scope)| Identity {
+                        user: Some(user),
+                        scope: Some(scope),
+                        robot: None,
+                    })
+            };
+            if let Some(identity) = identity {
+                return Ok(identity);
+            }
+            self.throttle.failed_secret(&keys)?;
+            audit::record(&self.pool, name, "login.failed", name, keys.address()).await?;
+            return Err(Error::BadCredentials);
+        }
+        self.throttle.reserve(&keys)?;
+        let slow = self.throttle.slow(&keys);
+        if !slow.is_zero() {
+            tokio::time::sleep(slow).await;
+        }
+        match users::check_password(&self.pool, name, secret).await {
+            Ok(Some(user)) => {
+                self.throttle.succeeded(&keys);
+                Ok(Identity {
                     user: Some(user),
                     scope: None,
                     robot: None,
                 })
-        };
-        match identity {
-            Some(identity) => {
-                self.throttle.succeeded(&keys[0]);
-                Ok(identity)
             }
-            None => {
+            Ok(None) => {
                 self.throttle.failed(&keys);
-                audit::record(&self.pool, name, "login.failed", name, &keys[1]).await?;
+                audit::record(&self.pool, name, "login.failed", name, keys.address()).await?;
                 Err(Error::BadCredentials)
+            }
+            Err(e) => {
+                // Not verified (busy, database away): the attempt does not count.
+                self.throttle.release(&keys);
+                Err(e)
             }
         }
     }

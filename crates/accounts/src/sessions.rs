@@ -74,3 +74,38 @@ pub async fn delete(pool: &AnyPool, secret: &str) -> Result<()> {
         .await?;
     Ok(())
 }
+
+/// Ends every session of an account but `keep` (the cookie secret of the session that asked,
+/// if any). Part of the caller's transaction.
+pub async fn end_all(
+    conn: &mut sqlx::AnyConnection,
+    account_id: i64,
+    keep: Option<&str>,
+) -> Result<u64> {
+    let keep = keep.map(digest).unwrap_or_default();
+    Ok(
+        sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND id_hash <> $2")
+            .bind(account_id)
+            .bind(keep)
+            .execute(conn)
+            .await?
+            .rows_affected(),
+    )
+}
+
+/// "Sign out everywhere": ends every session of the user, this one included, and every refresh
+/// token (`docker login` on other machines). Personal access tokens stay.
+pub async fn sign_out_everywhere(pool: &AnyPool, user: &User) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let sessions = end_all(&mut tx, user.id, None).await?;
+    let refresh = crate::tokens::revoke_refresh(&mut tx, user.id).await?;
+    tx.commit().await?;
+    audit::record(
+        pool,
+        &user.name,
+        "session.end_all",
+        &user.name,
+        &format!("{sessions} sessions, {refresh} refresh tokens"),
+    )
+    .await
+}

@@ -29,6 +29,7 @@ pub(crate) fn new_secret(prefix: &str) -> Result<String> {
 pub struct TokenInfo {
     pub id: i64,
     pub name: String,
+    pub kind: Kind,
     pub scope: Scope,
     pub expires_at: Option<i64>,
     pub last_used_at: Option<i64>,
@@ -43,12 +44,62 @@ pub struct CreatedToken {
     pub token: String,
 }
 
+/// What a token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Made by its owner, with a name unique among their live tokens; survives password changes.
+    Personal,
+    /// Handed out by the token service to a client that logged in with the password
+    /// (`offline_token=true`, what `docker login` keeps); ended by a password change.
+    Refresh,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Personal => "personal",
+            Kind::Refresh => "refresh",
+        }
+    }
+}
+
+/// Creates a personal access token. Its name must be unique among the user's live tokens.
 pub async fn create(
     pool: &AnyPool,
     user: &User,
     name: &str,
     scope: Scope,
     expires_at: Option<i64>,
+) -> Result<CreatedToken> {
+    create_kind(pool, user, name, scope, expires_at, Kind::Personal).await
+}
+
+/// Creates a refresh token for a client that logged in with the password.
+pub async fn create_refresh(
+    pool: &AnyPool,
+    user: &User,
+    name: &str,
+    expires_at: i64,
+) -> Result<CreatedToken> {
+    create_kind(
+        pool,
+        user,
+        name,
+        Scope::ReadWriteDelete,
+        Some(expires_at),
+        Kind::Refresh,
+    )
+    .await
+}
+
+async fn create_kind(
+    pool: &AnyPool,
+    user: &User,
+    name: &str,
+    scope: Scope,
+    expires_at: Option<i64>,
+    kind: Kind,
 ) -> Result<CreatedToken> {
     let name = name.trim();
     if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
@@ -62,8 +113,8 @@ pub async fn create(
     }
     let secret = new_secret(PREFIX)?;
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO access_tokens (account_id, name, token_hash, scope, expires_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO access_tokens (account_id, name, token_hash, scope, expires_at, created_at, kind)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(user.id)
     .bind(name)
@@ -71,8 +122,15 @@ pub async fn create(
     .bind(scope.as_str())
     .bind(expires_at)
     .bind(now)
+    .bind(kind.as_str())
     .fetch_one(pool)
-    .await?;
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            Error::Conflict(format!("a token named {name:?}"))
+        }
+        _ => Error::Database(e),
+    })?;
     audit::record(
         pool,
         &user.name,
@@ -85,6 +143,7 @@ pub async fn create(
         info: TokenInfo {
             id,
             name: name.to_owned(),
+            kind,
             scope,
             expires_at,
             last_used_at: None,
@@ -96,7 +155,7 @@ pub async fn create(
 
 pub async fn list(pool: &AnyPool, user: &User) -> Result<Vec<TokenInfo>> {
     let rows = sqlx::query(
-        "SELECT id, name, scope, expires_at, last_used_at, created_at FROM access_tokens
+        "SELECT id, name, scope, expires_at, last_used_at, created_at, kind FROM access_tokens
          WHERE account_id = $1 AND revoked_at IS NULL ORDER BY id",
     )
     .bind(user.id)
@@ -111,6 +170,11 @@ pub async fn list(pool: &AnyPool, user: &User) -> Result<Vec<TokenInfo>> {
                 expires_at: r.try_get(3)?,
                 last_used_at: r.try_get(4)?,
                 created_at: r.try_get(5)?,
+                kind: if r.try_get::<String, _>(6)? == "refresh" {
+                    Kind::Refresh
+                } else {
+                    Kind::Personal
+                },
             })
         })
         .collect()
@@ -130,6 +194,20 @@ pub async fn revoke(pool: &AnyPool, user: &User, id: i64) -> Result<()> {
         return Err(Error::NotFound(format!("token {id}")));
     }
     audit::record(pool, &user.name, "token.revoke", &format!("token:{id}"), "").await
+}
+
+/// Revokes every refresh token of an account (a password change, a reset or a deactivation
+/// ends what logged in with the old password). Part of the caller's transaction.
+pub async fn revoke_refresh(conn: &mut sqlx::AnyConnection, account_id: i64) -> Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE access_tokens SET revoked_at = $2
+         WHERE account_id = $1 AND kind = 'refresh' AND revoked_at IS NULL",
+    )
+    .bind(account_id)
+    .bind(crate::now())
+    .execute(conn)
+    .await?
+    .rows_affected())
 }
 
 /// The user and scope a token secret stands for, if it is live; records its use.

@@ -42,7 +42,9 @@ pub async fn create(pool: &AnyPool, new: NewUser<'_>, admin: bool) -> Result<Use
     names::validate(new.name)?;
     names::validate_email(new.email)?;
     password::check_strength(new.password)?;
-    let hash = password::hash(new.password)?;
+    let hash = password::hash_async(new.password).await?;
+    let mut tx = pool.begin().await?;
+    names::ensure_unclaimed(&mut tx, new.name).await?;
     let row = sqlx::query(&format!(
         "INSERT INTO accounts (name, kind, email, password_hash, is_admin, active, created_at)
          VALUES ($1, 'user', $2, $3, $4, 1, $5)
@@ -53,12 +55,13 @@ pub async fn create(pool: &AnyPool, new: NewUser<'_>, admin: bool) -> Result<Use
     .bind(hash)
     .bind(i64::from(admin))
     .bind(crate::now())
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = row else {
         return Err(Error::Conflict("an account with that name or email".into()));
     };
     let user = user(&row)?;
+    tx.commit().await?;
     audit::record(
         pool,
         &user.name,
@@ -109,39 +112,94 @@ pub async fn check_password(pool: &AnyPool, name: &str, given: &str) -> Result<O
         .as_ref()
         .map(|(_, h)| h.clone())
         .unwrap_or_else(|| password::dummy_hash().to_owned());
-    let given = given.to_owned();
-    let ok = tokio::task::spawn_blocking(move || password::verify(&given, &stored))
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?;
+    let ok = password::verify_async(given, &stored).await?;
     Ok(match found {
         Some((u, _)) if ok && u.active => Some(u),
         _ => None,
     })
 }
 
-pub async fn change_password(pool: &AnyPool, name: &str, current: &str, new: &str) -> Result<()> {
+/// Changes the user's own password, given the current one. Every other session and every
+/// refresh token ends; `keep_session` (the cookie secret of the session that asked) stays.
+pub async fn change_password(
+    pool: &AnyPool,
+    name: &str,
+    current: &str,
+    new: &str,
+    keep_session: Option<&str>,
+) -> Result<()> {
     password::check_strength(new)?;
-    if check_password(pool, name, current).await?.is_none() {
+    let Some(user) = check_password(pool, name, current).await? else {
         return Err(Error::BadCredentials);
-    }
-    let hash = password::hash(new)?;
-    sqlx::query("UPDATE accounts SET password_hash = $2 WHERE name = $1 AND kind = 'user'")
-        .bind(name)
-        .bind(hash)
-        .execute(pool)
-        .await?;
+    };
+    replace_password(pool, &user, new, keep_session).await?;
     audit::record(pool, name, "user.password", name, "").await
 }
 
-pub async fn set_active(pool: &AnyPool, actor: &str, name: &str, active: bool) -> Result<()> {
-    let done = sqlx::query("UPDATE accounts SET active = $2 WHERE name = $1 AND kind = 'user'")
-        .bind(name)
-        .bind(i64::from(active))
-        .execute(pool)
-        .await?;
-    if done.rows_affected() == 0 {
+/// An administrator's reset of a user's password: every session and refresh token of the user
+/// ends.
+pub async fn reset_password(pool: &AnyPool, actor: &str, name: &str, new: &str) -> Result<()> {
+    password::check_strength(new)?;
+    let Some(user) = by_name(pool, name).await? else {
         return Err(Error::NotFound(format!("user {name}")));
+    };
+    replace_password(pool, &user, new, None).await?;
+    audit::record(pool, actor, "user.password_reset", name, "").await
+}
+
+/// Stores a new password hash and ends what logged in with the old one, in one transaction.
+/// Personal access tokens stay (as on Docker Hub and GitHub); the settings page asks the user
+/// to review them.
+async fn replace_password(
+    pool: &AnyPool,
+    user: &User,
+    new: &str,
+    keep_session: Option<&str>,
+) -> Result<()> {
+    let hash = password::hash_async(new).await?;
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "UPDATE accounts SET password_hash = $2, password_changed_at = $3
+         WHERE id = $1 AND kind = 'user'",
+    )
+    .bind(user.id)
+    .bind(hash)
+    .bind(crate::now())
+    .execute(&mut *tx)
+    .await?;
+    crate::sessions::end_all(&mut tx, user.id, keep_session).await?;
+    crate::tokens::revoke_refresh(&mut tx, user.id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// When the user's password last changed (by them or by an administrator), if ever.
+pub async fn password_changed_at(pool: &AnyPool, user: &User) -> Result<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT password_changed_at FROM accounts WHERE id = $1")
+            .bind(user.id)
+            .fetch_optional(pool)
+            .await?
+            .flatten(),
+    )
+}
+
+/// Deactivates or reactivates a user. Deactivation ends every session and refresh token.
+pub async fn set_active(pool: &AnyPool, actor: &str, name: &str, active: bool) -> Result<()> {
+    let Some(user) = by_name(pool, name).await? else {
+        return Err(Error::NotFound(format!("user {name}")));
+    };
+    let mut tx = pool.begin().await?;
+    sqlx::query("UPDATE accounts SET active = $2 WHERE id = $1 AND kind = 'user'")
+        .bind(user.id)
+        .bind(i64::from(active))
+        .execute(&mut *tx)
+        .await?;
+    if !active {
+        crate::sessions::end_all(&mut tx, user.id, None).await?;
+        crate::tokens::revoke_refresh(&mut tx, user.id).await?;
     }
+    tx.commit().await?;
     audit::record(
         pool,
         actor,

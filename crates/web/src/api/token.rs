@@ -2,7 +2,7 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use berth_accounts::access::{Identity, Scope};
+use berth_accounts::access::Identity;
 use berth_accounts::Accounts;
 use serde::Deserialize;
 
@@ -39,12 +39,11 @@ async fn refresh_token(
         .filter(|c| !c.is_control())
         .take(40)
         .collect();
-    let created = berth_accounts::tokens::create(
+    let created = berth_accounts::tokens::create_refresh(
         &accounts.pool,
         user,
         &format!("login from {client}"),
-        Scope::ReadWriteDelete,
-        Some(berth_accounts::now() + REFRESH_TTL),
+        berth_accounts::now() + REFRESH_TTL,
     )
     .await?;
     Ok(Some(created.token))

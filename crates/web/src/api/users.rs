@@ -66,13 +66,54 @@ pub async fn change_password(
             "an access token cannot change the password",
         ));
     }
+    // Asked from a web session: that session stays signed in, every other one ends.
+    let session = match req.headers().contains_key(actix_web::http::header::AUTHORIZATION) {
+        true => None,
+        false => req.cookie(super::SESSION_COOKIE),
+    };
     users::change_password(
         &accounts.pool,
         &me.name,
         &body.current_password,
         &body.new_password,
+        session.as_ref().map(|c| c.value()),
     )
     .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordReset {
+    new_password: String,
+}
+
+/// An administrator sets a user's password; every session and refresh token of theirs ends.
+pub async fn reset_password(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    name: web::Path<String>,
+    body: web::Json<PasswordReset>,
+) -> Result<HttpResponse, ApiError> {
+    let (me, _) = user(&accounts, &req).await?;
+    if !me.is_admin {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "forbidden",
+            "only administrators may reset passwords",
+        ));
+    }
+    users::reset_password(&accounts.pool, &me.name, &name, &body.new_password).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Signs the user out everywhere: every web session and refresh token ends.
+pub async fn end_sessions(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+) -> Result<HttpResponse, ApiError> {
+    let (me, _) = user(&accounts, &req).await?;
+    berth_accounts::sessions::sign_out_everywhere(&accounts.pool, &me).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

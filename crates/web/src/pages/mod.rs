@@ -52,6 +52,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/settings", get().to(settings::page))
                 .route("/settings/profile", post().to(settings::profile))
                 .route("/settings/password", post().to(settings::password))
+                .route(
+                    "/settings/sessions/end",
+                    post().to(settings::sign_out_everywhere),
+                )
                 .route("/settings/tokens", post().to(settings::create_token))
                 .route("/settings/tokens/revoke", post().to(settings::revoke_token))
                 .route("/settings/delete", post().to(settings::delete_account))

@@ -70,6 +70,9 @@ struct SettingsPage {
     token_scope: String,
     token_expiry: String,
     sole_owned: Vec<String>,
+    /// When the password changed, if personal access tokens made before then still work: the
+    /// page asks the user to review them.
+    review_tokens_since: Option<String>,
 }
 
 /// What the form posted, kept when the page is shown again with an error.
@@ -91,7 +94,16 @@ async fn settings_page(
     kept: Kept,
 ) -> Result<HttpResponse, PageError> {
     let tokens = tokens::list(&accounts.pool, user).await?;
+    let changed = users::password_changed_at(&accounts.pool, user).await?;
+    let review_tokens_since = changed
+        .filter(|at| {
+            tokens
+                .iter()
+                .any(|t| t.kind == tokens::Kind::Personal && t.created_at <= *at)
+        })
+        .map(time::date_time);
     let page = SettingsPage {
+        review_tokens_since,
         chrome: viewer.chrome.clone(),
         name: user.name.clone(),
         email: kept.email.unwrap_or_else(|| user.email.clone()),
@@ -137,6 +149,9 @@ pub async fn page(
         Some("email") => Some("Your email address was changed."),
         Some("password") => Some("Your password was changed."),
         Some("revoked") => Some("The token was revoked. It no longer works."),
+        Some("signed-out") => Some(
+            "Every other session and every docker login made with your password has ended.",
+        ),
         _ => None,
     };
     settings_page(
@@ -218,6 +233,7 @@ pub async fn password(
             &user.name,
             &form.current_password,
             &form.new_password,
+            viewer.session_secret(),
         )
         .await
         {
@@ -425,6 +441,27 @@ pub async fn delete_account(
     }
     tracing::info!(user = %user.name, repositories = removed, "account deleted");
     let mut resp = see_other("/");
+    resp.add_cookie(&session_cookie(&accounts, String::new(), Duration::ZERO))
+        .map_err(|_| PageError::internal())?;
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// "Sign out everywhere": every session (this one too) and every refresh token ends; personal
+/// access tokens stay.
+pub async fn sign_out_everywhere(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, PageError> {
+    let user = poster(&viewer, &form.csrf)?;
+    berth_accounts::sessions::sign_out_everywhere(&accounts.pool, user).await?;
+    let mut resp = see_other("/login");
     resp.add_cookie(&session_cookie(&accounts, String::new(), Duration::ZERO))
         .map_err(|_| PageError::internal())?;
     Ok(resp)
