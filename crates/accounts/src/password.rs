@@ -261,10 +261,14 @@ mod tests {
         // Hashes made by the argon2 crate itself (older accounts) still verify.
         use argon2::password_hash::PasswordHasher;
         let salt = SaltString::encode_b64(b"0123456789abcdef").expect("salt");
-        let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, params().expect("params"))
-            .hash_password(b"correct horse battery", &salt)
-            .expect("hash")
-            .to_string();
+        let theirs = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            params().expect("params"),
+        )
+        .hash_password(b"correct horse battery", &salt)
+        .expect("hash")
+        .to_string();
         assert!(verify("correct horse battery", &theirs));
         assert!(!verify("wrong", &theirs));
         assert_ne!(

@@ -95,7 +95,10 @@ impl Throttle {
         }
         // Keep the map from growing without bound under a spray of names.
         if map.len() > 100_000 {
-            map.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < self.window));
+            map.retain(|_, q| {
+                q.back()
+                    .is_some_and(|t| now.duration_since(*t) < self.window)
+            });
         }
         for (key, _) in &limits {
             map.entry(key.clone()).or_default().push_back(now);

@@ -197,7 +197,14 @@ async fn parallel_guesses_are_counted_before_they_are_verified() {
 async fn a_flood_of_logins_hashes_a_few_passwords_at_a_time() {
     let app = TestApp::start_with(|c| c.auth.throttle_failures = 10_000).await;
     // The first verification sets the hashing workers up.
-    let r = call(&app, Method::GET, "/api/v1/user", Some(&basic("nobody1", "x")), None).await;
+    let r = call(
+        &app,
+        Method::GET,
+        "/api/v1/user",
+        Some(&basic("nobody1", "x")),
+        None,
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     warm_up(&app).await;
     let before = rss();
@@ -308,7 +315,11 @@ async fn a_password_change_ends_other_sessions_and_docker_logins_but_keeps_token
         .await
         .expect("change");
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    assert_eq!(session_user(&app, &here).await, StatusCode::OK, "this session stays");
+    assert_eq!(
+        session_user(&app, &here).await,
+        StatusCode::OK,
+        "this session stays"
+    );
     assert_eq!(
         session_user(&app, &elsewhere).await,
         StatusCode::UNAUTHORIZED,
@@ -326,7 +337,14 @@ async fn a_password_change_ends_other_sessions_and_docker_logins_but_keeps_token
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert!(!refresh_works(&app, &refresh).await, "docker login ended");
     // Personal access tokens stay.
-    let r = call(&app, Method::GET, "/api/v1/user", Some(&basic("alice", &token)), None).await;
+    let r = call(
+        &app,
+        Method::GET,
+        "/api/v1/user",
+        Some(&basic("alice", &token)),
+        None,
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
 
     // An administrator's reset ends every session, the one that changed the password too.
@@ -404,14 +422,65 @@ async fn the_settings_page_signs_out_everywhere_and_asks_to_review_tokens() {
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("id=\"review-tokens\""), "review notice");
     let (_, html) = page(&other, &app, "/settings").await;
-    assert!(!html.contains("Sign out everywhere"), "the other browser was signed out");
+    assert!(
+        !html.contains("Sign out everywhere"),
+        "the other browser was signed out"
+    );
     assert!(!refresh_works(&app, &refresh).await);
 
     // "Sign out everywhere" ends this browser's session too.
     let refresh = refresh_token(&app, &basic("alice", "a new password")).await;
     let r = submit(&client, &app, "/settings", "/settings/sessions/end", &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let r = client.get(app.url("/settings")).send().await.expect("settings");
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "signed out: sent to log in");
+    let r = client
+        .get(app.url("/settings"))
+        .send()
+        .await
+        .expect("settings");
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "signed out: sent to log in"
+    );
     assert!(!refresh_works(&app, &refresh).await);
+}
+
+#[tokio::test]
+async fn token_names_are_unique_per_user() {
+    let app = TestApp::start().await;
+    let alice = sign_up_basic(&app, "alice").await;
+    let bob = sign_up_basic(&app, "bobby").await;
+    personal_token(&app, &alice, "ci").await;
+    let again = call(
+        &app,
+        Method::POST,
+        "/api/v1/user/tokens",
+        Some(&alice),
+        Some(json!({"name": "ci", "scope": "read"})),
+    )
+    .await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    let v: Value = again.json().await.expect("json");
+    assert!(v["error"]["message"]
+        .as_str()
+        .expect("message")
+        .contains("\"ci\""));
+    // Another user may use the name, and a revoked token frees it.
+    personal_token(&app, &bob, "ci").await;
+    let tokens: Value = call(&app, Method::GET, "/api/v1/user/tokens", Some(&alice), None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let id = tokens[0]["id"].as_i64().expect("id");
+    let r = call(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/user/tokens/{id}"),
+        Some(&alice),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    personal_token(&app, &alice, "ci").await;
 }

@@ -29,7 +29,8 @@ async fn sign_up_status(app: &TestApp, name: &str) -> (StatusCode, Value) {
 async fn a_namespace_with_content_cannot_be_claimed_by_signing_up() {
     let app = TestApp::start().await;
     // An administrator keeps a private image under a namespace nobody has taken.
-    app.push_image("toolsns/base", "v1", b"internal tools").await;
+    app.push_image("toolsns/base", "v1", b"internal tools")
+        .await;
     let r = app
         .request(Method::PATCH, "/api/v1/repositories/toolsns/base")
         .json(&json!({"visibility": "private"}))
@@ -62,7 +63,14 @@ async fn a_namespace_with_content_cannot_be_claimed_by_signing_up() {
 
     // Nor by creating an organization.
     let bob = sign_up_basic(&app, "bobby").await;
-    let r = call(&app, Method::POST, "/api/v1/orgs", Some(&bob), Some(json!({"name": "toolsns"}))).await;
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/v1/orgs",
+        Some(&bob),
+        Some(json!({"name": "toolsns"})),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     let r = call(
         &app,
@@ -72,15 +80,32 @@ async fn a_namespace_with_content_cannot_be_claimed_by_signing_up() {
         Some(json!({"name": "toolsns", "claim": true})),
     )
     .await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN, "only administrators claim");
-    let r = call(&app, Method::GET, "/v2/toolsns/base/tags/list", Some(&bob), None).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "only administrators claim"
+    );
+    let r = call(
+        &app,
+        Method::GET,
+        "/v2/toolsns/base/tags/list",
+        Some(&bob),
+        None,
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND, "still private");
 
     // Upload sessions and trust data hold a namespace too.
     app.start_upload("halfdone/app").await;
-    assert_eq!(sign_up_status(&app, "halfdone").await.0, StatusCode::CONFLICT);
+    assert_eq!(
+        sign_up_status(&app, "halfdone").await.0,
+        StatusCode::CONFLICT
+    );
     // A free name is still free.
-    assert_eq!(sign_up_status(&app, "freename").await.0, StatusCode::CREATED);
+    assert_eq!(
+        sign_up_status(&app, "freename").await.0,
+        StatusCode::CREATED
+    );
 
     // An administrator hands the namespace to a new organization, deliberately.
     let r = app
@@ -114,11 +139,23 @@ async fn the_command_line_hands_a_namespace_to_an_organization() {
     };
     let out = run(&[]).await;
     assert!(!out.status.success(), "refused without --claim");
-    assert!(out.stderr_text().contains("legacy/"), "{}", out.stderr_text());
+    assert!(
+        out.stderr_text().contains("legacy/"),
+        "{}",
+        out.stderr_text()
+    );
     let out = run(&["--claim"]).await;
     assert!(out.status.success(), "{}", out.stderr_text());
-    assert!(out.stdout_text().contains("created organization legacy owned by carol"));
+    assert!(out
+        .stdout_text()
+        .contains("created organization legacy owned by carol"));
     // Carol owns it now, with its content.
-    let r = push_blob_as(&app, &basic("carol", "carol password"), "legacy/app", b"new").await;
+    let r = push_blob_as(
+        &app,
+        &basic("carol", "carol password"),
+        "legacy/app",
+        b"new",
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::CREATED);
 }

@@ -113,11 +113,21 @@ async fn token_scopes_hold_on_every_documented_write() {
     assert_eq!(r.status(), StatusCode::CREATED);
     let read = basic("alice", &token(&app, &alice, "pull only", "read").await);
     let read_write = basic("alice", &token(&app, &alice, "ci", "read-write").await);
-    let full = basic("alice", &token(&app, &alice, "all", "read-write-delete").await);
+    let full = basic(
+        "alice",
+        &token(&app, &alice, "all", "read-write-delete").await,
+    );
     let signed_only = |auth: String| {
         let app = &app;
         async move {
-            let r = call(app, Method::GET, "/api/v1/user/signing-policy", Some(&auth), None).await;
+            let r = call(
+                app,
+                Method::GET,
+                "/api/v1/user/signing-policy",
+                Some(&auth),
+                None,
+            )
+            .await;
             assert_eq!(r.status(), StatusCode::OK);
             let v: Value = r.json().await.expect("json");
             v["signed_only"].clone()
@@ -186,8 +196,19 @@ async fn token_scopes_hold_on_every_documented_write() {
     // The scopes allow what they are for: a read-write token stars and comments, a
     // read-write-delete token administers.
     app.push_image("alice/app", "v1", b"layer").await;
-    let r = call(&app, Method::PUT, "/api/v1/repositories/alice/app/star", Some(&read_write), None).await;
-    assert!(r.status().is_success(), "star with read-write: {}", r.status());
+    let r = call(
+        &app,
+        Method::PUT,
+        "/api/v1/repositories/alice/app/star",
+        Some(&read_write),
+        None,
+    )
+    .await;
+    assert!(
+        r.status().is_success(),
+        "star with read-write: {}",
+        r.status()
+    );
     let r = call(
         &app,
         Method::PUT,
@@ -196,6 +217,10 @@ async fn token_scopes_hold_on_every_documented_write() {
         Some(serde_json::json!({"signed_only": true})),
     )
     .await;
-    assert!(r.status().is_success(), "policy with read-write-delete: {}", r.status());
+    assert!(
+        r.status().is_success(),
+        "policy with read-write-delete: {}",
+        r.status()
+    );
     assert_eq!(signed_only(full).await, Value::Bool(true));
 }

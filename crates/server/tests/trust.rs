@@ -217,6 +217,8 @@ async fn only_berths_own_gun_names_a_collection() {
     }
     // The collection under Berth's own GUN answers.
     let own = format!("{}/admin1/app", app.host());
-    let r = app.get(&format!("/v2/{own}/_trust/tuf/timestamp.key")).await;
+    let r = app
+        .get(&format!("/v2/{own}/_trust/tuf/timestamp.key"))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
 }

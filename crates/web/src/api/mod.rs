@@ -265,8 +265,7 @@ async fn openapi() -> actix_web::HttpResponse {
 /// personal access token, or `Bearer <personal access token>`), or else its session cookie —
 /// with the session's CSRF token in `X-CSRF-Token` for anything but a read — or anonymous.
 pub async fn identity(accounts: &Accounts, req: &HttpRequest) -> Result<Identity, ApiError> {
-    if let Some(scopes::Authenticated(identity)) = req.extensions().get::<scopes::Authenticated>()
-    {
+    if let Some(scopes::Authenticated(identity)) = req.extensions().get::<scopes::Authenticated>() {
         return Ok(identity.clone());
     }
     if !req.headers().contains_key(header::AUTHORIZATION) {

@@ -27,7 +27,10 @@ const READ_WRITE: &[(Method, &str)] = &[
     (Method::PUT, "/api/v1/repositories/{name:.+}/star"),
     (Method::DELETE, "/api/v1/repositories/{name:.+}/star"),
     (Method::POST, "/api/v1/repositories/{name:.+}/comments"),
-    (Method::PATCH, "/api/v1/repositories/{name:.+}/comments/{id}"),
+    (
+        Method::PATCH,
+        "/api/v1/repositories/{name:.+}/comments/{id}",
+    ),
 ];
 
 /// Operations that do not authenticate with the `Authorization` header: signing in and up
@@ -35,7 +38,10 @@ const READ_WRITE: &[(Method, &str)] = &[
 const NOT_AUTHENTICATED: &[(Method, &str)] = &[
     (Method::POST, "/api/v1/session"),
     (Method::POST, "/api/v1/users"),
-    (Method::POST, "/api/v1/webhooks/callbacks/{delivery}/{token}"),
+    (
+        Method::POST,
+        "/api/v1/webhooks/callbacks/{delivery}/{token}",
+    ),
 ];
 
 fn is_read(method: &Method) -> bool {
@@ -112,7 +118,10 @@ mod tests {
 
     #[test]
     fn unlisted_writes_administer() {
-        assert_eq!(required(&Method::GET, Some("/api/v1/anything")), Scope::Read);
+        assert_eq!(
+            required(&Method::GET, Some("/api/v1/anything")),
+            Scope::Read
+        );
         assert_eq!(
             required(&Method::PUT, Some("/api/v1/repositories/{name:.+}/star")),
             Scope::ReadWrite

@@ -67,7 +67,10 @@ pub async fn change_password(
         ));
     }
     // Asked from a web session: that session stays signed in, every other one ends.
-    let session = match req.headers().contains_key(actix_web::http::header::AUTHORIZATION) {
+    let session = match req
+        .headers()
+        .contains_key(actix_web::http::header::AUTHORIZATION)
+    {
         true => None,
         false => req.cookie(super::SESSION_COOKIE),
     };

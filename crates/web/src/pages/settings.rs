@@ -149,9 +149,9 @@ pub async fn page(
         Some("email") => Some("Your email address was changed."),
         Some("password") => Some("Your password was changed."),
         Some("revoked") => Some("The token was revoked. It no longer works."),
-        Some("signed-out") => Some(
-            "Every other session and every docker login made with your password has ended.",
-        ),
+        Some("signed-out") => {
+            Some("Every other session and every docker login made with your password has ended.")
+        }
         _ => None,
     };
     settings_page(
