@@ -81,46 +81,6 @@ pub fn validate_email(email: &str) -> Result<()> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn account_names() {
-        for ok in [
-            "alice",
-            "bob1",
-            "a-b-c",
-            "team.ops",
-            "x_y_z",
-            "abcd",
-            &"a".repeat(30),
-        ] {
-            assert!(validate(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "abc",
-            "Alice",
-            "-abc",
-            "abc-",
-            "a--b",
-            "a/bc",
-            "ab cd",
-            "admin",
-            "library",
-            "static",
-            &"a".repeat(31),
-            "über",
-        ] {
-            assert!(validate(bad).is_err(), "{bad}");
-        }
-        assert!(validate_email("a@example.com").is_ok());
-        for bad in ["", "a", "a@b", "@b.com", "a b@c.com", "a@.com"] {
-            assert!(validate_email(bad).is_err(), "{bad}");
-        }
-    }
-}
-
 /// Refuses a new account name whose namespace already holds something: repositories, tags,
 /// upload sessions or trust data in the registry, or repository settings, stars, comments,
 /// webhooks or signing keys and policies here. Whoever takes such a name would inherit that
@@ -166,4 +126,44 @@ pub async fn ensure_unclaimed(conn: &mut sqlx::AnyConnection, name: &str) -> Res
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_names() {
+        for ok in [
+            "alice",
+            "bob1",
+            "a-b-c",
+            "team.ops",
+            "x_y_z",
+            "abcd",
+            &"a".repeat(30),
+        ] {
+            assert!(validate(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "abc",
+            "Alice",
+            "-abc",
+            "abc-",
+            "a--b",
+            "a/bc",
+            "ab cd",
+            "admin",
+            "library",
+            "static",
+            &"a".repeat(31),
+            "über",
+        ] {
+            assert!(validate(bad).is_err(), "{bad}");
+        }
+        assert!(validate_email("a@example.com").is_ok());
+        for bad in ["", "a", "a@b", "@b.com", "a b@c.com", "a@.com"] {
+            assert!(validate_email(bad).is_err(), "{bad}");
+        }
+    }
 }
