@@ -202,6 +202,32 @@ impl Meta {
         Ok(size)
     }
 
+    /// The repositories a blob is linked into, with its size: those of `namespace` first, then
+    /// by name; `limit` at most.
+    pub async fn repositories_holding(
+        &self,
+        digest: &Digest,
+        namespace: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT r.name, b.size FROM repository_blobs rb
+             JOIN repositories r ON r.id = rb.repository_id
+             JOIN blobs b ON b.digest = rb.digest
+             WHERE rb.digest = $1
+             ORDER BY CASE WHEN substr(r.name, 1, length($2)) = $2 THEN 0 ELSE 1 END, r.name
+             LIMIT $3",
+        )
+        .bind(digest.to_string())
+        .bind(format!("{namespace}/"))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
     /// Records a stored blob and links it into a repository (creating the repository).
     pub async fn link_blob(&self, name: &str, digest: &Digest, size: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
