@@ -55,26 +55,30 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     match kind {
-        DOCKER_LIST | OCI_INDEX => assert!(parsed.blobs.is_empty()),
+        DOCKER_LIST | OCI_INDEX => assert!(parsed.config.is_none() && parsed.layers.is_empty()),
         _ => assert!(parsed.children.is_empty()),
     }
-    if matches!(kind, DOCKER_MANIFEST | OCI_MANIFEST) {
-        assert!(
-            !parsed.blobs.is_empty(),
-            "an image manifest has at least its config"
-        );
-    }
+    assert_eq!(
+        parsed.config.is_some(),
+        matches!(kind, DOCKER_MANIFEST | OCI_MANIFEST),
+        "an image manifest, and only one, has a config"
+    );
+    assert!(
+        !parsed.layers.iter().any(|l| Some(l) == parsed.config.as_ref()),
+        "the config is not listed again as a layer"
+    );
     if kind == OCI_ARTIFACT {
         assert!(parsed.artifact_type.is_some());
     }
     if let Some(t) = &parsed.artifact_type {
         assert!(t.contains('/') && t.len() <= 255 && t.is_ascii(), "{t:?}");
     }
-    sorted_unique(&parsed.blobs);
+    sorted_unique(&parsed.layers);
     sorted_unique(&parsed.children);
     parsed
-        .blobs
+        .layers
         .iter()
+        .chain(&parsed.config)
         .chain(&parsed.children)
         .chain(&parsed.subject)
         .for_each(round_trips);

@@ -62,7 +62,9 @@ pub trait Authorizer: Send + Sync + 'static {
     /// repository the caller may not even know exists.
     async fn authorize(&self, caller: &Caller<'_>, target: Target<'_>) -> Result<Principal>;
 
-    /// Keeps only the repositories of a catalog page the principal may see.
+    /// Keeps only the repositories the principal may pull: what a catalog page shows them, and
+    /// where a blob may be mounted from. Asked of who the principal is, whatever the scope of
+    /// the credentials it came with.
     async fn visible(&self, _principal: &Principal, names: Vec<String>) -> Result<Vec<String>> {
         Ok(names)
     }

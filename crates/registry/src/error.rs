@@ -167,6 +167,14 @@ impl Error {
         self
     }
 
+    /// Sends `414 URI Too Long` instead of the code's usual status.
+    pub fn with_status_414(mut self) -> Self {
+        if let Error::Spec { status, .. } = &mut self {
+            *status = Some(StatusCode::URI_TOO_LONG);
+        }
+        self
+    }
+
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
         if let Error::Spec { headers, .. } = &mut self {
             headers.push((name.to_owned(), value.into()));

@@ -35,6 +35,12 @@ pub struct RegistryConfig {
     pub max_manifest_bytes: usize,
     /// Cap on `n` for tag and catalog listings (and the page size when `n` is absent).
     pub max_page_size: i64,
+    /// Most `tag` parameters one manifest `PUT` may carry (more: `414`).
+    pub max_tags_per_push: usize,
+    /// Accepts an index whose child manifests are not all here, and an image manifest whose
+    /// layers are not all here (its config still must be): for mirrors that copy only some
+    /// platforms of an image.
+    pub sparse_manifests: bool,
     /// The host (and port) clients name this registry by: the first component of its content
     /// trust collections (`<host>/<repository>`).
     pub host: String,
@@ -46,6 +52,8 @@ impl Default for RegistryConfig {
             delete_enabled: true,
             max_manifest_bytes: 4 << 20,
             max_page_size: 1000,
+            max_tags_per_push: 100,
+            sparse_manifests: false,
             host: "localhost:5000".to_owned(),
         }
     }

@@ -14,10 +14,26 @@ pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const OCI_ARTIFACT: &str = "application/vnd.oci.artifact.manifest.v1+json";
 
-const FOREIGN_LAYERS: [&str; 2] = [
-    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+/// Layers whose bytes are not to be distributed by registries (Windows base layers, say): a
+/// client downloads them from the descriptor's `urls`, so they are never pushed here.
+const NON_DISTRIBUTABLE_LAYERS: [&str; 5] = [
+    "application/vnd.oci.image.layer.nondistributable.v1.tar",
     "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+    "application/vnd.docker.image.rootfs.foreign.diff.tar",
+    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
 ];
+
+/// Whether a layer lives outside the registry: a non-distributable media type with somewhere to
+/// fetch it from. Without `urls` the registry is the only source, so such a layer must have
+/// been pushed like any other.
+fn is_external(layer: &RawDescriptor) -> bool {
+    layer
+        .media_type
+        .as_deref()
+        .is_some_and(|t| NON_DISTRIBUTABLE_LAYERS.contains(&t))
+        && layer.urls.as_ref().is_some_and(|u| !u.is_empty())
+}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -52,9 +68,12 @@ pub struct Parsed {
     pub subject: Option<Digest>,
     /// The manifest's annotations as JSON, for the referrers API.
     pub annotations: Option<String>,
-    /// Blobs that must be in the repository (config and layers).
-    pub blobs: Vec<Digest>,
-    /// Manifests that must be in the repository (an index's children).
+    /// An image manifest's config blob.
+    pub config: Option<Digest>,
+    /// An image manifest's layers, or an artifact manifest's blobs, other than the config and
+    /// external layers (which clients fetch from their `urls`, so the registry never holds).
+    pub layers: Vec<Digest>,
+    /// An index's child manifests.
     pub children: Vec<Digest>,
 }
 
@@ -109,6 +128,7 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Parsed> {
         (None, None) => OCI_MANIFEST.to_owned(),
     };
 
+    let mut config_digest = None;
     let mut blobs = Vec::new();
     let mut children = Vec::new();
     let mut artifact_type = raw.artifact_type.clone();
@@ -124,7 +144,7 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Parsed> {
                 .config
                 .as_ref()
                 .ok_or_else(|| invalid("image manifest without config"))?;
-            blobs.push(descriptor_digest(config)?);
+            config_digest = Some(descriptor_digest(config)?);
             if artifact_type.is_none() {
                 artifact_type = config.media_type.clone();
             }
@@ -134,12 +154,7 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Parsed> {
                 .ok_or_else(|| invalid("image manifest without layers"))?;
             for layer in layers {
                 let digest = descriptor_digest(layer)?;
-                let foreign = layer
-                    .media_type
-                    .as_deref()
-                    .is_some_and(|t| FOREIGN_LAYERS.contains(&t))
-                    && layer.urls.as_ref().is_some_and(|u| !u.is_empty());
-                if !foreign {
+                if !is_external(layer) {
                     blobs.push(digest);
                 }
             }
@@ -188,6 +203,8 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Parsed> {
     };
     blobs.sort_by_key(|d| d.to_string());
     blobs.dedup();
+    // A layer that is also the config (an empty JSON object, say) is the config.
+    blobs.retain(|d| Some(d) != config_digest.as_ref());
     children.sort_by_key(|d| d.to_string());
     children.dedup();
     Ok(Parsed {
@@ -195,7 +212,8 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Parsed> {
         artifact_type,
         subject,
         annotations,
-        blobs,
+        config: config_digest,
+        layers: blobs,
         children,
     })
 }
@@ -233,7 +251,8 @@ mod tests {
     fn image_manifest_references() {
         let p = parse(Some(OCI_MANIFEST), image("").as_bytes()).expect("valid");
         assert_eq!(p.media_type, OCI_MANIFEST);
-        assert_eq!(p.blobs.len(), 2);
+        assert_eq!(p.config.map(|d| d.to_string()).as_deref(), Some(CONFIG));
+        assert_eq!(p.layers.len(), 1);
         assert_eq!(
             p.artifact_type.as_deref(),
             Some("application/vnd.oci.image.config.v1+json")
@@ -245,6 +264,30 @@ mod tests {
         assert_eq!(p.artifact_type.as_deref(), Some("application/x-sig"));
         assert_eq!(p.subject.map(|d| d.to_string()).as_deref(), Some(LAYER));
         assert_eq!(p.annotations.as_deref(), Some(r#"{"a":"b"}"#));
+    }
+
+    #[test]
+    fn non_distributable_layers_with_urls_are_not_references() {
+        for media_type in NON_DISTRIBUTABLE_LAYERS {
+            let layer = |urls: &str| {
+                format!(
+                    r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}",
+                        "config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{CONFIG}","size":2}},
+                        "layers":[{{"mediaType":"{media_type}","digest":"{LAYER}","size":9{urls}}}]}}"#
+                )
+            };
+            let external = parse(
+                None,
+                layer(r#","urls":["https://example.com/l"]"#).as_bytes(),
+            )
+            .expect("valid");
+            assert!(external.layers.is_empty(), "{media_type}");
+            // Nowhere else to fetch it from: the registry must hold it.
+            for urls in ["", r#","urls":[]"#] {
+                let pushed = parse(None, layer(urls).as_bytes()).expect("valid");
+                assert_eq!(pushed.layers.len(), 1, "{media_type} {urls}");
+            }
+        }
     }
 
     #[test]

@@ -47,10 +47,17 @@ pub struct NewManifest<'a> {
     pub subject: Option<&'a Digest>,
     pub annotations: Option<String>,
     pub content: &'a [u8],
-    pub blobs: &'a [Digest],
+    /// The config blob: always required.
+    pub config: Option<&'a Digest>,
+    /// Layers (or an artifact's blobs): required unless `sparse`.
+    pub layers: &'a [Digest],
+    /// An index's child manifests: required unless `sparse`.
     pub children: &'a [Digest],
-    pub tag: Option<&'a str>,
-    /// Who pushed it (shown beside the tag).
+    /// Whether layers and children may be absent (a mirror holding only some platforms).
+    pub sparse: bool,
+    /// The tags to point at it (valid, distinct).
+    pub tags: &'a [String],
+    /// Who pushed it (shown beside the tags).
     pub pusher: Option<&'a str>,
 }
 
@@ -118,30 +125,44 @@ async fn ensure_repository(tx: &mut Transaction<'_, Any>, name: &str) -> Result<
     Ok(id)
 }
 
-/// Whether every one of `digests` (distinct, as the manifest parser leaves them) has a row in
-/// `table` (`repository_blobs` or `manifests`, both keyed by repository and digest) for the
-/// repository.
-async fn all_present(
+/// Which of `digests` (distinct, as the manifest parser leaves them) have a row in `table`
+/// (`repository_blobs` or `manifests`, both keyed by repository and digest) for the repository.
+async fn present(
     tx: &mut Transaction<'_, Any>,
     table: &'static str,
     repository: i64,
     digests: &[Digest],
-) -> Result<bool> {
+) -> Result<Vec<Digest>> {
+    let mut found = Vec::with_capacity(digests.len());
     for chunk in digests.chunks(500) {
         let sql = format!(
-            "SELECT COUNT(DISTINCT digest) FROM {table}
-             WHERE repository_id = $1 AND digest IN ({})",
+            "SELECT digest FROM {table} WHERE repository_id = $1 AND digest IN ({})",
             placeholders(2, chunk.len())
         );
-        let mut q = sqlx::query_scalar::<_, i64>(&sql).bind(repository);
+        let mut q = sqlx::query_scalar::<_, String>(&sql).bind(repository);
         for d in chunk {
             q = q.bind(d.to_string());
         }
-        if q.fetch_one(&mut **tx).await? != chunk.len() as i64 {
-            return Ok(false);
-        }
+        let rows = q.fetch_all(&mut **tx).await?;
+        found.extend(
+            chunk
+                .iter()
+                .filter(|d| rows.contains(&d.to_string()))
+                .cloned(),
+        );
     }
-    Ok(true)
+    Ok(found)
+}
+
+/// `MANIFEST_BLOB_UNKNOWN` naming the first of `wanted` missing from `found`, if any is.
+fn first_missing(wanted: &[Digest], found: &[Digest], what: &str) -> Result<()> {
+    match wanted.iter().find(|d| !found.contains(d)) {
+        None => Ok(()),
+        Some(d) => Err(Error::new(
+            Code::ManifestBlobUnknown,
+            format!("the manifest references {what} {d}, which is not in this repository"),
+        )),
+    }
 }
 
 fn manifest_row(row: &AnyRow) -> Result<ManifestRow> {
@@ -229,6 +250,32 @@ impl Meta {
         Ok(size)
     }
 
+    /// The repositories a blob is linked into, with its size: those of `namespace` first, then
+    /// by name; `limit` at most.
+    pub async fn repositories_holding(
+        &self,
+        digest: &Digest,
+        namespace: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT r.name, b.size FROM repository_blobs rb
+             JOIN repositories r ON r.id = rb.repository_id
+             JOIN blobs b ON b.digest = rb.digest
+             WHERE rb.digest = $1
+             ORDER BY CASE WHEN substr(r.name, 1, length($2)) = $2 THEN 0 ELSE 1 END, r.name
+             LIMIT $3",
+        )
+        .bind(digest.to_string())
+        .bind(format!("{namespace}/"))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
     /// Records a stored blob and links it into a repository (creating the repository).
     pub async fn link_blob(&self, name: &str, digest: &Digest, size: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
@@ -310,31 +357,36 @@ impl Meta {
         Ok(Some(value))
     }
 
-    /// Stores a manifest (and tag) after checking, in the same transaction, that everything it
-    /// references is in the repository.
-    /// The push `event` is staged with `sink` in that transaction.
+    /// Stores a manifest (and its tags) after checking, in the same transaction, that what it
+    /// needs is in the repository, and records its links to the blobs it holds here: those are
+    /// what garbage collection keeps and what the consistency checker expects to find. A layer
+    /// that is absent (a sparse manifest's, or an external one, which the parser never lists)
+    /// has no link; pushing the same manifest again once the layer is here adds it.
+    /// The push `events` are staged with `sink` in that transaction.
     pub async fn put_manifest(
         &self,
         m: NewManifest<'_>,
         sink: &dyn EventSink,
-        event: &Event,
+        events: &[Event],
     ) -> Result<()> {
         let _fresh = self.cache.on_write();
         let mut tx = self.pool.begin().await?;
         let repo = ensure_repository(&mut tx, m.repository).await?;
         let now = now();
 
-        if !all_present(&mut tx, "repository_blobs", repo, m.blobs).await? {
-            return Err(Error::new(
-                Code::ManifestBlobUnknown,
-                "the manifest references a blob that is not in this repository",
-            ));
-        }
-        if !all_present(&mut tx, "manifests", repo, m.children).await? {
-            return Err(Error::new(
-                Code::ManifestBlobUnknown,
-                "the index references a manifest that is not in this repository",
-            ));
+        let mut blobs: Vec<Digest> = m.config.into_iter().cloned().collect();
+        blobs.extend_from_slice(m.layers);
+        let held = present(&mut tx, "repository_blobs", repo, &blobs).await?;
+        // The config comes first, and a sparse manifest needs only that.
+        let required = if m.sparse {
+            &blobs[..usize::from(m.config.is_some())]
+        } else {
+            &blobs[..]
+        };
+        first_missing(required, &held, "blob")?;
+        if !m.sparse {
+            let children = present(&mut tx, "manifests", repo, m.children).await?;
+            first_missing(m.children, &children, "manifest")?;
         }
 
         let inserted: Option<i64> = sqlx::query_scalar(
@@ -355,8 +407,23 @@ impl Meta {
         .fetch_optional(&mut *tx)
         .await?;
 
-        if let Some(id) = inserted {
-            for d in m.blobs {
+        // A manifest pushed again needs no new links unless it is sparse: only then can a
+        // blob have arrived since.
+        let linking = match inserted {
+            Some(id) => Some(id),
+            None if m.sparse && !held.is_empty() => {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT id FROM manifests WHERE repository_id = $1 AND digest = $2",
+                )
+                .bind(repo)
+                .bind(m.digest.to_string())
+                .fetch_optional(&mut *tx)
+                .await?
+            }
+            None => None,
+        };
+        if let Some(id) = linking {
+            for d in &held {
                 sqlx::query(
                     "INSERT INTO manifest_blobs (manifest_id, digest) VALUES ($1, $2)
                      ON CONFLICT (manifest_id, digest) DO NOTHING",
@@ -366,6 +433,10 @@ impl Meta {
                 .execute(&mut *tx)
                 .await?;
             }
+        }
+        if let Some(id) = inserted {
+            // Every child is listed, here or not: the index names it, so a child pushed later
+            // is kept for it and counts as signed by it.
             for d in m.children {
                 sqlx::query(
                     "INSERT INTO manifest_children (manifest_id, child_digest) VALUES ($1, $2)
@@ -378,7 +449,7 @@ impl Meta {
             }
         }
 
-        if let Some(tag) = m.tag {
+        for tag in m.tags {
             sqlx::query(
                 "INSERT INTO tags (repository_id, name, manifest_digest, updated_at, pushed_by)
                  VALUES ($1, $2, $3, $4, $5)
@@ -395,7 +466,9 @@ impl Meta {
             .execute(&mut *tx)
             .await?;
         }
-        sink.stage(&mut tx, event).await?;
+        for event in events {
+            sink.stage(&mut tx, event).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

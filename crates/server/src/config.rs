@@ -85,6 +85,8 @@ struct RegistryFile {
     delete_enabled: Option<bool>,
     max_manifest_bytes: Option<usize>,
     max_page_size: Option<i64>,
+    max_tags_per_push: Option<usize>,
+    sparse_manifests: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -157,6 +159,14 @@ impl Config {
                 .registry
                 .max_page_size
                 .unwrap_or(defaults.max_page_size),
+            max_tags_per_push: file
+                .registry
+                .max_tags_per_push
+                .unwrap_or(defaults.max_tags_per_push),
+            sparse_manifests: file
+                .registry
+                .sparse_manifests
+                .unwrap_or(defaults.sparse_manifests),
             host: host_of(&public_url).to_owned(),
         };
         let public_url = public_url.trim_end_matches('/').to_owned();
@@ -241,7 +251,7 @@ mod tests {
     #[test]
     fn flags_win_over_file_over_defaults() {
         let file: File = toml::from_str(
-            "listen = \"0.0.0.0:6000\"\npublic_url = \"https://r.example/\"\n[registry]\ndelete_enabled = false\n[auth]\ndefault_private = true\n",
+            "listen = \"0.0.0.0:6000\"\npublic_url = \"https://r.example/\"\n[registry]\ndelete_enabled = false\nsparse_manifests = true\nmax_tags_per_push = 20\n[auth]\ndefault_private = true\n",
         )
         .expect("valid toml");
         let args = Args {
@@ -253,6 +263,8 @@ mod tests {
         assert_eq!(c.public_url, "https://r.example");
         assert_eq!(c.registry_host(), "r.example");
         assert!(!c.registry.delete_enabled);
+        assert!(c.registry.sparse_manifests);
+        assert_eq!(c.registry.max_tags_per_push, 20);
         assert!(c.auth.default_private);
         assert_eq!(c.auth.realm, "https://r.example/auth/token");
         assert_eq!(c.auth.service, "r.example");

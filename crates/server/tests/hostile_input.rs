@@ -808,14 +808,17 @@ fn upload_cases(session: &str, blob: &str) -> Vec<Case> {
         .body("abc")
         .expect(REG_400, Shape::Registry(DIGEST_CODES)),
     );
-    // Range on a blob GET: garbage is ignored (the whole blob), nonsense is unsatisfiable.
+    // Range on a blob GET: garbage is ignored (the whole blob), a range that selects nothing is
+    // unsatisfiable.
     for (what, value, statuses) in [
         ("garbage", &b"lots"[..], &[200u16][..]),
-        ("reversed", b"bytes=9-0", &[200]),
+        ("reversed", b"bytes=9-0", &[416]),
         ("many ranges", b"bytes=0-1,2-3,4-5", &[200]),
         ("non-ASCII", b"bytes=\xff-", &[200]),
         ("overflowing start", b"bytes=18446744073709551615-", &[416]),
-        ("past u64", b"bytes=99999999999999999999-", &[200]),
+        ("past u64", b"bytes=99999999999999999999-", &[416]),
+        ("end past u64", b"bytes=0-99999999999999999999", &[206]),
+        ("signed start", b"bytes=+0-1", &[200]),
         ("overflowing suffix", b"bytes=-18446744073709551615", &[206]),
         ("overflowing end", b"bytes=0-18446744073709551615", &[206]),
         ("zero suffix", b"bytes=-0", &[416]),

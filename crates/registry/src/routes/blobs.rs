@@ -126,6 +126,14 @@ enum RangeSpec {
     Ignored,
 }
 
+/// A byte position: decimal digits only. One past any u64 is past any blob, so it saturates.
+fn position(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(s.parse().unwrap_or(u64::MAX))
+}
+
 fn parse_range(value: &str, total: u64) -> RangeSpec {
     let Some(spec) = value.trim().strip_prefix("bytes=") else {
         return RangeSpec::Ignored;
@@ -137,17 +145,20 @@ fn parse_range(value: &str, total: u64) -> RangeSpec {
         return RangeSpec::Ignored;
     };
     let (a, b) = (a.trim(), b.trim());
-    let (start, end) = match (a.parse::<u64>(), b.parse::<u64>()) {
+    let (start, end) = match (position(a), position(b)) {
         // "-n": the last n bytes.
-        (Err(_), Ok(n)) if a.is_empty() => {
+        (None, Some(n)) if a.is_empty() => {
             if n == 0 || total == 0 {
                 return RangeSpec::Unsatisfiable;
             }
             (total.saturating_sub(n), total - 1)
         }
         // "a-": from a to the end.
-        (Ok(start), Err(_)) if b.is_empty() => (start, total.saturating_sub(1)),
-        (Ok(start), Ok(end)) if start <= end => (start, end.min(total.saturating_sub(1))),
+        (Some(start), None) if b.is_empty() => (start, total.saturating_sub(1)),
+        (Some(start), Some(end)) if start <= end => (start, end.min(total.saturating_sub(1))),
+        // Last before first: a range that selects nothing. Serving the whole blob instead
+        // would hand a resuming client bytes it did not ask for.
+        (Some(_), Some(_)) => return RangeSpec::Unsatisfiable,
         _ => return RangeSpec::Ignored,
     };
     if start >= total {
@@ -171,9 +182,25 @@ mod tests {
         assert_eq!(parse_range("bytes=100-200", 100), Unsatisfiable);
         assert_eq!(parse_range("bytes=-0", 100), Unsatisfiable);
         assert_eq!(parse_range("bytes=0-", 0), Unsatisfiable);
-        assert_eq!(parse_range("bytes=9-0", 100), Ignored);
+        assert_eq!(parse_range("bytes=9-0", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=500-0", 1000), Unsatisfiable);
+        assert_eq!(parse_range("bytes=1000-", 1000), Unsatisfiable);
+        assert_eq!(parse_range("bytes=999-999", 1000), Bytes(999, 999));
         assert_eq!(parse_range("bytes=0-1,5-6", 100), Ignored);
         assert_eq!(parse_range("items=0-1", 100), Ignored);
         assert_eq!(parse_range("bytes=x-y", 100), Ignored);
+        assert_eq!(parse_range("bytes=+5-9", 100), Ignored);
+        assert_eq!(
+            parse_range("bytes=99999999999999999999-", 100),
+            Unsatisfiable
+        );
+        assert_eq!(
+            parse_range("bytes=5-99999999999999999999", 100),
+            Bytes(5, 99)
+        );
+        assert_eq!(
+            parse_range("bytes=-99999999999999999999", 100),
+            Bytes(0, 99)
+        );
     }
 }

@@ -11,7 +11,7 @@ use crate::error::{Code, Error, Result};
 use crate::events::{Event, EventAction, EventTarget};
 use crate::manifest;
 use crate::meta::NewManifest;
-use crate::names::{parse_reference, Reference};
+use crate::names::{is_tag, parse_reference, Reference};
 use crate::signatures;
 use crate::Registry;
 
@@ -147,6 +147,7 @@ pub(super) async fn put(
 ) -> Result<HttpResponse> {
     let reference = parse_reference(reference)?;
     let principal = authorize_repo(reg, req, name, &[Action::Pull, Action::Push]).await?;
+    let tags = tags_to_apply(reg, req, &reference)?;
     let limit = reg.config.max_manifest_bytes;
     let declared = req
         .headers()
@@ -179,19 +180,21 @@ pub(super) async fn put(
         }
         Reference::Tag(_) => Digest::of(Algorithm::Sha256, &body),
     };
-    let tag = match &reference {
-        Reference::Tag(t) => Some(t.as_str()),
-        Reference::Digest(_) => None,
-    };
-    let event = Event {
+    let event = |tag: Option<&String>| Event {
         action: EventAction::Push,
         target: EventTarget::Manifest,
         repository: name.to_owned(),
         digest: digest.to_string(),
         media_type: Some(parsed.media_type.clone()),
         size: body.len() as i64,
-        tag: tag.map(str::to_owned),
+        tag: tag.cloned(),
         actor: principal.clone(),
+    };
+    // One push event per tag, as if each had been pushed on its own.
+    let events: Vec<Event> = if tags.is_empty() {
+        vec![event(None)]
+    } else {
+        tags.iter().map(Some).map(event).collect()
     };
     reg.meta
         .put_manifest(
@@ -203,23 +206,72 @@ pub(super) async fn put(
                 subject: parsed.subject.as_ref(),
                 annotations: parsed.annotations.clone(),
                 content: &body,
-                blobs: &parsed.blobs,
+                config: parsed.config.as_ref(),
+                layers: &parsed.layers,
                 children: &parsed.children,
-                tag,
+                sparse: reg.config.sparse_manifests,
+                tags: &tags,
                 pusher: principal.subject.as_deref(),
             },
             reg.events.as_ref(),
-            &event,
+            &events,
         )
         .await?;
-    reg.events.record(event);
+    for event in events {
+        reg.events.record(event);
+    }
     let mut resp = HttpResponse::Created();
     resp.insert_header((header::LOCATION, format!("/v2/{name}/manifests/{digest}")))
         .insert_header(("Docker-Content-Digest", digest.to_string()));
+    for tag in &tags {
+        resp.append_header(("OCI-Tag", tag.as_str()));
+    }
     if let Some(subject) = &parsed.subject {
         resp.insert_header(("OCI-Subject", subject.to_string()));
     }
     Ok(resp.finish())
+}
+
+/// The tags a manifest `PUT` points at what it stores: the reference if it is a tag, and every
+/// `tag` query parameter (the spec's way to tag a push by digest), in order, without repeats.
+fn tags_to_apply(reg: &Registry, req: &HttpRequest, reference: &Reference) -> Result<Vec<String>> {
+    let query = super::query(req);
+    let asked: Vec<&str> = query
+        .iter()
+        .filter(|(k, _)| k == "tag")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let limit = reg.config.max_tags_per_push;
+    if asked.len() > limit {
+        return Err(Error::new(
+            Code::ManifestInvalid,
+            format!(
+                "at most {limit} tags may be pushed with one manifest, not {}",
+                asked.len()
+            ),
+        )
+        .explained()
+        .with_status_414());
+    }
+    let mut tags: Vec<String> = Vec::with_capacity(asked.len() + 1);
+    if let Reference::Tag(t) = reference {
+        tags.push(t.clone());
+    }
+    for tag in asked {
+        if !is_tag(tag) {
+            return Err(Error::new(
+                Code::ManifestInvalid,
+                format!(
+                    "invalid tag {:?}",
+                    tag.chars().take(160).collect::<String>()
+                ),
+            ));
+        }
+        if !tags.iter().any(|t| t == tag) {
+            tags.push(tag.to_owned());
+        }
+    }
+    Ok(tags)
 }
 
 pub(super) async fn delete(

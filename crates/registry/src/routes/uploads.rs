@@ -74,12 +74,11 @@ pub(super) async fn start(
 
     if let Some(mount) = query_param(&q, "mount") {
         let digest: Digest = mount.parse()?;
-        if let Some(from) = query_param(&q, "from") {
-            if let Some(size) = mountable(reg, req, from, &digest).await? {
-                reg.meta.link_blob(name, &digest, size).await?;
-                pushed(reg, name, &digest, size as u64, principal);
-                return Ok(created(name, &digest));
-            }
+        let from = query_param(&q, "from");
+        if let Some(size) = mountable(reg, &principal, name, from, &digest).await? {
+            reg.meta.link_blob(name, &digest, size).await?;
+            pushed(reg, name, &digest, size as u64, principal);
+            return Ok(created(name, &digest));
         }
         // Not mountable: fall back to an ordinary upload session.
     }
@@ -115,23 +114,47 @@ pub(super) async fn start(
     }
 }
 
-/// The size of `digest` in `from` if the caller may pull from there and it is there.
+/// How many repositories holding a blob a mount without `from` considers, the target's own
+/// namespace first. Past that the client simply uploads, which is always correct.
+const MOUNT_CANDIDATES: i64 = 1000;
+
+/// The size of `digest` if the caller may mount it into `name`: from `from` when the request
+/// names a source, otherwise from any repository holding it. Either way only from a repository
+/// the caller may pull, so a mount never hands out a blob the caller could not download.
+///
+/// Whether the caller may pull is asked of who they are, not of the credentials they sent: a
+/// bearer token names only the target repository, yet its subject may pull the source.
 async fn mountable(
     reg: &Registry,
-    req: &HttpRequest,
-    from: &str,
+    principal: &Principal,
+    name: &str,
+    from: Option<&str>,
     digest: &Digest,
 ) -> Result<Option<i64>> {
-    if names::validate_name(from).is_err() {
-        return Ok(None);
+    let holders = match from {
+        Some(from) => {
+            if names::validate_name(from).is_err() {
+                return Ok(None);
+            }
+            match reg.meta.blob_in_repository(from, digest).await? {
+                Some(size) => vec![(from.to_owned(), size)],
+                None => return Ok(None),
+            }
+        }
+        None => {
+            reg.meta
+                .repositories_holding(digest, names::namespace_of(name), MOUNT_CANDIDATES)
+                .await?
+        }
+    };
+    for chunk in holders.chunks(100) {
+        let names: Vec<String> = chunk.iter().map(|(n, _)| n.clone()).collect();
+        let pullable = reg.auth.visible(principal, names).await?;
+        if let Some((_, size)) = chunk.iter().find(|(n, _)| pullable.contains(n)) {
+            return Ok(Some(*size));
+        }
     }
-    if authorize_repo(reg, req, from, &[Action::Pull])
-        .await
-        .is_err()
-    {
-        return Ok(None);
-    }
-    reg.meta.blob_in_repository(from, digest).await
+    Ok(None)
 }
 
 /// Writes the body (if any) at the end of the upload, then completes it against `digest`.

@@ -7,7 +7,9 @@
 //! - every manifest's stored bytes hash to its digest and have its recorded size;
 //! - no tag points at a manifest that is not in its repository;
 //! - no manifest references a blob whose file is missing, or that is not linked into the
-//!   manifest's repository (a pull of it would fail);
+//!   manifest's repository (a pull of it would fail). A manifest's references are the blobs its
+//!   repository held when it was pushed: an external layer (fetched from its `urls`) or a layer
+//!   a sparse manifest's mirror did not copy has none, and is no problem;
 //! - every `repository_blobs` link has its file.
 
 use std::collections::BTreeSet;
