@@ -6,6 +6,7 @@ mod assets;
 mod auth;
 mod chrome;
 mod error;
+mod flash;
 mod forms;
 mod home;
 mod org_settings;
@@ -53,6 +54,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/settings/profile", post().to(settings::profile))
                 .route("/settings/password", post().to(settings::password))
                 .route("/settings/tokens", post().to(settings::create_token))
+                .route(
+                    "/settings/tokens/created/{flash}",
+                    get().to(settings::token_created),
+                )
                 .route("/settings/tokens/revoke", post().to(settings::revoke_token))
                 .route("/settings/delete", post().to(settings::delete_account))
                 .route("/settings/signing", get().to(signing::page))
@@ -81,6 +86,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                             post().to(org_settings::remove_grant),
                         )
                         .route("/robots", post().to(org_settings::create_robot))
+                        .route(
+                            "/robots/created/{flash}",
+                            get().to(org_settings::robot_created),
+                        )
                         .route("/robots/revoke", post().to(org_settings::revoke_robot))
                         .route("/signing", get().to(signing::page))
                         .route("/signing/keys", post().to(signing::add))
