@@ -685,7 +685,7 @@ async fn members_leave_an_organization_but_its_last_owner_cannot() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let r = submit(&alice, &app, "/o/acme", "/o/acme/leave", &[]).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
-    assert!(r.text().await.expect("body").contains("last owner"));
+    assert!(r.text().await.expect("body").contains("only owner"));
     let r = submit(&bobby, &app, "/o/acme", "/o/acme/leave", &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let org = berth_accounts::orgs::get(&app.state.pool, "acme")
@@ -909,5 +909,78 @@ async fn reloading_the_new_robot_page_makes_no_second_robot() {
         1,
         "one robot"
     );
+}
+
+#[tokio::test]
+async fn the_only_owner_is_shown_how_to_hand_over_instead_of_leave() {
+    let app = TestApp::start().await;
+    let alice = sign_up_web(&app, "alice").await;
+    let bobby = sign_up_web(&app, "bobby").await;
+    let r = submit(&alice, &app, "/orgs/new", "/orgs/new", &[("name", "acme")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = submit(
+        &alice,
+        &app,
+        "/o/acme/settings",
+        "/o/acme/settings/members",
+        &[("username", "bobby"), ("role", "member")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
+    // Her page offers no "Leave" but the way to another owner.
+    let (_, html) = page(&alice, &app, "/o/acme").await;
+    assert!(
+        !html.contains("action=\"/o/acme/leave\""),
+        "no Leave for her"
+    );
+    assert!(html.contains("only owner of acme"), "{html}");
+    assert!(html.contains("href=\"/o/acme/settings#members\""));
+    // bobby, a member, may leave.
+    let (_, html) = page(&bobby, &app, "/o/acme").await;
+    assert!(html.contains("action=\"/o/acme/leave\""));
+
+    // Sent anyway, the form gets a page that explains, with the link.
+    let r = submit(&alice, &app, "/o/acme", "/o/acme/leave", &[]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let html = r.text().await.expect("body");
+    assert!(is_site_page(&html));
+    assert!(
+        html.contains("You are the only owner of acme: make another member an owner first."),
+        "{html}"
+    );
+    assert!(html.contains("href=\"/o/acme/settings#members\""));
+    assert!(
+        html.contains("href=\"/r/") || html.contains("No repositories"),
+        "the org's page"
+    );
+
+    // The link leads to the members form, where bobby can be made an owner.
+    let (_, settings) = page(&alice, &app, "/o/acme/settings").await;
+    assert!(settings.contains("id=\"members\"") && settings.contains("id=\"role-bobby\""));
+    let r = submit(
+        &alice,
+        &app,
+        "/o/acme/settings",
+        "/o/acme/settings/members",
+        &[("username", "bobby"), ("role", "owner")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&alice, &app, "/o/acme").await;
+    assert!(
+        html.contains("action=\"/o/acme/leave\""),
+        "now she may leave"
+    );
+    let r = submit(&alice, &app, "/o/acme", "/o/acme/leave", &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
+    // Alone in an organization, the way out is another member (or deleting it).
+    let r = submit(&alice, &app, "/orgs/new", "/orgs/new", &[("name", "solo")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = submit(&alice, &app, "/o/solo", "/o/solo/leave", &[]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let html = r.text().await.expect("body");
+    assert!(html.contains("only owner of solo") && html.contains("delete the organization"));
 }
 

@@ -13,7 +13,7 @@ use super::{render, time, Chrome, PageError, Viewer};
 /// How many repositories a profile lists a page.
 pub const PER_PAGE: i64 = 30;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct PageQuery {
     page: Option<i64>,
 }
