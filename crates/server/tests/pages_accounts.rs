@@ -984,3 +984,41 @@ async fn the_only_owner_is_shown_how_to_hand_over_instead_of_leave() {
     assert!(html.contains("only owner of solo") && html.contains("delete the organization"));
 }
 
+#[tokio::test]
+async fn bad_query_strings_get_the_400_page_in_words() {
+    let app = TestApp::start().await;
+    let alice = sign_up_web(&app, "alice").await;
+    let r = submit(&alice, &app, "/orgs/new", "/orgs/new", &[("name", "acme")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    for (path, why) in [
+        ("/search?page=abc", "page must be a number"),
+        ("/search?q=web&page=", "page must be a number"),
+        ("/u/alice?page=1e3", "page must be a number"),
+        ("/o/acme?page=99999999999999999999", "page must be a number"),
+        (
+            "/settings?done=email&done=password",
+            "done is given more than once",
+        ),
+        ("/login?next=/a&next=/b", "next is given more than once"),
+    ] {
+        let (status, html) = page(&alice, &app, path).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+        assert!(is_site_page(&html), "{path}: the site's page");
+        assert!(
+            html.contains(&format!("The address has a bad query: {why}.")),
+            "{path}: {html}"
+        );
+        for internal in ["deserialize", "invalid digit", "Query", "duplicate field"] {
+            assert!(!html.contains(internal), "{path} shows {internal:?}");
+        }
+    }
+    // Path parameters that name nothing are the site's 404 page.
+    for path in [
+        "/o/acme/settings/webhooks/abc",
+        "/o/acme/settings/webhooks/-1",
+    ] {
+        let (status, html) = page(&alice, &app, path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(is_site_page(&html), "{path}");
+    }
+}

@@ -40,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("")
                 .app_data(forms::config())
                 .app_data(forms::query_config())
+                .app_data(forms::path_config())
                 .wrap_fn(security::wrap)
                 .route("/", get().to(home::page))
                 .route("/search", get().to(search::page))
