@@ -320,3 +320,35 @@ async fn settings_are_for_administrators_and_delete_needs_the_name() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn counts_read_as_words_one_pull_many_pulls() {
+    let app = TestApp::start().await;
+    let alice = alice_with_repositories(&app).await;
+    let (_, digest) = app.push_image("alice/once", "v1", b"pulled once").await;
+    let r = app.get(&format!("/v2/alice/once/manifests/{digest}")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // The background flush may be writing at the same moment: flush until it has landed.
+    for _ in 0..50 {
+        app.state.accounts.flush_counters().await.expect("flush");
+        let v = app.json("/api/v1/repositories/alice/once").await;
+        if v["pull_count"] == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (_, html) = page(&alice, &app, "/r/alice/once").await;
+    assert!(
+        html.contains("id=\"pull-count\">1 pull<"),
+        "the repository's head"
+    );
+    let (_, html) = page(&alice, &app, "/r/alice/web").await;
+    assert!(html.contains("id=\"pull-count\">0 pulls<"));
+    for path in ["/u/alice", "/search?q=once"] {
+        let (_, html) = page(&alice, &app, path).await;
+        assert!(html.contains(">1 pull<"), "{path}: {html}");
+        assert!(!html.contains("1 pulls"), "{path}");
+    }
+    let (_, html) = page(&alice, &app, "/search?q=once").await;
+    assert!(html.contains("1 repository<") && html.contains("title=\"0 stars\""));
+}

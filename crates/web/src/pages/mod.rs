@@ -6,6 +6,7 @@ mod assets;
 mod auth;
 mod chrome;
 mod error;
+mod filters;
 mod flash;
 mod forms;
 mod home;

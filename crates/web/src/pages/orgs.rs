@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::chrome::initial;
 use super::error::inline;
+use super::filters;
 use super::settings::login_first;
 use super::users::{repositories, PageQuery, Paging, RepoRow};
 use super::{render, see_other, time, Chrome, PageError, Viewer};

@@ -16,6 +16,7 @@ use berth_registry::Registry;
 use serde::Deserialize;
 
 use super::error::inline;
+use super::filters;
 use super::forms::PageNumber;
 use super::settings::login_first;
 use super::{render, repo_settings, see_other, tags, time, webhooks, Chrome, PageError, Viewer};

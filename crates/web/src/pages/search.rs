@@ -10,6 +10,7 @@ use berth_accounts::search::{self, Sort, COUNT_CAP};
 use berth_accounts::Accounts;
 use serde::Deserialize;
 
+use super::filters;
 use super::forms::PageNumber;
 use super::{render, time, Chrome, PageError, Viewer};
 

@@ -8,6 +8,7 @@ use berth_accounts::{orgs, users, Accounts};
 use serde::Deserialize;
 
 use super::chrome::initial;
+use super::filters;
 use super::forms::PageNumber;
 use super::{render, time, Chrome, PageError, Viewer};
 
