@@ -239,7 +239,7 @@ async fn web_ui_story_from_sign_up_to_docker_login_with_a_token() {
     alice.click_and_wait("a[href='/o/acme/settings']").await;
     alice.fill("#new-team", "devs").await;
     alice
-        .submit("form[action='/o/acme/settings/teams']")
+        .submit("form[action='/o/acme/settings/teams#teams']")
         .await;
     assert_eq!(alice.text("#team-devs").await, "devs");
 
@@ -250,7 +250,7 @@ async fn web_ui_story_from_sign_up_to_docker_login_with_a_token() {
     alice.fill("#new-member", "bobby").await;
     choose(&alice, "#new-member-role", "member").await;
     alice
-        .submit("form.row-form[action='/o/acme/settings/members']")
+        .submit("form.row-form[action='/o/acme/settings/members#members']")
         .await;
     assert_eq!(
         alice
@@ -262,7 +262,7 @@ async fn web_ui_story_from_sign_up_to_docker_login_with_a_token() {
     );
     alice.fill("#tm-devs", "bobby").await;
     alice
-        .submit("form[action='/o/acme/settings/teams/members']")
+        .submit("form[action='/o/acme/settings/teams/members#teams']")
         .await;
     assert!(
         alice
@@ -274,7 +274,7 @@ async fn web_ui_story_from_sign_up_to_docker_login_with_a_token() {
         alice.fill("#tg-devs", repository).await;
         choose(&alice, "#tp-devs", "write").await;
         alice
-            .submit("form[action='/o/acme/settings/teams/grants']")
+            .submit("form[action='/o/acme/settings/teams/grants#teams']")
             .await;
         let grants = alice.text("article.team").await;
         assert!(
@@ -317,7 +317,7 @@ async fn web_ui_story_from_sign_up_to_docker_login_with_a_token() {
         .await;
     alice.fill("#full_description", README).await;
     alice
-        .submit("form[action='/r/acme/app/settings']")
+        .submit("form[action='/r/acme/app/settings#general']")
         .await;
     assert_eq!(
         alice.attr("#description", "value").await.as_deref(),
@@ -329,7 +329,7 @@ async fn web_ui_story_from_sign_up_to_docker_login_with_a_token() {
     alice.goto(&app.url("/r/acme/secret/settings")).await;
     alice.click("input[name=visibility][value=private]").await;
     alice
-        .submit("form[action='/r/acme/secret/settings']")
+        .submit("form[action='/r/acme/secret/settings#general']")
         .await;
     assert!(
         alice.exists(".repo-head .badge-private").await,
@@ -548,7 +548,7 @@ async fn web_ui_story_from_sign_up_to_docker_login_with_a_token() {
     bob.goto(&app.url("/settings")).await;
     bob.fill("#token-name", "laptop").await;
     bob.click("input[name=scope][value=read-write]").await;
-    bob.submit("form[action='/settings/tokens']")
+    bob.submit("form[action='/settings/tokens#new-token']")
         .await;
     let token = bob
         .attr("#secret", "value")
