@@ -7,6 +7,7 @@ pub mod audit;
 pub mod authorizer;
 pub mod comments;
 pub mod error;
+pub mod flash;
 pub mod jwt;
 pub mod names;
 pub mod orgs;

@@ -238,7 +238,9 @@ async fn web_ui_story_from_sign_up_to_docker_login_with_a_token() {
     assert_eq!(alice.current_path().await, "/o/acme");
     alice.click_and_wait("a[href='/o/acme/settings']").await;
     alice.fill("#new-team", "devs").await;
-    alice.submit("form[action='/o/acme/settings/teams']").await;
+    alice
+        .submit("form[action='/o/acme/settings/teams#teams']")
+        .await;
     assert_eq!(alice.text("#team-devs").await, "devs");
 
     // Bob signs up in a browser of his own; alice adds him to acme and to devs, and gives devs
@@ -248,7 +250,7 @@ async fn web_ui_story_from_sign_up_to_docker_login_with_a_token() {
     alice.fill("#new-member", "bobby").await;
     choose(&alice, "#new-member-role", "member").await;
     alice
-        .submit("form.row-form[action='/o/acme/settings/members']")
+        .submit("form.row-form[action='/o/acme/settings/members#members']")
         .await;
     assert_eq!(
         alice
@@ -260,7 +262,7 @@ async fn web_ui_story_from_sign_up_to_docker_login_with_a_token() {
     );
     alice.fill("#tm-devs", "bobby").await;
     alice
-        .submit("form[action='/o/acme/settings/teams/members']")
+        .submit("form[action='/o/acme/settings/teams/members#teams']")
         .await;
     assert!(
         alice
@@ -272,7 +274,7 @@ async fn web_ui_story_from_sign_up_to_docker_login_with_a_token() {
         alice.fill("#tg-devs", repository).await;
         choose(&alice, "#tp-devs", "write").await;
         alice
-            .submit("form[action='/o/acme/settings/teams/grants']")
+            .submit("form[action='/o/acme/settings/teams/grants#teams']")
             .await;
         let grants = alice.text("article.team").await;
         assert!(
@@ -314,7 +316,9 @@ async fn web_ui_story_from_sign_up_to_docker_login_with_a_token() {
         .fill("#description", "The acme app, built by the devs team")
         .await;
     alice.fill("#full_description", README).await;
-    alice.submit("form[action='/r/acme/app/settings']").await;
+    alice
+        .submit("form[action='/r/acme/app/settings#general']")
+        .await;
     assert_eq!(
         alice.attr("#description", "value").await.as_deref(),
         Some("The acme app, built by the devs team"),
@@ -324,7 +328,9 @@ async fn web_ui_story_from_sign_up_to_docker_login_with_a_token() {
     screenshot(&alice, "repository-settings").await;
     alice.goto(&app.url("/r/acme/secret/settings")).await;
     alice.click("input[name=visibility][value=private]").await;
-    alice.submit("form[action='/r/acme/secret/settings']").await;
+    alice
+        .submit("form[action='/r/acme/secret/settings#general']")
+        .await;
     assert!(
         alice.exists(".repo-head .badge-private").await,
         "acme/secret shows as private after saving"
@@ -542,7 +548,8 @@ async fn web_ui_story_from_sign_up_to_docker_login_with_a_token() {
     bob.goto(&app.url("/settings")).await;
     bob.fill("#token-name", "laptop").await;
     bob.click("input[name=scope][value=read-write]").await;
-    bob.submit("form[action='/settings/tokens']").await;
+    bob.submit("form[action='/settings/tokens#new-token']")
+        .await;
     let token = bob
         .attr("#secret", "value")
         .await
@@ -553,8 +560,22 @@ async fn web_ui_story_from_sign_up_to_docker_login_with_a_token() {
         shown.contains(&format!("docker login -u bobby --password-stdin {host}")),
         "the token page shows how to log in:\n{shown}"
     );
+    // A reload (a GET after the form's redirect) neither shows it again nor makes another.
+    let shown_at = bob.current_path().await;
+    assert!(
+        shown_at.starts_with("/settings/tokens/created/"),
+        "{shown_at}"
+    );
+    bob.goto(&app.url(&shown_at)).await;
+    assert!(!bob.exists("#secret").await, "the secret is shown once");
     bob.goto(&app.url("/settings#tokens")).await;
     let tokens = bob.text("#tokens").await;
+    assert_eq!(
+        tokens.matches("laptop").count(),
+        1,
+        "one token:
+{tokens}"
+    );
     assert!(
         tokens.contains("laptop") && !tokens.contains(&token),
         "the token is listed by name, its secret not shown again:\n{tokens}"

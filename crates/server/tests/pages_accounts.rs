@@ -232,6 +232,12 @@ async fn an_access_token_made_in_settings_works_once_shown_and_until_revoked() {
         ],
     )
     .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = alice
+        .get(app.url(&location(&r)))
+        .send()
+        .await
+        .expect("GET the new token's page");
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(header(&r, "cache-control"), "no-store");
     let html = r.text().await.expect("body");
@@ -355,8 +361,9 @@ async fn organizations_are_created_and_managed_from_their_pages() {
         &[("name", "ci"), ("grants", "app read")],
     )
     .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let html = r.text().await.expect("body");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (status, html) = page(&alice, &app, &location(&r)).await;
+    assert_eq!(status, StatusCode::OK);
     let at = html.find("data-copy=\"berth_robot_").expect("robot secret") + 11;
     let secret: String = html[at..].chars().take_while(|c| *c != '"').collect();
     let r = app
@@ -678,7 +685,7 @@ async fn members_leave_an_organization_but_its_last_owner_cannot() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let r = submit(&alice, &app, "/o/acme", "/o/acme/leave", &[]).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
-    assert!(r.text().await.expect("body").contains("last owner"));
+    assert!(r.text().await.expect("body").contains("only owner"));
     let r = submit(&bobby, &app, "/o/acme", "/o/acme/leave", &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let org = berth_accounts::orgs::get(&app.state.pool, "acme")
@@ -754,5 +761,264 @@ async fn every_form_control_has_a_label_and_pages_have_landmarks() {
         ] {
             assert!(html.contains(landmark), "{path} lacks {landmark}");
         }
+    }
+}
+
+/// The secret a "created" page shows with its copy button, if any.
+fn shown_secret(html: &str, prefix: &str) -> Option<String> {
+    let at = html.find(&format!("data-copy=\"{prefix}"))? + "data-copy=\"".len();
+    Some(html[at..].chars().take_while(|c| *c != '"').collect())
+}
+
+#[tokio::test]
+async fn reloading_the_new_token_page_makes_no_second_token_and_shows_the_secret_once() {
+    let app = TestApp::start().await;
+    let alice = sign_up_web(&app, "alice").await;
+    let (_, settings) = page(&alice, &app, "/settings").await;
+    let token = csrf(&settings);
+    let form = [
+        ("csrf", token.as_str()),
+        ("name", "laptop"),
+        ("scope", "read"),
+        ("expires_in_days", "7"),
+    ];
+    let r = post(&alice, &app, "/settings/tokens", &form).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "post, then redirect");
+    let shown_at = location(&r);
+    assert!(
+        shown_at.starts_with("/settings/tokens/created/"),
+        "{shown_at}"
+    );
+    assert!(
+        !shown_at.contains("berth_pat_") && r.headers().get("set-cookie").is_none(),
+        "the secret travels in neither the address nor a cookie"
+    );
+
+    let (status, html) = page(&alice, &app, &shown_at).await;
+    assert_eq!(status, StatusCode::OK);
+    let secret = shown_secret(&html, "berth_pat_").expect("the secret, shown once");
+    // A reload is a GET: no second token, and the secret is not shown again.
+    for _ in 0..2 {
+        let r = alice.get(app.url(&shown_at)).send().await.expect("reload");
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(header(&r, "cache-control"), "no-store");
+        let html = r.text().await.expect("body");
+        assert!(shown_secret(&html, "berth_pat_").is_none() && !html.contains(&secret));
+        assert!(html.contains("not shown again"), "{html}");
+    }
+    let user = berth_accounts::users::by_name(&app.state.pool, "alice")
+        .await
+        .expect("db")
+        .expect("alice");
+    let tokens = berth_accounts::tokens::list(&app.state.pool, &user)
+        .await
+        .expect("tokens");
+    assert_eq!(tokens.len(), 1, "one POST, one token");
+    let ping = app
+        .anonymous
+        .get(app.url("/v2/"))
+        .header("Authorization", basic("alice", &secret))
+        .send()
+        .await
+        .expect("GET /v2/");
+    assert_eq!(
+        ping.status(),
+        StatusCode::OK,
+        "the secret shown is the token's"
+    );
+
+    // The flash belongs to the session that made it, and lasts minutes.
+    let r = post(&alice, &app, "/settings/tokens", &form).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let second = location(&r);
+    let other_session = browser();
+    let r = submit(
+        &other_session,
+        &app,
+        "/login",
+        "/login",
+        &[("username", "alice"), ("password", "alice password")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&other_session, &app, &second).await;
+    assert!(
+        shown_secret(&html, "berth_pat_").is_none(),
+        "another session"
+    );
+    let (_, html) = page(&browser(), &app, &second).await;
+    assert!(shown_secret(&html, "berth_pat_").is_none(), "anonymous");
+    let expires: i64 = sqlx::query_scalar("SELECT MAX(expires_at) FROM flashes")
+        .fetch_one(&app.state.pool)
+        .await
+        .expect("flash");
+    assert!(
+        expires <= berth_accounts::now() + 5 * 60,
+        "expires within minutes"
+    );
+    sqlx::query("UPDATE flashes SET expires_at = $1")
+        .bind(berth_accounts::now() - 1)
+        .execute(&app.state.pool)
+        .await
+        .expect("age the flash");
+    let (_, html) = page(&alice, &app, &second).await;
+    assert!(shown_secret(&html, "berth_pat_").is_none(), "expired");
+}
+
+#[tokio::test]
+async fn reloading_the_new_robot_page_makes_no_second_robot() {
+    let app = TestApp::start().await;
+    let alice = sign_up_web(&app, "alice").await;
+    let r = submit(&alice, &app, "/orgs/new", "/orgs/new", &[("name", "acme")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = submit(
+        &alice,
+        &app,
+        "/o/acme/settings",
+        "/o/acme/settings/robots",
+        &[("name", "ci"), ("grants", "app read")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "post, then redirect");
+    let shown_at = location(&r);
+    assert!(
+        shown_at.starts_with("/o/acme/settings/robots/created/") && !shown_at.contains("berth_"),
+        "{shown_at}"
+    );
+    let r = alice.get(app.url(&shown_at)).send().await.expect("GET");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header(&r, "cache-control"), "no-store");
+    let html = r.text().await.expect("body");
+    let secret = shown_secret(&html, "berth_robot_").expect("the robot's secret");
+    let (status, again) = page(&alice, &app, &shown_at).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!again.contains(&secret) && again.contains("not shown again"));
+    assert!(again.contains("href=\"/o/acme/settings#robots\""));
+
+    let v2 = app
+        .anonymous
+        .get(app.url("/v2/"))
+        .header("Authorization", basic("acme+ci", &secret))
+        .send()
+        .await
+        .expect("v2");
+    assert_eq!(v2.status(), StatusCode::OK);
+    let (_, settings) = page(&alice, &app, "/o/acme/settings").await;
+    assert_eq!(
+        settings.matches("<code>acme+ci</code>").count(),
+        1,
+        "one robot"
+    );
+}
+
+#[tokio::test]
+async fn the_only_owner_is_shown_how_to_hand_over_instead_of_leave() {
+    let app = TestApp::start().await;
+    let alice = sign_up_web(&app, "alice").await;
+    let bobby = sign_up_web(&app, "bobby").await;
+    let r = submit(&alice, &app, "/orgs/new", "/orgs/new", &[("name", "acme")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = submit(
+        &alice,
+        &app,
+        "/o/acme/settings",
+        "/o/acme/settings/members",
+        &[("username", "bobby"), ("role", "member")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
+    // Her page offers no "Leave" but the way to another owner.
+    let (_, html) = page(&alice, &app, "/o/acme").await;
+    assert!(
+        !html.contains("action=\"/o/acme/leave\""),
+        "no Leave for her"
+    );
+    assert!(html.contains("only owner of acme"), "{html}");
+    assert!(html.contains("href=\"/o/acme/settings#members\""));
+    // bobby, a member, may leave.
+    let (_, html) = page(&bobby, &app, "/o/acme").await;
+    assert!(html.contains("action=\"/o/acme/leave\""));
+
+    // Sent anyway, the form gets a page that explains, with the link.
+    let r = submit(&alice, &app, "/o/acme", "/o/acme/leave", &[]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let html = r.text().await.expect("body");
+    assert!(is_site_page(&html));
+    assert!(
+        html.contains("You are the only owner of acme: make another member an owner first."),
+        "{html}"
+    );
+    assert!(html.contains("href=\"/o/acme/settings#members\""));
+    assert!(
+        html.contains("href=\"/r/") || html.contains("No repositories"),
+        "the org's page"
+    );
+
+    // The link leads to the members form, where bobby can be made an owner.
+    let (_, settings) = page(&alice, &app, "/o/acme/settings").await;
+    assert!(settings.contains("id=\"members\"") && settings.contains("id=\"role-bobby\""));
+    let r = submit(
+        &alice,
+        &app,
+        "/o/acme/settings",
+        "/o/acme/settings/members",
+        &[("username", "bobby"), ("role", "owner")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&alice, &app, "/o/acme").await;
+    assert!(
+        html.contains("action=\"/o/acme/leave\""),
+        "now she may leave"
+    );
+    let r = submit(&alice, &app, "/o/acme", "/o/acme/leave", &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
+    // Alone in an organization, the way out is another member (or deleting it).
+    let r = submit(&alice, &app, "/orgs/new", "/orgs/new", &[("name", "solo")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = submit(&alice, &app, "/o/solo", "/o/solo/leave", &[]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let html = r.text().await.expect("body");
+    assert!(html.contains("only owner of solo") && html.contains("delete the organization"));
+}
+
+#[tokio::test]
+async fn bad_query_strings_get_the_400_page_in_words() {
+    let app = TestApp::start().await;
+    let alice = sign_up_web(&app, "alice").await;
+    let r = submit(&alice, &app, "/orgs/new", "/orgs/new", &[("name", "acme")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    for (path, why) in [
+        ("/search?page=abc", "page must be a number"),
+        ("/search?q=web&page=", "page must be a number"),
+        ("/u/alice?page=1e3", "page must be a number"),
+        ("/o/acme?page=99999999999999999999", "page must be a number"),
+        (
+            "/settings?done=email&done=password",
+            "done is given more than once",
+        ),
+        ("/login?next=/a&next=/b", "next is given more than once"),
+    ] {
+        let (status, html) = page(&alice, &app, path).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+        assert!(is_site_page(&html), "{path}: the site's page");
+        assert!(
+            html.contains(&format!("The address has a bad query: {why}.")),
+            "{path}: {html}"
+        );
+        for internal in ["deserialize", "invalid digit", "Query", "duplicate field"] {
+            assert!(!html.contains(internal), "{path} shows {internal:?}");
+        }
+    }
+    // Path parameters that name nothing are the site's 404 page.
+    for path in [
+        "/o/acme/settings/webhooks/abc",
+        "/o/acme/settings/webhooks/-1",
+    ] {
+        let (status, html) = page(&alice, &app, path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(is_site_page(&html), "{path}");
     }
 }

@@ -320,3 +320,161 @@ async fn settings_are_for_administrators_and_delete_needs_the_name() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// A refused form lands where it is: the page it came from posts it to `to#id`, so the browser
+/// scrolls the answer to the element `id`, and the answer draws the refusal inside that element
+/// (and nowhere above it).
+fn lands_at(form_page: &str, to: &str, answer: &str, id: &str) {
+    assert!(
+        form_page.contains(&format!("action=\"{to}#{id}\"")),
+        "the form posting to {to} carries #{id}"
+    );
+    let start = answer
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("the answer has #{id}"));
+    let end = answer[start..]
+        .find("</section>")
+        .map_or(answer.len(), |e| start + e);
+    let error = answer
+        .find("class=\"form-error\"")
+        .expect("the refusal is shown");
+    assert!(
+        (start..end).contains(&error),
+        "the refusal of {to} is drawn inside #{id}"
+    );
+}
+
+#[tokio::test]
+async fn refused_forms_show_their_error_next_to_the_form_and_land_there() {
+    let app = TestApp::start().await;
+    let alice = alice_with_repositories(&app).await;
+
+    // A repository delete with the wrong name, at the bottom of its settings.
+    let settings = "/r/alice/web/settings";
+    let (_, form_page) = page(&alice, &app, settings).await;
+    let r = submit(
+        &alice,
+        &app,
+        settings,
+        "/r/alice/web/settings/delete",
+        &[("confirm_name", "alice/wrong")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let answer = r.text().await.expect("body");
+    lands_at(
+        &form_page,
+        "/r/alice/web/settings/delete",
+        &answer,
+        "delete",
+    );
+    // The general form too (a description too long).
+    let r = submit(
+        &alice,
+        &app,
+        settings,
+        settings,
+        &[("description", &"x".repeat(101))],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let answer = r.text().await.expect("body");
+    lands_at(&form_page, settings, &answer, "general");
+
+    // An empty comment, below the README.
+    let (_, overview) = page(&alice, &app, "/r/alice/web").await;
+    let r = submit(
+        &alice,
+        &app,
+        "/r/alice/web",
+        "/r/alice/web/comments",
+        &[("body", " ")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let answer = r.text().await.expect("body");
+    lands_at(&overview, "/r/alice/web/comments", &answer, "new-comment");
+
+    // A robot with a bad grant, below the members and teams of its organization.
+    let r = submit(&alice, &app, "/orgs/new", "/orgs/new", &[("name", "acme")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let org_settings = "/o/acme/settings";
+    let (_, form_page) = page(&alice, &app, org_settings).await;
+    let r = submit(
+        &alice,
+        &app,
+        org_settings,
+        "/o/acme/settings/robots",
+        &[("name", "ci"), ("grants", "app sudo")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let answer = r.text().await.expect("body");
+    lands_at(&form_page, "/o/acme/settings/robots", &answer, "robots");
+    assert!(answer.contains("app sudo"), "what she wrote is kept");
+    // A bad new token, below the token list.
+    let (_, form_page) = page(&alice, &app, "/settings").await;
+    let r = submit(
+        &alice,
+        &app,
+        "/settings",
+        "/settings/tokens",
+        &[
+            ("name", "laptop"),
+            ("scope", "root"),
+            ("expires_in_days", "7"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let answer = r.text().await.expect("body");
+    lands_at(&form_page, "/settings/tokens", &answer, "new-token");
+
+    // The sticky header does not cover an anchored section.
+    let css_at = form_page
+        .find("rel=\"stylesheet\" href=\"")
+        .expect("a stylesheet")
+        + "rel=\"stylesheet\" href=\"".len();
+    let css_url: String = form_page[css_at..]
+        .chars()
+        .take_while(|c| *c != '"')
+        .collect();
+    let (status, css) = page(&alice, &app, &css_url).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        css.contains("[id] { scroll-margin-top:"),
+        "scroll-margin-top"
+    );
+}
+
+#[tokio::test]
+async fn counts_read_as_words_one_pull_many_pulls() {
+    let app = TestApp::start().await;
+    let alice = alice_with_repositories(&app).await;
+    let (_, digest) = app.push_image("alice/once", "v1", b"pulled once").await;
+    let r = app.get(&format!("/v2/alice/once/manifests/{digest}")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // The background flush may be writing at the same moment: flush until it has landed.
+    for _ in 0..50 {
+        app.state.accounts.flush_counters().await.expect("flush");
+        let v = app.json("/api/v1/repositories/alice/once").await;
+        if v["pull_count"] == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (_, html) = page(&alice, &app, "/r/alice/once").await;
+    assert!(
+        html.contains("id=\"pull-count\">1 pull<"),
+        "the repository's head"
+    );
+    let (_, html) = page(&alice, &app, "/r/alice/web").await;
+    assert!(html.contains("id=\"pull-count\">0 pulls<"));
+    for path in ["/u/alice", "/search?q=once"] {
+        let (_, html) = page(&alice, &app, path).await;
+        assert!(html.contains(">1 pull<"), "{path}: {html}");
+        assert!(!html.contains("1 pulls"), "{path}");
+    }
+    let (_, html) = page(&alice, &app, "/search?q=once").await;
+    assert!(html.contains("1 repository<") && html.contains("title=\"0 stars\""));
+}

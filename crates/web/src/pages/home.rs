@@ -8,6 +8,7 @@ use askama::Template;
 use berth_accounts::search::{self, Sort};
 use berth_accounts::Accounts;
 
+use super::filters;
 use super::search::Card;
 use super::{render, Chrome, PageError, Viewer};
 use crate::Site;

@@ -6,6 +6,8 @@ mod assets;
 mod auth;
 mod chrome;
 mod error;
+mod filters;
+mod flash;
 mod forms;
 mod home;
 mod org_settings;
@@ -39,6 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("")
                 .app_data(forms::config())
                 .app_data(forms::query_config())
+                .app_data(forms::path_config())
                 .wrap_fn(security::wrap)
                 .route("/", get().to(home::page))
                 .route("/search", get().to(search::page))
@@ -57,6 +60,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     post().to(settings::sign_out_everywhere),
                 )
                 .route("/settings/tokens", post().to(settings::create_token))
+                .route(
+                    "/settings/tokens/created/{flash}",
+                    get().to(settings::token_created),
+                )
                 .route("/settings/tokens/revoke", post().to(settings::revoke_token))
                 .route("/settings/delete", post().to(settings::delete_account))
                 .route("/settings/signing", get().to(signing::page))
@@ -85,6 +92,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                             post().to(org_settings::remove_grant),
                         )
                         .route("/robots", post().to(org_settings::create_robot))
+                        .route(
+                            "/robots/created/{flash}",
+                            get().to(org_settings::robot_created),
+                        )
                         .route("/robots/revoke", post().to(org_settings::revoke_robot))
                         .route("/signing", get().to(signing::page))
                         .route("/signing/keys", post().to(signing::add))

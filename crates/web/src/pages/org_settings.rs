@@ -2,7 +2,7 @@
 //! and repository grants, robot accounts, and deleting it. The accounts crate checks every
 //! permission again and audits each change; these handlers only draw the forms and results.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use berth_accounts::access::{Permission, Role};
@@ -11,9 +11,10 @@ use berth_accounts::robots::{self, RobotInfo};
 use berth_accounts::users::User;
 use berth_accounts::{Accounts, Error as AccountsError, Result as AccountsResult};
 use berth_registry::Registry;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::inline;
+use super::flash::{no_store, put_flash, take_flash};
 use super::settings::login_first;
 use super::webhooks::{self, HooksSection};
 use super::{render, see_other, time, Chrome, PageError, Viewer};
@@ -433,16 +434,26 @@ struct RobotCreated {
     /// Where `docker login` goes.
     host: String,
     org: String,
+    /// `None` once the secret has been shown.
+    shown: Option<ShownRobot>,
+}
+
+/// A new robot as its one showing needs it, kept in a flash between the form's `POST` and the
+/// `GET` it redirects to.
+#[derive(Serialize, Deserialize)]
+struct ShownRobot {
     name: String,
     grants: String,
     token: String,
 }
 
-/// Creates a robot and shows its secret on the response itself: the only time it is shown.
+/// The flash kind of a new robot.
+const ROBOT_FLASH: &str = "robot";
+
+/// Creates a robot, then redirects to the page that shows its secret, once.
 pub async fn create_robot(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
-    site: web::Data<Site>,
     path: web::Path<String>,
     form: web::Form<RobotForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -462,20 +473,38 @@ pub async fn create_robot(
             return finish(&viewer, &accounts, &org, user, "robots", Err(e), kept).await;
         }
     };
-    let page = RobotCreated {
-        chrome: viewer.chrome.clone(),
-        host: site.registry_host().to_owned(),
-        org: org.name.clone(),
+    let shown = ShownRobot {
         grants: RobotRow::from(&robot.info).grants,
         name: robot.info.name,
         token: robot.token,
     };
-    let mut resp = render(&viewer, StatusCode::OK, &page)?;
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    Ok(resp)
+    let id = put_flash(&viewer, &accounts, ROBOT_FLASH, &shown).await?;
+    Ok(see_other(&format!(
+        "/o/{}/settings/robots/created/{id}",
+        org.name
+    )))
+}
+
+/// `GET /o/{org}/settings/robots/created/{flash}`: the new robot's secret the first time, and
+/// after that a page saying it is not shown again.
+pub async fn robot_created(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    site: web::Data<Site>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, PageError> {
+    let (org, id) = path.into_inner();
+    let org = load_org(&accounts, &org).await?;
+    if viewer.user.is_none() {
+        return Ok(login_first(&format!("/o/{}/settings", org.name)));
+    }
+    let page = RobotCreated {
+        chrome: viewer.chrome.clone(),
+        host: site.registry_host().to_owned(),
+        org: org.name,
+        shown: take_flash(&viewer, &accounts, ROBOT_FLASH, &id).await?,
+    };
+    Ok(no_store(render(&viewer, StatusCode::OK, &page)?))
 }
 
 pub async fn revoke_robot(

@@ -3,12 +3,14 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use berth_accounts::orgs::{self, Member, Team};
+use berth_accounts::access::Role;
+use berth_accounts::orgs::{self, Member, Org, Team};
 use berth_accounts::Accounts;
 use serde::Deserialize;
 
 use super::chrome::initial;
 use super::error::inline;
+use super::filters;
 use super::settings::login_first;
 use super::users::{repositories, PageQuery, Paging, RepoRow};
 use super::{render, see_other, time, Chrome, PageError, Viewer};
@@ -75,6 +77,12 @@ struct OrgPage {
     /// Whether the viewer belongs to it (and so may leave).
     member: bool,
     manager: bool,
+    /// Whether the viewer is its only owner: they cannot leave until someone else is one.
+    sole_owner: bool,
+    /// Whether anyone else belongs to it (who could be made an owner).
+    others: bool,
+    /// Why leaving was refused, shown where the button would be.
+    refusal: Option<String>,
     members: Vec<Member>,
     teams: Vec<Team>,
 }
@@ -85,7 +93,8 @@ pub struct LeaveForm {
     csrf: String,
 }
 
-/// A member leaves the organization (the last owner cannot).
+/// A member leaves the organization. Its only owner cannot: they get its page again, saying
+/// why and how to make someone else an owner first.
 pub async fn leave(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
@@ -98,19 +107,12 @@ pub async fn leave(
     viewer.check_csrf(&form.csrf)?;
     let user = viewer.require_user()?;
     match orgs::remove_member(&accounts.pool, &org, user, &user.name).await {
-        Ok(()) => {}
+        Ok(()) => Ok(see_other(&format!("/u/{}", user.name))),
         Err(berth_accounts::Error::Conflict(_)) => {
-            return Err(PageError::new(
-                StatusCode::CONFLICT,
-                format!(
-                    "You are the last owner of {}. Make someone else an owner before you leave.",
-                    org.name
-                ),
-            ))
+            org_page(&viewer, &accounts, org, &PageQuery::default(), true).await
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => Err(e.into()),
     }
-    Ok(see_other(&format!("/u/{}", user.name)))
 }
 
 pub async fn page(
@@ -122,6 +124,17 @@ pub async fn page(
     let org = orgs::by_name(&accounts.pool, &name)
         .await?
         .ok_or_else(PageError::not_found)?;
+    org_page(&viewer, &accounts, org, &query, false).await
+}
+
+/// The organization's page; `refused` after its only owner tried to leave.
+async fn org_page(
+    viewer: &Viewer,
+    accounts: &Accounts,
+    org: Org,
+    query: &PageQuery,
+    refused: bool,
+) -> Result<HttpResponse, PageError> {
     let (insider, member, manager) = match &viewer.user {
         Some(u) => (
             orgs::can_see_members(&accounts.pool, &org, u).await?,
@@ -138,8 +151,35 @@ pub async fn page(
     } else {
         (Vec::new(), Vec::new())
     };
+    let me = viewer.user.as_ref().map(|u| u.name.as_str());
+    let owners: Vec<&str> = members
+        .iter()
+        .filter(|m| m.role == Role::Owner)
+        .map(|m| m.name.as_str())
+        .collect();
+    let sole_owner = me.is_some_and(|me| owners == [me]);
+    let others = members.iter().any(|m| Some(m.name.as_str()) != me);
+    let refusal = refused.then(|| {
+        if others {
+            format!(
+                "You are the only owner of {}: make another member an owner first.",
+                org.name
+            )
+        } else {
+            format!(
+                "You are the only owner of {}: add another member as an owner first, or \
+                 delete the organization.",
+                org.name
+            )
+        }
+    });
+    let status = if refusal.is_some() {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::OK
+    };
     let path = format!("/o/{}", org.name);
-    let (repositories, paging) = repositories(&accounts, &viewer, &org.name, path, &query).await?;
+    let (repositories, paging) = repositories(accounts, viewer, &org.name, path, query).await?;
     let page = OrgPage {
         chrome: viewer.chrome.clone(),
         initial: initial(&org.name),
@@ -149,9 +189,12 @@ pub async fn page(
         insider,
         member,
         manager,
+        sole_owner,
+        others,
+        refusal,
         members,
         teams,
         name: org.name,
     };
-    render(&viewer, StatusCode::OK, &page)
+    render(viewer, status, &page)
 }

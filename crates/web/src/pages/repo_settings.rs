@@ -12,6 +12,7 @@ use berth_accounts::{signing, Accounts};
 use berth_registry::Registry;
 
 use super::error::inline;
+use super::filters;
 use super::repository::{head, Head, Repo, RepoForm};
 use super::webhooks::{self, HooksSection};
 use super::{render, see_other, Chrome, PageError, Viewer};

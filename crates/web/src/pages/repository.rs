@@ -16,6 +16,8 @@ use berth_registry::Registry;
 use serde::Deserialize;
 
 use super::error::inline;
+use super::filters;
+use super::forms::PageNumber;
 use super::settings::login_first;
 use super::{render, repo_settings, see_other, tags, time, webhooks, Chrome, PageError, Viewer};
 use crate::{markdown, Site};
@@ -187,7 +189,7 @@ struct OverviewPage {
 
 #[derive(Deserialize)]
 pub struct RepoQuery {
-    page: Option<i64>,
+    page: Option<PageNumber>,
     /// Set by the redirect after the settings were saved.
     saved: Option<String>,
 }
@@ -203,7 +205,7 @@ pub async fn get(
 ) -> Result<HttpResponse, PageError> {
     let (name, target) = parse(&tail, false);
     let repo = load(&accounts, &viewer, &name).await?;
-    let page = query.page.unwrap_or(1).clamp(1, 10_000);
+    let page = query.page.map_or(1, |p| p.0).clamp(1, 10_000);
     match target {
         Target::Overview => overview(&viewer, &accounts, &site, &repo, page, None, "").await,
         Target::Tags => tags::list(&viewer, &accounts, &site, &registry, &repo, page).await,

@@ -10,6 +10,8 @@ use berth_accounts::search::{self, Sort, COUNT_CAP};
 use berth_accounts::Accounts;
 use serde::Deserialize;
 
+use super::filters;
+use super::forms::PageNumber;
 use super::{render, time, Chrome, PageError, Viewer};
 
 pub const PER_PAGE: i64 = 25;
@@ -24,7 +26,7 @@ pub struct SearchQuery {
     namespace: String,
     /// The "signed images only" box: present when ticked.
     signed: Option<String>,
-    page: Option<i64>,
+    page: Option<PageNumber>,
 }
 
 /// A repository as lists of them show it.
@@ -115,7 +117,7 @@ pub async fn page(
     let sort = Sort::parse(&query.sort).ok_or_else(|| {
         PageError::bad_request("Sort by relevance, stars, pulls, last pushed or name.")
     })?;
-    let page = query.page.unwrap_or(1).clamp(1, 400);
+    let page = query.page.map_or(1, |p| p.0).clamp(1, 400);
     let namespace = query.namespace.trim();
     let signed = query.signed.is_some();
     let visible = accounts.viewer(&viewer.identity()).await?;

@@ -1,7 +1,7 @@
 //! Account settings: email, password, personal access tokens, and deleting the account.
 
 use actix_web::cookie::time::Duration;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use berth_accounts::access::Scope;
@@ -9,9 +9,10 @@ use berth_accounts::tokens::{self, TokenInfo};
 use berth_accounts::users::{self, User};
 use berth_accounts::{Accounts, Error as AccountsError};
 use berth_registry::Registry;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::inline;
+use super::flash::{no_store, put_flash, take_flash};
 use super::{render, see_other, time, Chrome, PageError, Viewer};
 use crate::api::session_cookie;
 use crate::Site;
@@ -282,12 +283,23 @@ struct TokenCreated {
     chrome: Chrome,
     /// Where `docker login` goes.
     host: String,
-    name: String,
     user: String,
-    scope: &'static str,
+    /// `None` once the secret has been shown.
+    shown: Option<ShownToken>,
+}
+
+/// A new token as its one showing needs it, kept in a flash between the form's `POST` and the
+/// `GET` it redirects to.
+#[derive(Serialize, Deserialize)]
+struct ShownToken {
+    name: String,
+    scope: String,
     expires: String,
     token: String,
 }
+
+/// The flash kind of a new token.
+const TOKEN_FLASH: &str = "token";
 
 pub const EXPIRY_DAYS: [i64; 4] = [7, 30, 90, 365];
 
@@ -301,12 +313,11 @@ fn expiry(days: &str) -> Result<Option<i64>, String> {
     }
 }
 
-/// Creates a token and shows its secret on the response itself: the one time it is ever
-/// shown, so the page is not stored anywhere.
+/// Creates a token, then redirects to the page that shows its secret: a reload of that page
+/// cannot make a second token, and shows the secret no more.
 pub async fn create_token(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
-    site: web::Data<Site>,
     form: web::Form<TokenForm>,
 ) -> Result<HttpResponse, PageError> {
     let user = poster(&viewer, &form.csrf)?;
@@ -345,24 +356,37 @@ pub async fn create_token(
             .await;
         }
     };
-    let page = TokenCreated {
-        chrome: viewer.chrome.clone(),
-        host: site.registry_host().to_owned(),
+    let shown = ShownToken {
         name: token.info.name.clone(),
-        user: user.name.clone(),
-        scope: scope_label(token.info.scope),
+        scope: scope_label(token.info.scope).to_owned(),
         expires: token
             .info
             .expires_at
             .map_or_else(|| "never".into(), time::date),
         token: token.token,
     };
-    let mut resp = render(&viewer, StatusCode::OK, &page)?;
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    Ok(resp)
+    let id = put_flash(&viewer, &accounts, TOKEN_FLASH, &shown).await?;
+    Ok(see_other(&format!("/settings/tokens/created/{id}")))
+}
+
+/// `GET /settings/tokens/created/{flash}`: the new token's secret the first time, and after
+/// that a page saying it is not shown again.
+pub async fn token_created(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    site: web::Data<Site>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let Some(user) = viewer.user.clone() else {
+        return Ok(login_first("/settings"));
+    };
+    let page = TokenCreated {
+        chrome: viewer.chrome.clone(),
+        host: site.registry_host().to_owned(),
+        user: user.name.clone(),
+        shown: take_flash(&viewer, &accounts, TOKEN_FLASH, &id).await?,
+    };
+    Ok(no_store(render(&viewer, StatusCode::OK, &page)?))
 }
 
 #[derive(Deserialize)]

@@ -8,6 +8,7 @@ use berth_accounts::{signing, Accounts};
 use berth_registry::signatures::TrustedKey;
 use berth_registry::Registry;
 
+use super::filters;
 use super::repository::{head, Head, Repo};
 use super::{render, time, Chrome, PageError, Viewer};
 use crate::images::{self, human_size, ImageConfig, TagSummary};

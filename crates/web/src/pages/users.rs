@@ -8,14 +8,16 @@ use berth_accounts::{orgs, users, Accounts};
 use serde::Deserialize;
 
 use super::chrome::initial;
+use super::filters;
+use super::forms::PageNumber;
 use super::{render, time, Chrome, PageError, Viewer};
 
 /// How many repositories a profile lists a page.
 pub const PER_PAGE: i64 = 30;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct PageQuery {
-    page: Option<i64>,
+    page: Option<PageNumber>,
 }
 
 /// Where a list of repositories is in its pages.
@@ -45,7 +47,7 @@ pub async fn repositories(
     path: String,
     query: &PageQuery,
 ) -> Result<(Vec<RepoRow>, Paging), PageError> {
-    let page = query.page.unwrap_or(1).clamp(1, 10_000);
+    let page = query.page.map_or(1, |p| p.0).clamp(1, 10_000);
     let mut found = accounts
         .visible_in_namespace(
             &viewer.identity(),
