@@ -1,10 +1,12 @@
-//! Account settings: email, password, personal access tokens, and deleting the account.
+//! Account settings: email, password, personal access tokens, invitations to organizations, and
+//! deleting the account.
 
 use actix_web::cookie::time::Duration;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use berth_accounts::access::Scope;
+use berth_accounts::orgs::invitations;
 use berth_accounts::tokens::{self, TokenInfo};
 use berth_accounts::users::{self, User};
 use berth_accounts::{Accounts, Error as AccountsError};
@@ -12,6 +14,7 @@ use berth_registry::Registry;
 use serde::Deserialize;
 
 use super::error::inline;
+use super::invitations::InvitationRow;
 use super::{render, see_other, time, Chrome, PageError, Viewer};
 use crate::api::session_cookie;
 use crate::Site;
@@ -70,6 +73,8 @@ struct SettingsPage {
     token_scope: String,
     token_expiry: String,
     sole_owned: Vec<String>,
+    /// Invitations to organizations and teams waiting for an answer.
+    invitations: Vec<InvitationRow>,
 }
 
 /// What the form posted, kept when the page is shown again with an error.
@@ -110,6 +115,11 @@ async fn settings_page(
             kept.token_expiry
         },
         sole_owned: users::sole_owned_orgs(&accounts.pool, user).await?,
+        invitations: invitations::of_user(&accounts.pool, user)
+            .await?
+            .iter()
+            .map(InvitationRow::from)
+            .collect(),
     };
     render(viewer, status, &page)
 }
@@ -137,6 +147,7 @@ pub async fn page(
         Some("email") => Some("Your email address was changed."),
         Some("password") => Some("Your password was changed."),
         Some("revoked") => Some("The token was revoked. It no longer works."),
+        Some("declined") => Some("The invitation was declined."),
         _ => None,
     };
     settings_page(
