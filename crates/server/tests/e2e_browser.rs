@@ -258,7 +258,9 @@ async fn web_ui_story_from_sign_up_to_docker_login_with_a_token() {
             && !alice.exists("#role-bobby").await,
         "bob is invited, not yet a member"
     );
+    screenshot(&alice, "org-settings-invitation").await;
     bob.goto(&app.url("/settings#invitations")).await;
+    screenshot(&bob, "settings-invitation").await;
     bob.submit("form[action='/settings/invitations/accept']")
         .await;
     assert_eq!(bob.current_path().await, "/o/acme", "bob joined acme");
