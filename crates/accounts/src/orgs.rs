@@ -1,7 +1,10 @@
 //! Organizations: accounts of kind `org` whose namespace belongs to their members. Owners manage
 //! the organization, its members, its teams and its robots; teams grant `read`, `write` or
 //! `admin` on repositories of the organization's namespace (a grant may name a repository that
-//! has not been pushed yet).
+//! has not been pushed yet). Nobody is made a member without their consent: adding someone who
+//! does not belong yet invites them (see [`invitations`]).
+
+pub mod invitations;
 
 use serde::Serialize;
 use sqlx::{AnyPool, Row};
@@ -10,6 +13,7 @@ use crate::access::{namespace_of, OrgAccess, Permission, Role};
 use crate::error::{Error, Result};
 use crate::users::{self, User};
 use crate::{audit, names};
+pub use invitations::Invitation;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Org {
@@ -245,40 +249,72 @@ pub async fn of_user(pool: &AnyPool, user_id: i64) -> Result<Vec<(Org, Role)>> {
 /// Starts a transaction that holds the organization's row lock (PostgreSQL) or the write lock
 /// (SQLite) from its first statement, so membership changes of one organization run one at a
 /// time and the last-owner checks inside them cannot race.
-async fn locked(pool: &AnyPool, org: &Org) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+async fn locked(pool: &AnyPool, org_id: i64) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
     let mut tx = pool.begin().await?;
     sqlx::query("UPDATE accounts SET id = id WHERE id = $1")
-        .bind(org.id)
+        .bind(org_id)
         .execute(&mut *tx)
         .await?;
     Ok(tx)
 }
 
-/// Adds `user` to the organization with `role`, or changes their role. Owners only; the last
-/// owner cannot be demoted.
+/// What adding someone to an organization or a team did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Added {
+    /// They were a member already: the change is made.
+    Done,
+    /// They were not: they are invited (a pending invitation asked for again is answered as
+    /// is), and join when they accept.
+    Invited(Invitation),
+}
+
+/// Whether `user_id` belongs to the organization, inside `tx`.
+async fn is_member(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    org: &Org,
+    user_id: i64,
+) -> Result<bool> {
+    let role: Option<String> =
+        sqlx::query_scalar("SELECT role FROM org_members WHERE org_id = $1 AND user_id = $2")
+            .bind(org.id)
+            .bind(user_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(role.is_some())
+}
+
+/// Changes a member's role, or invites `user` to the organization with `role` if they are not
+/// a member. Owners only; the last owner cannot be demoted.
 pub async fn set_member(
     pool: &AnyPool,
     org: &Org,
     actor: &User,
     user: &str,
     role: Role,
-) -> Result<()> {
+) -> Result<Added> {
     require_owner(pool, org, actor).await?;
     let user = user_named(pool, user).await?;
-    // Insert, or update unless that would leave the organization without an owner; under the
-    // organization's lock, so two demotions cannot both see another owner left.
-    let mut tx = locked(pool, org).await?;
+    // Under the organization's lock, so two demotions cannot both see another owner left, and
+    // a member removed meanwhile is invited rather than silently re-added.
+    let mut tx = locked(pool, org.id).await?;
+    if !is_member(&mut tx, org, user.id).await? {
+        let (invitation, new) = invitations::invite(&mut tx, org, actor, &user, None, role).await?;
+        tx.commit().await?;
+        if new {
+            invitations::record_invite(pool, actor, &invitation).await?;
+        }
+        return Ok(Added::Invited(invitation));
+    }
     let done = sqlx::query(
-        "INSERT INTO org_members (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role
-         WHERE excluded.role = 'owner' OR org_members.role <> 'owner'
-            OR (SELECT COUNT(*) FROM org_members o
-                WHERE o.org_id = excluded.org_id AND o.role = 'owner') > 1",
+        "UPDATE org_members SET role = $1 WHERE org_id = $2 AND user_id = $3
+         AND ($4 = 'owner' OR role <> 'owner'
+              OR (SELECT COUNT(*) FROM org_members o WHERE o.org_id = $5 AND o.role = 'owner') > 1)",
     )
+    .bind(role.as_str())
     .bind(org.id)
     .bind(user.id)
     .bind(role.as_str())
-    .bind(crate::now())
+    .bind(org.id)
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 0 {
@@ -295,7 +331,8 @@ pub async fn set_member(
         &format!("{}:{}", org.name, user.name),
         role.as_str(),
     )
-    .await
+    .await?;
+    Ok(Added::Done)
 }
 
 /// Removes `user` from the organization and its teams. Owners may remove anyone; a member may
@@ -306,7 +343,7 @@ pub async fn remove_member(pool: &AnyPool, org: &Org, actor: &User, user: &str) 
         require_owner(pool, org, actor).await?;
     }
     let user = user_named(pool, user).await?;
-    let mut tx = locked(pool, org).await?;
+    let mut tx = locked(pool, org.id).await?;
     let done = sqlx::query(
         "DELETE FROM org_members WHERE org_id = $1 AND user_id = $2
          AND (role <> 'owner'
@@ -356,7 +393,7 @@ pub async fn remove_member(pool: &AnyPool, org: &Org, actor: &User, user: &str) 
 /// (tags, manifests) is the caller's to remove, before the name can be taken again.
 pub async fn delete(pool: &AnyPool, org: &Org, actor: &User, confirm: bool) -> Result<()> {
     require_owner(pool, org, actor).await?;
-    let mut tx = locked(pool, org).await?;
+    let mut tx = locked(pool, org.id).await?;
     let repositories: i64 = sqlx::query_scalar(
         "SELECT CAST(COUNT(*) AS BIGINT) FROM repository_settings WHERE namespace = $1",
     )
@@ -376,6 +413,7 @@ pub async fn delete(pool: &AnyPool, org: &Org, actor: &User, confirm: bool) -> R
         "DELETE FROM robots WHERE org_id = $1",
         "DELETE FROM team_repositories WHERE team_id IN (SELECT id FROM teams WHERE org_id = $1)",
         "DELETE FROM team_members WHERE team_id IN (SELECT id FROM teams WHERE org_id = $1)",
+        "DELETE FROM org_invitations WHERE org_id = $1",
         "DELETE FROM teams WHERE org_id = $1",
         "DELETE FROM org_members WHERE org_id = $1",
         "DELETE FROM accounts WHERE id = $1 AND kind = 'org'",
@@ -486,27 +524,35 @@ pub async fn teams(pool: &AnyPool, org: &Org) -> Result<Vec<Team>> {
     Ok(teams)
 }
 
-/// Adds a user to a team; one who is not yet a member of the organization becomes a member.
+/// Adds a member of the organization to a team; one who is not a member is invited to the
+/// team instead, and joins the organization and the team by accepting.
 pub async fn add_team_member(
     pool: &AnyPool,
     org: &Org,
     actor: &User,
     team: &str,
     user: &str,
-) -> Result<()> {
+) -> Result<Added> {
     require_owner(pool, org, actor).await?;
     let team_id = team_id(pool, org, team).await?;
     let user = user_named(pool, user).await?;
-    let mut tx = pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO org_members (org_id, user_id, role, created_at) VALUES ($1, $2, 'member', $3)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(org.id)
-    .bind(user.id)
-    .bind(crate::now())
-    .execute(&mut *tx)
-    .await?;
+    let mut tx = locked(pool, org.id).await?;
+    if !is_member(&mut tx, org, user.id).await? {
+        let (invitation, new) = invitations::invite(
+            &mut tx,
+            org,
+            actor,
+            &user,
+            Some((team_id, team)),
+            Role::Member,
+        )
+        .await?;
+        tx.commit().await?;
+        if new {
+            invitations::record_invite(pool, actor, &invitation).await?;
+        }
+        return Ok(Added::Invited(invitation));
+    }
     sqlx::query(
         "INSERT INTO team_members (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
     )
@@ -522,7 +568,8 @@ pub async fn add_team_member(
         &format!("{}:{team}", org.name),
         &user.name,
     )
-    .await
+    .await?;
+    Ok(Added::Done)
 }
 
 pub async fn remove_team_member(

@@ -295,6 +295,7 @@ pub async fn delete(pool: &AnyPool, user: &User) -> Result<u64> {
         "DELETE FROM access_tokens WHERE account_id = $1",
         "DELETE FROM team_members WHERE user_id = $1",
         "DELETE FROM org_members WHERE user_id = $1",
+        "DELETE FROM org_invitations WHERE user_id = $1",
         "DELETE FROM accounts WHERE id = $1 AND kind = 'user'",
     ] {
         sqlx::query(sql).bind(user.id).execute(&mut *tx).await?;

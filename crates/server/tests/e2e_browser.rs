@@ -243,8 +243,9 @@ async fn web_ui_story_from_sign_up_to_docker_login_with_a_token() {
         .await;
     assert_eq!(alice.text("#team-devs").await, "devs");
 
-    // Bob signs up in a browser of his own; alice adds him to acme and to devs, and gives devs
-    // write on two repositories that do not exist yet.
+    // Bob signs up in a browser of his own; alice invites him to acme, he accepts on his
+    // settings page, and she adds him to devs and gives devs write on two repositories that do
+    // not exist yet.
     let bob = Browser::start().await;
     sign_up_in(&bob, &app, "bobby").await;
     alice.fill("#new-member", "bobby").await;
@@ -252,6 +253,20 @@ async fn web_ui_story_from_sign_up_to_docker_login_with_a_token() {
     alice
         .submit("form.row-form[action='/o/acme/settings/members#members']")
         .await;
+    assert!(
+        alice
+            .exists("form[action='/o/acme/settings/invitations/cancel']")
+            .await
+            && !alice.exists("#role-bobby").await,
+        "bob is invited, not yet a member"
+    );
+    screenshot(&alice, "org-settings-invitation").await;
+    bob.goto(&app.url("/settings#invitations")).await;
+    screenshot(&bob, "settings-invitation").await;
+    bob.submit("form[action='/settings/invitations/accept']")
+        .await;
+    assert_eq!(bob.current_path().await, "/o/acme", "bob joined acme");
+    alice.goto(&app.url("/o/acme/settings")).await;
     assert_eq!(
         alice
             .attr("#role-bobby option:checked", "value")

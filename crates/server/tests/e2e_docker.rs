@@ -402,20 +402,20 @@ async fn docker_with_organization_teams() {
         )
         .await;
     }
-    api(
+    invite_and_accept(
         &app,
-        Method::PUT,
-        "/api/v1/orgs/acme/teams/devs/members/wanda",
         &owner,
-        serde_json::json!({}),
+        "/api/v1/orgs/acme/teams/devs/members/wanda",
+        None,
+        &basic("wanda", &writer),
     )
     .await;
-    api(
+    invite_and_accept(
         &app,
-        Method::PUT,
-        "/api/v1/orgs/acme/teams/viewers/members/rhett",
         &owner,
-        serde_json::json!({}),
+        "/api/v1/orgs/acme/teams/viewers/members/rhett",
+        None,
+        &basic("rhett", &reader),
     )
     .await;
     api(

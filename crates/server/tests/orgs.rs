@@ -309,12 +309,24 @@ async fn members_and_the_last_owner() {
     )
     .await;
     expect(r, StatusCode::NOT_FOUND, "no org").await;
-    expect(
+    // Adding someone who does not belong invites them; they belong once they accept.
+    let invitation = expect(
         put("bobby", "member", alice.clone()).await,
-        StatusCode::NO_CONTENT,
-        "add",
+        StatusCode::ACCEPTED,
+        "invite",
     )
     .await;
+    assert_eq!(invitation["user"], "bobby");
+    assert_eq!(invitation["role"], "member");
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/user/invitations/{}/accept", invitation["id"]),
+        &bob,
+        None,
+    )
+    .await;
+    expect(r, StatusCode::NO_CONTENT, "bob accepts").await;
     // A member is no owner: cannot add others or promote themself.
     expect(
         put("carol", "member", bob.clone()).await,
@@ -494,7 +506,8 @@ async fn teams_are_managed_by_owners() {
     .await;
     expect(r, StatusCode::NOT_FOUND, "no org").await;
 
-    // Team members: adding one makes them a member of the organization.
+    // Team members: adding someone who does not belong to the organization invites them to the
+    // team; accepting makes them a member of both.
     let member = |method: Method, team: &'static str, who: &'static str, auth: String| {
         let app = &app;
         async move {
@@ -532,16 +545,39 @@ async fn teams_are_managed_by_owners() {
         "no user",
     )
     .await;
-    expect(
+    let invitation = expect(
         member(Method::PUT, "devs", "bobby", alice.clone()).await,
+        StatusCode::ACCEPTED,
+        "invite",
+    )
+    .await;
+    assert_eq!(invitation["team"], "devs");
+    let again = expect(
+        member(Method::PUT, "devs", "bobby", alice.clone()).await,
+        StatusCode::ACCEPTED,
+        "again",
+    )
+    .await;
+    assert_eq!(
+        again, invitation,
+        "asking again answers the same invitation"
+    );
+    let accept = |id: &Value, auth: &str| {
+        let path = format!("/api/v1/user/invitations/{id}/accept");
+        let auth = auth.to_owned();
+        let app = &app;
+        async move { call(app, Method::POST, &path, &auth, None).await }
+    };
+    expect(
+        accept(&invitation["id"], &bob).await,
         StatusCode::NO_CONTENT,
-        "add",
+        "bob accepts",
     )
     .await;
     expect(
         member(Method::PUT, "devs", "bobby", alice.clone()).await,
         StatusCode::NO_CONTENT,
-        "again",
+        "a member again",
     )
     .await;
     expect(
@@ -550,10 +586,16 @@ async fn teams_are_managed_by_owners() {
         "member adds",
     )
     .await;
-    expect(
+    let invitation = expect(
         member(Method::PUT, "devs", "carol", alice.clone()).await,
+        StatusCode::ACCEPTED,
+        "invite carol",
+    )
+    .await;
+    expect(
+        accept(&invitation["id"], &carol).await,
         StatusCode::NO_CONTENT,
-        "add carol",
+        "carol accepts",
     )
     .await;
     expect(
@@ -572,6 +614,19 @@ async fn teams_are_managed_by_owners() {
         member(Method::DELETE, "devs", "carol", alice.clone()).await,
         StatusCode::NOT_FOUND,
         "twice",
+    )
+    .await;
+    // A member of the organization is put in a team at once.
+    expect(
+        member(Method::PUT, "devs", "carol", alice.clone()).await,
+        StatusCode::NO_CONTENT,
+        "carol back",
+    )
+    .await;
+    expect(
+        member(Method::DELETE, "devs", "carol", alice.clone()).await,
+        StatusCode::NO_CONTENT,
+        "carol out again",
     )
     .await;
 
@@ -704,6 +759,305 @@ async fn teams_are_managed_by_owners() {
     }
 }
 
+/// Adding someone to a team used to make them a member of the organization on the spot. It
+/// invites them now: nothing until they accept, nothing if they decline, and owners see and
+/// cancel what is pending. The audit log tells the story.
+#[tokio::test]
+async fn joining_a_team_takes_the_invitees_consent() {
+    let app = TestApp::start_with(|c| c.auth.default_private = true).await;
+    let alice = sign_up_basic(&app, "alice").await;
+    let bob = sign_up_basic(&app, "bobby").await;
+    let carol = sign_up_basic(&app, "carol").await;
+    create_org(&app, &alice, "acme").await;
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/v1/orgs/acme/teams",
+        &alice,
+        Some(json!({"name": "devs"})),
+    )
+    .await;
+    expect(r, StatusCode::CREATED, "team").await;
+    let r = call(
+        &app,
+        Method::PUT,
+        "/api/v1/orgs/acme/teams/devs/repositories/app",
+        &alice,
+        Some(json!({"permission": "write"})),
+    )
+    .await;
+    expect(r, StatusCode::NO_CONTENT, "grant").await;
+    let r = push_blob_as(&app, &alice, "acme/app", b"private layer").await;
+    assert_eq!(r.status(), StatusCode::CREATED, "the private repository");
+    let add_bob = || {
+        call(
+            &app,
+            Method::PUT,
+            "/api/v1/orgs/acme/teams/devs/members/bobby",
+            &alice,
+            None,
+        )
+    };
+    let answer = |id: &Value, answer: &'static str, auth: &str| {
+        let path = format!("/api/v1/user/invitations/{id}/{answer}");
+        let auth = auth.to_owned();
+        let app = &app;
+        async move { call(app, Method::POST, &path, &auth, None).await }
+    };
+    let pending_of = |auth: &str| {
+        let auth = auth.to_owned();
+        let app = &app;
+        async move {
+            let r = call(app, Method::GET, "/api/v1/user/invitations", &auth, None).await;
+            expect(r, StatusCode::OK, "my invitations").await
+        }
+    };
+    // Nothing on the team's private repository, and not even the organization's members.
+    let shut_out = |why: &'static str| {
+        let app = &app;
+        let bob = bob.clone();
+        async move {
+            let r = pull_blob_as(app, &bob, "acme/app", b"private layer").await;
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{why}: pull");
+            let (_, claims) = token_claims(app, &bob, "repository:acme/app:pull,push").await;
+            assert_eq!(claims["access"][0]["actions"], json!([]), "{why}: token");
+            let r = call(app, Method::GET, "/api/v1/orgs/acme", &bob, None).await;
+            let v = expect(r, StatusCode::OK, why).await;
+            assert_eq!(v, json!({"name": "acme"}), "{why}: an outsider's view");
+            let r = call(app, Method::GET, "/api/v1/orgs/acme/teams", &bob, None).await;
+            expect(r, StatusCode::FORBIDDEN, why).await;
+        }
+    };
+
+    // Alice adds bob to devs: that invites him, and gives him nothing yet.
+    let invitation = expect(add_bob().await, StatusCode::ACCEPTED, "invite bob").await;
+    assert_eq!(invitation["org"], "acme");
+    assert_eq!(invitation["team"], "devs");
+    assert_eq!(invitation["user"], "bobby");
+    assert_eq!(invitation["role"], "member");
+    assert_eq!(invitation["invited_by"], "alice");
+    let lifetime = invitation["expires_at"].as_i64().expect("expires_at")
+        - invitation["created_at"].as_i64().expect("created_at");
+    assert_eq!(lifetime, 7 * 86_400, "an invitation waits a week");
+    shut_out("invited").await;
+    let r = call(&app, Method::GET, "/api/v1/orgs/acme", &alice, None).await;
+    let v = expect(r, StatusCode::OK, "owner reads").await;
+    assert_eq!(v["members"], json!([{"name": "alice", "role": "owner"}]));
+    assert_eq!(v["teams"][0]["members"], json!([]));
+
+    // Bob sees it; nobody else may answer it.
+    assert_eq!(pending_of(&bob).await, json!([invitation.clone()]));
+    assert_eq!(pending_of(&carol).await, json!([]));
+    let r = call(&app, Method::GET, "/api/v1/user/invitations", "", None).await;
+    expect(r, StatusCode::UNAUTHORIZED, "anonymous").await;
+    for what in ["accept", "decline"] {
+        expect(
+            answer(&invitation["id"], what, &carol).await,
+            StatusCode::NOT_FOUND,
+            "someone else's",
+        )
+        .await;
+        expect(
+            answer(&invitation["id"], what, "").await,
+            StatusCode::UNAUTHORIZED,
+            "anonymous",
+        )
+        .await;
+    }
+    expect(
+        answer(&json!(987654), "accept", &bob).await,
+        StatusCode::NOT_FOUND,
+        "no such invitation",
+    )
+    .await;
+    expect(
+        answer(&json!("first"), "accept", &bob).await,
+        StatusCode::NOT_FOUND,
+        "not an id",
+    )
+    .await;
+
+    // The owners see what is pending; a stranger does not.
+    let r = call(
+        &app,
+        Method::GET,
+        "/api/v1/orgs/acme/invitations",
+        &alice,
+        None,
+    )
+    .await;
+    let v = expect(r, StatusCode::OK, "owner lists").await;
+    assert_eq!(v, json!([invitation.clone()]));
+    let r = call(
+        &app,
+        Method::GET,
+        "/api/v1/orgs/acme/invitations",
+        &bob,
+        None,
+    )
+    .await;
+    expect(r, StatusCode::FORBIDDEN, "the invitee lists the org's").await;
+
+    // Asking again answers the same invitation.
+    let again = expect(add_bob().await, StatusCode::ACCEPTED, "again").await;
+    assert_eq!(again, invitation);
+
+    // Bob declines: he stays out, and the invitation is spent.
+    expect(
+        answer(&invitation["id"], "decline", &bob).await,
+        StatusCode::NO_CONTENT,
+        "decline",
+    )
+    .await;
+    shut_out("declined").await;
+    assert_eq!(pending_of(&bob).await, json!([]));
+    for what in ["accept", "decline"] {
+        expect(
+            answer(&invitation["id"], what, &bob).await,
+            StatusCode::NOT_FOUND,
+            "answered already",
+        )
+        .await;
+    }
+
+    // Invited again, he accepts: now devs' grant is his.
+    let second = expect(add_bob().await, StatusCode::ACCEPTED, "invite again").await;
+    assert_ne!(second["id"], invitation["id"]);
+    expect(
+        answer(&second["id"], "accept", &bob).await,
+        StatusCode::NO_CONTENT,
+        "accept",
+    )
+    .await;
+    let r = pull_blob_as(&app, &bob, "acme/app", b"private layer").await;
+    assert_eq!(r.status(), StatusCode::OK, "a member of devs pulls");
+    let r = push_blob_as(&app, &bob, "acme/app", b"bob's layer").await;
+    assert_eq!(r.status(), StatusCode::CREATED, "and pushes");
+    let r = call(&app, Method::GET, "/api/v1/orgs/acme", &bob, None).await;
+    let v = expect(r, StatusCode::OK, "member reads").await;
+    assert_eq!(
+        v["members"],
+        json!([{"name": "alice", "role": "owner"}, {"name": "bobby", "role": "member"}])
+    );
+    assert_eq!(v["teams"][0]["members"], json!(["bobby"]));
+    expect(
+        answer(&second["id"], "accept", &bob).await,
+        StatusCode::NOT_FOUND,
+        "accepted already",
+    )
+    .await;
+
+    // Carol is invited to the organization; another role while that is pending is a conflict.
+    let put_carol = |role: &'static str| {
+        call(
+            &app,
+            Method::PUT,
+            "/api/v1/orgs/acme/members/carol",
+            &alice,
+            Some(json!({"role": role})),
+        )
+    };
+    let carols = expect(
+        put_carol("member").await,
+        StatusCode::ACCEPTED,
+        "invite carol",
+    )
+    .await;
+    assert_eq!(carols["team"], Value::Null);
+    expect(
+        put_carol("owner").await,
+        StatusCode::CONFLICT,
+        "another role",
+    )
+    .await;
+    assert_eq!(
+        expect(put_carol("member").await, StatusCode::ACCEPTED, "same role").await,
+        carols
+    );
+
+    // An owner cancels it; a member cannot.
+    let cancel = |auth: &str| {
+        let path = format!("/api/v1/orgs/acme/invitations/{}", carols["id"]);
+        let auth = auth.to_owned();
+        let app = &app;
+        async move { call(app, Method::DELETE, &path, &auth, None).await }
+    };
+    expect(
+        cancel(&bob).await,
+        StatusCode::FORBIDDEN,
+        "a member cancels",
+    )
+    .await;
+    expect(
+        cancel("").await,
+        StatusCode::UNAUTHORIZED,
+        "anonymous cancels",
+    )
+    .await;
+    expect(cancel(&alice).await, StatusCode::NO_CONTENT, "cancel").await;
+    expect(cancel(&alice).await, StatusCode::NOT_FOUND, "twice").await;
+    assert_eq!(pending_of(&carol).await, json!([]));
+    expect(
+        answer(&carols["id"], "accept", &carol).await,
+        StatusCode::NOT_FOUND,
+        "a cancelled invitation",
+    )
+    .await;
+    let r = call(&app, Method::GET, "/api/v1/orgs/acme/teams", &carol, None).await;
+    expect(r, StatusCode::FORBIDDEN, "carol never joined").await;
+
+    // A lapsed invitation cannot be accepted, and a new one takes its place.
+    let carols = expect(
+        put_carol("owner").await,
+        StatusCode::ACCEPTED,
+        "invite again",
+    )
+    .await;
+    sqlx::query("UPDATE org_invitations SET expires_at = $1 WHERE id = $2")
+        .bind(berth_accounts::now() - 1)
+        .bind(carols["id"].as_i64().expect("id"))
+        .execute(&app.state.pool)
+        .await
+        .expect("let it lapse");
+    assert_eq!(pending_of(&carol).await, json!([]));
+    expect(
+        answer(&carols["id"], "accept", &carol).await,
+        StatusCode::NOT_FOUND,
+        "lapsed",
+    )
+    .await;
+    let fresh = expect(
+        put_carol("member").await,
+        StatusCode::ACCEPTED,
+        "after lapse",
+    )
+    .await;
+    assert_ne!(fresh["id"], carols["id"]);
+
+    let log = berth_accounts::audit::recent(&app.state.pool, 1000)
+        .await
+        .expect("audit log");
+    for (action, actor, detail) in [
+        ("org.invite", "alice", "team devs"),
+        ("org.invite.decline", "bobby", "team devs"),
+        ("org.invite.accept", "bobby", "team devs"),
+        ("org.invite", "alice", "member"),
+        ("org.invite.cancel", "alice", "member"),
+    ] {
+        assert!(
+            log.iter()
+                .any(|e| e.action == action && e.actor == actor && e.detail == detail),
+            "{action} by {actor} ({detail}) in the audit log"
+        );
+    }
+    // Asking again for a pending invitation is no new one.
+    let bobs = log
+        .iter()
+        .filter(|e| e.action == "org.invite" && e.target == "acme:bobby")
+        .count();
+    assert_eq!(bobs, 2);
+}
+
 #[tokio::test]
 async fn teams_decide_who_pushes_and_pulls_in_the_organization() {
     let app = TestApp::start_with(|c| c.auth.default_private = true).await;
@@ -723,15 +1077,15 @@ async fn teams_decide_who_pushes_and_pulls_in_the_organization() {
         )
         .await;
         expect(r, StatusCode::CREATED, team).await;
-        let r = call(
+        let auth = if who == "bobby" { &writer } else { &reader };
+        invite_and_accept(
             &app,
-            Method::PUT,
-            &format!("/api/v1/orgs/acme/teams/{team}/members/{who}"),
             &alice,
+            &format!("/api/v1/orgs/acme/teams/{team}/members/{who}"),
             None,
+            auth,
         )
         .await;
-        expect(r, StatusCode::NO_CONTENT, who).await;
         // Granted before the repository exists.
         let r = call(
             &app,
@@ -743,15 +1097,15 @@ async fn teams_decide_who_pushes_and_pulls_in_the_organization() {
         .await;
         expect(r, StatusCode::NO_CONTENT, permission).await;
     }
-    let r = call(
+    // A member in no team.
+    invite_and_accept(
         &app,
-        Method::PUT,
-        "/api/v1/orgs/acme/members/erin",
         &alice,
+        "/api/v1/orgs/acme/members/erin",
         Some(json!({"role": "member"})),
+        &plain,
     )
     .await;
-    expect(r, StatusCode::NO_CONTENT, "a member in no team").await;
 
     // The writer creates the (private) repository; the reader may not push to it.
     let r = push_blob_as(&app, &writer, "acme/app", b"app layer").await;
@@ -854,15 +1208,14 @@ async fn robots_push_only_where_they_were_allowed() {
     let bob = sign_up_basic(&app, "bobby").await;
     create_org(&app, &alice, "acme").await;
     create_org(&app, &bob, "bobco").await;
-    let r = call(
+    invite_and_accept(
         &app,
-        Method::PUT,
-        "/api/v1/orgs/acme/members/bobby",
         &alice,
+        "/api/v1/orgs/acme/members/bobby",
         Some(json!({"role": "member"})),
+        &bob,
     )
     .await;
-    expect(r, StatusCode::NO_CONTENT, "bob joins").await;
     let r = push_blob_as(&app, &alice, "acme/docs", b"docs layer").await;
     assert_eq!(r.status(), StatusCode::CREATED);
 

@@ -325,6 +325,25 @@ async fn organizations_are_created_and_managed_from_their_pages() {
         let r = submit(&alice, &app, settings, &format!("{settings}{to}"), &fields).await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "{to}");
     }
+    // Bob was invited to acme and to devs; he accepts both.
+    let bob = basic("bobby", "bobby password");
+    let pending = call(
+        &app,
+        reqwest::Method::GET,
+        "/api/v1/user/invitations",
+        Some(&bob),
+        None,
+    )
+    .await
+    .json::<serde_json::Value>()
+    .await
+    .expect("invitations");
+    assert_eq!(pending.as_array().map(Vec::len), Some(2), "{pending}");
+    for invitation in pending.as_array().into_iter().flatten() {
+        let path = format!("/api/v1/user/invitations/{}/accept", invitation["id"]);
+        let r = call(&app, reqwest::Method::POST, &path, Some(&bob), None).await;
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    }
     let org = berth_accounts::orgs::get(&app.state.pool, "acme")
         .await
         .expect("org");
@@ -683,6 +702,16 @@ async fn members_leave_an_organization_but_its_last_owner_cannot() {
     )
     .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let id = invitation_on_settings_page(&bobby, &app, "acme").await;
+    let r = submit(
+        &bobby,
+        &app,
+        "/settings",
+        "/settings/invitations/accept",
+        &[("id", &id)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let r = submit(&alice, &app, "/o/acme", "/o/acme/leave", &[]).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert!(r.text().await.expect("body").contains("only owner"));
@@ -696,6 +725,149 @@ async fn members_leave_an_organization_but_its_last_owner_cannot() {
         .expect("members");
     assert_eq!(members.len(), 1);
     assert_eq!(members[0].name, "alice");
+}
+
+/// The id of the (first) invitation to `org` listed on the user's settings page.
+async fn invitation_on_settings_page(client: &reqwest::Client, app: &TestApp, org: &str) -> String {
+    let (status, html) = page(client, app, "/settings").await;
+    assert_eq!(status, StatusCode::OK);
+    let row = html
+        .find(&format!("<a href=\"/o/{org}\">{org}</a>"))
+        .unwrap_or_else(|| panic!("an invitation to {org} on the settings page"));
+    let marker = "name=\"id\" value=\"";
+    let start = html[row..].find(marker).expect("its id") + row + marker.len();
+    let len = html[start..].find('"').expect("end of the id");
+    html[start..start + len].to_owned()
+}
+
+/// An owner invites on the organization's settings page, sees the invitation pending and may
+/// cancel it; the invitee answers on their own settings page, and has no standing until then.
+#[tokio::test]
+async fn invitations_are_answered_on_the_settings_page() {
+    let app = TestApp::start().await;
+    let alice = sign_up_web(&app, "alice").await;
+    let bobby = sign_up_web(&app, "bobby").await;
+    let r = submit(&alice, &app, "/orgs/new", "/orgs/new", &[("name", "acme")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = submit(
+        &alice,
+        &app,
+        "/o/acme/settings",
+        "/o/acme/settings/teams",
+        &[("team", "devs")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&bobby, &app, "/settings").await;
+    assert!(html.contains("No invitations are waiting for you."));
+
+    // Adding bob to devs invites him; the owner's page says so and lists it.
+    let r = submit(
+        &alice,
+        &app,
+        "/o/acme/settings",
+        "/o/acme/settings/teams/members",
+        &[("team", "devs"), ("username", "bobby")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/o/acme/settings?done=invited#teams");
+    let (_, html) = page(&alice, &app, "/o/acme/settings?done=invited").await;
+    assert!(html.contains("Invitation sent."), "{html}");
+    assert!(html.contains("action=\"/o/acme/settings/invitations/cancel\""));
+    assert!(html.contains("team devs"));
+    let org = berth_accounts::orgs::get(&app.state.pool, "acme")
+        .await
+        .expect("org");
+    let teams = berth_accounts::orgs::teams(&app.state.pool, &org)
+        .await
+        .expect("teams");
+    assert!(teams[0].members.is_empty(), "bob is not in devs yet");
+    let (status, _) = page(&bobby, &app, "/o/acme/settings").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Bob declines on his settings page: gone, and he stays out.
+    let id = invitation_on_settings_page(&bobby, &app, "acme").await;
+    let r = submit(
+        &bobby,
+        &app,
+        "/settings",
+        "/settings/invitations/decline",
+        &[("id", &id)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/settings?done=declined#invitations");
+    let (_, html) = page(&bobby, &app, "/settings?done=declined").await;
+    assert!(html.contains("The invitation was declined."));
+    assert!(html.contains("No invitations are waiting for you."));
+    let r = submit(
+        &bobby,
+        &app,
+        "/settings",
+        "/settings/invitations/accept",
+        &[("id", &id)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.text().await.expect("body").contains("answered already"));
+
+    // Invited to the organization as an owner, he accepts and lands on its page.
+    let r = submit(
+        &alice,
+        &app,
+        "/o/acme/settings",
+        "/o/acme/settings/members",
+        &[("username", "bobby"), ("role", "owner")],
+    )
+    .await;
+    assert_eq!(location(&r), "/o/acme/settings?done=invited#members");
+    let id = invitation_on_settings_page(&bobby, &app, "acme").await;
+    let r = submit(
+        &bobby,
+        &app,
+        "/settings",
+        "/settings/invitations/accept",
+        &[("id", &id)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/o/acme");
+    let (status, _) = page(&bobby, &app, "/o/acme/settings").await;
+    assert_eq!(status, StatusCode::OK, "bob is an owner now");
+
+    // An owner cancels a pending invitation from the organization's page.
+    sign_up_web(&app, "carol").await;
+    let r = submit(
+        &alice,
+        &app,
+        "/o/acme/settings",
+        "/o/acme/settings/members",
+        &[("username", "carol"), ("role", "member")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let alice_user = berth_accounts::users::by_name(&app.state.pool, "alice")
+        .await
+        .expect("lookup")
+        .expect("alice");
+    let pending = berth_accounts::orgs::invitations::of_org(&app.state.pool, &org, &alice_user)
+        .await
+        .expect("pending");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].user, "carol");
+    let id = pending[0].id.to_string();
+    let r = submit(
+        &bobby,
+        &app,
+        "/o/acme/settings",
+        "/o/acme/settings/invitations/cancel",
+        &[("id", &id)],
+    )
+    .await;
+    assert_eq!(location(&r), "/o/acme/settings?done=cancelled#members");
+    let (_, html) = page(&alice, &app, "/o/acme/settings").await;
+    assert!(html.contains("No invitations are waiting for an answer."));
 }
 
 /// The `id`s of the visible form controls of a page that no `<label for>` names. Radio

@@ -60,15 +60,14 @@ async fn signing_keys_are_for_namespace_administrators() {
     )
     .await;
     assert_eq!(r.status(), StatusCode::CREATED);
-    let r = call(
+    invite_and_accept(
         &app,
-        Method::PUT,
+        &alice,
         "/api/v1/orgs/acme/members/bobby",
-        Some(&alice),
         Some(json!({"role": "member"})),
+        &bob,
     )
     .await;
-    assert!(r.status().is_success(), "{}", r.status());
     let body = json!({"name": "release", "public_key": key.public_pem()});
 
     // Nobody, a member who is not an owner: refused. The owner: created, and listed to anyone.

@@ -408,13 +408,14 @@ async fn outsiders_neither_see_nor_create_webhooks() {
         .await
         .expect("org");
     assert_eq!(r.status(), StatusCode::CREATED);
-    let r = app
-        .request(Method::PUT, "/api/v1/orgs/acme/members/mallory")
-        .json(&json!({"role": "member"}))
-        .send()
-        .await
-        .expect("member");
-    assert!(r.status().is_success());
+    invite_and_accept(
+        &app,
+        &basic(ADMIN, &app.admin_token),
+        "/api/v1/orgs/acme/members/mallory",
+        Some(json!({"role": "member"})),
+        &mallory,
+    )
+    .await;
     let r = call(
         &app,
         Method::GET,

@@ -524,3 +524,37 @@ pub async fn push_blob_as(app: &TestApp, auth: &str, repo: &str, bytes: &[u8]) -
         .await
         .expect("push")
 }
+
+/// An owner (`owner`, an `Authorization` value) adds someone to an organization or a team with
+/// `PUT path` (`…/members/{user}` with `{"role": …}`, or `…/teams/{team}/members/{user}`), and
+/// they (`invitee`) accept the invitation that sends. A member added to a team needs none: the
+/// owner's `204` is the whole story.
+pub async fn invite_and_accept(
+    app: &TestApp,
+    owner: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+    invitee: &str,
+) {
+    let r = call(app, Method::PUT, path, Some(owner), body).await;
+    let status = r.status();
+    if status == StatusCode::NO_CONTENT {
+        return;
+    }
+    let invitation: serde_json::Value = r.json().await.unwrap_or_default();
+    assert_eq!(status, StatusCode::ACCEPTED, "PUT {path}: {invitation}");
+    let id = invitation["id"].as_i64().expect("the invitation's id");
+    let r = call(
+        app,
+        Method::POST,
+        &format!("/api/v1/user/invitations/{id}/accept"),
+        Some(invitee),
+        None,
+    )
+    .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::NO_CONTENT,
+        "accepting invitation {id}"
+    );
+}

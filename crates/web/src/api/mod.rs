@@ -149,6 +149,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     "/orgs/{org}/members/{user}",
                     web::delete().to(orgs::remove_member),
                 )
+                // Invitations: owners see and cancel an organization's; the invitee answers.
+                .route(
+                    "/orgs/{org}/invitations",
+                    web::get().to(orgs::list_invitations),
+                )
+                .route(
+                    "/orgs/{org}/invitations/{id}",
+                    web::delete().to(orgs::cancel_invitation),
+                )
+                .route("/user/invitations", web::get().to(orgs::my_invitations))
+                .route(
+                    "/user/invitations/{id}/accept",
+                    web::post().to(orgs::accept_invitation),
+                )
+                .route(
+                    "/user/invitations/{id}/decline",
+                    web::post().to(orgs::decline_invitation),
+                )
                 .route("/orgs/{org}/teams", web::post().to(orgs::create_team))
                 .route("/orgs/{org}/teams", web::get().to(orgs::list_teams))
                 .route(

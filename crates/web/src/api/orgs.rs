@@ -1,8 +1,10 @@
-//! Organizations, their members, teams, team grants and robot accounts.
+//! Organizations, their members, teams, team grants and robot accounts, and the invitations
+//! that bring people into them.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use berth_accounts::access::{Identity, Permission, Role, Scope};
+use berth_accounts::orgs::invitations;
 use berth_accounts::users::User;
 use berth_accounts::{orgs, robots, Accounts};
 use serde::Deserialize;
@@ -149,8 +151,17 @@ pub async fn set_member(
     let me = manager(&accounts, &req).await?;
     let role = Role::parse(&body.role)?;
     let org = orgs::get(&accounts.pool, &org).await?;
-    orgs::set_member(&accounts.pool, &org, &me, &member, role).await?;
-    Ok(HttpResponse::NoContent().finish())
+    let added = orgs::set_member(&accounts.pool, &org, &me, &member, role).await?;
+    Ok(added_response(added))
+}
+
+/// A member changed: `204`. Someone who is not a member is invited instead: `202` with the
+/// invitation, which they accept or decline on their own.
+fn added_response(added: orgs::Added) -> HttpResponse {
+    match added {
+        orgs::Added::Done => HttpResponse::NoContent().finish(),
+        orgs::Added::Invited(invitation) => HttpResponse::Accepted().json(invitation),
+    }
 }
 
 pub async fn remove_member(
@@ -205,8 +216,8 @@ pub async fn add_team_member(
     let (org, team, member) = path.into_inner();
     let me = manager(&accounts, &req).await?;
     let org = orgs::get(&accounts.pool, &org).await?;
-    orgs::add_team_member(&accounts.pool, &org, &me, &team, &member).await?;
-    Ok(HttpResponse::NoContent().finish())
+    let added = orgs::add_team_member(&accounts.pool, &org, &me, &team, &member).await?;
+    Ok(added_response(added))
 }
 
 pub async fn remove_team_member(
@@ -317,5 +328,59 @@ pub async fn revoke_robot(
     let prefix = format!("{}+", org.name);
     let name = robot.strip_prefix(&prefix).unwrap_or(&robot);
     robots::revoke(&accounts.pool, &org, &me, name).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The organization's pending invitations, for its owners.
+pub async fn list_invitations(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let me = manager(&accounts, &req).await?;
+    let org = orgs::get(&accounts.pool, &path).await?;
+    Ok(HttpResponse::Ok().json(invitations::of_org(&accounts.pool, &org, &me).await?))
+}
+
+pub async fn cancel_invitation(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    path: web::Path<(String, i64)>,
+) -> Result<HttpResponse, ApiError> {
+    let (org, id) = path.into_inner();
+    let me = manager(&accounts, &req).await?;
+    let org = orgs::get(&accounts.pool, &org).await?;
+    invitations::cancel(&accounts.pool, &org, &me, id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The invitations waiting for the signed-in user's answer.
+pub async fn my_invitations(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+) -> Result<HttpResponse, ApiError> {
+    let (me, _) = user(&accounts, &req).await?;
+    Ok(HttpResponse::Ok().json(invitations::of_user(&accounts.pool, &me).await?))
+}
+
+/// Accepting joins an organization (and a team), so it takes what managing one takes: a
+/// password or a read-write-delete token.
+pub async fn accept_invitation(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let me = manager(&accounts, &req).await?;
+    invitations::accept(&accounts.pool, &me, *path).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn decline_invitation(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let me = manager(&accounts, &req).await?;
+    invitations::decline(&accounts.pool, &me, *path).await?;
     Ok(HttpResponse::NoContent().finish())
 }

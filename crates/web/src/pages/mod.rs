@@ -10,6 +10,7 @@ mod filters;
 mod flash;
 mod forms;
 mod home;
+mod invitations;
 mod org_settings;
 mod orgs;
 mod repo_settings;
@@ -66,6 +67,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .route("/settings/tokens/revoke", post().to(settings::revoke_token))
                 .route("/settings/delete", post().to(settings::delete_account))
+                .route(
+                    "/settings/invitations/accept",
+                    post().to(invitations::accept),
+                )
+                .route(
+                    "/settings/invitations/decline",
+                    post().to(invitations::decline),
+                )
                 .route("/settings/signing", get().to(signing::page))
                 .route("/settings/signing/keys", post().to(signing::add))
                 .route("/settings/signing/keys/remove", post().to(signing::remove))
@@ -80,6 +89,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route("", get().to(org_settings::page))
                         .route("/members", post().to(org_settings::set_member))
                         .route("/members/remove", post().to(org_settings::remove_member))
+                        .route(
+                            "/invitations/cancel",
+                            post().to(org_settings::cancel_invitation),
+                        )
                         .route("/teams", post().to(org_settings::create_team))
                         .route("/teams/members", post().to(org_settings::add_team_member))
                         .route(

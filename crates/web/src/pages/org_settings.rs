@@ -1,12 +1,12 @@
-//! Managing an organization (its owners only): members and roles, teams with their members
-//! and repository grants, robot accounts, and deleting it. The accounts crate checks every
+//! Managing an organization (its owners only): members and roles, invitations, teams with their
+//! members and repository grants, robot accounts, and deleting it. The accounts crate checks every
 //! permission again and audits each change; these handlers only draw the forms and results.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use berth_accounts::access::{Permission, Role};
-use berth_accounts::orgs::{self, Member, Org, Team};
+use berth_accounts::orgs::{self, invitations, Added, Member, Org, Team};
 use berth_accounts::robots::{self, RobotInfo};
 use berth_accounts::users::User;
 use berth_accounts::{Accounts, Error as AccountsError, Result as AccountsResult};
@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::inline;
 use super::flash::{no_store, put_flash, take_flash};
+use super::invitations::InvitationRow;
 use super::settings::login_first;
 use super::webhooks::{self, HooksSection};
 use super::{render, see_other, time, Chrome, PageError, Viewer};
@@ -70,6 +71,8 @@ struct SettingsPage {
     chrome: Chrome,
     name: String,
     members: Vec<Member>,
+    /// Pending invitations to the organization and its teams.
+    invitations: Vec<InvitationRow>,
     teams: Vec<Team>,
     robots: Vec<RobotRow>,
     hooks: HooksSection,
@@ -121,6 +124,11 @@ async fn settings_page(
         chrome: viewer.chrome.clone(),
         name: org.name.clone(),
         members: orgs::members(&accounts.pool, org).await?,
+        invitations: invitations::of_org(&accounts.pool, org, user)
+            .await?
+            .iter()
+            .map(InvitationRow::from)
+            .collect(),
         teams: orgs::teams(&accounts.pool, org).await?,
         robots: robots::list(&accounts.pool, org, user)
             .await?
@@ -153,6 +161,10 @@ pub async fn page(
     // Fixed messages only: nothing from the address is echoed.
     let notice = match query.done.as_deref() {
         Some("members") => Some("Members updated."),
+        Some("invited") => Some(
+            "Invitation sent. They join when they accept it on their settings page, within 7 days.",
+        ),
+        Some("cancelled") => Some("Invitation cancelled."),
         Some("teams") => Some("Teams updated."),
         Some("robots") => Some("Robot accounts updated."),
         _ => None,
@@ -195,9 +207,42 @@ async fn finish(
     result: AccountsResult<()>,
     kept: Kept,
 ) -> Result<HttpResponse, PageError> {
+    finish_as(viewer, accounts, org, user, section, section, result, kept).await
+}
+
+/// An addition: done, or an invitation sent (said so by the notice).
+async fn finish_added(
+    viewer: &Viewer,
+    accounts: &Accounts,
+    org: &Org,
+    user: &User,
+    section: &'static str,
+    result: AccountsResult<Added>,
+    kept: Kept,
+) -> Result<HttpResponse, PageError> {
+    let done = match &result {
+        Ok(Added::Invited(_)) => "invited",
+        _ => section,
+    };
+    let result = result.map(drop);
+    finish_as(viewer, accounts, org, user, section, done, result, kept).await
+}
+
+/// [`finish`], with `done` naming the notice shown after a success.
+#[allow(clippy::too_many_arguments)]
+async fn finish_as(
+    viewer: &Viewer,
+    accounts: &Accounts,
+    org: &Org,
+    user: &User,
+    section: &'static str,
+    done: &'static str,
+    result: AccountsResult<()>,
+    kept: Kept,
+) -> Result<HttpResponse, PageError> {
     match result {
         Ok(()) => Ok(see_other(&format!(
-            "/o/{}/settings?done={section}#{section}",
+            "/o/{}/settings?done={done}#{section}",
             org.name
         ))),
         Err(AccountsError::Forbidden) => Err(PageError::forbidden(
@@ -246,7 +291,35 @@ pub async fn set_member(
         member: form.username.clone(),
         ..Kept::default()
     };
-    finish(&viewer, &accounts, &org, user, "members", result, kept).await
+    finish_added(&viewer, &accounts, &org, user, "members", result, kept).await
+}
+
+#[derive(Deserialize)]
+pub struct InvitationForm {
+    #[serde(default)]
+    csrf: String,
+    id: i64,
+}
+
+pub async fn cancel_invitation(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    path: web::Path<String>,
+    form: web::Form<InvitationForm>,
+) -> Result<HttpResponse, PageError> {
+    let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
+    let result = invitations::cancel(&accounts.pool, &org, user, form.id).await;
+    finish_as(
+        &viewer,
+        &accounts,
+        &org,
+        user,
+        "members",
+        "cancelled",
+        result,
+        Kept::default(),
+    )
+    .await
 }
 
 pub async fn remove_member(
@@ -308,7 +381,7 @@ pub async fn add_team_member(
     let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
     let result =
         orgs::add_team_member(&accounts.pool, &org, user, &form.team, form.username.trim()).await;
-    finish(
+    finish_added(
         &viewer,
         &accounts,
         &org,

@@ -1,10 +1,12 @@
-//! Account settings: email, password, personal access tokens, and deleting the account.
+//! Account settings: email, password, personal access tokens, invitations to organizations, and
+//! deleting the account.
 
 use actix_web::cookie::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use berth_accounts::access::Scope;
+use berth_accounts::orgs::invitations;
 use berth_accounts::tokens::{self, TokenInfo};
 use berth_accounts::users::{self, User};
 use berth_accounts::{Accounts, Error as AccountsError};
@@ -13,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::inline;
 use super::flash::{no_store, put_flash, take_flash};
+use super::invitations::InvitationRow;
 use super::{render, see_other, time, Chrome, PageError, Viewer};
 use crate::api::session_cookie;
 use crate::Site;
@@ -74,6 +77,8 @@ struct SettingsPage {
     /// When the password changed, if personal access tokens made before then still work: the
     /// page asks the user to review them.
     review_tokens_since: Option<String>,
+    /// Invitations to organizations and teams waiting for an answer.
+    invitations: Vec<InvitationRow>,
 }
 
 /// What the form posted, kept when the page is shown again with an error.
@@ -123,6 +128,11 @@ async fn settings_page(
             kept.token_expiry
         },
         sole_owned: users::sole_owned_orgs(&accounts.pool, user).await?,
+        invitations: invitations::of_user(&accounts.pool, user)
+            .await?
+            .iter()
+            .map(InvitationRow::from)
+            .collect(),
     };
     render(viewer, status, &page)
 }
@@ -153,6 +163,7 @@ pub async fn page(
         Some("signed-out") => {
             Some("Every other session and every docker login made with your password has ended.")
         }
+        Some("declined") => Some("The invitation was declined."),
         _ => None,
     };
     settings_page(
