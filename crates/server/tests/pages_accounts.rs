@@ -999,7 +999,17 @@ async fn reloading_the_new_token_page_makes_no_second_token_and_shows_the_secret
         "the secret shown is the token's"
     );
 
+    // Token names are unique: the same name again is refused on the page.
+    let r = post(&alice, &app, "/settings/tokens", &form).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
     // The flash belongs to the session that made it, and lasts minutes.
+    let form = [
+        ("csrf", token.as_str()),
+        ("name", "desktop"),
+        ("scope", "read"),
+        ("expires_in_days", "7"),
+    ];
     let r = post(&alice, &app, "/settings/tokens", &form).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let second = location(&r);
@@ -1096,6 +1106,27 @@ async fn the_only_owner_is_shown_how_to_hand_over_instead_of_leave() {
         "/o/acme/settings",
         "/o/acme/settings/members",
         &[("username", "bobby"), ("role", "member")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // bobby accepts the invitation on his settings page.
+    let (_, settings) = page(&bobby, &app, "/settings").await;
+    let form = settings
+        .split("action=\"/settings/invitations/accept\"")
+        .nth(1)
+        .expect("an invitation to accept");
+    let id = form
+        .split("name=\"id\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("its id")
+        .to_owned();
+    let r = submit(
+        &bobby,
+        &app,
+        "/settings",
+        "/settings/invitations/accept",
+        &[("id", &id)],
     )
     .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
