@@ -325,6 +325,26 @@ impl Accounts {
         }
     }
 
+    /// Changes a user's password given the current one, which is checked like a login (and
+    /// throttled like one: a stolen session cannot guess it at full speed). Every other session
+    /// and every refresh token ends; `keep_session` stays.
+    pub async fn change_password(
+        &self,
+        name: &str,
+        current: &str,
+        new: &str,
+        keep_session: Option<&str>,
+        peer: Option<IpAddr>,
+    ) -> Result<()> {
+        password::check_strength(new)?;
+        let identity = self.login(name, current, peer).await?;
+        let Some(user) = identity.user.filter(|_| identity.scope.is_none()) else {
+            // An access token is not the password.
+            return Err(Error::BadCredentials);
+        };
+        users::change_password(&self.pool, &user, new, keep_session).await
+    }
+
     /// What the identity may do to a repository.
     pub async fn permission(&self, identity: &Identity, repository: &str) -> Result<Permission> {
         Ok(self.access(identity, repository).await?.1)

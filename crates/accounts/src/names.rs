@@ -86,7 +86,7 @@ pub fn validate_email(email: &str) -> Result<()> {
 /// webhooks or signing keys and policies here. Whoever takes such a name would inherit that
 /// content (read private images, make them public, push over them); only a site administrator
 /// hands it over, deliberately ([`crate::orgs::create`] with `claim`). Runs in the caller's
-/// transaction, before the account row is written.
+/// transaction, which the caller rolls back when it refuses.
 pub async fn ensure_unclaimed(conn: &mut sqlx::AnyConnection, name: &str) -> Result<()> {
     let mut held = berth_registry::meta::namespace_holds_content(&mut *conn, name).await?;
     if !held {
@@ -98,7 +98,6 @@ pub async fn ensure_unclaimed(conn: &mut sqlx::AnyConnection, name: &str) -> Res
             "SELECT 1 FROM signed_only WHERE namespace = $1 LIMIT 1",
         ];
         let under = [
-            "SELECT 1 FROM signed_only WHERE substr(namespace, 1, length($1)) = $1 LIMIT 1",
             "SELECT 1 FROM stars WHERE substr(repository, 1, length($1)) = $1 LIMIT 1",
             "SELECT 1 FROM comments WHERE substr(repository, 1, length($1)) = $1 LIMIT 1",
         ];

@@ -127,9 +127,8 @@ pub async fn create_org(pool: &AnyPool, creator: &User, name: &str, claim: bool)
     }
     let now = crate::now();
     let mut tx = pool.begin().await?;
-    if !claim {
-        names::ensure_unclaimed(&mut tx, name).await?;
-    }
+    // The write comes first, so the transaction holds the write lock before it reads (SQLite
+    // cannot upgrade a read snapshot that a concurrent writer overtook).
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO accounts (name, kind, is_admin, active, created_at)
          VALUES ($1, 'org', 0, 1, $2)
@@ -142,6 +141,9 @@ pub async fn create_org(pool: &AnyPool, creator: &User, name: &str, claim: bool)
     let Some(id) = id else {
         return Err(Error::Conflict(format!("an account named {name}")));
     };
+    if !claim {
+        names::ensure_unclaimed(&mut tx, name).await?;
+    }
     sqlx::query(
         "INSERT INTO org_members (org_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)",
     )

@@ -20,7 +20,7 @@ pub const QUEUE_WAIT: Duration = Duration::from_secs(3);
 type Job = Box<dyn FnOnce() + Send>;
 
 struct Workers {
-    permits: tokio::sync::Semaphore,
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
     jobs: Mutex<mpsc::Sender<Job>>,
 }
 
@@ -57,7 +57,7 @@ fn workers() -> &'static Workers {
             }
         }
         Workers {
-            permits: tokio::sync::Semaphore::new(n),
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(n)),
             jobs: Mutex::new(tx),
         }
     })
@@ -66,7 +66,8 @@ fn workers() -> &'static Workers {
 /// Runs `f` on a hashing worker, waiting at most [`QUEUE_WAIT`] for one to be free.
 async fn on_worker<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
     let w = workers();
-    let permit = match tokio::time::timeout(QUEUE_WAIT, w.permits.acquire()).await {
+    let permits = w.permits.clone();
+    let permit = match tokio::time::timeout(QUEUE_WAIT, permits.acquire_owned()).await {
         Ok(Ok(p)) => p,
         Ok(Err(_)) => return Err(Error::Internal("password workers closed".into())),
         Err(_) => {
@@ -79,14 +80,14 @@ async fn on_worker<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) ->
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .send(Box::new(move || {
+            // The permit is held until the work is done, even if the request that asked for
+            // it went away meanwhile: a flood of abandoned logins cannot queue more work.
+            let _permit = permit;
             let _ = tx.send(f());
         }))
         .map_err(|_| Error::Internal("password workers stopped".into()))?;
-    let out = rx
-        .await
-        .map_err(|_| Error::Internal("password worker failed".into()));
-    drop(permit);
-    out
+    rx.await
+        .map_err(|_| Error::Internal("password worker failed".into()))
 }
 
 /// [`hash`] on a hashing worker.

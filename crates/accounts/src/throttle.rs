@@ -41,7 +41,7 @@ pub struct Keys {
 
 impl Keys {
     pub fn new(account: &str, peer: Option<IpAddr>) -> Keys {
-        let ip = peer.map(|p| p.to_string()).unwrap_or_default();
+        let ip = peer.map(client_key).unwrap_or_default();
         Keys {
             pair: format!("pair:{account}\u{0}{ip}"),
             address: format!("ip:{ip}"),
@@ -52,6 +52,21 @@ impl Keys {
     /// The client address, for the audit log.
     pub fn address(&self) -> &str {
         self.address.trim_start_matches("ip:")
+    }
+}
+
+/// The address failures are counted under: an IPv4 address, or an IPv6 address's /64 (one
+/// client usually holds a whole /64, and could rotate through it for free).
+fn client_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        v4 => v4.to_string(),
     }
 }
 
@@ -215,6 +230,21 @@ mod tests {
         }
         assert!(t.reserve(&Keys::new("another", ip("10.0.0.9"))).is_err());
         assert!(t.reserve(&Keys::new("another", ip("10.0.0.8"))).is_ok());
+    }
+
+    #[test]
+    fn an_ipv6_client_is_its_64() {
+        let t = Throttle::new(1, Duration::from_secs(60));
+        assert!(t
+            .reserve(&Keys::new("alice", ip("2001:db8:1:2::1")))
+            .is_ok());
+        assert!(t
+            .reserve(&Keys::new("alice", ip("2001:db8:1:2:ffff::9")))
+            .is_err());
+        assert!(t
+            .reserve(&Keys::new("alice", ip("2001:db8:1:3::1")))
+            .is_ok());
+        assert_eq!(Keys::new("a", ip("::ffff:10.0.0.1")).address(), "10.0.0.1");
     }
 
     #[test]

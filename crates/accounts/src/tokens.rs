@@ -112,6 +112,19 @@ async fn create_kind(
         return Err(Error::Invalid("the expiry must be in the future".into()));
     }
     let secret = new_secret(PREFIX)?;
+    if kind == Kind::Personal {
+        // An expired token no longer holds its name.
+        sqlx::query(
+            "UPDATE access_tokens SET revoked_at = $3
+             WHERE account_id = $1 AND name = $2 AND kind = 'personal' AND revoked_at IS NULL
+               AND expires_at IS NOT NULL AND expires_at <= $3",
+        )
+        .bind(user.id)
+        .bind(name)
+        .bind(now)
+        .execute(pool)
+        .await?;
+    }
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO access_tokens (account_id, name, token_hash, scope, expires_at, created_at, kind)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",

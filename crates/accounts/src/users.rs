@@ -43,8 +43,9 @@ pub async fn create(pool: &AnyPool, new: NewUser<'_>, admin: bool) -> Result<Use
     names::validate_email(new.email)?;
     password::check_strength(new.password)?;
     let hash = password::hash_async(new.password).await?;
+    // The write comes first, so the transaction holds the write lock before it reads (SQLite
+    // cannot upgrade a read snapshot that a concurrent writer overtook).
     let mut tx = pool.begin().await?;
-    names::ensure_unclaimed(&mut tx, new.name).await?;
     let row = sqlx::query(&format!(
         "INSERT INTO accounts (name, kind, email, password_hash, is_admin, active, created_at)
          VALUES ($1, 'user', $2, $3, $4, 1, $5)
@@ -61,6 +62,7 @@ pub async fn create(pool: &AnyPool, new: NewUser<'_>, admin: bool) -> Result<Use
         return Err(Error::Conflict("an account with that name or email".into()));
     };
     let user = user(&row)?;
+    names::ensure_unclaimed(&mut tx, new.name).await?;
     tx.commit().await?;
     audit::record(
         pool,
@@ -119,21 +121,18 @@ pub async fn check_password(pool: &AnyPool, name: &str, given: &str) -> Result<O
     })
 }
 
-/// Changes the user's own password, given the current one. Every other session and every
+/// Changes the user's own password. The caller has checked the current one, through the
+/// login throttle ([`crate::Accounts::change_password`]). Every other session and every
 /// refresh token ends; `keep_session` (the cookie secret of the session that asked) stays.
-pub async fn change_password(
+pub(crate) async fn change_password(
     pool: &AnyPool,
-    name: &str,
-    current: &str,
+    user: &User,
     new: &str,
     keep_session: Option<&str>,
 ) -> Result<()> {
     password::check_strength(new)?;
-    let Some(user) = check_password(pool, name, current).await? else {
-        return Err(Error::BadCredentials);
-    };
-    replace_password(pool, &user, new, keep_session).await?;
-    audit::record(pool, name, "user.password", name, "").await
+    replace_password(pool, user, new, keep_session).await?;
+    audit::record(pool, &user.name, "user.password", &user.name, "").await
 }
 
 /// An administrator's reset of a user's password: every session and refresh token of the user

@@ -432,6 +432,7 @@ async fn the_settings_page_signs_out_everywhere_and_asks_to_review_tokens() {
     let refresh = refresh_token(&app, &basic("alice", "a new password")).await;
     let r = submit(&client, &app, "/settings", "/settings/sessions/end", &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/login");
     let r = client
         .get(app.url("/settings"))
         .send()
@@ -443,6 +444,32 @@ async fn the_settings_page_signs_out_everywhere_and_asks_to_review_tokens() {
         "signed out: sent to log in"
     );
     assert!(!refresh_works(&app, &refresh).await);
+}
+
+#[tokio::test]
+async fn guessing_the_current_password_from_a_session_is_throttled() {
+    let app = TestApp::start_with(|c| c.auth.throttle_failures = 3).await;
+    let password = sign_up(&app, "alice").await;
+    let (cookie, csrf) = api_session(&app, "alice", &password).await;
+    let change = |current: &'static str| {
+        let app = &app;
+        let (cookie, csrf) = (cookie.clone(), csrf.clone());
+        async move {
+            app.anonymous
+                .put(app.url("/api/v1/user/password"))
+                .header("Cookie", cookie)
+                .header("X-CSRF-Token", csrf)
+                .json(&json!({"current_password": current, "new_password": "taken over now"}))
+                .send()
+                .await
+                .expect("change")
+                .status()
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(change("a guess").await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(change("another guess").await, StatusCode::TOO_MANY_REQUESTS);
 }
 
 #[tokio::test]

@@ -95,7 +95,7 @@ async fn a_namespace_with_content_cannot_be_claimed_by_signing_up() {
     .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND, "still private");
 
-    // Upload sessions and trust data hold a namespace too.
+    // An upload session holds a namespace too.
     app.start_upload("halfdone/app").await;
     assert_eq!(
         sign_up_status(&app, "halfdone").await.0,

@@ -144,6 +144,8 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
         _ if first & 0xffc0 == 0xfe80 => Some("a link-local address"),
         _ if first & 0xfe00 == 0xfc00 => Some("a private (unique local) address"),
         _ if first & 0xffc0 == 0xfec0 => Some("a private (site-local) address"),
+        // NAT64 local-use prefixes may place the IPv4 address anywhere (RFC 6052).
+        _ if ip.segments()[..3] == [0x64, 0xff9b, 1] => Some("a local-use NAT64 address"),
         _ => None,
     };
     // Any IPv4 address the IPv6 address carries must pass the IPv4 check.
@@ -152,7 +154,8 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
 
 /// The IPv4 addresses an IPv6 address embeds: IPv4-compatible (`::a.b.c.d`), IPv4-mapped
 /// (`::ffff:a.b.c.d`, also handled by [`canonical`]) and IPv4-translated
-/// (`::ffff:0:a.b.c.d`), NAT64 (`64:ff9b::/96` and `64:ff9b:1::/48`), 6to4 (`2002::/16`),
+/// (`::ffff:0:a.b.c.d`), NAT64 (`64:ff9b::/96`; the local-use `64:ff9b:1::/48` is refused
+/// whole), 6to4 (`2002::/16`),
 /// Teredo (`2001::/32`: server and client) and ISATAP interface identifiers (`…:5efe:a.b.c.d`).
 fn embedded_v4(ip: Ipv6Addr) -> Vec<Ipv4Addr> {
     let seg = ip.segments();
@@ -165,7 +168,7 @@ fn embedded_v4(ip: Ipv6Addr) -> Vec<Ipv4Addr> {
     if seg[..4] == [0; 4] && seg[4] == 0xffff && seg[5] == 0 {
         found.push(last);
     }
-    if seg[..2] == [0x64, 0xff9b] || (seg[..3] == [0x64, 0xff9b, 1]) {
+    if seg[..2] == [0x64, 0xff9b] {
         found.push(last);
     }
     if seg[0] == 0x2002 {
@@ -292,6 +295,8 @@ mod tests {
             "::a00:1",
             "::ffff:0:7f00:1",
             "64:ff9b:1::7f00:1",
+            "64:ff9b:1:7f00:0:100::",
+            "64:ff9b:1::808:808",
             "2001:0:7f00:1::",
             "2001:0:4136:e378:8000:63bf:80ff:fffe",
             "2001:db8::5efe:7f00:1",

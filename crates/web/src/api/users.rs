@@ -74,14 +74,15 @@ pub async fn change_password(
         true => None,
         false => req.cookie(super::SESSION_COOKIE),
     };
-    users::change_password(
-        &accounts.pool,
-        &me.name,
-        &body.current_password,
-        &body.new_password,
-        session.as_ref().map(|c| c.value()),
-    )
-    .await?;
+    accounts
+        .change_password(
+            &me.name,
+            &body.current_password,
+            &body.new_password,
+            session.as_ref().map(|c| c.value()),
+            req.peer_addr().map(|a| a.ip()),
+        )
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

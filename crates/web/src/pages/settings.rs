@@ -232,6 +232,7 @@ pub struct PasswordForm {
 }
 
 pub async fn password(
+    req: actix_web::HttpRequest,
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     form: web::Form<PasswordForm>,
@@ -240,14 +241,15 @@ pub async fn password(
     let result = if form.new_password != form.new_password_confirmation {
         Err("The two new passwords do not match.".to_owned())
     } else {
-        match users::change_password(
-            &accounts.pool,
-            &user.name,
-            &form.current_password,
-            &form.new_password,
-            viewer.session_secret(),
-        )
-        .await
+        match accounts
+            .change_password(
+                &user.name,
+                &form.current_password,
+                &form.new_password,
+                viewer.session_secret(),
+                req.peer_addr().map(|a| a.ip()),
+            )
+            .await
         {
             Ok(()) => Ok(()),
             Err(AccountsError::BadCredentials) => {
