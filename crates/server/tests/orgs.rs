@@ -1412,3 +1412,69 @@ async fn robots_push_only_where_they_were_allowed() {
     assert!(actions.iter().any(|a| a == "robot.create"));
     assert!(actions.iter().any(|a| a == "robot.revoke"));
 }
+
+/// An invitation carries only the authority its sender still has: once the owner who sent it
+/// is demoted, accepting it makes nobody an owner.
+#[tokio::test]
+async fn an_invitation_lapses_with_its_senders_authority() {
+    let app = TestApp::start().await;
+    let alice = sign_up_basic(&app, "alice").await;
+    let dave = sign_up_basic(&app, "dave").await;
+    let carol = sign_up_basic(&app, "carol").await;
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/v1/orgs",
+        &alice,
+        Some(json!({"name": "acme"})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    invite_and_accept(
+        &app,
+        &alice,
+        "/api/v1/orgs/acme/members/dave",
+        Some(json!({"role": "owner"})),
+        &dave,
+    )
+    .await;
+    let r = call(
+        &app,
+        Method::PUT,
+        "/api/v1/orgs/acme/members/carol",
+        &alice,
+        Some(json!({"role": "owner"})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let id = r.json::<Value>().await.expect("json")["id"]
+        .as_i64()
+        .expect("id");
+    let r = call(
+        &app,
+        Method::PUT,
+        "/api/v1/orgs/acme/members/alice",
+        &dave,
+        Some(json!({"role": "member"})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/user/invitations/{id}/accept"),
+        &carol,
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let org: Value = call(&app, Method::GET, "/api/v1/orgs/acme", &dave, None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        !org.to_string().contains("carol"),
+        "carol is no member: {org}"
+    );
+}

@@ -252,6 +252,33 @@ pub async fn accept(pool: &AnyPool, user: &User, id: i64) -> Result<Invitation> 
     let inv = pending(pool, id, "i.user_id", user.id).await?;
     let mut tx = locked(pool, inv.org_id).await?;
     take(&mut tx, &inv, user.id).await?;
+    // An invitation carries only the authority its sender still has: one from someone who no
+    // longer manages the organization, or to a team since deleted, invites to nothing.
+    let sender_manages: Option<i64> = sqlx::query_scalar(
+        "SELECT a.id FROM accounts a
+         WHERE a.name = $1 AND a.kind = 'user' AND a.active = 1
+           AND (a.is_admin = 1 OR EXISTS (SELECT 1 FROM org_members m
+                WHERE m.org_id = $2 AND m.user_id = a.id AND m.role = 'owner'))",
+    )
+    .bind(&inv.invited_by)
+    .bind(inv.org_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let team_gone = match inv.team_id {
+        Some(team_id) => {
+            sqlx::query_scalar::<_, i64>("SELECT id FROM teams WHERE id = $1 AND org_id = $2")
+                .bind(team_id)
+                .bind(inv.org_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_none()
+        }
+        None => false,
+    };
+    if sender_manages.is_none() || team_gone {
+        // The transaction is dropped: the invitation stays as it was, unusable.
+        return Err(Error::NotFound(format!("pending invitation {}", inv.id)));
+    }
     sqlx::query(
         "INSERT INTO org_members (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role
