@@ -152,8 +152,8 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
     why.or_else(|| embedded_v4(ip).into_iter().find_map(forbidden_v4))
 }
 
-/// The IPv4 addresses an IPv6 address embeds: IPv4-compatible (`::a.b.c.d`), IPv4-mapped
-/// (`::ffff:a.b.c.d`, also handled by [`canonical`]) and IPv4-translated
+/// The IPv4 addresses an IPv6 address embeds: IPv4-compatible (`::a.b.c.d`; IPv4-mapped ones
+/// never get here, [`canonical`] turns them into IPv4 first), IPv4-translated
 /// (`::ffff:0:a.b.c.d`), NAT64 (`64:ff9b::/96`; the local-use `64:ff9b:1::/48` is refused
 /// whole), 6to4 (`2002::/16`),
 /// Teredo (`2001::/32`: server and client) and ISATAP interface identifiers (`…:5efe:a.b.c.d`).
@@ -162,7 +162,7 @@ fn embedded_v4(ip: Ipv6Addr) -> Vec<Ipv4Addr> {
     let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
     let last = v4(seg[6], seg[7]);
     let mut found = Vec::new();
-    if seg[..5] == [0; 5] && (seg[5] == 0 || seg[5] == 0xffff) {
+    if seg[..6] == [0; 6] {
         found.push(last);
     }
     if seg[..4] == [0; 4] && seg[4] == 0xffff && seg[5] == 0 {
@@ -290,7 +290,6 @@ mod tests {
             "ff02::1",
             // IPv4-compatible, IPv4-translated, NAT64 local-use, Teredo and ISATAP forms.
             "::7f00:1",
-            "[::7f00:1]".trim_matches(|c| c == '[' || c == ']'),
             "::a9fe:a9fe",
             "::a00:1",
             "::ffff:0:7f00:1",
