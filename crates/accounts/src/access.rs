@@ -14,6 +14,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use berth_registry::names::namespace_of;
+
 use crate::error::{Error, Result};
 use crate::repos::RepoSettings;
 use crate::users::User;
@@ -206,12 +208,6 @@ impl Default for OrgAccess {
             team: Permission::None,
         }
     }
-}
-
-/// The namespace a repository belongs to: its first path component (`alice` in `alice/app`).
-/// A single-component name belongs to no account, so only administrators may push it.
-pub fn namespace_of(repository: &str) -> Option<&str> {
-    repository.split_once('/').map(|(ns, _)| ns)
 }
 
 /// The decision. `settings` is `None` when the repository does not exist as an account object;

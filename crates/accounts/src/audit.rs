@@ -1,11 +1,29 @@
 //! The audit log: who did what to which account, token or repository, and when.
 
-use sqlx::AnyPool;
+use sqlx::{Any, AnyConnection, Executor};
 
 use crate::error::Result;
+use crate::Db;
 
-pub async fn record(
-    pool: &AnyPool,
+pub async fn record(db: &Db, actor: &str, action: &str, target: &str, detail: &str) -> Result<()> {
+    let pool = &db.pool;
+    insert(pool, actor, action, target, detail).await
+}
+
+/// Records an entry inside the caller's transaction, so it is written exactly when the change
+/// it tells of is.
+pub async fn record_in(
+    conn: &mut AnyConnection,
+    actor: &str,
+    action: &str,
+    target: &str,
+    detail: &str,
+) -> Result<()> {
+    insert(conn, actor, action, target, detail).await
+}
+
+async fn insert<'e>(
+    executor: impl Executor<'e, Database = Any>,
     actor: &str,
     action: &str,
     target: &str,
@@ -19,7 +37,7 @@ pub async fn record(
     .bind(action)
     .bind(target)
     .bind(detail)
-    .execute(pool)
+    .execute(executor)
     .await?;
     Ok(())
 }
@@ -34,7 +52,8 @@ pub struct Entry {
 }
 
 /// The newest entries first.
-pub async fn recent(pool: &AnyPool, limit: i64) -> Result<Vec<Entry>> {
+pub async fn recent(db: &Db, limit: i64) -> Result<Vec<Entry>> {
+    let pool = &db.pool;
     use sqlx::Row;
     let rows = sqlx::query(
         "SELECT at, actor, action, target, detail FROM audit_log ORDER BY id DESC LIMIT $1",

@@ -1,4 +1,4 @@
-//! The registry's `Authorizer` and `EventSink`, backed by accounts.
+//! The registry's `Authorizer`, backed by accounts.
 //!
 //! Credentials on `/v2/` may be a Bearer token from the token service, or HTTP Basic (password,
 //! personal access token) for simple clients. Without credentials, public pulls are allowed and
@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use berth_registry::auth::{Action, Authorizer, Caller, Principal, Target};
-use berth_registry::events::{Event, EventAction, EventSink, EventTarget};
 use berth_registry::signatures::TrustedKey;
 use berth_registry::{Code, Error as RegistryError, Result as RegistryResult};
 
@@ -81,7 +80,7 @@ impl AccountsAuthorizer {
         if crate::service::covers(permission, &wanted) {
             if actions.contains(&Action::Push) {
                 let creator = identity.name().unwrap_or("");
-                repos::ensure(&self.0.pool, name, self.0.config.default_private, creator)
+                repos::ensure(&self.0.db, name, self.0.config.default_private, creator)
                     .await
                     .map_err(Self::internal)?;
             }
@@ -131,14 +130,9 @@ impl AccountsAuthorizer {
         });
         if granted {
             if actions.contains(&Action::Push) {
-                repos::ensure(
-                    &self.0.pool,
-                    name,
-                    self.0.config.default_private,
-                    &claims.sub,
-                )
-                .await
-                .map_err(Self::internal)?;
+                repos::ensure(&self.0.db, name, self.0.config.default_private, &claims.sub)
+                    .await
+                    .map_err(Self::internal)?;
             }
             return Ok(principal);
         }
@@ -202,7 +196,7 @@ impl Authorizer for AccountsAuthorizer {
     }
 
     async fn required_signers(&self, repository: &str) -> RegistryResult<Option<Vec<TrustedKey>>> {
-        if crate::signing::signed_only(&self.0.pool, &self.0.signed_only, repository)
+        if crate::signing::signed_only(&self.0.db, &self.0.signed_only, repository)
             .await
             .map_err(Self::internal)?
             .is_none()
@@ -212,7 +206,10 @@ impl Authorizer for AccountsAuthorizer {
         let keys = self
             .0
             .signed_only
-            .trusted(&self.0.pool, crate::signing::namespace_of(repository))
+            .trusted(
+                &self.0.db,
+                berth_registry::names::namespace_of(repository).unwrap_or(repository),
+            )
             .await
             .map_err(Self::internal)?;
         Ok(Some(keys.to_vec()))
@@ -228,7 +225,7 @@ impl Authorizer for AccountsAuthorizer {
             .subject_identity(principal.subject.as_deref())
             .await
             .map_err(Self::internal)?;
-        let settings = repos::get_many(&self.0.pool, &names)
+        let settings = repos::get_many(&self.0.db, &names)
             .await
             .map_err(Self::internal)?;
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -250,61 +247,5 @@ impl Authorizer for AccountsAuthorizer {
                 ) >= Permission::Read
             })
             .collect())
-    }
-}
-
-impl EventSink for AccountsAuthorizer {
-    /// Writes the event's webhook deliveries to the outbox, in the event's own transaction.
-    fn stage<'c>(
-        &'c self,
-        conn: &'c mut sqlx::AnyConnection,
-        event: &'c Event,
-    ) -> futures_util::future::BoxFuture<'c, Result<(), sqlx::Error>> {
-        Box::pin(async move {
-            match crate::webhooks::deliveries::stage(conn, &self.0.webhooks, event).await {
-                Ok(_) => Ok(()),
-                Err(Error::Database(e)) => Err(e),
-                Err(e) => Err(sqlx::Error::Protocol(format!("staging webhooks: {e}"))),
-            }
-        })
-    }
-
-    fn audit<'a>(
-        &'a self,
-        actor: Option<&'a str>,
-        action: &'a str,
-        target: &'a str,
-        detail: &'a str,
-    ) -> futures_util::future::BoxFuture<'a, Result<(), sqlx::Error>> {
-        Box::pin(async move {
-            let actor = actor.unwrap_or("anonymous");
-            match crate::audit::record(&self.0.pool, actor, action, target, detail).await {
-                Ok(()) => Ok(()),
-                Err(Error::Database(e)) => Err(e),
-                Err(e) => Err(sqlx::Error::Protocol(format!("auditing: {e}"))),
-            }
-        })
-    }
-
-    fn record(&self, event: Event) {
-        berth_registry::events::LogSink.record(event.clone());
-        if event.action != EventAction::Pull {
-            // A push or delete may have written deliveries: send them now.
-            self.0.webhook_wake.notify_one();
-        }
-        let counted = matches!(
-            (event.action, event.target),
-            (EventAction::Push | EventAction::Pull, EventTarget::Manifest)
-        );
-        if !counted {
-            return;
-        }
-        match event.action {
-            EventAction::Push => self.0.count_push(&event.repository),
-            _ => {
-                self.0.count_pull(&event.repository);
-                self.0.queue_pull(&event);
-            }
-        }
     }
 }

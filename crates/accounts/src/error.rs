@@ -13,14 +13,27 @@ pub enum Error {
     Throttled { retry_after: u64 },
     #[error("{0} already exists")]
     Conflict(String),
+    /// Refused because something still depends on it (an organization's repositories); the
+    /// message says what and how to go on.
+    #[error("{0}")]
+    InUse(String),
     #[error("{0} not found")]
     NotFound(String),
     #[error("not allowed")]
     Forbidden,
     #[error("database error: {0}")]
     Database(sqlx::Error),
+    /// A failure of the registry's store, underneath an accounts operation.
+    #[error("registry: {0}")]
+    Registry(berth_registry::Error),
     #[error("{0}")]
     Internal(String),
+}
+
+impl From<berth_registry::Error> for Error {
+    fn from(e: berth_registry::Error) -> Self {
+        Error::Registry(e)
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -4,17 +4,19 @@
 //! that any replica can show it and nothing secret travels in a URL; tied to the session that
 //! made it, deleted when shown, and gone after a few minutes anyway.
 
-use sqlx::{AnyPool, Row};
+use sqlx::Row;
 
 use crate::error::Result;
 use crate::tokens::{digest, new_secret};
+use crate::Db;
 
 /// How long a flash waits for the page that shows it.
 pub const TTL: i64 = 5 * 60;
 
 /// Keeps `body` for the session whose cookie value is `session`; returns the flash's id, for
 /// the address of the page that shows it.
-pub async fn put(pool: &AnyPool, session: &str, kind: &str, body: &str) -> Result<String> {
+pub async fn put(db: &Db, session: &str, kind: &str, body: &str) -> Result<String> {
+    let pool = &db.pool;
     let now = crate::now();
     // The ones nobody came back for.
     sqlx::query("DELETE FROM flashes WHERE expires_at <= $1")
@@ -38,7 +40,8 @@ pub async fn put(pool: &AnyPool, session: &str, kind: &str, body: &str) -> Resul
 
 /// The body of the flash `id` of this kind for this session, once: deleting and reading are
 /// one statement, so two requests racing for it cannot both have it.
-pub async fn take(pool: &AnyPool, session: &str, kind: &str, id: &str) -> Result<Option<String>> {
+pub async fn take(db: &Db, session: &str, kind: &str, id: &str) -> Result<Option<String>> {
+    let pool = &db.pool;
     let row = sqlx::query(
         "DELETE FROM flashes WHERE id = $1 AND session_hash = $2 AND kind = $3
          RETURNING body, expires_at",

@@ -1,11 +1,12 @@
-//! Berth's accounts: users, organizations with their teams and robot accounts, personal access
-//! tokens, repository ownership and visibility, the access decision, login throttling, the audit log, and the Docker token service. Implements
-//! the registry's `Authorizer` and `EventSink`.
+//! Berth's accounts: identity and access. Users, organizations with their teams and robot
+//! accounts, personal access tokens, sessions, repository ownership and visibility, the access
+//! decision, login throttling, the audit log, and the Docker token service. Implements the
+//! registry's `Authorizer`.
 
 pub mod access;
 pub mod audit;
 pub mod authorizer;
-pub mod comments;
+pub mod credentials;
 pub mod error;
 pub mod flash;
 pub mod jwt;
@@ -14,22 +15,18 @@ pub mod orgs;
 pub mod password;
 pub mod repos;
 pub mod robots;
-pub mod search;
 pub mod service;
 pub mod sessions;
 pub mod signing;
-pub mod stars;
 pub mod throttle;
 pub mod tokens;
 pub mod users;
 pub mod visibility;
-pub mod webhooks;
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use base64::Engine;
-use sqlx::AnyPool;
 
 use crate::access::{Identity, Permission};
 pub use crate::error::{Error, Result};
@@ -79,21 +76,26 @@ impl AuthConfig {
     }
 }
 
+/// The accounts store. Its pool never leaves this crate: other crates call its functions.
+#[derive(Clone)]
+pub struct Db {
+    pub(crate) pool: sqlx::AnyPool,
+}
+
+impl Db {
+    pub fn new(pool: sqlx::AnyPool) -> Self {
+        Db { pool }
+    }
+}
+
 pub struct Accounts {
-    pub pool: AnyPool,
+    pub db: Db,
     pub config: AuthConfig,
     pub keys: jwt::TokenKeys,
     throttle: throttle::Throttle,
     /// Pulls and pushes counted in memory and written in batches by [`Accounts::flush_counters`],
     /// so a busy pull path costs no database write per request.
     counters: std::sync::Mutex<Counters>,
-    /// How webhooks are delivered.
-    pub webhooks: webhooks::Config,
-    /// Wakes the webhook sender when deliveries were written.
-    pub webhook_wake: std::sync::Arc<tokio::sync::Notify>,
-    /// Whether any webhook listens for pulls (refreshed by every flush), so pulls are queued
-    /// for webhooks only when someone listens.
-    pull_hooks: std::sync::atomic::AtomicBool,
     /// Where only signed images may be pulled.
     pub signed_only: signing::PolicyCache,
 }
@@ -102,13 +104,7 @@ pub struct Accounts {
 struct Counters {
     pulls: std::collections::HashMap<String, i64>,
     pushes: std::collections::HashSet<String>,
-    /// Pulls waiting to be written to the webhook outbox.
-    pulled: Vec<berth_registry::events::Event>,
 }
-
-/// Pulls queued for webhooks beyond this many (a database that stays down) are dropped, oldest
-/// first, with a warning.
-const MAX_QUEUED_PULLS: usize = 100_000;
 
 /// Makes aws-lc-rs the process's TLS crypto provider (for outgoing HTTPS: webhooks). Call it
 /// before building any HTTP client; calling it again does nothing.
@@ -131,70 +127,16 @@ pub fn parse_basic(header: &str) -> Option<(String, String)> {
 }
 
 impl Accounts {
-    pub fn new(pool: AnyPool, config: AuthConfig, keys: jwt::TokenKeys) -> Self {
+    pub fn new(pool: sqlx::AnyPool, config: AuthConfig, keys: jwt::TokenKeys) -> Self {
         let throttle = throttle::Throttle::new(config.throttle_failures, config.throttle_window);
-        let public_url = config.realm.trim_end_matches("/auth/token").to_owned();
         Accounts {
-            pool,
+            db: Db::new(pool),
             config,
             keys,
             throttle,
             counters: std::sync::Mutex::new(Counters::default()),
-            webhooks: webhooks::Config::for_url(&public_url),
-            webhook_wake: Default::default(),
-            pull_hooks: std::sync::atomic::AtomicBool::new(false),
             signed_only: signing::PolicyCache::default(),
         }
-    }
-
-    /// Removes the account side of a repository (see [`repos::delete`]) and sends the webhooks
-    /// that tell of it.
-    pub async fn delete_repository(&self, actor: &str, repository: &str) -> Result<()> {
-        repos::delete(&self.pool, &self.webhooks, actor, repository).await?;
-        self.webhook_wake.notify_one();
-        Ok(())
-    }
-
-    /// Delivers webhooks as `config` says.
-    pub fn with_webhooks(mut self, config: webhooks::Config) -> Self {
-        self.webhooks = config;
-        self
-    }
-
-    /// Queues a pull for the webhooks that listen for pulls (written by the next flush).
-    pub fn queue_pull(&self, event: &berth_registry::events::Event) {
-        if !self.pull_hooks.load(std::sync::atomic::Ordering::Relaxed) {
-            return;
-        }
-        let mut c = self.counters.lock().unwrap_or_else(|e| e.into_inner());
-        if c.pulled.len() >= MAX_QUEUED_PULLS {
-            c.pulled.remove(0);
-            tracing::warn!("too many pulls queued for webhooks: dropping the oldest");
-        }
-        c.pulled.push(event.clone());
-    }
-
-    /// Notes that a webhook now listens for pulls.
-    pub fn pulls_watched(&self) {
-        self.pull_hooks
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// Writes queued pulls to the webhook outbox, in one transaction.
-    async fn flush_pulled(&self, pulled: &[berth_registry::events::Event]) -> Result<()> {
-        if pulled.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.pool.begin().await?;
-        let mut written = 0;
-        for event in pulled {
-            written += webhooks::deliveries::stage(&mut tx, &self.webhooks, event).await?;
-        }
-        tx.commit().await?;
-        if written > 0 {
-            self.webhook_wake.notify_one();
-        }
-        Ok(())
     }
 
     /// Counts a pull of `repository` (written by the next flush).
@@ -215,25 +157,11 @@ impl Accounts {
             let mut c = self.counters.lock().unwrap_or_else(|e| e.into_inner());
             std::mem::take(&mut *c)
         };
-        match webhooks::any_listen_for_pulls(&self.pool).await {
-            Ok(listening) => self
-                .pull_hooks
-                .store(listening, std::sync::atomic::Ordering::Relaxed),
-            Err(e) => tracing::warn!(error = %e, "checking for webhooks on pulls"),
-        }
-        if let Err(e) = self.flush_pulled(&taken.pulled).await {
-            let mut c = self.counters.lock().unwrap_or_else(|e| e.into_inner());
-            let newer = std::mem::take(&mut c.pulled);
-            c.pulled = taken.pulled;
-            c.pulled.extend(newer);
-            drop(c);
-            tracing::warn!(error = %e, "writing pulls to the webhook outbox");
-        }
         let mut pulls = taken.pulls.into_iter();
         let mut pushes = taken.pushes.into_iter();
         let mut failure = None;
         for (repository, n) in pulls.by_ref() {
-            if let Err(e) = repos::record_pulls(&self.pool, &repository, n).await {
+            if let Err(e) = repos::record_pulls(&self.db, &repository, n).await {
                 self.add_pulls(repository, n);
                 failure = Some(e);
                 break;
@@ -241,7 +169,7 @@ impl Accounts {
         }
         if failure.is_none() {
             for repository in pushes.by_ref() {
-                if let Err(e) = repos::record_push(&self.pool, &repository).await {
+                if let Err(e) = repos::record_push(&self.db, &repository).await {
                     self.count_push(&repository);
                     failure = Some(e);
                     break;
@@ -276,14 +204,14 @@ impl Accounts {
         }
         if name.contains('+') || secret.starts_with(tokens::PREFIX) {
             let identity = if name.contains('+') {
-                robots::check(&self.pool, name, secret)
+                robots::check(&self.db, name, secret)
                     .await?
                     .map(|robot| Identity {
                         robot: Some(robot),
                         ..Identity::default()
                     })
             } else {
-                tokens::check(&self.pool, name, secret)
+                tokens::check(&self.db, name, secret)
                     .await?
                     .map(|(user, scope)| Identity {
                         user: Some(user),
@@ -295,7 +223,7 @@ impl Accounts {
                 return Ok(identity);
             }
             self.throttle.failed_secret(&keys)?;
-            audit::record(&self.pool, name, "login.failed", name, keys.address()).await?;
+            audit::record(&self.db, name, "login.failed", name, keys.address()).await?;
             return Err(Error::BadCredentials);
         }
         self.throttle.reserve(&keys)?;
@@ -303,7 +231,7 @@ impl Accounts {
         if !slow.is_zero() {
             tokio::time::sleep(slow).await;
         }
-        match users::check_password(&self.pool, name, secret).await {
+        match users::check_password(&self.db, name, secret).await {
             Ok(Some(user)) => {
                 self.throttle.succeeded(&keys);
                 Ok(Identity {
@@ -314,7 +242,7 @@ impl Accounts {
             }
             Ok(None) => {
                 self.throttle.failed(&keys);
-                audit::record(&self.pool, name, "login.failed", name, keys.address()).await?;
+                audit::record(&self.db, name, "login.failed", name, keys.address()).await?;
                 Err(Error::BadCredentials)
             }
             Err(e) => {
@@ -342,7 +270,7 @@ impl Accounts {
             // An access token is not the password.
             return Err(Error::BadCredentials);
         };
-        users::change_password(&self.pool, &user, new, keep_session).await
+        credentials::change_password(&self.db, &user, new, keep_session).await
     }
 
     /// What the identity may do to a repository.
@@ -357,7 +285,7 @@ impl Accounts {
         identity: &Identity,
         repository: &str,
     ) -> Result<(Option<repos::RepoSettings>, Permission)> {
-        let settings = repos::get(&self.pool, repository).await?;
+        let settings = repos::get(&self.db, repository).await?;
         let org = self.org_access(identity, &[repository]).await?;
         let permission = access::permission(
             identity,
@@ -387,33 +315,7 @@ impl Accounts {
 
     /// What the identity may see, for listings.
     pub async fn viewer(&self, identity: &Identity) -> Result<visibility::Viewer> {
-        visibility::Viewer::load(&self.pool, identity, self.config.anonymous_pull).await
-    }
-
-    /// A page of the repositories of `namespace` (a user or an organization) that the identity
-    /// may see, by name. Private repositories appear only to those who may pull them.
-    pub async fn visible_in_namespace(
-        &self,
-        identity: &Identity,
-        namespace: &str,
-        limit: i64,
-        offset: i64,
-    ) -> Result<Vec<repos::RepoSettings>> {
-        let viewer = self.viewer(identity).await?;
-        let found = search::search(
-            &self.pool,
-            &viewer,
-            &search::Query {
-                text: "",
-                namespace: Some(namespace),
-                signed: false,
-                sort: search::Sort::Name,
-                offset,
-                limit,
-            },
-        )
-        .await?;
-        Ok(found.repositories)
+        visibility::Viewer::load(&self.db, identity, self.config.anonymous_pull).await
     }
 
     /// The user's standing in the organizations that are namespaces of `repositories`.
@@ -427,23 +329,23 @@ impl Accounts {
         };
         let mut namespaces: Vec<&str> = repositories
             .iter()
-            .filter_map(|r| access::namespace_of(r))
+            .filter_map(|r| berth_registry::names::namespace_of(r))
             .filter(|ns| *ns != user.name)
             .collect();
         namespaces.sort_unstable();
         namespaces.dedup();
-        orgs::Memberships::load(&self.pool, user.id, &namespaces).await
+        orgs::Memberships::load(&self.db, user.id, &namespaces).await
     }
 
     /// The identity a registry token's subject names: a user, a robot (`org+name`) or nobody.
     pub async fn subject_identity(&self, subject: Option<&str>) -> Result<Identity> {
         Ok(match subject {
             Some(sub) if sub.contains('+') => Identity {
-                robot: robots::by_name(&self.pool, sub).await?,
+                robot: robots::by_name(&self.db, sub).await?,
                 ..Identity::default()
             },
             Some(sub) => Identity {
-                user: users::by_name(&self.pool, sub).await?,
+                user: users::by_name(&self.db, sub).await?,
                 ..Identity::default()
             },
             None => Identity::anonymous(),

@@ -7,11 +7,14 @@
 pub mod invitations;
 
 use serde::Serialize;
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyConnection, Row};
 
-use crate::access::{namespace_of, OrgAccess, Permission, Role};
+use berth_registry::names::namespace_of;
+
+use crate::access::{OrgAccess, Permission, Role};
 use crate::error::{Error, Result};
 use crate::users::{self, User};
+use crate::Db;
 use crate::{audit, names};
 pub use invitations::Invitation;
 
@@ -80,7 +83,8 @@ pub fn repository_in(org: &Org, repository: &str) -> Result<String> {
     Ok(full)
 }
 
-pub async fn by_name(pool: &AnyPool, name: &str) -> Result<Option<Org>> {
+pub async fn by_name(db: &Db, name: &str) -> Result<Option<Org>> {
+    let pool = &db.pool;
     let row =
         sqlx::query("SELECT id, name, created_at FROM accounts WHERE name = $1 AND kind = 'org'")
             .bind(name)
@@ -97,30 +101,31 @@ pub async fn by_name(pool: &AnyPool, name: &str) -> Result<Option<Org>> {
 }
 
 /// The organization, or `NotFound`.
-pub async fn get(pool: &AnyPool, name: &str) -> Result<Org> {
-    by_name(pool, name)
+pub async fn get(db: &Db, name: &str) -> Result<Org> {
+    by_name(db, name)
         .await?
         .ok_or_else(|| Error::NotFound(format!("organization {name}")))
 }
 
 /// Creates an organization with `creator` as its first owner.
-pub async fn create(pool: &AnyPool, creator: &User, name: &str) -> Result<Org> {
-    create_org(pool, creator, name, false).await
+pub async fn create(db: &Db, creator: &User, name: &str) -> Result<Org> {
+    create_org(db, creator, name, false).await
 }
 
 /// A site administrator creates an organization over a namespace that already holds content
 /// (see [`names::ensure_unclaimed`]), handing that content to it deliberately. Audited.
-pub async fn claim(pool: &AnyPool, admin: &User, name: &str) -> Result<Org> {
+pub async fn claim(db: &Db, admin: &User, name: &str) -> Result<Org> {
     if !admin.is_admin {
         return Err(Error::Forbidden);
     }
-    create_org(pool, admin, name, true).await
+    create_org(db, admin, name, true).await
 }
 
 /// Creates an organization owned by `creator`; with `claim`, also over a namespace that holds
 /// content. Callers decide who may claim: [`claim`] for the API, the command line for whoever
 /// runs it.
-pub async fn create_org(pool: &AnyPool, creator: &User, name: &str, claim: bool) -> Result<Org> {
+pub async fn create_org(db: &Db, creator: &User, name: &str, claim: bool) -> Result<Org> {
+    let pool = &db.pool;
     names::validate(name)?;
     if !creator.active {
         return Err(Error::Forbidden);
@@ -154,7 +159,7 @@ pub async fn create_org(pool: &AnyPool, creator: &User, name: &str, claim: bool)
     .await?;
     tx.commit().await?;
     audit::record(
-        pool,
+        db,
         &creator.name,
         if claim { "org.claim" } else { "org.create" },
         name,
@@ -169,7 +174,8 @@ pub async fn create_org(pool: &AnyPool, creator: &User, name: &str, claim: bool)
 }
 
 /// The user's role in the organization, if they belong to it.
-pub async fn role(pool: &AnyPool, org: &Org, user_id: i64) -> Result<Option<Role>> {
+pub async fn role(db: &Db, org: &Org, user_id: i64) -> Result<Option<Role>> {
+    let pool = &db.pool;
     let role: Option<String> =
         sqlx::query_scalar("SELECT role FROM org_members WHERE org_id = $1 AND user_id = $2")
             .bind(org.id)
@@ -180,15 +186,15 @@ pub async fn role(pool: &AnyPool, org: &Org, user_id: i64) -> Result<Option<Role
 }
 
 /// Whether `user` may manage `org`: its owners, and the registry's administrators.
-pub async fn can_manage(pool: &AnyPool, org: &Org, user: &User) -> Result<bool> {
+pub async fn can_manage(db: &Db, org: &Org, user: &User) -> Result<bool> {
     if !user.active {
         return Ok(false);
     }
-    Ok(user.is_admin || role(pool, org, user.id).await? == Some(Role::Owner))
+    Ok(user.is_admin || role(db, org, user.id).await? == Some(Role::Owner))
 }
 
-async fn require_owner(pool: &AnyPool, org: &Org, actor: &User) -> Result<()> {
-    if can_manage(pool, org, actor).await? {
+async fn require_owner(db: &Db, org: &Org, actor: &User) -> Result<()> {
+    if can_manage(db, org, actor).await? {
         Ok(())
     } else {
         Err(Error::Forbidden)
@@ -196,17 +202,18 @@ async fn require_owner(pool: &AnyPool, org: &Org, actor: &User) -> Result<()> {
 }
 
 /// Whether `user` may see the organization's members and teams: its members and administrators.
-pub async fn can_see_members(pool: &AnyPool, org: &Org, user: &User) -> Result<bool> {
-    Ok(user.active && (user.is_admin || role(pool, org, user.id).await?.is_some()))
+pub async fn can_see_members(db: &Db, org: &Org, user: &User) -> Result<bool> {
+    Ok(user.active && (user.is_admin || role(db, org, user.id).await?.is_some()))
 }
 
-async fn user_named(pool: &AnyPool, name: &str) -> Result<User> {
-    users::by_name(pool, name)
+async fn user_named(db: &Db, name: &str) -> Result<User> {
+    users::by_name(db, name)
         .await?
         .ok_or_else(|| Error::NotFound(format!("user {name}")))
 }
 
-pub async fn members(pool: &AnyPool, org: &Org) -> Result<Vec<Member>> {
+pub async fn members(db: &Db, org: &Org) -> Result<Vec<Member>> {
+    let pool = &db.pool;
     let rows = sqlx::query(
         "SELECT a.name, m.role FROM org_members m JOIN accounts a ON a.id = m.user_id
          WHERE m.org_id = $1 ORDER BY a.name",
@@ -225,7 +232,8 @@ pub async fn members(pool: &AnyPool, org: &Org) -> Result<Vec<Member>> {
 }
 
 /// The organizations `user_id` belongs to, with their role in each, by name.
-pub async fn of_user(pool: &AnyPool, user_id: i64) -> Result<Vec<(Org, Role)>> {
+pub async fn of_user(db: &Db, user_id: i64) -> Result<Vec<(Org, Role)>> {
+    let pool = &db.pool;
     let rows = sqlx::query(
         "SELECT a.id, a.name, a.created_at, m.role FROM org_members m
          JOIN accounts a ON a.id = m.org_id
@@ -251,12 +259,10 @@ pub async fn of_user(pool: &AnyPool, user_id: i64) -> Result<Vec<(Org, Role)>> {
 /// Starts a transaction that holds the organization's row lock (PostgreSQL) or the write lock
 /// (SQLite) from its first statement, so membership changes of one organization run one at a
 /// time and the last-owner checks inside them cannot race.
-async fn locked(pool: &AnyPool, org_id: i64) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+async fn locked(db: &Db, org_id: i64) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+    let pool = &db.pool;
     let mut tx = pool.begin().await?;
-    sqlx::query("UPDATE accounts SET id = id WHERE id = $1")
-        .bind(org_id)
-        .execute(&mut *tx)
-        .await?;
+    lock(&mut *tx, org_id).await?;
     Ok(tx)
 }
 
@@ -287,23 +293,17 @@ async fn is_member(
 
 /// Changes a member's role, or invites `user` to the organization with `role` if they are not
 /// a member. Owners only; the last owner cannot be demoted.
-pub async fn set_member(
-    pool: &AnyPool,
-    org: &Org,
-    actor: &User,
-    user: &str,
-    role: Role,
-) -> Result<Added> {
-    require_owner(pool, org, actor).await?;
-    let user = user_named(pool, user).await?;
+pub async fn set_member(db: &Db, org: &Org, actor: &User, user: &str, role: Role) -> Result<Added> {
+    require_owner(db, org, actor).await?;
+    let user = user_named(db, user).await?;
     // Under the organization's lock, so two demotions cannot both see another owner left, and
     // a member removed meanwhile is invited rather than silently re-added.
-    let mut tx = locked(pool, org.id).await?;
+    let mut tx = locked(db, org.id).await?;
     if !is_member(&mut tx, org, user.id).await? {
         let (invitation, new) = invitations::invite(&mut tx, org, actor, &user, None, role).await?;
         tx.commit().await?;
         if new {
-            invitations::record_invite(pool, actor, &invitation).await?;
+            invitations::record_invite(db, actor, &invitation).await?;
         }
         return Ok(Added::Invited(invitation));
     }
@@ -327,7 +327,7 @@ pub async fn set_member(
     }
     tx.commit().await?;
     audit::record(
-        pool,
+        db,
         &actor.name,
         "org.member.set",
         &format!("{}:{}", org.name, user.name),
@@ -339,13 +339,13 @@ pub async fn set_member(
 
 /// Removes `user` from the organization and its teams. Owners may remove anyone; a member may
 /// leave. The last owner can do neither.
-pub async fn remove_member(pool: &AnyPool, org: &Org, actor: &User, user: &str) -> Result<()> {
+pub async fn remove_member(db: &Db, org: &Org, actor: &User, user: &str) -> Result<()> {
     let leaving = actor.name == user;
     if !leaving {
-        require_owner(pool, org, actor).await?;
+        require_owner(db, org, actor).await?;
     }
-    let user = user_named(pool, user).await?;
-    let mut tx = locked(pool, org.id).await?;
+    let user = user_named(db, user).await?;
+    let mut tx = locked(db, org.id).await?;
     let done = sqlx::query(
         "DELETE FROM org_members WHERE org_id = $1 AND user_id = $2
          AND (role <> 'owner'
@@ -381,7 +381,7 @@ pub async fn remove_member(pool: &AnyPool, org: &Org, actor: &User, user: &str) 
     .await?;
     tx.commit().await?;
     audit::record(
-        pool,
+        db,
         &actor.name,
         "org.member.remove",
         &format!("{}:{}", org.name, user.name),
@@ -390,25 +390,19 @@ pub async fn remove_member(pool: &AnyPool, org: &Org, actor: &User, user: &str) 
     .await
 }
 
-/// Deletes the organization. Owners only; refused while repositories exist in its namespace
-/// unless `confirm`, which deletes their settings rows too. The registry's own data for them
-/// (tags, manifests) is the caller's to remove, before the name can be taken again.
-pub async fn delete(pool: &AnyPool, org: &Org, actor: &User, confirm: bool) -> Result<()> {
-    require_owner(pool, org, actor).await?;
-    let mut tx = locked(pool, org.id).await?;
-    let repositories: i64 = sqlx::query_scalar(
-        "SELECT CAST(COUNT(*) AS BIGINT) FROM repository_settings WHERE namespace = $1",
-    )
-    .bind(&org.name)
-    .fetch_one(&mut *tx)
-    .await?;
-    if repositories > 0 && !confirm {
-        return Err(Error::Conflict(format!(
-            "{repositories} repositories in {}: pass confirm=true to delete them with it",
-            org.name
-        )));
-    }
-    crate::repos::delete_namespace(&mut tx, &org.name).await?;
+/// Takes the organization's row lock inside the caller's transaction: changes to its members
+/// and its deletion happen one after another.
+pub async fn lock(conn: &mut AnyConnection, org_id: i64) -> Result<()> {
+    sqlx::query("UPDATE accounts SET id = id WHERE id = $1")
+        .bind(org_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Removes the organization's account, members, teams, robots and invitations, inside the
+/// caller's transaction (the Hub's deletion, which checks who asks and removes the rest).
+pub async fn delete_of_org(conn: &mut AnyConnection, org: &Org) -> Result<()> {
     // Children first: nothing here relies on the database enforcing foreign keys.
     for sql in [
         "DELETE FROM robot_permissions WHERE robot_id IN (SELECT id FROM robots WHERE org_id = $1)",
@@ -420,22 +414,15 @@ pub async fn delete(pool: &AnyPool, org: &Org, actor: &User, confirm: bool) -> R
         "DELETE FROM org_members WHERE org_id = $1",
         "DELETE FROM accounts WHERE id = $1 AND kind = 'org'",
     ] {
-        sqlx::query(sql).bind(org.id).execute(&mut *tx).await?;
+        sqlx::query(sql).bind(org.id).execute(&mut *conn).await?;
     }
-    tx.commit().await?;
-    audit::record(
-        pool,
-        &actor.name,
-        "org.delete",
-        &org.name,
-        &format!("{repositories} repositories"),
-    )
-    .await
+    Ok(())
 }
 
 // Teams.
 
-async fn team_id(pool: &AnyPool, org: &Org, team: &str) -> Result<i64> {
+async fn team_id(db: &Db, org: &Org, team: &str) -> Result<i64> {
+    let pool = &db.pool;
     sqlx::query_scalar("SELECT id FROM teams WHERE org_id = $1 AND name = $2")
         .bind(org.id)
         .bind(team)
@@ -444,8 +431,9 @@ async fn team_id(pool: &AnyPool, org: &Org, team: &str) -> Result<i64> {
         .ok_or_else(|| Error::NotFound(format!("team {team} of {}", org.name)))
 }
 
-pub async fn create_team(pool: &AnyPool, org: &Org, actor: &User, name: &str) -> Result<Team> {
-    require_owner(pool, org, actor).await?;
+pub async fn create_team(db: &Db, org: &Org, actor: &User, name: &str) -> Result<Team> {
+    let pool = &db.pool;
+    require_owner(db, org, actor).await?;
     validate_short_name("team", name)?;
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO teams (org_id, name, created_at) VALUES ($1, $2, $3)
@@ -460,7 +448,7 @@ pub async fn create_team(pool: &AnyPool, org: &Org, actor: &User, name: &str) ->
         return Err(Error::Conflict(format!("team {name} of {}", org.name)));
     };
     audit::record(
-        pool,
+        db,
         &actor.name,
         "team.create",
         &format!("{}:{name}", org.name),
@@ -476,7 +464,8 @@ pub async fn create_team(pool: &AnyPool, org: &Org, actor: &User, name: &str) ->
 }
 
 /// The organization's teams with their members and grants.
-pub async fn teams(pool: &AnyPool, org: &Org) -> Result<Vec<Team>> {
+pub async fn teams(db: &Db, org: &Org) -> Result<Vec<Team>> {
+    let pool = &db.pool;
     let rows = sqlx::query("SELECT id, name FROM teams WHERE org_id = $1 ORDER BY name")
         .bind(org.id)
         .fetch_all(pool)
@@ -529,16 +518,16 @@ pub async fn teams(pool: &AnyPool, org: &Org) -> Result<Vec<Team>> {
 /// Adds a member of the organization to a team; one who is not a member is invited to the
 /// team instead, and joins the organization and the team by accepting.
 pub async fn add_team_member(
-    pool: &AnyPool,
+    db: &Db,
     org: &Org,
     actor: &User,
     team: &str,
     user: &str,
 ) -> Result<Added> {
-    require_owner(pool, org, actor).await?;
-    let team_id = team_id(pool, org, team).await?;
-    let user = user_named(pool, user).await?;
-    let mut tx = locked(pool, org.id).await?;
+    require_owner(db, org, actor).await?;
+    let team_id = team_id(db, org, team).await?;
+    let user = user_named(db, user).await?;
+    let mut tx = locked(db, org.id).await?;
     if !is_member(&mut tx, org, user.id).await? {
         let (invitation, new) = invitations::invite(
             &mut tx,
@@ -551,7 +540,7 @@ pub async fn add_team_member(
         .await?;
         tx.commit().await?;
         if new {
-            invitations::record_invite(pool, actor, &invitation).await?;
+            invitations::record_invite(db, actor, &invitation).await?;
         }
         return Ok(Added::Invited(invitation));
     }
@@ -564,7 +553,7 @@ pub async fn add_team_member(
     .await?;
     tx.commit().await?;
     audit::record(
-        pool,
+        db,
         &actor.name,
         "team.member.add",
         &format!("{}:{team}", org.name),
@@ -575,15 +564,16 @@ pub async fn add_team_member(
 }
 
 pub async fn remove_team_member(
-    pool: &AnyPool,
+    db: &Db,
     org: &Org,
     actor: &User,
     team: &str,
     user: &str,
 ) -> Result<()> {
-    require_owner(pool, org, actor).await?;
-    let team_id = team_id(pool, org, team).await?;
-    let user = user_named(pool, user).await?;
+    let pool = &db.pool;
+    require_owner(db, org, actor).await?;
+    let team_id = team_id(db, org, team).await?;
+    let user = user_named(db, user).await?;
     let done = sqlx::query("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2")
         .bind(team_id)
         .bind(user.id)
@@ -596,7 +586,7 @@ pub async fn remove_team_member(
         )));
     }
     audit::record(
-        pool,
+        db,
         &actor.name,
         "team.member.remove",
         &format!("{}:{team}", org.name),
@@ -607,15 +597,16 @@ pub async fn remove_team_member(
 
 /// Grants a team `permission` on `repository`, a name inside the organization.
 pub async fn set_team_permission(
-    pool: &AnyPool,
+    db: &Db,
     org: &Org,
     actor: &User,
     team: &str,
     repository: &str,
     permission: Permission,
 ) -> Result<()> {
-    require_owner(pool, org, actor).await?;
-    let team_id = team_id(pool, org, team).await?;
+    let pool = &db.pool;
+    require_owner(db, org, actor).await?;
+    let team_id = team_id(db, org, team).await?;
     let full = repository_in(org, repository)?;
     if permission == Permission::None {
         return Err(Error::Invalid(
@@ -632,7 +623,7 @@ pub async fn set_team_permission(
     .execute(pool)
     .await?;
     audit::record(
-        pool,
+        db,
         &actor.name,
         "team.permission.set",
         &format!("{}:{team}", org.name),
@@ -642,14 +633,15 @@ pub async fn set_team_permission(
 }
 
 pub async fn remove_team_permission(
-    pool: &AnyPool,
+    db: &Db,
     org: &Org,
     actor: &User,
     team: &str,
     repository: &str,
 ) -> Result<()> {
-    require_owner(pool, org, actor).await?;
-    let team_id = team_id(pool, org, team).await?;
+    let pool = &db.pool;
+    require_owner(db, org, actor).await?;
+    let team_id = team_id(db, org, team).await?;
     let full = repository_in(org, repository)?;
     let done = sqlx::query("DELETE FROM team_repositories WHERE team_id = $1 AND repository = $2")
         .bind(team_id)
@@ -660,7 +652,7 @@ pub async fn remove_team_permission(
         return Err(Error::NotFound(format!("a grant on {full} to team {team}")));
     }
     audit::record(
-        pool,
+        db,
         &actor.name,
         "team.permission.remove",
         &format!("{}:{team}", org.name),
@@ -681,7 +673,8 @@ pub struct Memberships {
 
 impl Memberships {
     /// Loads the user's standing in those of `namespaces` that are organizations.
-    pub async fn load(pool: &AnyPool, user_id: i64, namespaces: &[&str]) -> Result<Memberships> {
+    pub async fn load(db: &Db, user_id: i64, namespaces: &[&str]) -> Result<Memberships> {
+        let pool = &db.pool;
         if namespaces.is_empty() {
             return Ok(Memberships::default());
         }

@@ -2,9 +2,10 @@
 
 use serde::Serialize;
 use sqlx::any::AnyRow;
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyConnection, Row};
 
 use crate::error::{Error, Result};
+use crate::Db;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct RepoSettings {
@@ -20,10 +21,10 @@ pub struct RepoSettings {
     pub comment_count: i64,
 }
 
-pub(crate) const COLUMNS: &str = "repository, namespace, private, description, full_description, pull_count, created_at, last_pushed_at, star_count, comment_count";
+pub const COLUMNS: &str = "repository, namespace, private, description, full_description, pull_count, created_at, last_pushed_at, star_count, comment_count";
 
 /// [`COLUMNS`] qualified by a table alias, for queries that join `repository_settings`.
-pub(crate) fn columns_of(alias: &str) -> String {
+pub fn columns_of(alias: &str) -> String {
     COLUMNS
         .split(", ")
         .map(|c| format!("{alias}.{c}"))
@@ -31,7 +32,7 @@ pub(crate) fn columns_of(alias: &str) -> String {
         .join(", ")
 }
 
-pub(crate) fn settings(row: &AnyRow) -> Result<RepoSettings> {
+pub fn settings(row: &AnyRow) -> Result<RepoSettings> {
     Ok(RepoSettings {
         repository: row.try_get(0)?,
         namespace: row.try_get(1)?,
@@ -46,7 +47,8 @@ pub(crate) fn settings(row: &AnyRow) -> Result<RepoSettings> {
     })
 }
 
-pub async fn get(pool: &AnyPool, repository: &str) -> Result<Option<RepoSettings>> {
+pub async fn get(db: &Db, repository: &str) -> Result<Option<RepoSettings>> {
+    let pool = &db.pool;
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM repository_settings WHERE repository = $1"
     ))
@@ -57,7 +59,8 @@ pub async fn get(pool: &AnyPool, repository: &str) -> Result<Option<RepoSettings
 }
 
 /// Creates the account side of a repository on its first push; `true` if it was new.
-pub async fn ensure(pool: &AnyPool, repository: &str, private: bool, actor: &str) -> Result<bool> {
+pub async fn ensure(db: &Db, repository: &str, private: bool, actor: &str) -> Result<bool> {
+    let pool = &db.pool;
     // Every push request lands here: a read settles the common case without taking SQLite's
     // write lock; the insert below stays idempotent for two first pushes racing.
     let exists = sqlx::query("SELECT namespace FROM repository_settings WHERE repository = $1")
@@ -68,7 +71,7 @@ pub async fn ensure(pool: &AnyPool, repository: &str, private: bool, actor: &str
     if exists {
         return Ok(false);
     }
-    let namespace = crate::access::namespace_of(repository).unwrap_or("");
+    let namespace = berth_registry::names::namespace_of(repository).unwrap_or("");
     let created = sqlx::query(
         "INSERT INTO repository_settings (repository, namespace, private, created_at)
          VALUES ($1, $2, $3, $4) ON CONFLICT (repository) DO NOTHING",
@@ -83,7 +86,7 @@ pub async fn ensure(pool: &AnyPool, repository: &str, private: bool, actor: &str
         > 0;
     if created {
         crate::audit::record(
-            pool,
+            db,
             actor,
             "repository.create",
             repository,
@@ -94,12 +97,8 @@ pub async fn ensure(pool: &AnyPool, repository: &str, private: bool, actor: &str
     Ok(created)
 }
 
-pub async fn set_visibility(
-    pool: &AnyPool,
-    actor: &str,
-    repository: &str,
-    private: bool,
-) -> Result<()> {
+pub async fn set_visibility(db: &Db, actor: &str, repository: &str, private: bool) -> Result<()> {
+    let pool = &db.pool;
     let done = sqlx::query("UPDATE repository_settings SET private = $2 WHERE repository = $1")
         .bind(repository)
         .bind(i64::from(private))
@@ -109,7 +108,7 @@ pub async fn set_visibility(
         return Err(Error::NotFound(format!("repository {repository}")));
     }
     crate::audit::record(
-        pool,
+        db,
         actor,
         "repository.visibility",
         repository,
@@ -118,7 +117,8 @@ pub async fn set_visibility(
     .await
 }
 
-pub async fn record_push(pool: &AnyPool, repository: &str) -> Result<()> {
+pub async fn record_push(db: &Db, repository: &str) -> Result<()> {
+    let pool = &db.pool;
     sqlx::query("UPDATE repository_settings SET last_pushed_at = $2 WHERE repository = $1")
         .bind(repository)
         .bind(crate::now())
@@ -127,7 +127,8 @@ pub async fn record_push(pool: &AnyPool, repository: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn record_pulls(pool: &AnyPool, repository: &str, pulls: i64) -> Result<()> {
+pub async fn record_pulls(db: &Db, repository: &str, pulls: i64) -> Result<()> {
+    let pool = &db.pool;
     sqlx::query(
         "UPDATE repository_settings SET pull_count = pull_count + $2 WHERE repository = $1",
     )
@@ -139,7 +140,8 @@ pub async fn record_pulls(pool: &AnyPool, repository: &str, pulls: i64) -> Resul
 }
 
 /// Settings of several repositories at once (for filtering a catalog page).
-pub async fn get_many(pool: &AnyPool, names: &[String]) -> Result<Vec<RepoSettings>> {
+pub async fn get_many(db: &Db, names: &[String]) -> Result<Vec<RepoSettings>> {
+    let pool = &db.pool;
     if names.is_empty() {
         return Ok(Vec::new());
     }
@@ -203,10 +205,11 @@ pub fn validate(changes: &Changes) -> Result<()> {
     Ok(())
 }
 
-pub async fn update(pool: &AnyPool, actor: &str, repository: &str, changes: Changes) -> Result<()> {
+pub async fn update(db: &Db, actor: &str, repository: &str, changes: Changes) -> Result<()> {
+    let pool = &db.pool;
     validate(&changes)?;
     if let Some(private) = changes.private {
-        set_visibility(pool, actor, repository, private).await?;
+        set_visibility(db, actor, repository, private).await?;
     }
     if let Some(d) = &changes.description {
         sqlx::query("UPDATE repository_settings SET description = $2 WHERE repository = $1")
@@ -225,58 +228,33 @@ pub async fn update(pool: &AnyPool, actor: &str, repository: &str, changes: Chan
     Ok(())
 }
 
-/// Removes the account side of every repository of a namespace, with their stars and
-/// comments (for a user or an organization that goes away); returns how many there were.
-pub(crate) async fn delete_namespace(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    namespace: &str,
-) -> Result<u64> {
-    crate::webhooks::delete_of_namespace(tx, namespace).await?;
-    crate::signing::delete_of_namespace(tx, namespace).await?;
-    for table in ["stars", "comments"] {
-        sqlx::query(&format!(
-            "DELETE FROM {table} WHERE repository IN
-             (SELECT repository FROM repository_settings WHERE namespace = $1)"
-        ))
-        .bind(namespace)
-        .execute(&mut **tx)
-        .await?;
-    }
+/// How many repositories of a namespace have settings, inside the caller's transaction.
+pub async fn count_in_namespace(conn: &mut AnyConnection, namespace: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM repository_settings WHERE namespace = $1",
+    )
+    .bind(namespace)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Removes the settings of every repository of a namespace (a user or an organization going
+/// away), inside the caller's transaction; returns how many there were.
+pub async fn delete_of_namespace(conn: &mut AnyConnection, namespace: &str) -> Result<u64> {
     Ok(
         sqlx::query("DELETE FROM repository_settings WHERE namespace = $1")
             .bind(namespace)
-            .execute(&mut **tx)
+            .execute(conn)
             .await?
             .rows_affected(),
     )
 }
 
-/// Removes the account side of a repository, its stars and comments (the registry side is
-/// removed by the caller).
-///
-/// Its organization's webhooks hear of it (through the outbox, in the same transaction); its own
-/// webhooks and their delivery logs go with it.
-pub async fn delete(
-    pool: &AnyPool,
-    webhooks: &crate::webhooks::Config,
-    actor: &str,
-    repository: &str,
-) -> Result<()> {
-    let mut tx = pool.begin().await?;
-    crate::webhooks::delete_of_repository(&mut tx, repository).await?;
-    crate::signing::delete_of_repository(&mut tx, repository).await?;
-    crate::webhooks::deliveries::stage_repository_deleted(&mut tx, webhooks, repository, actor)
-        .await?;
-    for table in ["stars", "comments"] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE repository = $1"))
-            .bind(repository)
-            .execute(&mut *tx)
-            .await?;
-    }
+/// Removes the settings of a repository, inside the caller's transaction.
+pub async fn delete_of_repository(conn: &mut AnyConnection, repository: &str) -> Result<()> {
     sqlx::query("DELETE FROM repository_settings WHERE repository = $1")
         .bind(repository)
-        .execute(&mut *tx)
+        .execute(conn)
         .await?;
-    tx.commit().await?;
-    crate::audit::record(pool, actor, "repository.delete", repository, "").await
+    Ok(())
 }

@@ -3,13 +3,14 @@
 //! secret is shown once and stored as a SHA-256; `docker login -u org+name -p <secret>` works.
 
 use serde::Serialize;
-use sqlx::{AnyPool, Row};
+use sqlx::Row;
 
 use crate::access::{Permission, Robot};
 use crate::audit;
 use crate::error::{Error, Result};
 use crate::orgs::{self, Org};
 use crate::users::User;
+use crate::Db;
 
 /// Every robot secret starts with this, so a leaked one is easy to recognise.
 pub const PREFIX: &str = "berth_robot_";
@@ -54,13 +55,14 @@ fn grants(permissions: &[(String, Permission)]) -> Vec<RobotGrant> {
 /// Creates a robot of `org`. Only the organization's owners may, and only for repositories of
 /// its namespace (given as names inside it, like `app`).
 pub async fn create(
-    pool: &AnyPool,
+    db: &Db,
     org: &Org,
     actor: &User,
     name: &str,
     permissions: &[(String, Permission)],
 ) -> Result<CreatedRobot> {
-    if !orgs::can_manage(pool, org, actor).await? {
+    let pool = &db.pool;
+    if !orgs::can_manage(db, org, actor).await? {
         return Err(Error::Forbidden);
     }
     orgs::validate_short_name("robot", name)?;
@@ -110,7 +112,7 @@ pub async fn create(
         .map(|(r, p)| format!("{r}:{}", p.grant_str()))
         .collect();
     audit::record(
-        pool,
+        db,
         &actor.name,
         "robot.create",
         &robot_name,
@@ -129,7 +131,8 @@ pub async fn create(
     })
 }
 
-async fn permissions_of(pool: &AnyPool, robot_id: i64) -> Result<Vec<(String, Permission)>> {
+async fn permissions_of(db: &Db, robot_id: i64) -> Result<Vec<(String, Permission)>> {
+    let pool = &db.pool;
     sqlx::query(
         "SELECT repository, permission FROM robot_permissions WHERE robot_id = $1 ORDER BY repository",
     )
@@ -147,8 +150,9 @@ async fn permissions_of(pool: &AnyPool, robot_id: i64) -> Result<Vec<(String, Pe
 }
 
 /// The organization's live robots. Owners only.
-pub async fn list(pool: &AnyPool, org: &Org, actor: &User) -> Result<Vec<RobotInfo>> {
-    if !orgs::can_manage(pool, org, actor).await? {
+pub async fn list(db: &Db, org: &Org, actor: &User) -> Result<Vec<RobotInfo>> {
+    let pool = &db.pool;
+    if !orgs::can_manage(db, org, actor).await? {
         return Err(Error::Forbidden);
     }
     let rows = sqlx::query(
@@ -164,7 +168,7 @@ pub async fn list(pool: &AnyPool, org: &Org, actor: &User) -> Result<Vec<RobotIn
         out.push(RobotInfo {
             id,
             name: format!("{}+{}", org.name, r.try_get::<String, _>(1)?),
-            permissions: grants(&permissions_of(pool, id).await?),
+            permissions: grants(&permissions_of(db, id).await?),
             last_used_at: r.try_get(2)?,
             created_at: r.try_get(3)?,
         });
@@ -173,8 +177,9 @@ pub async fn list(pool: &AnyPool, org: &Org, actor: &User) -> Result<Vec<RobotIn
 }
 
 /// Revokes a robot (by its name inside the organization). Owners only.
-pub async fn revoke(pool: &AnyPool, org: &Org, actor: &User, name: &str) -> Result<()> {
-    if !orgs::can_manage(pool, org, actor).await? {
+pub async fn revoke(db: &Db, org: &Org, actor: &User, name: &str) -> Result<()> {
+    let pool = &db.pool;
+    if !orgs::can_manage(db, org, actor).await? {
         return Err(Error::Forbidden);
     }
     let done = sqlx::query(
@@ -189,7 +194,7 @@ pub async fn revoke(pool: &AnyPool, org: &Org, actor: &User, name: &str) -> Resu
         return Err(Error::NotFound(format!("robot {}+{name}", org.name)));
     }
     audit::record(
-        pool,
+        db,
         &actor.name,
         "robot.revoke",
         &format!("{}+{name}", org.name),
@@ -199,7 +204,8 @@ pub async fn revoke(pool: &AnyPool, org: &Org, actor: &User, name: &str) -> Resu
 }
 
 /// The live robot called `full_name` (`org+name`), if there is one.
-pub async fn by_name(pool: &AnyPool, full_name: &str) -> Result<Option<Robot>> {
+pub async fn by_name(db: &Db, full_name: &str) -> Result<Option<Robot>> {
+    let pool = &db.pool;
     let Some((org, name)) = full_name.split_once('+') else {
         return Ok(None);
     };
@@ -219,13 +225,14 @@ pub async fn by_name(pool: &AnyPool, full_name: &str) -> Result<Option<Robot>> {
         id,
         name: full_name.to_owned(),
         org: org.to_owned(),
-        permissions: permissions_of(pool, id).await?,
+        permissions: permissions_of(db, id).await?,
     }))
 }
 
 /// The robot a secret stands for, if it is live and `full_name` is its name (what
 /// `docker login -u` sent); records its use.
-pub async fn check(pool: &AnyPool, full_name: &str, secret: &str) -> Result<Option<Robot>> {
+pub async fn check(db: &Db, full_name: &str, secret: &str) -> Result<Option<Robot>> {
+    let pool = &db.pool;
     if !secret.starts_with(PREFIX) {
         return Ok(None);
     }
@@ -254,6 +261,6 @@ pub async fn check(pool: &AnyPool, full_name: &str, secret: &str) -> Result<Opti
         id,
         name: full_name.to_owned(),
         org,
-        permissions: permissions_of(pool, id).await?,
+        permissions: permissions_of(db, id).await?,
     }))
 }

@@ -2,12 +2,13 @@
 //! a SHA-256, each with its own CSRF token. Signing out deletes the row; deactivating the user
 //! ends every session at the next request.
 
-use sqlx::{AnyPool, Row};
+use sqlx::Row;
 
 use crate::audit;
 use crate::error::Result;
 use crate::tokens::{digest, new_secret};
 use crate::users::{self, User};
+use crate::Db;
 
 /// How long a session lasts without being used again.
 pub const IDLE_TTL: i64 = 14 * 24 * 3600;
@@ -18,7 +19,8 @@ pub struct NewSession {
     pub csrf_token: String,
 }
 
-pub async fn create(pool: &AnyPool, user: &User) -> Result<NewSession> {
+pub async fn create(db: &Db, user: &User) -> Result<NewSession> {
+    let pool = &db.pool;
     let secret = new_secret("berth_session_")?;
     let csrf_token = new_secret("")?;
     let now = crate::now();
@@ -33,12 +35,13 @@ pub async fn create(pool: &AnyPool, user: &User) -> Result<NewSession> {
     .bind(now + IDLE_TTL)
     .execute(pool)
     .await?;
-    audit::record(pool, &user.name, "session.create", &user.name, "").await?;
+    audit::record(db, &user.name, "session.create", &user.name, "").await?;
     Ok(NewSession { secret, csrf_token })
 }
 
 /// The user and CSRF token of a live session; extends its life.
-pub async fn get(pool: &AnyPool, secret: &str) -> Result<Option<(User, String)>> {
+pub async fn get(db: &Db, secret: &str) -> Result<Option<(User, String)>> {
+    let pool = &db.pool;
     let now = crate::now();
     let row = sqlx::query(
         "SELECT account_id, csrf_token FROM sessions WHERE id_hash = $1 AND expires_at > $2",
@@ -52,7 +55,7 @@ pub async fn get(pool: &AnyPool, secret: &str) -> Result<Option<(User, String)>>
     };
     let account: i64 = row.try_get(0)?;
     let csrf: String = row.try_get(1)?;
-    let Some(user) = users::by_id(pool, account).await? else {
+    let Some(user) = users::by_id(db, account).await? else {
         return Ok(None);
     };
     if !user.active {
@@ -67,7 +70,8 @@ pub async fn get(pool: &AnyPool, secret: &str) -> Result<Option<(User, String)>>
     Ok(Some((user, csrf)))
 }
 
-pub async fn delete(pool: &AnyPool, secret: &str) -> Result<()> {
+pub async fn delete(db: &Db, secret: &str) -> Result<()> {
+    let pool = &db.pool;
     sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
         .bind(digest(secret))
         .execute(pool)
@@ -95,13 +99,14 @@ pub async fn end_all(
 
 /// "Sign out everywhere": ends every session of the user, this one included, and every refresh
 /// token (`docker login` on other machines). Personal access tokens stay.
-pub async fn sign_out_everywhere(pool: &AnyPool, user: &User) -> Result<()> {
+pub async fn sign_out_everywhere(db: &Db, user: &User) -> Result<()> {
+    let pool = &db.pool;
     let mut tx = pool.begin().await?;
     let sessions = end_all(&mut tx, user.id, None).await?;
     let refresh = crate::tokens::revoke_refresh(&mut tx, user.id).await?;
     tx.commit().await?;
     audit::record(
-        pool,
+        db,
         &user.name,
         "session.end_all",
         &user.name,

@@ -3,7 +3,7 @@
 //! or of one repository. The signatures themselves live in the registry
 //! ([`berth_registry::signatures`]), which checks them against these keys.
 
-pub use berth_registry::names::namespace_of;
+use berth_registry::names::namespace_of;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -12,12 +12,13 @@ use std::time::{Duration, Instant};
 use berth_registry::signatures::{PublicKey, TrustedKey};
 use serde::Serialize;
 use sqlx::any::AnyRow;
-use sqlx::{AnyPool, Row};
+use sqlx::Row;
 
 use crate::audit;
 use crate::error::{Error, Result};
 use crate::orgs;
 use crate::users::User;
+use crate::Db;
 
 /// Keys one namespace may register.
 const MAX_KEYS: i64 = 50;
@@ -55,21 +56,21 @@ fn key(row: &AnyRow) -> Result<SigningKey> {
 
 /// Whether `actor` administers `namespace`: it is their own, or an organization they own (site
 /// administrators administer every namespace).
-pub async fn can_manage(pool: &AnyPool, actor: &User, namespace: &str) -> Result<bool> {
+pub async fn can_manage(db: &Db, actor: &User, namespace: &str) -> Result<bool> {
     if !actor.active {
         return Ok(false);
     }
     if actor.name == namespace || actor.is_admin {
         return Ok(true);
     }
-    match orgs::by_name(pool, namespace).await? {
-        Some(org) => orgs::can_manage(pool, &org, actor).await,
+    match orgs::by_name(db, namespace).await? {
+        Some(org) => orgs::can_manage(db, &org, actor).await,
         None => Ok(false),
     }
 }
 
-async fn require_manager(pool: &AnyPool, actor: &User, namespace: &str) -> Result<()> {
-    if can_manage(pool, actor, namespace).await? {
+async fn require_manager(db: &Db, actor: &User, namespace: &str) -> Result<()> {
+    if can_manage(db, actor, namespace).await? {
         Ok(())
     } else {
         Err(Error::Forbidden)
@@ -77,7 +78,8 @@ async fn require_manager(pool: &AnyPool, actor: &User, namespace: &str) -> Resul
 }
 
 /// The keys of a namespace, oldest first. Public keys are public: anyone may list them.
-pub async fn list(pool: &AnyPool, namespace: &str) -> Result<Vec<SigningKey>> {
+pub async fn list(db: &Db, namespace: &str) -> Result<Vec<SigningKey>> {
+    let pool = &db.pool;
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM signing_keys WHERE namespace = $1 ORDER BY id"
     ))
@@ -89,14 +91,15 @@ pub async fn list(pool: &AnyPool, namespace: &str) -> Result<Vec<SigningKey>> {
 
 /// Registers a public key (PEM) under `name` for `namespace`.
 pub async fn add(
-    pool: &AnyPool,
+    db: &Db,
     cache: &PolicyCache,
     actor: &User,
     namespace: &str,
     name: &str,
     public_key: &str,
 ) -> Result<SigningKey> {
-    require_manager(pool, actor, namespace).await?;
+    let pool = &db.pool;
+    require_manager(db, actor, namespace).await?;
     orgs::validate_short_name("key", name)?;
     if public_key.len() > 16 * 1024 {
         return Err(Error::Invalid("the public key is too long".into()));
@@ -134,7 +137,7 @@ pub async fn add(
     let added = key(&row)?;
     cache.forget();
     audit::record(
-        pool,
+        db,
         &actor.name,
         "signing_key.add",
         namespace,
@@ -149,13 +152,14 @@ pub async fn add(
 
 /// Removes a key; signatures it made no longer verify.
 pub async fn remove(
-    pool: &AnyPool,
+    db: &Db,
     cache: &PolicyCache,
     actor: &User,
     namespace: &str,
     id: i64,
 ) -> Result<()> {
-    require_manager(pool, actor, namespace).await?;
+    let pool = &db.pool;
+    require_manager(db, actor, namespace).await?;
     let name: Option<String> = sqlx::query_scalar(
         "DELETE FROM signing_keys WHERE namespace = $1 AND id = $2 RETURNING name",
     )
@@ -165,12 +169,12 @@ pub async fn remove(
     .await?;
     let name = name.ok_or_else(|| Error::NotFound("signing key".into()))?;
     cache.forget();
-    audit::record(pool, &actor.name, "signing_key.remove", namespace, &name).await
+    audit::record(db, &actor.name, "signing_key.remove", namespace, &name).await
 }
 
 /// The keys signatures of `namespace`'s images are checked against.
-pub async fn trusted(pool: &AnyPool, namespace: &str) -> Result<Vec<TrustedKey>> {
-    Ok(list(pool, namespace)
+pub async fn trusted(db: &Db, namespace: &str) -> Result<Vec<TrustedKey>> {
+    Ok(list(db, namespace)
         .await?
         .into_iter()
         .filter_map(|k| {
@@ -247,7 +251,8 @@ impl PolicyCache {
         Ok(value)
     }
 
-    async fn scopes(&self, pool: &AnyPool) -> Result<Arc<HashSet<String>>> {
+    async fn scopes(&self, db: &Db) -> Result<Arc<HashSet<String>>> {
+        let pool = &db.pool;
         self.through(&self.scopes, "", async {
             let scopes: Vec<String> = sqlx::query_scalar("SELECT scope FROM signed_only")
                 .fetch_all(pool)
@@ -259,9 +264,9 @@ impl PolicyCache {
 
     /// The keys signatures of `namespace`'s images are checked against, as [`trusted`] reads
     /// them.
-    pub async fn trusted(&self, pool: &AnyPool, namespace: &str) -> Result<Arc<Vec<TrustedKey>>> {
+    pub async fn trusted(&self, db: &Db, namespace: &str) -> Result<Arc<Vec<TrustedKey>>> {
         self.through(&self.keys, namespace, async {
-            Ok(Arc::new(trusted(pool, namespace).await?))
+            Ok(Arc::new(trusted(db, namespace).await?))
         })
         .await
     }
@@ -272,22 +277,25 @@ const POLICY_TTL: Duration = Duration::from_secs(1);
 /// Where the signed-only policy is on for `repository`: `Some("namespace")`, `Some("repository")`
 /// or `None`.
 pub async fn signed_only(
-    pool: &AnyPool,
+    db: &Db,
     cache: &PolicyCache,
     repository: &str,
 ) -> Result<Option<&'static str>> {
-    let scopes = cache.scopes(pool).await?;
-    Ok(if scopes.contains(namespace_of(repository)) {
-        Some("namespace")
-    } else if scopes.contains(repository) {
-        Some("repository")
-    } else {
-        None
-    })
+    let scopes = cache.scopes(db).await?;
+    Ok(
+        if scopes.contains(namespace_of(repository).unwrap_or(repository)) {
+            Some("namespace")
+        } else if scopes.contains(repository) {
+            Some("repository")
+        } else {
+            None
+        },
+    )
 }
 
 /// Whether the policy is set on exactly `scope` (a namespace, or a repository).
-pub async fn is_set(pool: &AnyPool, scope: &str) -> Result<bool> {
+pub async fn is_set(db: &Db, scope: &str) -> Result<bool> {
+    let pool = &db.pool;
     let found: Option<String> =
         sqlx::query_scalar("SELECT scope FROM signed_only WHERE scope = $1")
             .bind(scope)
@@ -299,19 +307,20 @@ pub async fn is_set(pool: &AnyPool, scope: &str) -> Result<bool> {
 /// Turns the policy on or off for `scope` (a namespace, or a repository of it). The caller has
 /// checked that `actor` administers it.
 pub async fn set_signed_only(
-    pool: &AnyPool,
+    db: &Db,
     cache: &PolicyCache,
     actor: &str,
     scope: &str,
     on: bool,
 ) -> Result<()> {
+    let pool = &db.pool;
     if on {
         sqlx::query(
             "INSERT INTO signed_only (scope, namespace, set_by, set_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (scope) DO NOTHING",
         )
         .bind(scope)
-        .bind(namespace_of(scope))
+        .bind(namespace_of(scope).unwrap_or(scope))
         .bind(actor)
         .bind(crate::now())
         .execute(pool)
@@ -328,31 +337,25 @@ pub async fn set_signed_only(
     } else {
         "policy.signed_only.off"
     };
-    audit::record(pool, actor, action, scope, "").await
+    audit::record(db, actor, action, scope, "").await
 }
 
 /// Forgets the keys and policies of a namespace that goes away.
-pub(crate) async fn delete_of_namespace(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    namespace: &str,
-) -> Result<()> {
+pub async fn delete_of_namespace(conn: &mut sqlx::AnyConnection, namespace: &str) -> Result<()> {
     for table in ["signing_keys", "signed_only"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE namespace = $1"))
             .bind(namespace)
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
     }
     Ok(())
 }
 
 /// Forgets the policy of a repository that goes away.
-pub(crate) async fn delete_of_repository(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    repository: &str,
-) -> Result<()> {
+pub async fn delete_of_repository(conn: &mut sqlx::AnyConnection, repository: &str) -> Result<()> {
     sqlx::query("DELETE FROM signed_only WHERE scope = $1")
         .bind(repository)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }

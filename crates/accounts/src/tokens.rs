@@ -3,23 +3,24 @@
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::{AnyPool, Row};
+use sqlx::Row;
 
 use crate::access::Scope;
 use crate::audit;
 use crate::error::{Error, Result};
 use crate::users::{self, User};
+use crate::Db;
 
 /// Every token starts with this, so a leaked one is easy to recognise (and to scan for).
 pub const PREFIX: &str = "berth_pat_";
 
 /// What is stored of a secret: its SHA-256, in hex.
-pub(crate) fn digest(secret: &str) -> String {
+pub fn digest(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 /// A new secret: `prefix` and 256 random bits in hex.
-pub(crate) fn new_secret(prefix: &str) -> Result<String> {
+pub fn new_secret(prefix: &str) -> Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::getrandom(&mut bytes).map_err(|e| Error::Internal(format!("random: {e}")))?;
     Ok(format!("{prefix}{}", hex::encode(bytes)))
@@ -66,24 +67,24 @@ impl Kind {
 
 /// Creates a personal access token. Its name must be unique among the user's live tokens.
 pub async fn create(
-    pool: &AnyPool,
+    db: &Db,
     user: &User,
     name: &str,
     scope: Scope,
     expires_at: Option<i64>,
 ) -> Result<CreatedToken> {
-    create_kind(pool, user, name, scope, expires_at, Kind::Personal).await
+    create_kind(db, user, name, scope, expires_at, Kind::Personal).await
 }
 
 /// Creates a refresh token for a client that logged in with the password.
 pub async fn create_refresh(
-    pool: &AnyPool,
+    db: &Db,
     user: &User,
     name: &str,
     expires_at: i64,
 ) -> Result<CreatedToken> {
     create_kind(
-        pool,
+        db,
         user,
         name,
         Scope::ReadWriteDelete,
@@ -94,13 +95,14 @@ pub async fn create_refresh(
 }
 
 async fn create_kind(
-    pool: &AnyPool,
+    db: &Db,
     user: &User,
     name: &str,
     scope: Scope,
     expires_at: Option<i64>,
     kind: Kind,
 ) -> Result<CreatedToken> {
+    let pool = &db.pool;
     let name = name.trim();
     if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
         return Err(Error::Invalid(
@@ -144,14 +146,7 @@ async fn create_kind(
         }
         _ => Error::Database(e),
     })?;
-    audit::record(
-        pool,
-        &user.name,
-        "token.create",
-        &format!("token:{id}"),
-        name,
-    )
-    .await?;
+    audit::record(db, &user.name, "token.create", &format!("token:{id}"), name).await?;
     Ok(CreatedToken {
         info: TokenInfo {
             id,
@@ -166,7 +161,8 @@ async fn create_kind(
     })
 }
 
-pub async fn list(pool: &AnyPool, user: &User) -> Result<Vec<TokenInfo>> {
+pub async fn list(db: &Db, user: &User) -> Result<Vec<TokenInfo>> {
+    let pool = &db.pool;
     let rows = sqlx::query(
         "SELECT id, name, scope, expires_at, last_used_at, created_at, kind FROM access_tokens
          WHERE account_id = $1 AND revoked_at IS NULL ORDER BY id",
@@ -193,7 +189,8 @@ pub async fn list(pool: &AnyPool, user: &User) -> Result<Vec<TokenInfo>> {
         .collect()
 }
 
-pub async fn revoke(pool: &AnyPool, user: &User, id: i64) -> Result<()> {
+pub async fn revoke(db: &Db, user: &User, id: i64) -> Result<()> {
+    let pool = &db.pool;
     let done = sqlx::query(
         "UPDATE access_tokens SET revoked_at = $3
          WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL",
@@ -206,7 +203,7 @@ pub async fn revoke(pool: &AnyPool, user: &User, id: i64) -> Result<()> {
     if done.rows_affected() == 0 {
         return Err(Error::NotFound(format!("token {id}")));
     }
-    audit::record(pool, &user.name, "token.revoke", &format!("token:{id}"), "").await
+    audit::record(db, &user.name, "token.revoke", &format!("token:{id}"), "").await
 }
 
 /// Revokes every refresh token of an account (a password change, a reset or a deactivation
@@ -225,7 +222,8 @@ pub async fn revoke_refresh(conn: &mut sqlx::AnyConnection, account_id: i64) -> 
 
 /// The user and scope a token secret stands for, if it is live; records its use.
 /// `name` must match the token's owner (it is what `docker login -u` sent).
-pub async fn check(pool: &AnyPool, name: &str, secret: &str) -> Result<Option<(User, Scope)>> {
+pub async fn check(db: &Db, name: &str, secret: &str) -> Result<Option<(User, Scope)>> {
+    let pool = &db.pool;
     if !secret.starts_with(PREFIX) {
         return Ok(None);
     }
@@ -245,7 +243,7 @@ pub async fn check(pool: &AnyPool, name: &str, secret: &str) -> Result<Option<(U
     let id: i64 = row.try_get(0)?;
     let account: i64 = row.try_get(1)?;
     let scope = Scope::parse(&row.try_get::<String, _>(2)?)?;
-    let Some(user) = users::by_id(pool, account).await? else {
+    let Some(user) = users::by_id(db, account).await? else {
         return Ok(None);
     };
     if !user.active || user.name != name {
@@ -265,7 +263,8 @@ pub async fn check(pool: &AnyPool, name: &str, secret: &str) -> Result<Option<(U
 }
 
 /// The name of the account a live token belongs to (for `Authorization: Bearer <token>`).
-pub async fn owner(pool: &AnyPool, secret: &str) -> Result<Option<String>> {
+pub async fn owner(db: &Db, secret: &str) -> Result<Option<String>> {
+    let pool = &db.pool;
     if !secret.starts_with(PREFIX) {
         return Ok(None);
     }

@@ -2,9 +2,10 @@
 
 use serde::Serialize;
 use sqlx::any::AnyRow;
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyConnection, Row};
 
 use crate::error::{Error, Result};
+use crate::Db;
 use crate::{audit, names, password};
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -38,7 +39,8 @@ pub struct NewUser<'a> {
     pub password: &'a str,
 }
 
-pub async fn create(pool: &AnyPool, new: NewUser<'_>, admin: bool) -> Result<User> {
+pub async fn create(db: &Db, new: NewUser<'_>, admin: bool) -> Result<User> {
+    let pool = &db.pool;
     names::validate(new.name)?;
     names::validate_email(new.email)?;
     password::check_strength(new.password)?;
@@ -65,7 +67,7 @@ pub async fn create(pool: &AnyPool, new: NewUser<'_>, admin: bool) -> Result<Use
     names::ensure_unclaimed(&mut tx, new.name).await?;
     tx.commit().await?;
     audit::record(
-        pool,
+        db,
         &user.name,
         "user.create",
         &user.name,
@@ -75,7 +77,8 @@ pub async fn create(pool: &AnyPool, new: NewUser<'_>, admin: bool) -> Result<Use
     Ok(user)
 }
 
-pub async fn by_name(pool: &AnyPool, name: &str) -> Result<Option<User>> {
+pub async fn by_name(db: &Db, name: &str) -> Result<Option<User>> {
+    let pool = &db.pool;
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM accounts WHERE name = $1 AND kind = 'user'"
     ))
@@ -85,7 +88,8 @@ pub async fn by_name(pool: &AnyPool, name: &str) -> Result<Option<User>> {
     row.as_ref().map(user).transpose()
 }
 
-pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<User>> {
+pub async fn by_id(db: &Db, id: i64) -> Result<Option<User>> {
+    let pool = &db.pool;
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM accounts WHERE id = $1 AND kind = 'user'"
     ))
@@ -96,7 +100,8 @@ pub async fn by_id(pool: &AnyPool, id: i64) -> Result<Option<User>> {
 }
 
 /// Checks a user's password. Costs the same whether or not the user exists.
-pub async fn check_password(pool: &AnyPool, name: &str, given: &str) -> Result<Option<User>> {
+pub async fn check_password(db: &Db, name: &str, given: &str) -> Result<Option<User>> {
+    let pool = &db.pool;
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS}, password_hash FROM accounts WHERE name = $1 AND kind = 'user'"
     ))
@@ -121,58 +126,9 @@ pub async fn check_password(pool: &AnyPool, name: &str, given: &str) -> Result<O
     })
 }
 
-/// Changes the user's own password. The caller has checked the new one's strength and the
-/// current one, through the login throttle ([`crate::Accounts::change_password`]). Every other session and every
-/// refresh token ends; `keep_session` (the cookie secret of the session that asked) stays.
-pub(crate) async fn change_password(
-    pool: &AnyPool,
-    user: &User,
-    new: &str,
-    keep_session: Option<&str>,
-) -> Result<()> {
-    replace_password(pool, user, new, keep_session).await?;
-    audit::record(pool, &user.name, "user.password", &user.name, "").await
-}
-
-/// An administrator's reset of a user's password: every session and refresh token of the user
-/// ends.
-pub async fn reset_password(pool: &AnyPool, actor: &str, name: &str, new: &str) -> Result<()> {
-    password::check_strength(new)?;
-    let Some(user) = by_name(pool, name).await? else {
-        return Err(Error::NotFound(format!("user {name}")));
-    };
-    replace_password(pool, &user, new, None).await?;
-    audit::record(pool, actor, "user.password_reset", name, "").await
-}
-
-/// Stores a new password hash and ends what logged in with the old one, in one transaction.
-/// Personal access tokens stay (as on Docker Hub and GitHub); the settings page asks the user
-/// to review them.
-async fn replace_password(
-    pool: &AnyPool,
-    user: &User,
-    new: &str,
-    keep_session: Option<&str>,
-) -> Result<()> {
-    let hash = password::hash_async(new).await?;
-    let mut tx = pool.begin().await?;
-    sqlx::query(
-        "UPDATE accounts SET password_hash = $2, password_changed_at = $3
-         WHERE id = $1 AND kind = 'user'",
-    )
-    .bind(user.id)
-    .bind(hash)
-    .bind(crate::now())
-    .execute(&mut *tx)
-    .await?;
-    crate::sessions::end_all(&mut tx, user.id, keep_session).await?;
-    crate::tokens::revoke_refresh(&mut tx, user.id).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
 /// When the user's password last changed (by them or by an administrator), if ever.
-pub async fn password_changed_at(pool: &AnyPool, user: &User) -> Result<Option<i64>> {
+pub async fn password_changed_at(db: &Db, user: &User) -> Result<Option<i64>> {
+    let pool = &db.pool;
     Ok(
         sqlx::query_scalar("SELECT password_changed_at FROM accounts WHERE id = $1")
             .bind(user.id)
@@ -182,38 +138,9 @@ pub async fn password_changed_at(pool: &AnyPool, user: &User) -> Result<Option<i
     )
 }
 
-/// Deactivates or reactivates a user. Deactivation ends every session and refresh token.
-pub async fn set_active(pool: &AnyPool, actor: &str, name: &str, active: bool) -> Result<()> {
-    let Some(user) = by_name(pool, name).await? else {
-        return Err(Error::NotFound(format!("user {name}")));
-    };
-    let mut tx = pool.begin().await?;
-    sqlx::query("UPDATE accounts SET active = $2 WHERE id = $1 AND kind = 'user'")
-        .bind(user.id)
-        .bind(i64::from(active))
-        .execute(&mut *tx)
-        .await?;
-    if !active {
-        crate::sessions::end_all(&mut tx, user.id, None).await?;
-        crate::tokens::revoke_refresh(&mut tx, user.id).await?;
-    }
-    tx.commit().await?;
-    audit::record(
-        pool,
-        actor,
-        if active {
-            "user.activate"
-        } else {
-            "user.deactivate"
-        },
-        name,
-        "",
-    )
-    .await
-}
-
 /// Whether an account (user or organization) has this name.
-pub async fn namespace_exists(pool: &AnyPool, name: &str) -> Result<bool> {
+pub async fn namespace_exists(db: &Db, name: &str) -> Result<bool> {
+    let pool = &db.pool;
     Ok(sqlx::query("SELECT id FROM accounts WHERE name = $1")
         .bind(name)
         .fetch_optional(pool)
@@ -222,7 +149,8 @@ pub async fn namespace_exists(pool: &AnyPool, name: &str) -> Result<bool> {
 }
 
 /// Changes a user's email address. Emails are unique across accounts.
-pub async fn set_email(pool: &AnyPool, user: &User, email: &str) -> Result<User> {
+pub async fn set_email(db: &Db, user: &User, email: &str) -> Result<User> {
+    let pool = &db.pool;
     let email = email.trim();
     names::validate_email(email)?;
     let email = email.to_lowercase();
@@ -247,7 +175,7 @@ pub async fn set_email(pool: &AnyPool, user: &User, email: &str) -> Result<User>
             }
             _ => Error::Database(e),
         })?;
-    audit::record(pool, &user.name, "user.email", &user.name, "").await?;
+    audit::record(db, &user.name, "user.email", &user.name, "").await?;
     Ok(User {
         email,
         ..user.clone()
@@ -256,7 +184,15 @@ pub async fn set_email(pool: &AnyPool, user: &User, email: &str) -> Result<User>
 
 /// The organizations in which `user` is the only owner: they must be handed over or deleted
 /// before the user can go, or nobody could manage them any more.
-pub async fn sole_owned_orgs(pool: &AnyPool, user: &User) -> Result<Vec<String>> {
+pub async fn sole_owned_orgs(db: &Db, user: &User) -> Result<Vec<String>> {
+    let pool = &db.pool;
+    sole_owned_orgs_in(pool, user).await
+}
+
+async fn sole_owned_orgs_in<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    user: &User,
+) -> Result<Vec<String>> {
     let rows = sqlx::query(
         "SELECT a.name FROM org_members m JOIN accounts a ON a.id = m.org_id
          WHERE m.user_id = $1 AND m.role = 'owner'
@@ -265,17 +201,16 @@ pub async fn sole_owned_orgs(pool: &AnyPool, user: &User) -> Result<Vec<String>>
          ORDER BY a.name",
     )
     .bind(user.id)
-    .fetch_all(pool)
+    .fetch_all(executor)
     .await?;
     rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
 }
 
-/// Deletes a user: sessions, tokens, memberships, the settings of the repositories in their
-/// namespace, and the account. Refused while they are the only owner of an organization. The
-/// registry's own data for their repositories is the caller's to remove first, so nobody who
-/// later takes the name inherits the old content. Returns how many repositories went with it.
-pub async fn delete(pool: &AnyPool, user: &User) -> Result<u64> {
-    let sole = sole_owned_orgs(pool, user).await?;
+/// Removes a user's account, sessions, tokens, memberships and invitations, inside the
+/// caller's transaction (the Hub's deletion, which removes the rest). Refused while they are
+/// the only owner of an organization.
+pub async fn delete_of_user(conn: &mut AnyConnection, user: &User) -> Result<()> {
+    let sole = sole_owned_orgs_in(&mut *conn, user).await?;
     if !sole.is_empty() {
         return Err(Error::Conflict(format!(
             "{} is the only owner of {}: another owner",
@@ -283,29 +218,16 @@ pub async fn delete(pool: &AnyPool, user: &User) -> Result<u64> {
             sole.join(", ")
         )));
     }
-    let mut tx = pool.begin().await?;
-    let repositories = crate::repos::delete_namespace(&mut tx, &user.name).await?;
     // Children first: nothing here relies on the database enforcing foreign keys.
     for sql in [
         "DELETE FROM sessions WHERE account_id = $1",
-        "DELETE FROM stars WHERE account_id = $1",
-        "DELETE FROM comments WHERE author_id = $1",
         "DELETE FROM access_tokens WHERE account_id = $1",
         "DELETE FROM team_members WHERE user_id = $1",
         "DELETE FROM org_members WHERE user_id = $1",
         "DELETE FROM org_invitations WHERE user_id = $1",
         "DELETE FROM accounts WHERE id = $1 AND kind = 'user'",
     ] {
-        sqlx::query(sql).bind(user.id).execute(&mut *tx).await?;
+        sqlx::query(sql).bind(user.id).execute(&mut *conn).await?;
     }
-    tx.commit().await?;
-    audit::record(
-        pool,
-        &user.name,
-        "user.delete",
-        &user.name,
-        &format!("{repositories} repositories"),
-    )
-    .await?;
-    Ok(repositories)
+    Ok(())
 }

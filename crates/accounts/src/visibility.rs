@@ -6,11 +6,14 @@
 //! administrator, the caller's own namespace and the organizations they own, and the
 //! repositories their teams (or, for a robot, its own list) were granted.
 
-use sqlx::{AnyPool, Row};
+use sqlx::Row;
 
-use crate::access::{namespace_of, Identity};
+use berth_registry::names::namespace_of;
+
+use crate::access::Identity;
 use crate::error::Result;
 use crate::repos::RepoSettings;
+use crate::Db;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Viewer {
@@ -26,7 +29,8 @@ pub struct Viewer {
 
 impl Viewer {
     /// Loads what `identity` may see.
-    pub async fn load(pool: &AnyPool, identity: &Identity, anonymous_pull: bool) -> Result<Viewer> {
+    pub async fn load(db: &Db, identity: &Identity, anonymous_pull: bool) -> Result<Viewer> {
+        let pool = &db.pool;
         if let Some(robot) = &identity.robot {
             return Ok(Viewer {
                 public: true,

@@ -6,6 +6,7 @@
 //! knows nothing of users.
 
 pub mod auth;
+pub mod backend;
 pub mod digest;
 pub mod error;
 pub mod events;

@@ -209,6 +209,75 @@ pub async fn namespace_holds_content(
     Ok(false)
 }
 
+/// One transaction for a deletion, begun by [`Meta::begin_deletion`]. Rolled back when dropped
+/// uncommitted; the manifest cache forgets what it held once the transaction has ended.
+pub struct Deletion<'a> {
+    tx: Transaction<'static, Any>,
+    _fresh: cache::Invalidate<'a>,
+}
+
+impl Deletion<'_> {
+    /// The transaction's connection, for the other stores' `delete_*` functions.
+    pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+
+    /// Deletes a repository's manifests, tags, blob links and content trust data. Blobs stay
+    /// for garbage collection.
+    pub async fn delete_repository(&mut self, name: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM repositories WHERE name = $1")
+            .bind(name)
+            .execute(&mut *self.tx)
+            .await?;
+        for table in ["tuf_files", "tuf_keys"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE repository = $1"))
+                .bind(name)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Deletes every repository under `namespace/` (an organization or user going away), as
+    /// [`Deletion::delete_repository`] does; returns how many there were.
+    pub async fn delete_namespace(&mut self, namespace: &str) -> Result<u64> {
+        let prefix = format!("{namespace}/");
+        let done = sqlx::query("DELETE FROM repositories WHERE substr(name, 1, length($1)) = $1")
+            .bind(&prefix)
+            .execute(&mut *self.tx)
+            .await?;
+        for table in ["tuf_files", "tuf_keys"] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE substr(repository, 1, length($1)) = $1"
+            ))
+            .bind(&prefix)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(done.rows_affected())
+    }
+
+    /// Whether any repository lives under `namespace/`, as this transaction sees it.
+    pub async fn namespace_in_use(&mut self, namespace: &str) -> Result<bool> {
+        namespace_in_use(&mut self.tx, namespace).await
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn namespace_in_use(conn: &mut sqlx::AnyConnection, namespace: &str) -> Result<bool> {
+    let prefix = format!("{namespace}/");
+    let row =
+        sqlx::query("SELECT id FROM repositories WHERE substr(name, 1, length($1)) = $1 LIMIT 1")
+            .bind(&prefix)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.is_some())
+}
+
 impl Meta {
     /// Changes with every write to tags, manifests, repositories or trust data: what was worked
     /// out from them under an older generation may be stale.
@@ -221,10 +290,6 @@ impl Meta {
             pool,
             cache: Arc::default(),
         }
-    }
-
-    pub fn pool(&self) -> &AnyPool {
-        &self.pool
     }
 
     pub async fn repository_exists(&self, name: &str) -> Result<bool> {
@@ -699,56 +764,18 @@ impl Meta {
         Ok(digests)
     }
 
-    /// Deletes a repository's manifests, tags and blob links. Blobs stay for garbage
-    /// collection.
-    pub async fn delete_repository(&self, name: &str) -> Result<bool> {
-        let _fresh = self.cache.on_write();
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("DELETE FROM repositories WHERE name = $1")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        for table in ["tuf_files", "tuf_keys"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE repository = $1"))
-                .bind(name)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    /// Deletes every repository under `namespace/` (an organization or user going away).
-    pub async fn delete_namespace(&self, namespace: &str) -> Result<u64> {
-        let _fresh = self.cache.on_write();
-        let prefix = format!("{namespace}/");
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("DELETE FROM repositories WHERE substr(name, 1, length($1)) = $1")
-            .bind(&prefix)
-            .execute(&mut *tx)
-            .await?;
-        for table in ["tuf_files", "tuf_keys"] {
-            sqlx::query(&format!(
-                "DELETE FROM {table} WHERE substr(repository, 1, length($1)) = $1"
-            ))
-            .bind(&prefix)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(done.rows_affected())
+    /// Begins a deletion that spans Berth's stores: every store deletes its part on this one
+    /// transaction, so a deletion happens completely or not at all.
+    pub async fn begin_deletion(&self) -> Result<Deletion<'_>> {
+        let fresh = self.cache.on_write();
+        let tx = self.pool.begin().await?;
+        Ok(Deletion { tx, _fresh: fresh })
     }
 
     /// Whether any repository lives under `namespace/`.
     pub async fn namespace_in_use(&self, namespace: &str) -> Result<bool> {
-        let prefix = format!("{namespace}/");
-        let row = sqlx::query(
-            "SELECT id FROM repositories WHERE substr(name, 1, length($1)) = $1 LIMIT 1",
-        )
-        .bind(&prefix)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.is_some())
+        let mut conn = self.pool.acquire().await?;
+        namespace_in_use(&mut conn, namespace).await
     }
 
     pub async fn create_upload(&self, id: &str, repository: &str, owner: &str) -> Result<()> {

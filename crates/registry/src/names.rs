@@ -46,9 +46,10 @@ pub fn validate_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// The namespace (user or organization) a repository belongs to: its first component.
-pub fn namespace_of(repository: &str) -> &str {
-    repository.split('/').next().unwrap_or(repository)
+/// The namespace (user or organization) a repository belongs to: its first component, `None`
+/// for a name of one component (which only administrators may use).
+pub fn namespace_of(repository: &str) -> Option<&str> {
+    repository.split_once('/').map(|(namespace, _)| namespace)
 }
 
 /// The repository a Docker Content Trust collection (a GUN, `<registry host>/<repository>`)

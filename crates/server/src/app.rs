@@ -9,10 +9,13 @@ use anyhow::Context;
 use berth_accounts::authorizer::AccountsAuthorizer;
 use berth_accounts::jwt::TokenKeys;
 use berth_accounts::Accounts;
+use berth_hub::Hub;
 use berth_registry::meta::Meta;
 use berth_registry::storage::FsStore;
 use berth_registry::trust::keys::TrustSecret;
 use berth_registry::Registry;
+use berth_webhooks::sink::Sink;
+use berth_webhooks::Webhooks;
 use sqlx::AnyPool;
 
 use crate::config::Config;
@@ -25,6 +28,8 @@ pub struct State {
     pub registry: web::Data<Registry>,
     pub site: web::Data<berth_web::Site>,
     pub accounts: web::Data<Accounts>,
+    pub webhooks: web::Data<Webhooks>,
+    pub hub: web::Data<Hub>,
 }
 
 impl State {
@@ -37,22 +42,35 @@ impl State {
             FsStore::open(config.data_dir.join("storage")).context("opening blob storage")?;
         let keys = TokenKeys::load_or_create(&config.data_dir)
             .map_err(|e| anyhow::anyhow!("token signing key: {e}"))?;
-        let accounts = Arc::new(
-            Accounts::new(pool.clone(), config.auth.clone(), keys)
-                .with_webhooks(config.webhooks.clone()),
-        );
-        spawn_counter_flush(accounts.clone());
-        berth_accounts::webhooks::sender::spawn(&accounts)
+        let accounts = Arc::new(Accounts::new(pool.clone(), config.auth.clone(), keys));
+        let webhooks = Arc::new(Webhooks::new(
+            pool.clone(),
+            accounts.db.clone(),
+            config.webhooks.clone(),
+        ));
+        spawn_counter_flush(accounts.clone(), webhooks.clone());
+        berth_webhooks::sender::spawn(&webhooks)
             .map_err(|e| anyhow::anyhow!("starting the webhook sender: {e}"))?;
         let authorizer = AccountsAuthorizer(accounts.clone());
+        let sink = Sink {
+            accounts: accounts.clone(),
+            webhooks: webhooks.clone(),
+        };
         let trust_secret =
             berth_accounts::jwt::load_or_create_secret(&config.data_dir.join("trust.secret"))
                 .map_err(|e| anyhow::anyhow!("content trust secret: {e}"))?;
+        let meta = Meta::new(pool.clone());
+        let hub = Hub::new(
+            pool.clone(),
+            accounts.clone(),
+            webhooks.clone(),
+            meta.clone(),
+        );
         let registry = Registry::new(
-            Meta::new(pool.clone()),
+            meta,
             Arc::new(store),
-            Arc::new(authorizer.clone()),
             Arc::new(authorizer),
+            Arc::new(sink),
             config.registry.clone(),
         )
         .with_trust(TrustSecret::new(trust_secret));
@@ -66,6 +84,8 @@ impl State {
             registry,
             site,
             accounts: web::Data::from(accounts),
+            webhooks: web::Data::from(webhooks),
+            hub: web::Data::new(hub),
         })
     }
 
@@ -92,16 +112,19 @@ impl State {
             }),
         )
         .app_data(self.accounts.clone())
+        .app_data(self.webhooks.clone())
+        .app_data(self.hub.clone())
         .configure(berth_registry::configure(self.registry.clone()))
         .configure(berth_web::configure(self.site.clone()));
     }
 }
 
-/// Writes pull counts and push times every second (and stops when the last user of the
-/// accounts is gone).
-fn spawn_counter_flush(accounts: Arc<Accounts>) {
+/// Writes pull counts, push times and pulls for webhooks every second (and stops when the last
+/// user of the accounts is gone).
+fn spawn_counter_flush(accounts: Arc<Accounts>, webhooks: Arc<Webhooks>) {
     let weak = Arc::downgrade(&accounts);
-    drop(accounts);
+    let weak_hooks = Arc::downgrade(&webhooks);
+    drop((accounts, webhooks));
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
         loop {
@@ -109,6 +132,11 @@ fn spawn_counter_flush(accounts: Arc<Accounts>) {
             let Some(accounts) = weak.upgrade() else {
                 break;
             };
+            if let Some(webhooks) = weak_hooks.upgrade() {
+                if let Err(e) = webhooks.flush_pulled().await {
+                    tracing::warn!(error = %e, "writing pulls to the webhook outbox");
+                }
+            }
             if let Err(e) = accounts.flush_counters().await {
                 tracing::warn!(error = %e, "writing pull counts");
             }

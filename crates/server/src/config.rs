@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use berth_accounts::webhooks::{guard::Allowlist, Config as WebhookConfig};
 use berth_accounts::AuthConfig;
 use berth_registry::RegistryConfig;
+use berth_webhooks::{guard::Allowlist, Config as WebhookConfig};
 
 use crate::tls::TlsFiles;
 use serde::Deserialize;

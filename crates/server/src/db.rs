@@ -11,28 +11,18 @@ static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/post
 /// twice: once to authorize, once for what it asked).
 const POSTGRES_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub use berth_registry::backend::Backend;
 
-impl Backend {
-    pub fn of(url: &str) -> anyhow::Result<Backend> {
-        if url.starts_with("sqlite:") {
-            Ok(Backend::Sqlite)
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Ok(Backend::Postgres)
-        } else {
-            anyhow::bail!("unsupported database URL (use sqlite://… or postgres://…)")
-        }
-    }
+/// The database a URL names, or a clear error.
+pub fn backend_of(url: &str) -> anyhow::Result<Backend> {
+    Backend::of_url(url)
+        .ok_or_else(|| anyhow::anyhow!("unsupported database URL (use sqlite://… or postgres://…)"))
 }
 
 /// Connects and brings the schema up to date.
 pub async fn open(url: &str) -> anyhow::Result<AnyPool> {
     sqlx::any::install_default_drivers();
-    let backend = Backend::of(url)?;
+    let backend = backend_of(url)?;
     let options = match backend {
         // SQLite connections are files in this process: nothing can cut them, so they are not
         // pinged before use (a ping is a round trip to the connection's worker thread, as

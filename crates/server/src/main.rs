@@ -128,12 +128,12 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
         } => {
             let config = Config::load(&args)?;
             std::fs::create_dir_all(&config.data_dir)?;
-            let pool = berth::db::open(&config.database_url).await?;
+            let db = berth_accounts::Db::new(berth::db::open(&config.database_url).await?);
             let mut password = String::new();
             std::io::stdin().read_line(&mut password)?;
             let password = password.trim_end_matches(['\r', '\n']);
             let user = berth_accounts::users::create(
-                &pool,
+                &db,
                 berth_accounts::users::NewUser {
                     name: &name,
                     email: &email,
@@ -155,12 +155,12 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
             claim,
             args,
         } => {
-            let pool = open_pool(&args).await?;
-            let owner = berth_accounts::users::by_name(&pool, &owner)
+            let db = berth_accounts::Db::new(open_pool(&args).await?);
+            let owner = berth_accounts::users::by_name(&db, &owner)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?
                 .ok_or_else(|| anyhow::anyhow!("no user named {owner}"))?;
-            let org = berth_accounts::orgs::create_org(&pool, &owner, &name, claim)
+            let org = berth_accounts::orgs::create_org(&db, &owner, &name, claim)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("created organization {} owned by {}", org.name, owner.name);
@@ -170,11 +170,16 @@ async fn admin(command: AdminCommand) -> anyhow::Result<()> {
             password_stdin: _,
             args,
         } => {
-            let pool = open_pool(&args).await?;
+            let db = berth_accounts::Db::new(open_pool(&args).await?);
             let password = password_from_stdin()?;
-            berth_accounts::users::reset_password(&pool, "admin (command line)", &name, &password)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            berth_accounts::credentials::reset_password(
+                &db,
+                "admin (command line)",
+                &name,
+                &password,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("reset the password of {name}; their sessions and docker logins ended");
         }
     }

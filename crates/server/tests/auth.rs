@@ -661,7 +661,7 @@ async fn offline_tokens_refresh_and_can_be_revoked() {
     .await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 
-    let log = berth_accounts::audit::recent(&app.state.pool, 100)
+    let log = berth_accounts::audit::recent(&app.state.accounts.db, 100)
         .await
         .expect("audit");
     assert!(log

@@ -495,7 +495,7 @@ async fn docker_push_is_told_to_a_webhook() {
     let mut docker = Docker::new();
     let app = TestApp::start_with(|c| {
         c.webhooks.allowed_targets = std::sync::Arc::new(
-            berth_accounts::webhooks::guard::Allowlist::parse("127.0.0.1/32").expect("allowlist"),
+            berth_webhooks::guard::Allowlist::parse("127.0.0.1/32").expect("allowlist"),
         );
     })
     .await;

@@ -231,7 +231,7 @@ async fn skopeo_signatures_are_verified_shown_and_enforced() {
         manifest_status(&app, Method::GET, &repo, "v3").await,
         StatusCode::OK
     );
-    let audit: Vec<String> = berth_accounts::audit::recent(&app.state.pool, 20)
+    let audit: Vec<String> = berth_accounts::audit::recent(&app.state.accounts.db, 20)
         .await
         .expect("audit")
         .into_iter()

@@ -495,7 +495,7 @@ async fn the_notary_cli_publishes_and_rotates_keys() {
     assert_eq!(first.status(), StatusCode::OK);
 
     // The audit log names who changed the trust data and how.
-    let audit = berth_accounts::audit::recent(&app.state.pool, 50)
+    let audit = berth_accounts::audit::recent(&app.state.accounts.db, 50)
         .await
         .expect("audit");
     for action in ["trust.update", "trust.key.rotate"] {

@@ -82,7 +82,7 @@ async fn create_org(app: &TestApp, auth: &str, name: &str) {
 }
 
 async fn audit_actions(app: &TestApp) -> Vec<String> {
-    berth_accounts::audit::recent(&app.state.pool, 1000)
+    berth_accounts::audit::recent(&app.state.accounts.db, 1000)
         .await
         .expect("audit log")
         .into_iter()
@@ -214,10 +214,12 @@ async fn creating_reading_and_deleting_an_organization() {
     expect(r, StatusCode::NO_CONTENT, "confirmed delete").await;
     let r = call(&app, Method::GET, "/api/v1/orgs/acme", &alice, None).await;
     expect(r, StatusCode::NOT_FOUND, "deleted").await;
-    assert!(berth_accounts::repos::get(&app.state.pool, "acme/app")
-        .await
-        .expect("settings")
-        .is_none());
+    assert!(
+        berth_accounts::repos::get(&app.state.accounts.db, "acme/app")
+            .await
+            .expect("settings")
+            .is_none()
+    );
 
     // The name is free again; the old owner has no standing in the new organization.
     create_org(&app, &bob, "acme").await;
@@ -1034,7 +1036,7 @@ async fn joining_a_team_takes_the_invitees_consent() {
     .await;
     assert_ne!(fresh["id"], carols["id"]);
 
-    let log = berth_accounts::audit::recent(&app.state.pool, 1000)
+    let log = berth_accounts::audit::recent(&app.state.accounts.db, 1000)
         .await
         .expect("audit log");
     for (action, actor, detail) in [

@@ -59,7 +59,7 @@ async fn sign_up_log_out_and_log_in_again() {
     assert!(html.contains("alice@example.com"));
 
     // Sign-up cannot be talked into an administrator.
-    let user = berth_accounts::users::by_name(&app.state.pool, "alice")
+    let user = berth_accounts::users::by_name(&app.state.accounts.db, "alice")
         .await
         .expect("db")
         .expect("alice");
@@ -91,11 +91,11 @@ async fn forms_without_the_csrf_token_are_refused_and_change_nothing() {
             "with her header"
         );
     }
-    let user = berth_accounts::users::by_name(&app.state.pool, "alice")
+    let user = berth_accounts::users::by_name(&app.state.accounts.db, "alice")
         .await
         .expect("db")
         .expect("alice");
-    let tokens = berth_accounts::tokens::list(&app.state.pool, &user)
+    let tokens = berth_accounts::tokens::list(&app.state.accounts.db, &user)
         .await
         .expect("tokens");
     assert!(tokens.is_empty(), "no token was created");
@@ -127,10 +127,12 @@ async fn forms_without_the_csrf_token_are_refused_and_change_nothing() {
     )
     .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert!(berth_accounts::users::by_name(&app.state.pool, "mallory")
-        .await
-        .expect("db")
-        .is_none());
+    assert!(
+        berth_accounts::users::by_name(&app.state.accounts.db, "mallory")
+            .await
+            .expect("db")
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -264,11 +266,11 @@ async fn an_access_token_made_in_settings_works_once_shown_and_until_revoked() {
     let (_, settings) = page(&alice, &app, "/settings").await;
     assert!(settings.contains("laptop") && settings.contains("Read &amp; write"));
     assert!(!settings.contains(&secret), "the secret is shown only once");
-    let user = berth_accounts::users::by_name(&app.state.pool, "alice")
+    let user = berth_accounts::users::by_name(&app.state.accounts.db, "alice")
         .await
         .expect("db")
         .expect("alice");
-    let tokens = berth_accounts::tokens::list(&app.state.pool, &user)
+    let tokens = berth_accounts::tokens::list(&app.state.accounts.db, &user)
         .await
         .expect("tokens");
     assert_eq!(tokens.len(), 1);
@@ -344,14 +346,14 @@ async fn organizations_are_created_and_managed_from_their_pages() {
         let r = call(&app, reqwest::Method::POST, &path, Some(&bob), None).await;
         assert_eq!(r.status(), StatusCode::NO_CONTENT);
     }
-    let org = berth_accounts::orgs::get(&app.state.pool, "acme")
+    let org = berth_accounts::orgs::get(&app.state.accounts.db, "acme")
         .await
         .expect("org");
-    let members = berth_accounts::orgs::members(&app.state.pool, &org)
+    let members = berth_accounts::orgs::members(&app.state.accounts.db, &org)
         .await
         .expect("members");
     assert!(members.iter().any(|m| m.name == "bobby"));
-    let teams = berth_accounts::orgs::teams(&app.state.pool, &org)
+    let teams = berth_accounts::orgs::teams(&app.state.accounts.db, &org)
         .await
         .expect("teams");
     assert_eq!(teams.len(), 1);
@@ -572,10 +574,12 @@ async fn account_settings_change_email_and_password_and_delete_the_account() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (status, _) = page(&app.anonymous, &app, "/u/alice").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(berth_accounts::repos::get(&app.state.pool, "alice/mine")
-        .await
-        .expect("db")
-        .is_none());
+    assert!(
+        berth_accounts::repos::get(&app.state.accounts.db, "alice/mine")
+            .await
+            .expect("db")
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -602,10 +606,12 @@ async fn closed_sign_up_has_no_form_and_refuses_posts() {
     )
     .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert!(berth_accounts::users::by_name(&app.state.pool, "mallory")
-        .await
-        .expect("db")
-        .is_none());
+    assert!(
+        berth_accounts::users::by_name(&app.state.accounts.db, "mallory")
+            .await
+            .expect("db")
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -717,10 +723,10 @@ async fn members_leave_an_organization_but_its_last_owner_cannot() {
     assert!(r.text().await.expect("body").contains("only owner"));
     let r = submit(&bobby, &app, "/o/acme", "/o/acme/leave", &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let org = berth_accounts::orgs::get(&app.state.pool, "acme")
+    let org = berth_accounts::orgs::get(&app.state.accounts.db, "acme")
         .await
         .expect("org");
-    let members = berth_accounts::orgs::members(&app.state.pool, &org)
+    let members = berth_accounts::orgs::members(&app.state.accounts.db, &org)
         .await
         .expect("members");
     assert_eq!(members.len(), 1);
@@ -776,10 +782,10 @@ async fn invitations_are_answered_on_the_settings_page() {
     assert!(html.contains("Invitation sent."), "{html}");
     assert!(html.contains("action=\"/o/acme/settings/invitations/cancel\""));
     assert!(html.contains("team devs"));
-    let org = berth_accounts::orgs::get(&app.state.pool, "acme")
+    let org = berth_accounts::orgs::get(&app.state.accounts.db, "acme")
         .await
         .expect("org");
-    let teams = berth_accounts::orgs::teams(&app.state.pool, &org)
+    let teams = berth_accounts::orgs::teams(&app.state.accounts.db, &org)
         .await
         .expect("teams");
     assert!(teams[0].members.is_empty(), "bob is not in devs yet");
@@ -847,13 +853,14 @@ async fn invitations_are_answered_on_the_settings_page() {
     )
     .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let alice_user = berth_accounts::users::by_name(&app.state.pool, "alice")
+    let alice_user = berth_accounts::users::by_name(&app.state.accounts.db, "alice")
         .await
         .expect("lookup")
         .expect("alice");
-    let pending = berth_accounts::orgs::invitations::of_org(&app.state.pool, &org, &alice_user)
-        .await
-        .expect("pending");
+    let pending =
+        berth_accounts::orgs::invitations::of_org(&app.state.accounts.db, &org, &alice_user)
+            .await
+            .expect("pending");
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].user, "carol");
     let id = pending[0].id.to_string();
@@ -978,11 +985,11 @@ async fn reloading_the_new_token_page_makes_no_second_token_and_shows_the_secret
         assert!(shown_secret(&html, "berth_pat_").is_none() && !html.contains(&secret));
         assert!(html.contains("not shown again"), "{html}");
     }
-    let user = berth_accounts::users::by_name(&app.state.pool, "alice")
+    let user = berth_accounts::users::by_name(&app.state.accounts.db, "alice")
         .await
         .expect("db")
         .expect("alice");
-    let tokens = berth_accounts::tokens::list(&app.state.pool, &user)
+    let tokens = berth_accounts::tokens::list(&app.state.accounts.db, &user)
         .await
         .expect("tokens");
     assert_eq!(tokens.len(), 1, "one POST, one token");

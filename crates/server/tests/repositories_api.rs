@@ -180,7 +180,7 @@ async fn create_read_update_and_delete_a_repository() {
     assert_eq!(error_code(r).await, "NAME_UNKNOWN");
 
     // The audit log saw it all.
-    let log = berth_accounts::audit::recent(&app.state.pool, 50)
+    let log = berth_accounts::audit::recent(&app.state.accounts.db, 50)
         .await
         .expect("audit");
     let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();

@@ -414,7 +414,7 @@ async fn the_signed_only_policy_serves_only_what_a_trusted_key_signed() {
     assert_eq!(repo_policy["signed_only"], false);
     assert_eq!(repo_policy["effective"], true);
 
-    let audit: Vec<String> = berth_accounts::audit::recent(&app.state.pool, 50)
+    let audit: Vec<String> = berth_accounts::audit::recent(&app.state.accounts.db, 50)
         .await
         .expect("audit")
         .into_iter()

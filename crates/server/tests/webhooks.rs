@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use berth::config::Config;
-use berth_accounts::webhooks::guard::Allowlist;
+use berth_webhooks::guard::Allowlist;
 use common::receiver::Receiver;
 use common::*;
 use reqwest::{Method, StatusCode};

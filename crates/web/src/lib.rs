@@ -2,6 +2,7 @@
 //! token service's HTTP face.
 
 pub mod api;
+pub mod error;
 pub mod images;
 pub mod markdown;
 pub mod pages;

@@ -4,13 +4,14 @@
 //! audit log keeps its story); one left unanswered for [`TTL_SECS`] lapses.
 
 use serde::Serialize;
-use sqlx::{AnyPool, Row};
+use sqlx::Row;
 
 use super::{locked, require_owner, Org};
 use crate::access::Role;
 use crate::audit;
 use crate::error::{Error, Result};
 use crate::users::User;
+use crate::Db;
 
 /// How long an invitation waits for its answer: a week, as on Docker Hub.
 pub const TTL_SECS: i64 = 7 * 86_400;
@@ -150,20 +151,14 @@ pub(super) async fn invite(
 }
 
 /// Audits a new invitation (after its transaction committed).
-pub(super) async fn record_invite(pool: &AnyPool, actor: &User, inv: &Invitation) -> Result<()> {
-    audit::record(
-        pool,
-        &actor.name,
-        "org.invite",
-        &inv.target(),
-        &inv.detail(),
-    )
-    .await
+pub(super) async fn record_invite(db: &Db, actor: &User, inv: &Invitation) -> Result<()> {
+    audit::record(db, &actor.name, "org.invite", &inv.target(), &inv.detail()).await
 }
 
 /// The organization's pending invitations, newest first: for its owners.
-pub async fn of_org(pool: &AnyPool, org: &Org, actor: &User) -> Result<Vec<Invitation>> {
-    require_owner(pool, org, actor).await?;
+pub async fn of_org(db: &Db, org: &Org, actor: &User) -> Result<Vec<Invitation>> {
+    let pool = &db.pool;
+    require_owner(db, org, actor).await?;
     let sql = format!(
         "SELECT {COLUMNS} FROM {FROM}
          WHERE i.org_id = $1 AND i.expires_at > $2 AND (i.team_id IS NULL OR t.id IS NOT NULL)
@@ -180,7 +175,8 @@ pub async fn of_org(pool: &AnyPool, org: &Org, actor: &User) -> Result<Vec<Invit
 }
 
 /// The invitations waiting for `user`'s answer, newest first.
-pub async fn of_user(pool: &AnyPool, user: &User) -> Result<Vec<Invitation>> {
+pub async fn of_user(db: &Db, user: &User) -> Result<Vec<Invitation>> {
+    let pool = &db.pool;
     let sql = format!(
         "SELECT {COLUMNS} FROM {FROM}
          WHERE i.user_id = $1 AND i.expires_at > $2 AND (i.team_id IS NULL OR t.id IS NOT NULL)
@@ -198,12 +194,8 @@ pub async fn of_user(pool: &AnyPool, user: &User) -> Result<Vec<Invitation>> {
 
 /// The pending invitation `id` whose `owner` (`i.user_id` or `i.org_id`) is `owner_id`;
 /// anyone else's, an answered or a lapsed one is not found.
-async fn pending(
-    pool: &AnyPool,
-    id: i64,
-    owner: &'static str,
-    owner_id: i64,
-) -> Result<Invitation> {
+async fn pending(db: &Db, id: i64, owner: &'static str, owner_id: i64) -> Result<Invitation> {
+    let pool = &db.pool;
     let sql = format!(
         "SELECT {COLUMNS} FROM {FROM}
          WHERE i.id = $1 AND {owner} = $2 AND i.expires_at > $3
@@ -245,12 +237,12 @@ async fn take(
 /// `user` accepts invitation `id`: they become a member of the organization with the invited
 /// role (one who is a member already keeps theirs, unless invited as an owner), and of the
 /// team for a team invitation.
-pub async fn accept(pool: &AnyPool, user: &User, id: i64) -> Result<Invitation> {
+pub async fn accept(db: &Db, user: &User, id: i64) -> Result<Invitation> {
     if !user.active {
         return Err(Error::Forbidden);
     }
-    let inv = pending(pool, id, "i.user_id", user.id).await?;
-    let mut tx = locked(pool, inv.org_id).await?;
+    let inv = pending(db, id, "i.user_id", user.id).await?;
+    let mut tx = locked(db, inv.org_id).await?;
     take(&mut tx, &inv, user.id).await?;
     // An invitation carries only the authority its sender still has: one from someone who no
     // longer manages the organization, or to a team since deleted, invites to nothing.
@@ -302,7 +294,7 @@ pub async fn accept(pool: &AnyPool, user: &User, id: i64) -> Result<Invitation> 
     }
     tx.commit().await?;
     audit::record(
-        pool,
+        db,
         &user.name,
         "org.invite.accept",
         &inv.target(),
@@ -313,13 +305,13 @@ pub async fn accept(pool: &AnyPool, user: &User, id: i64) -> Result<Invitation> 
 }
 
 /// `user` declines invitation `id`: it is gone, and they stay out.
-pub async fn decline(pool: &AnyPool, user: &User, id: i64) -> Result<Invitation> {
-    let inv = pending(pool, id, "i.user_id", user.id).await?;
-    let mut tx = locked(pool, inv.org_id).await?;
+pub async fn decline(db: &Db, user: &User, id: i64) -> Result<Invitation> {
+    let inv = pending(db, id, "i.user_id", user.id).await?;
+    let mut tx = locked(db, inv.org_id).await?;
     take(&mut tx, &inv, user.id).await?;
     tx.commit().await?;
     audit::record(
-        pool,
+        db,
         &user.name,
         "org.invite.decline",
         &inv.target(),
@@ -330,9 +322,10 @@ pub async fn decline(pool: &AnyPool, user: &User, id: i64) -> Result<Invitation>
 }
 
 /// An owner cancels the organization's pending invitation `id`.
-pub async fn cancel(pool: &AnyPool, org: &Org, actor: &User, id: i64) -> Result<()> {
-    require_owner(pool, org, actor).await?;
-    let inv = pending(pool, id, "i.org_id", org.id).await?;
+pub async fn cancel(db: &Db, org: &Org, actor: &User, id: i64) -> Result<()> {
+    let pool = &db.pool;
+    require_owner(db, org, actor).await?;
+    let inv = pending(db, id, "i.org_id", org.id).await?;
     let done = sqlx::query("DELETE FROM org_invitations WHERE id = $1 AND org_id = $2")
         .bind(id)
         .bind(org.id)
@@ -342,7 +335,7 @@ pub async fn cancel(pool: &AnyPool, org: &Org, actor: &User, id: i64) -> Result<
         return Err(Error::NotFound(format!("pending invitation {id}")));
     }
     audit::record(
-        pool,
+        db,
         &actor.name,
         "org.invite.cancel",
         &inv.target(),

@@ -101,7 +101,7 @@ async fn refuse_unsigned(reg: &Registry, name: &str, row: &crate::meta::Cached) 
     if reg.signed_by_any(name, &digest, &keys).await? {
         return Ok(());
     }
-    let namespace = crate::names::namespace_of(name);
+    let namespace = crate::names::namespace_of(name).unwrap_or(name);
     let why = if keys.is_empty() {
         format!("and {namespace} has registered no signing keys")
     } else {

@@ -143,7 +143,11 @@ async fn mountable(
         }
         None => {
             reg.meta
-                .repositories_holding(digest, names::namespace_of(name), MOUNT_CANDIDATES)
+                .repositories_holding(
+                    digest,
+                    names::namespace_of(name).unwrap_or(name),
+                    MOUNT_CANDIDATES,
+                )
                 .await?
         }
     };

@@ -97,6 +97,28 @@ pub async fn start_with_env(
     port: u16,
     env: &[(&str, &str)],
 ) -> Berth {
+    start_logged(dir, database_url, port, env, Stdio::null()).await
+}
+
+/// [`start_with_env`], with the server's log (its standard error) written to `log`.
+pub async fn start_with_log(
+    dir: &Path,
+    database_url: Option<&str>,
+    port: u16,
+    env: &[(&str, &str)],
+    log: &Path,
+) -> Berth {
+    let file = std::fs::File::create(log).expect("log file");
+    start_logged(dir, database_url, port, env, Stdio::from(file)).await
+}
+
+async fn start_logged(
+    dir: &Path,
+    database_url: Option<&str>,
+    port: u16,
+    env: &[(&str, &str)],
+    stderr: Stdio,
+) -> Berth {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
     cmd.current_dir(dir)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
@@ -105,7 +127,7 @@ pub async fn start_with_env(
         .env("BERTH_LOG", "warn")
         .envs(env.iter().copied())
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(stderr);
     if let Some(url) = database_url {
         cmd.args(["--database-url", url]);
     }

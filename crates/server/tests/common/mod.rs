@@ -177,7 +177,7 @@ impl TestApp {
         tweak(&mut config);
         let state = State::open(&config).await.expect("open state");
         let admin = berth_accounts::users::create(
-            &state.pool,
+            &state.accounts.db,
             berth_accounts::users::NewUser {
                 name: ADMIN,
                 email: "admin@example.com",
@@ -188,7 +188,7 @@ impl TestApp {
         .await
         .expect("create admin");
         let admin_token = berth_accounts::tokens::create(
-            &state.pool,
+            &state.accounts.db,
             &admin,
             "tests",
             berth_accounts::access::Scope::ReadWriteDelete,

@@ -3,9 +3,11 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use berth_accounts::access::{Identity, Permission};
-use berth_accounts::comments::{self, Comment};
 use berth_accounts::users::User;
-use berth_accounts::{repos, signing, stars, Accounts};
+use berth_accounts::{repos, signing, Accounts};
+use berth_hub::comments::{self, Comment};
+use berth_hub::{stars, Hub};
+use berth_registry::names::namespace_of;
 use berth_registry::Registry;
 use serde::{Deserialize, Serialize};
 
@@ -76,7 +78,7 @@ pub async fn tags(
         .tag_details(&name, (page - 1) * size, size)
         .await?
         .unwrap_or_default();
-    let keys = signing::trusted(&accounts.pool, signing::namespace_of(&name)).await?;
+    let keys = signing::trusted(&accounts.db, namespace_of(&name).unwrap_or(&name)).await?;
     let results = images::summarize(&registry, &name, &details, &keys).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "count": total,
@@ -99,17 +101,18 @@ pub async fn tag(
         .tag_detail(&name, &tag)
         .await?
         .ok_or_else(|| not_found(&format!("tag {tag}")))?;
-    let keys = signing::trusted(&accounts.pool, signing::namespace_of(&name)).await?;
+    let keys = signing::trusted(&accounts.db, namespace_of(&name).unwrap_or(&name)).await?;
     Ok(HttpResponse::Ok().json(images::view(&registry, &name, &detail, &keys).await?))
 }
 
 async fn star_state(
     accounts: &Accounts,
+    hub: &Hub,
     user: &User,
     name: &str,
 ) -> Result<HttpResponse, ApiError> {
-    let starred = stars::is_starred(&accounts.pool, user, name).await?;
-    let count = repos::get(&accounts.pool, name)
+    let starred = stars::is_starred(&hub, user, name).await?;
+    let count = repos::get(&accounts.db, name)
         .await?
         .map_or(0, |s| s.star_count);
     Ok(HttpResponse::Ok().json(serde_json::json!({ "starred": starred, "star_count": count })))
@@ -118,21 +121,23 @@ async fn star_state(
 pub async fn star(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
+    hub: web::Data<Hub>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let (user, _) = user_on(&accounts, &req, &name).await?;
-    stars::star(&accounts.pool, &user, &name).await?;
-    star_state(&accounts, &user, &name).await
+    stars::star(&hub, &user, &name).await?;
+    star_state(&accounts, &hub, &user, &name).await
 }
 
 pub async fn unstar(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
+    hub: web::Data<Hub>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let (user, _) = user_on(&accounts, &req, &name).await?;
-    stars::unstar(&accounts.pool, &user, &name).await?;
-    star_state(&accounts, &user, &name).await
+    stars::unstar(&hub, &user, &name).await?;
+    star_state(&accounts, &hub, &user, &name).await
 }
 
 /// A comment with its Markdown rendered (sanitized) for display.
@@ -159,12 +164,13 @@ pub struct CommentBody {
 pub async fn list_comments(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
+    hub: web::Data<Hub>,
     name: web::Path<String>,
     paging_params: web::Query<Paging>,
 ) -> Result<HttpResponse, ApiError> {
     readable(&accounts, &req, &name).await?;
     let (page, size) = paging(paging_params.page, paging_params.page_size)?;
-    let (total, list) = comments::list(&accounts.pool, &name, (page - 1) * size, size).await?;
+    let (total, list) = comments::list(&hub, &name, (page - 1) * size, size).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "count": total,
         "page": page,
@@ -176,40 +182,36 @@ pub async fn list_comments(
 pub async fn create_comment(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
+    hub: web::Data<Hub>,
     name: web::Path<String>,
     body: web::Json<CommentBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (user, _) = user_on(&accounts, &req, &name).await?;
-    let created = comments::create(&accounts.pool, &name, &user, &body.body).await?;
+    let created = comments::create(&hub, &name, &user, &body.body).await?;
     Ok(HttpResponse::Created().json(CommentView::from(created)))
 }
 
 pub async fn update_comment(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
+    hub: web::Data<Hub>,
     path: web::Path<(String, i64)>,
     body: web::Json<CommentBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (name, id) = path.into_inner();
     let (user, _) = user_on(&accounts, &req, &name).await?;
-    let updated = comments::update(&accounts.pool, &name, id, &user, &body.body).await?;
+    let updated = comments::update(&hub, &name, id, &user, &body.body).await?;
     Ok(HttpResponse::Ok().json(CommentView::from(updated)))
 }
 
 pub async fn delete_comment(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
+    hub: web::Data<Hub>,
     path: web::Path<(String, i64)>,
 ) -> Result<HttpResponse, ApiError> {
     let (name, id) = path.into_inner();
     let (user, permission) = user_on(&accounts, &req, &name).await?;
-    comments::delete(
-        &accounts.pool,
-        &name,
-        id,
-        &user,
-        permission >= Permission::Admin,
-    )
-    .await?;
+    comments::delete(&hub, &name, id, &user, permission >= Permission::Admin).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,9 +1,10 @@
-//! The JSON API's errors: `{"error":{"code","message"}}` with the right status, mapped from the
-//! accounts crate's error in this one place.
+//! The JSON API's errors: `{"error":{"code","message"}}` with the status [`Failure`] gives.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use berth_accounts::Error as AccountsError;
+
+use crate::error::Failure;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -42,51 +43,26 @@ impl std::fmt::Display for ApiError {
     }
 }
 
-impl From<AccountsError> for ApiError {
-    fn from(e: AccountsError) -> Self {
-        match e {
-            AccountsError::Invalid(m) => ApiError::new(StatusCode::BAD_REQUEST, "invalid", m),
-            AccountsError::BadCredentials => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string())
-            }
-            AccountsError::Throttled { retry_after } => ApiError {
-                retry_after: Some(retry_after),
-                ..ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too_many_requests",
-                    e.to_string(),
-                )
-            },
-            AccountsError::Conflict(_) => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
-            }
-            AccountsError::NotFound(_) => {
-                ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
-            }
-            AccountsError::Forbidden => {
-                ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
-            }
-            AccountsError::Database(_) | AccountsError::Internal(_) => {
-                tracing::error!(error = %e, "API request failed");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal server error",
-                )
-            }
+impl From<Failure> for ApiError {
+    fn from(f: Failure) -> Self {
+        ApiError {
+            status: f.status,
+            code: f.code,
+            message: f.message,
+            retry_after: f.retry_after,
         }
     }
 }
 
-/// Registry errors reach the API only from reads of stored data: they are Berth's fault.
+impl From<AccountsError> for ApiError {
+    fn from(e: AccountsError) -> Self {
+        Failure::from(e).into()
+    }
+}
+
 impl From<berth_registry::Error> for ApiError {
     fn from(e: berth_registry::Error) -> Self {
-        tracing::error!(error = %e, "API request failed in the registry");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal server error",
-        )
+        Failure::from(e).into()
     }
 }
 

@@ -303,7 +303,7 @@ async fn header_identity(accounts: &Accounts, req: &HttpRequest) -> Result<Ident
     if let Some(token) = h.strip_prefix("Bearer ") {
         let token = token.trim();
         // A bearer personal access token names its owner itself.
-        let owner = berth_accounts::tokens::owner(&accounts.pool, token).await?;
+        let owner = berth_accounts::tokens::owner(&accounts.db, token).await?;
         let Some(owner) = owner else {
             return Err(ApiError::unauthorized());
         };
@@ -317,7 +317,7 @@ async fn session_identity(accounts: &Accounts, req: &HttpRequest) -> Result<Iden
     let Some(cookie) = req.cookie(sessions::COOKIE) else {
         return Ok(Identity::anonymous());
     };
-    let Some((user, csrf)) = berth_accounts::sessions::get(&accounts.pool, cookie.value()).await?
+    let Some((user, csrf)) = berth_accounts::sessions::get(&accounts.db, cookie.value()).await?
     else {
         return Ok(Identity::anonymous());
     };

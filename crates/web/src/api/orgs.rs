@@ -7,6 +7,7 @@ use berth_accounts::access::{Identity, Permission, Role, Scope};
 use berth_accounts::orgs::invitations;
 use berth_accounts::users::User;
 use berth_accounts::{orgs, robots, Accounts};
+use berth_hub::Hub;
 use serde::Deserialize;
 
 use super::{identity, user, ApiError};
@@ -47,9 +48,9 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let me = manager(&accounts, &req).await?;
     let org = if body.claim {
-        orgs::claim(&accounts.pool, &me, &body.name).await?
+        orgs::claim(&accounts.db, &me, &body.name).await?
     } else {
-        orgs::create(&accounts.pool, &me, &body.name).await?
+        orgs::create(&accounts.db, &me, &body.name).await?
     };
     Ok(HttpResponse::Created().json(org))
 }
@@ -61,16 +62,16 @@ pub async fn get(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let caller = identity(&accounts, &req).await?;
-    let org = orgs::get(&accounts.pool, &path).await?;
+    let org = orgs::get(&accounts.db, &path).await?;
     let insider = match &caller.user {
-        Some(u) => orgs::can_see_members(&accounts.pool, &org, u).await?,
+        Some(u) => orgs::can_see_members(&accounts.db, &org, u).await?,
         None => false,
     };
     if !insider {
         return Ok(HttpResponse::Ok().json(serde_json::json!({ "name": org.name })));
     }
-    let members = orgs::members(&accounts.pool, &org).await?;
-    let teams = orgs::teams(&accounts.pool, &org).await?;
+    let members = orgs::members(&accounts.db, &org).await?;
+    let teams = orgs::teams(&accounts.db, &org).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "id": org.id,
         "name": org.name,
@@ -93,45 +94,14 @@ pub struct DeleteQuery {
 pub async fn delete(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
-    registry: web::Data<berth_registry::Registry>,
+    hub: web::Data<Hub>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let query = web::Query::<DeleteQuery>::from_query(req.query_string())
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let me = manager(&accounts, &req).await?;
-    let org = orgs::get(&accounts.pool, &path).await?;
-    let internal = |e: berth_registry::Error| {
-        tracing::error!(error = %e, "deleting an organization's repositories");
-        ApiError::new(
-            actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal server error",
-        )
-    };
-    // Registry content counts as repositories too, even without settings rows.
-    if !query.confirm
-        && orgs::can_manage(&accounts.pool, &org, &me).await?
-        && registry
-            .meta()
-            .namespace_in_use(&org.name)
-            .await
-            .map_err(internal)?
-    {
-        return Err(ApiError::new(
-            actix_web::http::StatusCode::CONFLICT,
-            "conflict",
-            format!(
-                "{} still has repositories: pass confirm=true to delete them with it",
-                org.name
-            ),
-        ));
-    }
-    orgs::delete(&accounts.pool, &org, &me, query.confirm).await?;
-    registry
-        .meta()
-        .delete_namespace(&org.name)
-        .await
-        .map_err(internal)?;
+    let org = orgs::get(&accounts.db, &path).await?;
+    hub.delete_org(&org, &me, query.confirm).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -150,8 +120,8 @@ pub async fn set_member(
     let (org, member) = path.into_inner();
     let me = manager(&accounts, &req).await?;
     let role = Role::parse(&body.role)?;
-    let org = orgs::get(&accounts.pool, &org).await?;
-    let added = orgs::set_member(&accounts.pool, &org, &me, &member, role).await?;
+    let org = orgs::get(&accounts.db, &org).await?;
+    let added = orgs::set_member(&accounts.db, &org, &me, &member, role).await?;
     Ok(added_response(added))
 }
 
@@ -171,8 +141,8 @@ pub async fn remove_member(
 ) -> Result<HttpResponse, ApiError> {
     let (org, member) = path.into_inner();
     let me = manager(&accounts, &req).await?;
-    let org = orgs::get(&accounts.pool, &org).await?;
-    orgs::remove_member(&accounts.pool, &org, &me, &member).await?;
+    let org = orgs::get(&accounts.db, &org).await?;
+    orgs::remove_member(&accounts.db, &org, &me, &member).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -189,8 +159,8 @@ pub async fn create_team(
     body: web::Json<NewTeam>,
 ) -> Result<HttpResponse, ApiError> {
     let me = manager(&accounts, &req).await?;
-    let org = orgs::get(&accounts.pool, &path).await?;
-    let team = orgs::create_team(&accounts.pool, &org, &me, &body.name).await?;
+    let org = orgs::get(&accounts.db, &path).await?;
+    let team = orgs::create_team(&accounts.db, &org, &me, &body.name).await?;
     Ok(HttpResponse::Created().json(team))
 }
 
@@ -201,11 +171,11 @@ pub async fn list_teams(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let (me, _) = user(&accounts, &req).await?;
-    let org = orgs::get(&accounts.pool, &path).await?;
-    if !orgs::can_see_members(&accounts.pool, &org, &me).await? {
+    let org = orgs::get(&accounts.db, &path).await?;
+    if !orgs::can_see_members(&accounts.db, &org, &me).await? {
         return Err(berth_accounts::Error::Forbidden.into());
     }
-    Ok(HttpResponse::Ok().json(orgs::teams(&accounts.pool, &org).await?))
+    Ok(HttpResponse::Ok().json(orgs::teams(&accounts.db, &org).await?))
 }
 
 pub async fn add_team_member(
@@ -215,8 +185,8 @@ pub async fn add_team_member(
 ) -> Result<HttpResponse, ApiError> {
     let (org, team, member) = path.into_inner();
     let me = manager(&accounts, &req).await?;
-    let org = orgs::get(&accounts.pool, &org).await?;
-    let added = orgs::add_team_member(&accounts.pool, &org, &me, &team, &member).await?;
+    let org = orgs::get(&accounts.db, &org).await?;
+    let added = orgs::add_team_member(&accounts.db, &org, &me, &team, &member).await?;
     Ok(added_response(added))
 }
 
@@ -227,8 +197,8 @@ pub async fn remove_team_member(
 ) -> Result<HttpResponse, ApiError> {
     let (org, team, member) = path.into_inner();
     let me = manager(&accounts, &req).await?;
-    let org = orgs::get(&accounts.pool, &org).await?;
-    orgs::remove_team_member(&accounts.pool, &org, &me, &team, &member).await?;
+    let org = orgs::get(&accounts.db, &org).await?;
+    orgs::remove_team_member(&accounts.db, &org, &me, &team, &member).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -248,8 +218,8 @@ pub async fn set_team_permission(
     let (org, team, repo) = path.into_inner();
     let me = manager(&accounts, &req).await?;
     let permission = Permission::parse_grant(&body.permission)?;
-    let org = orgs::get(&accounts.pool, &org).await?;
-    orgs::set_team_permission(&accounts.pool, &org, &me, &team, &repo, permission).await?;
+    let org = orgs::get(&accounts.db, &org).await?;
+    orgs::set_team_permission(&accounts.db, &org, &me, &team, &repo, permission).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -260,8 +230,8 @@ pub async fn remove_team_permission(
 ) -> Result<HttpResponse, ApiError> {
     let (org, team, repo) = path.into_inner();
     let me = manager(&accounts, &req).await?;
-    let org = orgs::get(&accounts.pool, &org).await?;
-    orgs::remove_team_permission(&accounts.pool, &org, &me, &team, &repo).await?;
+    let org = orgs::get(&accounts.db, &org).await?;
+    orgs::remove_team_permission(&accounts.db, &org, &me, &team, &repo).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -299,8 +269,8 @@ pub async fn create_robot(
             ))
         })
         .collect::<Result<Vec<_>, berth_accounts::Error>>()?;
-    let org = orgs::get(&accounts.pool, &path).await?;
-    let created = robots::create(&accounts.pool, &org, &me, &body.name, &permissions).await?;
+    let org = orgs::get(&accounts.db, &path).await?;
+    let created = robots::create(&accounts.db, &org, &me, &body.name, &permissions).await?;
     Ok(HttpResponse::Created()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(created))
@@ -312,8 +282,8 @@ pub async fn list_robots(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let me = manager(&accounts, &req).await?;
-    let org = orgs::get(&accounts.pool, &path).await?;
-    Ok(HttpResponse::Ok().json(robots::list(&accounts.pool, &org, &me).await?))
+    let org = orgs::get(&accounts.db, &path).await?;
+    Ok(HttpResponse::Ok().json(robots::list(&accounts.db, &org, &me).await?))
 }
 
 /// Revokes a robot; `robot` is its name inside the organization or its full `org+name`.
@@ -324,10 +294,10 @@ pub async fn revoke_robot(
 ) -> Result<HttpResponse, ApiError> {
     let (org, robot) = path.into_inner();
     let me = manager(&accounts, &req).await?;
-    let org = orgs::get(&accounts.pool, &org).await?;
+    let org = orgs::get(&accounts.db, &org).await?;
     let prefix = format!("{}+", org.name);
     let name = robot.strip_prefix(&prefix).unwrap_or(&robot);
-    robots::revoke(&accounts.pool, &org, &me, name).await?;
+    robots::revoke(&accounts.db, &org, &me, name).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -338,8 +308,8 @@ pub async fn list_invitations(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let me = manager(&accounts, &req).await?;
-    let org = orgs::get(&accounts.pool, &path).await?;
-    Ok(HttpResponse::Ok().json(invitations::of_org(&accounts.pool, &org, &me).await?))
+    let org = orgs::get(&accounts.db, &path).await?;
+    Ok(HttpResponse::Ok().json(invitations::of_org(&accounts.db, &org, &me).await?))
 }
 
 pub async fn cancel_invitation(
@@ -349,8 +319,8 @@ pub async fn cancel_invitation(
 ) -> Result<HttpResponse, ApiError> {
     let (org, id) = path.into_inner();
     let me = manager(&accounts, &req).await?;
-    let org = orgs::get(&accounts.pool, &org).await?;
-    invitations::cancel(&accounts.pool, &org, &me, id).await?;
+    let org = orgs::get(&accounts.db, &org).await?;
+    invitations::cancel(&accounts.db, &org, &me, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -360,7 +330,7 @@ pub async fn my_invitations(
     accounts: web::Data<Accounts>,
 ) -> Result<HttpResponse, ApiError> {
     let (me, _) = user(&accounts, &req).await?;
-    Ok(HttpResponse::Ok().json(invitations::of_user(&accounts.pool, &me).await?))
+    Ok(HttpResponse::Ok().json(invitations::of_user(&accounts.db, &me).await?))
 }
 
 /// Accepting joins an organization (and a team), so it takes what managing one takes: a
@@ -371,7 +341,7 @@ pub async fn accept_invitation(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let me = manager(&accounts, &req).await?;
-    invitations::accept(&accounts.pool, &me, *path).await?;
+    invitations::accept(&accounts.db, &me, *path).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -381,6 +351,6 @@ pub async fn decline_invitation(
     path: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let me = manager(&accounts, &req).await?;
-    invitations::decline(&accounts.pool, &me, *path).await?;
+    invitations::decline(&accounts.db, &me, *path).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -5,7 +5,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use berth_accounts::access::Permission;
 use berth_accounts::repos::{self, Changes};
 use berth_accounts::Accounts;
-use berth_registry::Registry;
+use berth_hub::Hub;
+
 use serde::Deserialize;
 
 use super::{identity, ApiError};
@@ -67,15 +68,15 @@ pub async fn create(
         full_description: body.full_description.clone(),
     };
     repos::validate(&changes)?;
-    if !repos::ensure(&accounts.pool, &full, private, &me.name).await? {
+    if !repos::ensure(&accounts.db, &full, private, &me.name).await? {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "conflict",
             format!("repository {full} already exists"),
         ));
     }
-    repos::update(&accounts.pool, &me.name, &full, changes).await?;
-    let created = repos::get(&accounts.pool, &full)
+    repos::update(&accounts.db, &me.name, &full, changes).await?;
+    let created = repos::get(&accounts.db, &full)
         .await?
         .ok_or_else(|| not_found(&full))?;
     Ok(HttpResponse::Created().json(created))
@@ -136,7 +137,7 @@ pub async fn patch(
     let actor = admin_of(&accounts, &req, &name).await?;
     let body = body.into_inner();
     repos::update(
-        &accounts.pool,
+        &accounts.db,
         &actor,
         &name,
         Changes {
@@ -146,7 +147,7 @@ pub async fn patch(
         },
     )
     .await?;
-    let settings = repos::get(&accounts.pool, &name)
+    let settings = repos::get(&accounts.db, &name)
         .await?
         .ok_or_else(|| not_found(&name))?;
     Ok(HttpResponse::Ok().json(settings))
@@ -155,23 +156,11 @@ pub async fn patch(
 pub async fn delete(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
-    registry: web::Data<Registry>,
+    hub: web::Data<Hub>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let name = name.into_inner();
     let actor = admin_of(&accounts, &req, &name).await?;
-    registry
-        .meta()
-        .delete_repository(&name)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "deleting repository");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "internal server error",
-            )
-        })?;
-    accounts.delete_repository(&actor, &name).await?;
+    hub.delete_repository(&actor, &name).await?;
     Ok(HttpResponse::NoContent().finish())
 }

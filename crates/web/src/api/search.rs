@@ -4,8 +4,9 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use berth_accounts::access::Identity;
 use berth_accounts::repos::RepoSettings;
-use berth_accounts::search::{self, Sort};
 use berth_accounts::Accounts;
+use berth_hub::search::{self, Sort};
+use berth_hub::Hub;
 use serde::{Deserialize, Serialize};
 
 use super::{identity, ApiError};
@@ -69,6 +70,7 @@ pub fn paging(page: Option<i64>, size: Option<i64>) -> Result<(i64, i64), ApiErr
 pub async fn api(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
+    hub: web::Data<Hub>,
     params: web::Query<SearchParams>,
 ) -> Result<HttpResponse, ApiError> {
     let who = identity(&accounts, &req).await?;
@@ -78,7 +80,7 @@ pub async fn api(
     })?;
     let (page, page_size) = paging(params.page, params.page_size)?;
     let found = search::search(
-        &accounts.pool,
+        &hub,
         &viewer,
         &search::Query {
             text: &params.q,
@@ -113,13 +115,14 @@ pub struct V1Params {
 pub async fn v1(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
+    hub: web::Data<Hub>,
     params: web::Query<V1Params>,
 ) -> Result<HttpResponse, ApiError> {
     let who = v1_identity(&accounts, &req).await?;
     let viewer = accounts.viewer(&who).await?;
     let (page, n) = paging(params.page, params.n)?;
     let found = search::search(
-        &accounts.pool,
+        &hub,
         &viewer,
         &search::Query {
             text: &params.q,

@@ -56,7 +56,7 @@ pub async fn sign_in(
             "sign in with the account's password",
         ));
     };
-    let session = sessions::create(&accounts.pool, &user).await?;
+    let session = sessions::create(&accounts.db, &user).await?;
     Ok(HttpResponse::Created()
         .cookie(cookie(
             &accounts,
@@ -75,7 +75,7 @@ pub async fn current(
         .cookie(COOKIE)
         .map(|c| c.value().to_owned())
         .ok_or_else(ApiError::unauthorized)?;
-    let (user, csrf) = sessions::get(&accounts.pool, &secret)
+    let (user, csrf) = sessions::get(&accounts.db, &secret)
         .await?
         .ok_or_else(ApiError::unauthorized)?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "user": user, "csrf_token": csrf })))
@@ -88,7 +88,7 @@ pub async fn sign_out(
     // Checks the cookie and, for this state change, the CSRF token.
     super::user(&accounts, &req).await?;
     if let Some(c) = req.cookie(COOKIE) {
-        sessions::delete(&accounts.pool, c.value()).await?;
+        sessions::delete(&accounts.db, c.value()).await?;
     }
     Ok(HttpResponse::NoContent()
         .cookie(cookie(&accounts, String::new(), Duration::ZERO))

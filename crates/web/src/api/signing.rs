@@ -18,7 +18,7 @@ async fn namespace(
     me: Option<&User>,
 ) -> Result<String, ApiError> {
     match (req.match_info().get("org"), me) {
-        (Some(org), _) => Ok(orgs::get(&accounts.pool, org).await?.name),
+        (Some(org), _) => Ok(orgs::get(&accounts.db, org).await?.name),
         (None, Some(me)) => Ok(me.name.clone()),
         (None, None) => Ok(user(accounts, req).await?.0.name),
     }
@@ -28,7 +28,7 @@ async fn namespace(
 async fn managed(accounts: &Accounts, req: &HttpRequest) -> Result<(String, User), ApiError> {
     let (me, _) = user(accounts, req).await?;
     let namespace = namespace(accounts, req, Some(&me)).await?;
-    if !signing::can_manage(&accounts.pool, &me, &namespace).await? {
+    if !signing::can_manage(&accounts.db, &me, &namespace).await? {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -43,7 +43,7 @@ pub async fn list_keys(
     accounts: web::Data<Accounts>,
 ) -> Result<HttpResponse, ApiError> {
     let namespace = namespace(&accounts, &req, None).await?;
-    Ok(HttpResponse::Ok().json(signing::list(&accounts.pool, &namespace).await?))
+    Ok(HttpResponse::Ok().json(signing::list(&accounts.db, &namespace).await?))
 }
 
 #[derive(Deserialize)]
@@ -59,7 +59,7 @@ pub async fn add_key(
 ) -> Result<HttpResponse, ApiError> {
     let (namespace, me) = managed(&accounts, &req).await?;
     let key = signing::add(
-        &accounts.pool,
+        &accounts.db,
         &accounts.signed_only,
         &me,
         &namespace,
@@ -80,7 +80,7 @@ pub async fn remove_key(
         .get("id")
         .and_then(|id| id.parse().ok())
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such key"))?;
-    signing::remove(&accounts.pool, &accounts.signed_only, &me, &namespace, id).await?;
+    signing::remove(&accounts.db, &accounts.signed_only, &me, &namespace, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -103,8 +103,8 @@ async fn policy_scope(
 }
 
 async fn policy_of(accounts: &Accounts, scope: &str) -> Result<HttpResponse, ApiError> {
-    let own = signing::is_set(&accounts.pool, scope).await?;
-    let effective = signing::signed_only(&accounts.pool, &accounts.signed_only, scope).await?;
+    let own = signing::is_set(&accounts.db, scope).await?;
+    let effective = signing::signed_only(&accounts.db, &accounts.signed_only, scope).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "scope": scope,
         "signed_only": own,
@@ -128,7 +128,7 @@ pub async fn set_policy(
 ) -> Result<HttpResponse, ApiError> {
     let (scope, actor) = policy_scope(&accounts, &req).await?;
     signing::set_signed_only(
-        &accounts.pool,
+        &accounts.db,
         &accounts.signed_only,
         &actor,
         &scope,

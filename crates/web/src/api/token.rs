@@ -40,7 +40,7 @@ async fn refresh_token(
         .take(40)
         .collect();
     let created = berth_accounts::tokens::create_refresh(
-        &accounts.pool,
+        &accounts.db,
         user,
         &format!("login from {client}"),
         berth_accounts::now() + REFRESH_TTL,
@@ -68,8 +68,7 @@ async fn audit_login(accounts: &Accounts, identity: &Identity, req: &HttpRequest
         .peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
-    if let Err(e) = berth_accounts::audit::record(&accounts.pool, name, "login", name, &peer).await
-    {
+    if let Err(e) = berth_accounts::audit::record(&accounts.db, name, "login", name, &peer).await {
         tracing::warn!(error = %e, "audit log");
     }
 }
@@ -141,7 +140,7 @@ pub async fn post(
             let Some(secret) = &form.refresh_token else {
                 return Err(ApiError::bad_request("refresh_token is required"));
             };
-            let owner = berth_accounts::tokens::owner(&accounts.pool, secret)
+            let owner = berth_accounts::tokens::owner(&accounts.db, secret)
                 .await?
                 .ok_or_else(ApiError::unauthorized)?;
             accounts.login(&owner, secret, peer).await?

@@ -29,7 +29,7 @@ pub async fn sign_up(
         ));
     }
     let created = users::create(
-        &accounts.pool,
+        &accounts.db,
         NewUser {
             name: &body.username,
             email: &body.email,
@@ -108,7 +108,8 @@ pub async fn reset_password(
             "only administrators may reset passwords",
         ));
     }
-    users::reset_password(&accounts.pool, &me.name, &name, &body.new_password).await?;
+    berth_accounts::credentials::reset_password(&accounts.db, &me.name, &name, &body.new_password)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -118,7 +119,7 @@ pub async fn end_sessions(
     accounts: web::Data<Accounts>,
 ) -> Result<HttpResponse, ApiError> {
     let (me, _) = user(&accounts, &req).await?;
-    berth_accounts::sessions::sign_out_everywhere(&accounts.pool, &me).await?;
+    berth_accounts::sessions::sign_out_everywhere(&accounts.db, &me).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -127,7 +128,7 @@ pub async fn list_tokens(
     accounts: web::Data<Accounts>,
 ) -> Result<HttpResponse, ApiError> {
     let (me, _) = user(&accounts, &req).await?;
-    Ok(HttpResponse::Ok().json(tokens::list(&accounts.pool, &me).await?))
+    Ok(HttpResponse::Ok().json(tokens::list(&accounts.db, &me).await?))
 }
 
 #[derive(Deserialize)]
@@ -155,7 +156,7 @@ pub async fn create_token(
         ));
     }
     let scope = body.scope;
-    let created = tokens::create(&accounts.pool, &me, &body.name, scope, body.expires_at).await?;
+    let created = tokens::create(&accounts.db, &me, &body.name, scope, body.expires_at).await?;
     Ok(HttpResponse::Created().json(created))
 }
 
@@ -169,7 +170,7 @@ pub async fn revoke_token(
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::bad_request("a token id is a number"))?;
-    tokens::revoke(&accounts.pool, &me, id).await?;
+    tokens::revoke(&accounts.db, &me, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -200,6 +201,6 @@ pub async fn set_active(
             "administrators cannot deactivate themselves",
         ));
     }
-    users::set_active(&accounts.pool, &me.name, &name, body.active).await?;
+    berth_accounts::credentials::set_active(&accounts.db, &me.name, &name, body.active).await?;
     Ok(HttpResponse::NoContent().finish())
 }

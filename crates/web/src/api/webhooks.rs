@@ -5,8 +5,8 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use berth_accounts::webhooks::{self, deliveries, Owner};
 use berth_accounts::{orgs, Accounts};
+use berth_webhooks::{self as webhooks, deliveries, Owner, Webhooks};
 use serde::Deserialize;
 
 use super::{user, ApiError};
@@ -15,8 +15,8 @@ use super::{user, ApiError};
 async fn managed(accounts: &Accounts, req: &HttpRequest) -> Result<(Owner, String), ApiError> {
     if let Some(org) = req.match_info().get("org") {
         let (me, _) = user(accounts, req).await?;
-        let org = orgs::get(&accounts.pool, org).await?;
-        if !orgs::can_manage(&accounts.pool, &org, &me).await? {
+        let org = orgs::get(&accounts.db, org).await?;
+        if !orgs::can_manage(&accounts.db, &org, &me).await? {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
@@ -40,27 +40,22 @@ fn id_param(req: &HttpRequest) -> Result<i64, ApiError> {
 pub async fn list(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
+    hooks: web::Data<Webhooks>,
 ) -> Result<HttpResponse, ApiError> {
     let (owner, _) = managed(&accounts, &req).await?;
-    Ok(HttpResponse::Ok().json(webhooks::list(&accounts.pool, &owner).await?))
+    Ok(HttpResponse::Ok().json(webhooks::list(&hooks, &owner).await?))
 }
 
 pub async fn create(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
+    hooks: web::Data<Webhooks>,
     body: web::Json<webhooks::Input>,
 ) -> Result<HttpResponse, ApiError> {
     let (owner, actor) = managed(&accounts, &req).await?;
-    let hook = webhooks::create(
-        &accounts.pool,
-        &accounts.webhooks,
-        &actor,
-        &owner,
-        body.into_inner(),
-    )
-    .await?;
+    let hook = webhooks::create(&hooks, &hooks.config, &actor, &owner, body.into_inner()).await?;
     if hook.events.contains(&webhooks::Kind::Pull) {
-        accounts.pulls_watched();
+        hooks.pulls_watched();
     }
     Ok(HttpResponse::Created().json(hook))
 }
@@ -68,30 +63,25 @@ pub async fn create(
 pub async fn get(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
+    hooks: web::Data<Webhooks>,
 ) -> Result<HttpResponse, ApiError> {
     let (owner, _) = managed(&accounts, &req).await?;
     let id = id_param(&req)?;
-    Ok(HttpResponse::Ok().json(webhooks::get(&accounts.pool, &owner, id).await?))
+    Ok(HttpResponse::Ok().json(webhooks::get(&hooks, &owner, id).await?))
 }
 
 pub async fn update(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
+    hooks: web::Data<Webhooks>,
     body: web::Json<webhooks::Patch>,
 ) -> Result<HttpResponse, ApiError> {
     let (owner, actor) = managed(&accounts, &req).await?;
     let id = id_param(&req)?;
-    let hook = webhooks::update(
-        &accounts.pool,
-        &accounts.webhooks,
-        &actor,
-        &owner,
-        id,
-        body.into_inner(),
-    )
-    .await?;
+    let hook =
+        webhooks::update(&hooks, &hooks.config, &actor, &owner, id, body.into_inner()).await?;
     if hook.events.contains(&webhooks::Kind::Pull) {
-        accounts.pulls_watched();
+        hooks.pulls_watched();
     }
     Ok(HttpResponse::Ok().json(hook))
 }
@@ -99,10 +89,11 @@ pub async fn update(
 pub async fn delete(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
+    hooks: web::Data<Webhooks>,
 ) -> Result<HttpResponse, ApiError> {
     let (owner, actor) = managed(&accounts, &req).await?;
     let id = id_param(&req)?;
-    webhooks::delete(&accounts.pool, &actor, &owner, id).await?;
+    webhooks::delete(&hooks, &actor, &owner, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -116,37 +107,38 @@ pub struct DeliveriesQuery {
 pub async fn list_deliveries(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
+    hooks: web::Data<Webhooks>,
 ) -> Result<HttpResponse, ApiError> {
     let query = web::Query::<DeliveriesQuery>::from_query(req.query_string())
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let (owner, _) = managed(&accounts, &req).await?;
-    let hook = webhooks::get(&accounts.pool, &owner, id_param(&req)?).await?;
+    let hook = webhooks::get(&hooks, &owner, id_param(&req)?).await?;
     let limit = query.limit.unwrap_or(50).clamp(1, 200);
-    Ok(HttpResponse::Ok().json(deliveries::list(&accounts.pool, hook.id, limit).await?))
+    Ok(HttpResponse::Ok().json(deliveries::list(&hooks, hook.id, limit).await?))
 }
 
 /// Sends a delivery's payload again, as a new delivery.
 pub async fn redeliver(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
+    hooks: web::Data<Webhooks>,
 ) -> Result<HttpResponse, ApiError> {
     let (owner, _) = managed(&accounts, &req).await?;
-    let hook = webhooks::get(&accounts.pool, &owner, id_param(&req)?).await?;
+    let hook = webhooks::get(&hooks, &owner, id_param(&req)?).await?;
     let delivery = req.match_info().get("delivery").unwrap_or_default();
-    let new = deliveries::redeliver(&accounts.pool, &accounts.webhooks, hook.id, delivery).await?;
-    accounts.webhook_wake.notify_one();
+    let new = deliveries::redeliver(&hooks, &hooks.config, hook.id, delivery).await?;
+    hooks.wake();
     Ok(HttpResponse::Accepted().json(new))
 }
 
 /// A receiver reports how it handled a delivery: `{state, description, context, target_url}`.
 /// The delivery's secret callback address is the only credential.
 pub async fn callback(
-    accounts: web::Data<Accounts>,
+    hooks: web::Data<Webhooks>,
     path: web::Path<(String, String)>,
     body: web::Json<deliveries::CallbackInput>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, token) = path.into_inner();
-    let recorded =
-        deliveries::record_callback(&accounts.pool, &id, &token, body.into_inner()).await?;
+    let recorded = deliveries::record_callback(&hooks, &id, &token, body.into_inner()).await?;
     Ok(HttpResponse::Ok().json(recorded))
 }

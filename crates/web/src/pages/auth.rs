@@ -66,9 +66,9 @@ async fn signed_in(
     to: &str,
 ) -> Result<HttpResponse, PageError> {
     if let Some(old) = viewer.session_secret() {
-        sessions::delete(&accounts.pool, old).await?;
+        sessions::delete(&accounts.db, old).await?;
     }
-    let session = sessions::create(&accounts.pool, user).await?;
+    let session = sessions::create(&accounts.db, user).await?;
     let mut resp = see_other(to);
     resp.add_cookie(&session_cookie(
         accounts,
@@ -191,7 +191,7 @@ pub async fn signup(
         return refused("The two passwords do not match.".into());
     }
     let created = users::create(
-        &accounts.pool,
+        &accounts.db,
         NewUser {
             name: username,
             email,
@@ -221,7 +221,7 @@ pub async fn logout(
 ) -> Result<HttpResponse, PageError> {
     viewer.check_csrf(&form.csrf)?;
     if let Some(secret) = viewer.session_secret() {
-        sessions::delete(&accounts.pool, secret).await?;
+        sessions::delete(&accounts.db, secret).await?;
     }
     let mut resp = see_other("/");
     resp.add_cookie(&session_cookie(&accounts, String::new(), Duration::ZERO))

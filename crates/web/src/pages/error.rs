@@ -1,10 +1,11 @@
-//! Page errors: each a page in the site's style with the right status, mapped from the
-//! accounts crate's error in this one place.
+//! Page errors: each a page in the site's style, with the status [`Failure`] gives.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 use berth_accounts::Error as AccountsError;
+
+use crate::error::Failure;
 
 use super::{Chrome, Viewer};
 
@@ -111,31 +112,42 @@ impl std::fmt::Display for PageError {
     }
 }
 
+impl From<Failure> for PageError {
+    /// Pages speak to people: the status of the table, in their words.
+    fn from(f: Failure) -> Self {
+        match f.status {
+            // A page has no login dialog to offer: a wrong password is refused, not challenged.
+            StatusCode::UNAUTHORIZED => PageError::forbidden(f.message),
+            StatusCode::TOO_MANY_REQUESTS => {
+                let secs = f.retry_after.unwrap_or(1);
+                PageError {
+                    retry_after: f.retry_after,
+                    ..PageError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        format!(
+                            "Too many failed attempts. Try again in {} seconds.",
+                            secs.max(1)
+                        ),
+                    )
+                }
+            }
+            StatusCode::NOT_FOUND => PageError::not_found(),
+            StatusCode::FORBIDDEN => PageError::forbidden("You do not have permission to do that."),
+            StatusCode::INTERNAL_SERVER_ERROR => PageError::internal(),
+            status => PageError::new(status, f.message),
+        }
+    }
+}
+
 impl From<AccountsError> for PageError {
     fn from(e: AccountsError) -> Self {
-        match e {
-            AccountsError::Invalid(m) => PageError::bad_request(m),
-            AccountsError::BadCredentials => PageError::forbidden(e.to_string()),
-            AccountsError::Throttled { retry_after } => PageError {
-                retry_after: Some(retry_after),
-                ..PageError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    format!(
-                        "Too many failed attempts. Try again in {} seconds.",
-                        retry_after.max(1)
-                    ),
-                )
-            },
-            AccountsError::Conflict(_) => PageError::new(StatusCode::CONFLICT, e.to_string()),
-            AccountsError::NotFound(_) => PageError::not_found(),
-            AccountsError::Forbidden => {
-                PageError::forbidden("You do not have permission to do that.")
-            }
-            AccountsError::Database(_) | AccountsError::Internal(_) => {
-                tracing::error!(error = %e, "page request failed");
-                PageError::internal()
-            }
-        }
+        Failure::from(e).into()
+    }
+}
+
+impl From<berth_registry::Error> for PageError {
+    fn from(e: berth_registry::Error) -> Self {
+        Failure::from(e).into()
     }
 }
 
@@ -144,9 +156,10 @@ impl From<AccountsError> for PageError {
 pub fn inline(e: AccountsError) -> Result<String, PageError> {
     match e {
         AccountsError::Invalid(m) => Ok(capitalize(&m)),
-        AccountsError::Conflict(_) | AccountsError::NotFound(_) | AccountsError::BadCredentials => {
-            Ok(capitalize(&e.to_string()))
-        }
+        AccountsError::Conflict(_)
+        | AccountsError::InUse(_)
+        | AccountsError::NotFound(_)
+        | AccountsError::BadCredentials => Ok(capitalize(&e.to_string())),
         AccountsError::Throttled { .. } => Ok(PageError::from(e).message),
         other => Err(PageError::from(other)),
     }

@@ -22,7 +22,7 @@ pub async fn put_flash<T: Serialize>(
         tracing::error!(error = %e, "writing a flash");
         PageError::internal()
     })?;
-    Ok(flash::put(&accounts.pool, session, kind, &body).await?)
+    Ok(flash::put(&accounts.db, session, kind, &body).await?)
 }
 
 /// What `put_flash` kept for the viewer's session, once; `None` when it was shown already,
@@ -36,7 +36,7 @@ pub async fn take_flash<T: DeserializeOwned>(
     let Some(session) = viewer.session_secret() else {
         return Ok(None);
     };
-    let Some(body) = flash::take(&accounts.pool, session, kind, id).await? else {
+    let Some(body) = flash::take(&accounts.db, session, kind, id).await? else {
         return Ok(None);
     };
     serde_json::from_str(&body).map(Some).map_err(|e| {

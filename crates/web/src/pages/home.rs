@@ -5,8 +5,9 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use berth_accounts::search::{self, Sort};
 use berth_accounts::Accounts;
+use berth_hub::search::{self, Sort};
+use berth_hub::Hub;
 
 use super::filters;
 use super::search::Card;
@@ -29,6 +30,7 @@ pub async fn page(
     viewer: Viewer,
     site: web::Data<Site>,
     accounts: web::Data<Accounts>,
+    hub: web::Data<Hub>,
 ) -> Result<HttpResponse, PageError> {
     let visible = accounts.viewer(&viewer.identity()).await?;
     let list = |sort| search::Query {
@@ -36,8 +38,8 @@ pub async fn page(
         limit: SHOWN,
         ..search::Query::default()
     };
-    let popular = search::search(&accounts.pool, &visible, &list(Sort::Stars)).await?;
-    let recent = search::search(&accounts.pool, &visible, &list(Sort::Pushed)).await?;
+    let popular = search::search(&hub, &visible, &list(Sort::Stars)).await?;
+    let recent = search::search(&hub, &visible, &list(Sort::Pushed)).await?;
     let page = Home {
         chrome: viewer.chrome.clone(),
         host: &site.registry_host,

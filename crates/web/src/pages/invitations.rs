@@ -61,7 +61,7 @@ pub async fn accept(
 ) -> Result<HttpResponse, PageError> {
     viewer.check_csrf(&form.csrf)?;
     let user = viewer.require_user()?;
-    let invitation = invitations::accept(&accounts.pool, user, form.id)
+    let invitation = invitations::accept(&accounts.db, user, form.id)
         .await
         .map_err(gone)?;
     Ok(see_other(&format!("/o/{}", invitation.org)))
@@ -74,7 +74,7 @@ pub async fn decline(
 ) -> Result<HttpResponse, PageError> {
     viewer.check_csrf(&form.csrf)?;
     let user = viewer.require_user()?;
-    invitations::decline(&accounts.pool, user, form.id)
+    invitations::decline(&accounts.db, user, form.id)
         .await
         .map_err(gone)?;
     Ok(see_other("/settings?done=declined#invitations"))

@@ -13,6 +13,7 @@ mod home;
 mod invitations;
 mod org_settings;
 mod orgs;
+mod repo_head;
 mod repo_settings;
 mod repository;
 mod search;

@@ -10,7 +10,8 @@ use berth_accounts::orgs::{self, invitations, Added, Member, Org, Team};
 use berth_accounts::robots::{self, RobotInfo};
 use berth_accounts::users::User;
 use berth_accounts::{Accounts, Error as AccountsError, Result as AccountsResult};
-use berth_registry::Registry;
+use berth_hub::Hub;
+use berth_webhooks::Webhooks;
 use serde::{Deserialize, Serialize};
 
 use super::error::inline;
@@ -84,7 +85,7 @@ struct SettingsPage {
 }
 
 async fn load_org(accounts: &Accounts, name: &str) -> Result<Org, PageError> {
-    orgs::by_name(&accounts.pool, name)
+    orgs::by_name(&accounts.db, name)
         .await?
         .ok_or_else(PageError::not_found)
 }
@@ -101,6 +102,7 @@ struct Outcome {
 async fn settings_page(
     viewer: &Viewer,
     accounts: &Accounts,
+    hooks: &Webhooks,
     org: &Org,
     user: &User,
     status: StatusCode,
@@ -111,26 +113,26 @@ async fn settings_page(
         error,
         kept,
     } = outcome;
-    if !orgs::can_manage(&accounts.pool, org, user).await? {
+    if !orgs::can_manage(&accounts.db, org, user).await? {
         return Err(PageError::forbidden(
             "Only the organization's owners can manage it.",
         ));
     }
     let (error_in, error) = error.unwrap_or(("", String::new()));
     let settings_url = format!("/o/{}/settings", org.name);
-    let owner = berth_accounts::webhooks::Owner::Org(org.name.clone());
+    let owner = berth_webhooks::Owner::Org(org.name.clone());
     let page = SettingsPage {
-        hooks: webhooks::section(accounts, &owner, &settings_url).await?,
+        hooks: webhooks::section(hooks, &owner, &settings_url).await?,
         chrome: viewer.chrome.clone(),
         name: org.name.clone(),
-        members: orgs::members(&accounts.pool, org).await?,
-        invitations: invitations::of_org(&accounts.pool, org, user)
+        members: orgs::members(&accounts.db, org).await?,
+        invitations: invitations::of_org(&accounts.db, org, user)
             .await?
             .iter()
             .map(InvitationRow::from)
             .collect(),
-        teams: orgs::teams(&accounts.pool, org).await?,
-        robots: robots::list(&accounts.pool, org, user)
+        teams: orgs::teams(&accounts.db, org).await?,
+        robots: robots::list(&accounts.db, org, user)
             .await?
             .iter()
             .map(RobotRow::from)
@@ -151,6 +153,7 @@ pub struct DoneQuery {
 pub async fn page(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
+    hooks: web::Data<Webhooks>,
     path: web::Path<String>,
     query: web::Query<DoneQuery>,
 ) -> Result<HttpResponse, PageError> {
@@ -172,6 +175,7 @@ pub async fn page(
     settings_page(
         &viewer,
         &accounts,
+        &hooks,
         &org,
         &user,
         StatusCode::OK,
@@ -201,19 +205,24 @@ async fn start<'a>(
 async fn finish(
     viewer: &Viewer,
     accounts: &Accounts,
+    hooks: &Webhooks,
     org: &Org,
     user: &User,
     section: &'static str,
     result: AccountsResult<()>,
     kept: Kept,
 ) -> Result<HttpResponse, PageError> {
-    finish_as(viewer, accounts, org, user, section, section, result, kept).await
+    finish_as(
+        viewer, accounts, hooks, org, user, section, section, result, kept,
+    )
+    .await
 }
 
 /// An addition: done, or an invitation sent (said so by the notice).
 async fn finish_added(
     viewer: &Viewer,
     accounts: &Accounts,
+    hooks: &Webhooks,
     org: &Org,
     user: &User,
     section: &'static str,
@@ -225,7 +234,10 @@ async fn finish_added(
         _ => section,
     };
     let result = result.map(drop);
-    finish_as(viewer, accounts, org, user, section, done, result, kept).await
+    finish_as(
+        viewer, accounts, hooks, org, user, section, done, result, kept,
+    )
+    .await
 }
 
 /// [`finish`], with `done` naming the notice shown after a success.
@@ -233,6 +245,7 @@ async fn finish_added(
 async fn finish_as(
     viewer: &Viewer,
     accounts: &Accounts,
+    hooks: &Webhooks,
     org: &Org,
     user: &User,
     section: &'static str,
@@ -253,6 +266,7 @@ async fn finish_as(
             settings_page(
                 viewer,
                 accounts,
+                hooks,
                 org,
                 user,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -279,19 +293,23 @@ pub struct MemberForm {
 pub async fn set_member(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
+    hooks: web::Data<Webhooks>,
     path: web::Path<String>,
     form: web::Form<MemberForm>,
 ) -> Result<HttpResponse, PageError> {
     let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
     let result = match Role::parse(&form.role) {
-        Ok(role) => orgs::set_member(&accounts.pool, &org, user, form.username.trim(), role).await,
+        Ok(role) => orgs::set_member(&accounts.db, &org, user, form.username.trim(), role).await,
         Err(e) => Err(e),
     };
     let kept = Kept {
         member: form.username.clone(),
         ..Kept::default()
     };
-    finish_added(&viewer, &accounts, &org, user, "members", result, kept).await
+    finish_added(
+        &viewer, &accounts, &hooks, &org, user, "members", result, kept,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -304,14 +322,16 @@ pub struct InvitationForm {
 pub async fn cancel_invitation(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
+    hooks: web::Data<Webhooks>,
     path: web::Path<String>,
     form: web::Form<InvitationForm>,
 ) -> Result<HttpResponse, PageError> {
     let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
-    let result = invitations::cancel(&accounts.pool, &org, user, form.id).await;
+    let result = invitations::cancel(&accounts.db, &org, user, form.id).await;
     finish_as(
         &viewer,
         &accounts,
+        &hooks,
         &org,
         user,
         "members",
@@ -325,14 +345,16 @@ pub async fn cancel_invitation(
 pub async fn remove_member(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
+    hooks: web::Data<Webhooks>,
     path: web::Path<String>,
     form: web::Form<MemberForm>,
 ) -> Result<HttpResponse, PageError> {
     let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
-    let result = orgs::remove_member(&accounts.pool, &org, user, form.username.trim()).await;
+    let result = orgs::remove_member(&accounts.db, &org, user, form.username.trim()).await;
     finish(
         &viewer,
         &accounts,
+        &hooks,
         &org,
         user,
         "members",
@@ -358,32 +380,38 @@ pub struct TeamForm {
 pub async fn create_team(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
+    hooks: web::Data<Webhooks>,
     path: web::Path<String>,
     form: web::Form<TeamForm>,
 ) -> Result<HttpResponse, PageError> {
     let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
-    let result = orgs::create_team(&accounts.pool, &org, user, form.team.trim())
+    let result = orgs::create_team(&accounts.db, &org, user, form.team.trim())
         .await
         .map(drop);
     let kept = Kept {
         team: form.team.clone(),
         ..Kept::default()
     };
-    finish(&viewer, &accounts, &org, user, "teams", result, kept).await
+    finish(
+        &viewer, &accounts, &hooks, &org, user, "teams", result, kept,
+    )
+    .await
 }
 
 pub async fn add_team_member(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
+    hooks: web::Data<Webhooks>,
     path: web::Path<String>,
     form: web::Form<TeamForm>,
 ) -> Result<HttpResponse, PageError> {
     let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
     let result =
-        orgs::add_team_member(&accounts.pool, &org, user, &form.team, form.username.trim()).await;
+        orgs::add_team_member(&accounts.db, &org, user, &form.team, form.username.trim()).await;
     finish_added(
         &viewer,
         &accounts,
+        &hooks,
         &org,
         user,
         "teams",
@@ -396,16 +424,17 @@ pub async fn add_team_member(
 pub async fn remove_team_member(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
+    hooks: web::Data<Webhooks>,
     path: web::Path<String>,
     form: web::Form<TeamForm>,
 ) -> Result<HttpResponse, PageError> {
     let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
     let result =
-        orgs::remove_team_member(&accounts.pool, &org, user, &form.team, form.username.trim())
-            .await;
+        orgs::remove_team_member(&accounts.db, &org, user, &form.team, form.username.trim()).await;
     finish(
         &viewer,
         &accounts,
+        &hooks,
         &org,
         user,
         "teams",
@@ -427,6 +456,7 @@ fn inside<'a>(org: &Org, repository: &'a str) -> &'a str {
 pub async fn set_grant(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
+    hooks: web::Data<Webhooks>,
     path: web::Path<String>,
     form: web::Form<TeamForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -434,13 +464,14 @@ pub async fn set_grant(
     let result = match Permission::parse_grant(&form.permission) {
         Ok(p) => {
             let repository = inside(&org, &form.repository);
-            orgs::set_team_permission(&accounts.pool, &org, user, &form.team, repository, p).await
+            orgs::set_team_permission(&accounts.db, &org, user, &form.team, repository, p).await
         }
         Err(e) => Err(e),
     };
     finish(
         &viewer,
         &accounts,
+        &hooks,
         &org,
         user,
         "teams",
@@ -453,16 +484,18 @@ pub async fn set_grant(
 pub async fn remove_grant(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
+    hooks: web::Data<Webhooks>,
     path: web::Path<String>,
     form: web::Form<TeamForm>,
 ) -> Result<HttpResponse, PageError> {
     let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
     let repository = inside(&org, &form.repository);
     let result =
-        orgs::remove_team_permission(&accounts.pool, &org, user, &form.team, repository).await;
+        orgs::remove_team_permission(&accounts.db, &org, user, &form.team, repository).await;
     finish(
         &viewer,
         &accounts,
+        &hooks,
         &org,
         user,
         "teams",
@@ -527,12 +560,13 @@ const ROBOT_FLASH: &str = "robot";
 pub async fn create_robot(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
+    hooks: web::Data<Webhooks>,
     path: web::Path<String>,
     form: web::Form<RobotForm>,
 ) -> Result<HttpResponse, PageError> {
     let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
     let created = match parse_grants(&org, &form.grants) {
-        Ok(grants) => robots::create(&accounts.pool, &org, user, form.name.trim(), &grants).await,
+        Ok(grants) => robots::create(&accounts.db, &org, user, form.name.trim(), &grants).await,
         Err(e) => Err(e),
     };
     let robot = match created {
@@ -543,7 +577,17 @@ pub async fn create_robot(
                 robot_grants: form.grants.clone(),
                 ..Kept::default()
             };
-            return finish(&viewer, &accounts, &org, user, "robots", Err(e), kept).await;
+            return finish(
+                &viewer,
+                &accounts,
+                &hooks,
+                &org,
+                user,
+                "robots",
+                Err(e),
+                kept,
+            )
+            .await;
         }
     };
     let shown = ShownRobot {
@@ -583,14 +627,16 @@ pub async fn robot_created(
 pub async fn revoke_robot(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
+    hooks: web::Data<Webhooks>,
     path: web::Path<String>,
     form: web::Form<RobotForm>,
 ) -> Result<HttpResponse, PageError> {
     let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
-    let result = robots::revoke(&accounts.pool, &org, user, form.name.trim()).await;
+    let result = robots::revoke(&accounts.db, &org, user, form.name.trim()).await;
     finish(
         &viewer,
         &accounts,
+        &hooks,
         &org,
         user,
         "robots",
@@ -608,18 +654,17 @@ pub struct DeleteForm {
     confirm_name: String,
 }
 
-/// Deletes the organization with its repositories. The registry's data goes first (owners
-/// only), so a failure leaves the organization in place rather than content for whoever
-/// takes the name next.
+/// Deletes the organization with its repositories, in one transaction (owners only).
 pub async fn delete_org(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
-    registry: web::Data<Registry>,
+    hooks: web::Data<Webhooks>,
+    hub: web::Data<Hub>,
     path: web::Path<String>,
     form: web::Form<DeleteForm>,
 ) -> Result<HttpResponse, PageError> {
     let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
-    if !orgs::can_manage(&accounts.pool, &org, user).await? {
+    if !orgs::can_manage(&accounts.db, &org, user).await? {
         return Err(PageError::forbidden(
             "Only the organization's owners can delete it.",
         ));
@@ -632,6 +677,7 @@ pub async fn delete_org(
         return finish(
             &viewer,
             &accounts,
+            &hooks,
             &org,
             user,
             "delete",
@@ -640,14 +686,6 @@ pub async fn delete_org(
         )
         .await;
     }
-    registry
-        .meta()
-        .delete_namespace(&org.name)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "deleting an organization's repositories");
-            PageError::internal()
-        })?;
-    orgs::delete(&accounts.pool, &org, user, true).await?;
+    hub.delete_org(&org, user, true).await?;
     Ok(see_other(&format!("/u/{}", user.name)))
 }

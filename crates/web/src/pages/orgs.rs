@@ -6,6 +6,7 @@ use askama::Template;
 use berth_accounts::access::Role;
 use berth_accounts::orgs::{self, Member, Org, Team};
 use berth_accounts::Accounts;
+use berth_hub::Hub;
 use serde::Deserialize;
 
 use super::chrome::initial;
@@ -50,7 +51,7 @@ pub async fn create(
     viewer.check_csrf(&form.csrf)?;
     let user = viewer.require_user()?;
     let name = form.name.trim();
-    match orgs::create(&accounts.pool, user, name).await {
+    match orgs::create(&accounts.db, user, name).await {
         Ok(org) => Ok(see_other(&format!("/o/{}", org.name))),
         Err(e) => {
             let page = NewOrgPage {
@@ -98,18 +99,19 @@ pub struct LeaveForm {
 pub async fn leave(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
+    hub: web::Data<Hub>,
     name: web::Path<String>,
     form: web::Form<LeaveForm>,
 ) -> Result<HttpResponse, PageError> {
-    let org = orgs::by_name(&accounts.pool, &name)
+    let org = orgs::by_name(&accounts.db, &name)
         .await?
         .ok_or_else(PageError::not_found)?;
     viewer.check_csrf(&form.csrf)?;
     let user = viewer.require_user()?;
-    match orgs::remove_member(&accounts.pool, &org, user, &user.name).await {
+    match orgs::remove_member(&accounts.db, &org, user, &user.name).await {
         Ok(()) => Ok(see_other(&format!("/u/{}", user.name))),
         Err(berth_accounts::Error::Conflict(_)) => {
-            org_page(&viewer, &accounts, org, &PageQuery::default(), true).await
+            org_page(&viewer, &accounts, &hub, org, &PageQuery::default(), true).await
         }
         Err(e) => Err(e.into()),
     }
@@ -118,35 +120,37 @@ pub async fn leave(
 pub async fn page(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
+    hub: web::Data<Hub>,
     name: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let org = orgs::by_name(&accounts.pool, &name)
+    let org = orgs::by_name(&accounts.db, &name)
         .await?
         .ok_or_else(PageError::not_found)?;
-    org_page(&viewer, &accounts, org, &query, false).await
+    org_page(&viewer, &accounts, &hub, org, &query, false).await
 }
 
 /// The organization's page; `refused` after its only owner tried to leave.
 async fn org_page(
     viewer: &Viewer,
     accounts: &Accounts,
+    hub: &Hub,
     org: Org,
     query: &PageQuery,
     refused: bool,
 ) -> Result<HttpResponse, PageError> {
     let (insider, member, manager) = match &viewer.user {
         Some(u) => (
-            orgs::can_see_members(&accounts.pool, &org, u).await?,
-            orgs::role(&accounts.pool, &org, u.id).await?.is_some(),
-            orgs::can_manage(&accounts.pool, &org, u).await?,
+            orgs::can_see_members(&accounts.db, &org, u).await?,
+            orgs::role(&accounts.db, &org, u.id).await?.is_some(),
+            orgs::can_manage(&accounts.db, &org, u).await?,
         ),
         None => (false, false, false),
     };
     let (members, teams) = if insider {
         (
-            orgs::members(&accounts.pool, &org).await?,
-            orgs::teams(&accounts.pool, &org).await?,
+            orgs::members(&accounts.db, &org).await?,
+            orgs::teams(&accounts.db, &org).await?,
         )
     } else {
         (Vec::new(), Vec::new())
@@ -179,7 +183,7 @@ async fn org_page(
         StatusCode::OK
     };
     let path = format!("/o/{}", org.name);
-    let (repositories, paging) = repositories(accounts, viewer, &org.name, path, query).await?;
+    let (repositories, paging) = repositories(hub, viewer, &org.name, path, query).await?;
     let page = OrgPage {
         chrome: viewer.chrome.clone(),
         initial: initial(&org.name),

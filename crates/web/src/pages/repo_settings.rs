@@ -9,11 +9,13 @@ use berth_accounts::orgs::{self, Org};
 use berth_accounts::repos::{self, Changes};
 use berth_accounts::users::User;
 use berth_accounts::{signing, Accounts};
-use berth_registry::Registry;
+use berth_hub::Hub;
+use berth_webhooks::Webhooks;
+use serde::Deserialize;
 
 use super::error::inline;
 use super::filters;
-use super::repository::{head, Head, Repo, RepoForm};
+use super::repo_head::{head, Head, Repo};
 use super::webhooks::{self, HooksSection};
 use super::{render, see_other, Chrome, PageError, Viewer};
 use crate::Site;
@@ -61,12 +63,14 @@ pub fn require_admin(repo: &Repo) -> Result<(), PageError> {
 }
 
 async fn org_of(accounts: &Accounts, repo: &Repo) -> Result<Option<Org>, PageError> {
-    Ok(orgs::by_name(&accounts.pool, &repo.settings.namespace).await?)
+    Ok(orgs::by_name(&accounts.db, &repo.settings.namespace).await?)
 }
 
 pub async fn page(
     viewer: &Viewer,
     accounts: &Accounts,
+    hooks: &Webhooks,
+    hub: &Hub,
     site: &Site,
     repo: &Repo,
     error: Option<(&'static str, String)>,
@@ -75,7 +79,7 @@ pub async fn page(
     require_admin(repo)?;
     let org = org_of(accounts, repo).await?;
     let teams = match &org {
-        Some(org) => orgs::teams(&accounts.pool, org)
+        Some(org) => orgs::teams(&accounts.db, org)
             .await?
             .into_iter()
             .map(|t| TeamRow {
@@ -96,14 +100,14 @@ pub async fn page(
     };
     let name = &repo.settings.repository;
     let settings_url = format!("{}/settings", super::repository_url(name));
-    let owner = berth_accounts::webhooks::Owner::Repository(name.clone());
-    let namespace_signed_only = signing::is_set(&accounts.pool, &repo.settings.namespace).await?;
+    let owner = berth_webhooks::Owner::Repository(name.clone());
+    let namespace_signed_only = signing::is_set(&accounts.db, &repo.settings.namespace).await?;
     let view = SettingsPage {
-        signed_only: signing::is_set(&accounts.pool, name).await?,
+        signed_only: signing::is_set(&accounts.db, name).await?,
         namespace_signed_only,
-        hooks: webhooks::section(accounts, &owner, &settings_url).await?,
+        hooks: webhooks::section(hooks, &owner, &settings_url).await?,
         chrome: viewer.chrome.clone(),
-        head: head(accounts, site, viewer, repo, "settings").await?,
+        head: head(accounts, hub, site, viewer, repo, "settings").await?,
         description: repo.settings.description.clone(),
         full_description: repo.settings.full_description.clone(),
         org: org.map(|o| o.name),
@@ -119,23 +123,52 @@ fn short_name(repository: &str) -> &str {
     repository.split_once('/').map_or(repository, |(_, n)| n)
 }
 
+/// The fields of the settings forms (each form sends some of them).
+#[derive(Deserialize, Default)]
+pub struct SettingsForm {
+    pub description: Option<String>,
+    pub full_description: Option<String>,
+    pub visibility: Option<String>,
+    #[serde(default)]
+    pub confirm_name: String,
+    #[serde(default)]
+    pub team: String,
+    #[serde(default)]
+    pub permission: String,
+    /// The signed-only box, present (`on`) when ticked.
+    pub signed_only: Option<String>,
+    #[serde(flatten)]
+    pub hook: webhooks::HookForm,
+}
+
 #[allow(clippy::too_many_arguments)]
 pub async fn post(
     viewer: &Viewer,
     accounts: &Accounts,
     site: &Site,
-    registry: &Registry,
+    hub: &Hub,
+    hooks: &Webhooks,
     repo: &Repo,
     user: &User,
     action: &[&str],
-    form: &RepoForm,
+    form: &SettingsForm,
 ) -> Result<HttpResponse, PageError> {
     require_admin(repo)?;
     let name = repo.settings.repository.as_str();
     let settings_url = format!("{}/settings", super::repository_url(name));
     let failed = |section: &'static str, e: berth_accounts::Error| async move {
         let message = inline(e)?;
-        page(viewer, accounts, site, repo, Some((section, message)), None).await
+        page(
+            viewer,
+            accounts,
+            hooks,
+            hub,
+            site,
+            repo,
+            Some((section, message)),
+            None,
+        )
+        .await
     };
     match action {
         [] => {
@@ -150,7 +183,7 @@ pub async fn post(
                 description: form.description.clone(),
                 full_description: form.full_description.clone(),
             };
-            match repos::update(&accounts.pool, &user.name, name, changes).await {
+            match repos::update(&accounts.db, &user.name, name, changes).await {
                 Ok(()) => Ok(see_other(&format!("{settings_url}?saved=1"))),
                 Err(e) => failed("general", e).await,
             }
@@ -160,19 +193,13 @@ pub async fn post(
                 .await?
                 .ok_or_else(PageError::not_found)?;
             let result = if action.len() == 2 {
-                orgs::remove_team_permission(
-                    &accounts.pool,
-                    &org,
-                    user,
-                    &form.team,
-                    short_name(name),
-                )
-                .await
+                orgs::remove_team_permission(&accounts.db, &org, user, &form.team, short_name(name))
+                    .await
             } else {
                 match Permission::parse_grant(&form.permission) {
                     Ok(p) => {
                         orgs::set_team_permission(
-                            &accounts.pool,
+                            &accounts.db,
                             &org,
                             user,
                             &form.team,
@@ -194,7 +221,7 @@ pub async fn post(
         }
         ["signed-only"] => {
             signing::set_signed_only(
-                &accounts.pool,
+                &accounts.db,
                 &accounts.signed_only,
                 &user.name,
                 name,
@@ -204,10 +231,10 @@ pub async fn post(
             Ok(see_other(&format!("{settings_url}#signing")))
         }
         ["webhooks", rest @ ..] => {
-            let owner = berth_accounts::webhooks::Owner::Repository(name.to_owned());
+            let owner = berth_webhooks::Owner::Repository(name.to_owned());
             webhooks::post(
                 viewer,
-                accounts,
+                hooks,
                 &owner,
                 &user.name,
                 &settings_url,
@@ -223,11 +250,7 @@ pub async fn post(
                 ));
                 return failed("delete", e).await;
             }
-            registry.meta().delete_repository(name).await.map_err(|e| {
-                tracing::error!(error = %e, "deleting a repository from its settings");
-                PageError::internal()
-            })?;
-            accounts.delete_repository(&user.name, name).await?;
+            hub.delete_repository(&user.name, name).await?;
             Ok(see_other(&format!("/u/{}", user.name)))
         }
         _ => Err(PageError::not_found()),

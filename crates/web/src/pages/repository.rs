@@ -9,15 +9,17 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use berth_accounts::access::Permission;
-use berth_accounts::comments::{self, Comment};
-use berth_accounts::repos::RepoSettings;
-use berth_accounts::{stars, Accounts};
+use berth_accounts::Accounts;
+use berth_hub::comments::{self, Comment};
+use berth_hub::{stars, Hub};
 use berth_registry::Registry;
+use berth_webhooks::Webhooks;
 use serde::Deserialize;
 
 use super::error::inline;
 use super::filters;
 use super::forms::PageNumber;
+use super::repo_head::{head, load, Head, Repo};
 use super::settings::login_first;
 use super::{render, repo_settings, see_other, tags, time, webhooks, Chrome, PageError, Viewer};
 use crate::{markdown, Site};
@@ -82,85 +84,6 @@ pub fn parse(tail: &str, post: bool) -> (String, Target) {
     (tail.to_owned(), Target::Overview)
 }
 
-/// The header every tab of a repository shows.
-pub struct Head {
-    pub name: String,
-    pub url: String,
-    pub namespace: String,
-    pub namespace_url: String,
-    pub private: bool,
-    pub description: String,
-    pub stars: i64,
-    pub starred: bool,
-    pub pulls: i64,
-    pub pushed: String,
-    pub pull_command: String,
-    pub signed_in: bool,
-    pub admin: bool,
-    pub comments: i64,
-    /// Which tab is open: `overview`, `tags` or `settings`.
-    pub tab: &'static str,
-}
-
-/// A repository the viewer may read, with what the pages need about it.
-pub struct Repo {
-    pub settings: RepoSettings,
-    pub permission: Permission,
-}
-
-/// Loads a repository the viewer may read; anything else is the site's 404.
-pub async fn load(accounts: &Accounts, viewer: &Viewer, name: &str) -> Result<Repo, PageError> {
-    let (settings, permission) = accounts
-        .readable(&viewer.identity(), name)
-        .await?
-        .ok_or_else(PageError::not_found)?;
-    Ok(Repo {
-        settings,
-        permission,
-    })
-}
-
-pub async fn head(
-    accounts: &Accounts,
-    site: &Site,
-    viewer: &Viewer,
-    repo: &Repo,
-    tab: &'static str,
-) -> Result<Head, PageError> {
-    let s = &repo.settings;
-    let starred = match &viewer.user {
-        Some(u) => stars::is_starred(&accounts.pool, u, &s.repository).await?,
-        None => false,
-    };
-    let namespace_url = if berth_accounts::orgs::by_name(&accounts.pool, &s.namespace)
-        .await?
-        .is_some()
-    {
-        format!("/o/{}", s.namespace)
-    } else {
-        format!("/u/{}", s.namespace)
-    };
-    Ok(Head {
-        name: s.repository.clone(),
-        url: super::repository_url(&s.repository),
-        namespace: s.namespace.clone(),
-        namespace_url,
-        private: s.private,
-        description: s.description.clone(),
-        stars: s.star_count,
-        starred,
-        pulls: s.pull_count,
-        pushed: s
-            .last_pushed_at
-            .map_or_else(|| "never".to_owned(), time::date_time),
-        pull_command: format!("docker pull {}/{}", site.registry_host(), s.repository),
-        signed_in: viewer.user.is_some(),
-        admin: repo.permission >= Permission::Admin,
-        comments: s.comment_count,
-        tab,
-    })
-}
-
 pub struct CommentView {
     pub id: i64,
     pub author: String,
@@ -198,6 +121,8 @@ pub struct RepoQuery {
 pub async fn get(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
+    hooks: web::Data<Webhooks>,
+    hub: web::Data<Hub>,
     site: web::Data<Site>,
     registry: web::Data<Registry>,
     tail: web::Path<String>,
@@ -207,19 +132,21 @@ pub async fn get(
     let repo = load(&accounts, &viewer, &name).await?;
     let page = query.page.map_or(1, |p| p.0).clamp(1, 10_000);
     match target {
-        Target::Overview => overview(&viewer, &accounts, &site, &repo, page, None, "").await,
-        Target::Tags => tags::list(&viewer, &accounts, &site, &registry, &repo, page).await,
-        Target::Tag(tag) => tags::detail(&viewer, &accounts, &site, &registry, &repo, &tag).await,
+        Target::Overview => overview(&viewer, &accounts, &hub, &site, &repo, page, None, "").await,
+        Target::Tags => tags::list(&viewer, &accounts, &hub, &site, &registry, &repo, page).await,
+        Target::Tag(tag) => {
+            tags::detail(&viewer, &accounts, &hub, &site, &registry, &repo, &tag).await
+        }
         Target::Settings => {
             let notice = query.saved.is_some().then_some("Settings saved.");
-            repo_settings::page(&viewer, &accounts, &site, &repo, None, notice).await
+            repo_settings::page(&viewer, &accounts, &hooks, &hub, &site, &repo, None, notice).await
         }
         Target::Webhook(which) => {
             repo_settings::require_admin(&repo)?;
-            let owner = berth_accounts::webhooks::Owner::Repository(name.clone());
+            let owner = berth_webhooks::Owner::Repository(name.clone());
             let settings_url = format!("{}/settings", super::repository_url(&name));
             let saved = query.saved.is_some();
-            webhooks::show(&viewer, &accounts, &owner, &settings_url, &which, saved).await
+            webhooks::show(&viewer, &hooks, &owner, &settings_url, &which, saved).await
         }
         Target::Action(_) => Err(PageError::not_found()),
     }
@@ -228,15 +155,16 @@ pub async fn get(
 async fn overview(
     viewer: &Viewer,
     accounts: &Accounts,
+    hub: &Hub,
     site: &Site,
     repo: &Repo,
     page: i64,
     error: Option<String>,
     draft: &str,
 ) -> Result<HttpResponse, PageError> {
-    let head = head(accounts, site, viewer, repo, "overview").await?;
+    let head = head(accounts, hub, site, viewer, repo, "overview").await?;
     let (total, list) = comments::list(
-        &accounts.pool,
+        hub,
         &repo.settings.repository,
         (page - 1) * COMMENTS_PER_PAGE,
         COMMENTS_PER_PAGE,
@@ -278,34 +206,25 @@ async fn overview(
     render(viewer, status, &view)
 }
 
-/// Every form posted to a repository: each handler reads the fields it needs.
+/// Every form posted to a repository: the CSRF token, a comment's body, and the settings
+/// forms' fields.
 #[derive(Deserialize, Default)]
 pub struct RepoForm {
     #[serde(default)]
     pub csrf: String,
     #[serde(default)]
     pub body: String,
-    pub description: Option<String>,
-    pub full_description: Option<String>,
-    pub visibility: Option<String>,
-    #[serde(default)]
-    pub confirm_name: String,
-    #[serde(default)]
-    pub team: String,
-    #[serde(default)]
-    pub permission: String,
-    /// The signed-only box, present (`on`) when ticked.
-    pub signed_only: Option<String>,
     #[serde(flatten)]
-    pub hook: webhooks::HookForm,
+    pub settings: repo_settings::SettingsForm,
 }
 
 /// `POST /r/{tail}`: star, comment, and the settings forms.
 pub async fn post(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
+    hub: web::Data<Hub>,
+    hooks: web::Data<Webhooks>,
     site: web::Data<Site>,
-    registry: web::Data<Registry>,
     tail: web::Path<String>,
     form: web::Form<RepoForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -322,20 +241,21 @@ pub async fn post(
     let action: Vec<&str> = action.iter().map(String::as_str).collect();
     match action[..] {
         ["star"] => {
-            stars::star(&accounts.pool, user, &name).await?;
+            stars::star(&hub, user, &name).await?;
             Ok(see_other(&url))
         }
         ["unstar"] => {
-            stars::unstar(&accounts.pool, user, &name).await?;
+            stars::unstar(&hub, user, &name).await?;
             Ok(see_other(&url))
         }
-        ["comments"] => match comments::create(&accounts.pool, &name, user, &form.body).await {
+        ["comments"] => match comments::create(&hub, &name, user, &form.body).await {
             Ok(c) => Ok(see_other(&format!("{url}#comment-{}", c.id))),
             Err(e) => {
                 let message = inline(e)?;
                 overview(
                     &viewer,
                     &accounts,
+                    &hub,
                     &site,
                     &repo,
                     1,
@@ -347,10 +267,10 @@ pub async fn post(
         },
         ["comments", id, "edit"] => {
             let id = id.parse().map_err(|_| PageError::not_found())?;
-            match comments::update(&accounts.pool, &name, id, user, &form.body).await {
+            match comments::update(&hub, &name, id, user, &form.body).await {
                 Ok(_) => Ok(see_other(&format!("{url}#comment-{id}"))),
                 Err(berth_accounts::Error::Invalid(m)) => {
-                    overview(&viewer, &accounts, &site, &repo, 1, Some(m), "").await
+                    overview(&viewer, &accounts, &hub, &site, &repo, 1, Some(m), "").await
                 }
                 Err(e) => Err(e.into()),
             }
@@ -358,7 +278,7 @@ pub async fn post(
         ["comments", id, "delete"] => {
             let id = id.parse().map_err(|_| PageError::not_found())?;
             let admin = repo.permission >= Permission::Admin;
-            comments::delete(&accounts.pool, &name, id, user, admin).await?;
+            comments::delete(&hub, &name, id, user, admin).await?;
             Ok(see_other(&format!("{url}#comments")))
         }
         ["settings", ..] => {
@@ -366,11 +286,12 @@ pub async fn post(
                 &viewer,
                 &accounts,
                 &site,
-                &registry,
+                &hub,
+                &hooks,
                 &repo,
                 user,
                 &action[1..],
-                &form,
+                &form.settings,
             )
             .await
         }

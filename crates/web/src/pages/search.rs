@@ -6,8 +6,9 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use berth_accounts::repos::RepoSettings;
-use berth_accounts::search::{self, Sort, COUNT_CAP};
 use berth_accounts::Accounts;
+use berth_hub::search::{self, Sort, COUNT_CAP};
+use berth_hub::Hub;
 use serde::Deserialize;
 
 use super::filters;
@@ -112,6 +113,7 @@ fn encode(s: &str) -> String {
 pub async fn page(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
+    hub: web::Data<Hub>,
     query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, PageError> {
     let sort = Sort::parse(&query.sort).ok_or_else(|| {
@@ -122,7 +124,7 @@ pub async fn page(
     let signed = query.signed.is_some();
     let visible = accounts.viewer(&viewer.identity()).await?;
     let found = search::search(
-        &accounts.pool,
+        &hub,
         &visible,
         &search::Query {
             text: &query.q,

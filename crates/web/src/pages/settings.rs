@@ -10,7 +10,7 @@ use berth_accounts::orgs::invitations;
 use berth_accounts::tokens::{self, TokenInfo};
 use berth_accounts::users::{self, User};
 use berth_accounts::{Accounts, Error as AccountsError};
-use berth_registry::Registry;
+use berth_hub::Hub;
 use serde::{Deserialize, Serialize};
 
 use super::error::inline;
@@ -99,8 +99,8 @@ async fn settings_page(
     errors: Errors,
     kept: Kept,
 ) -> Result<HttpResponse, PageError> {
-    let tokens = tokens::list(&accounts.pool, user).await?;
-    let changed = users::password_changed_at(&accounts.pool, user).await?;
+    let tokens = tokens::list(&accounts.db, user).await?;
+    let changed = users::password_changed_at(&accounts.db, user).await?;
     let review_tokens_since = changed
         .filter(|at| {
             tokens
@@ -127,8 +127,8 @@ async fn settings_page(
         } else {
             kept.token_expiry
         },
-        sole_owned: users::sole_owned_orgs(&accounts.pool, user).await?,
-        invitations: invitations::of_user(&accounts.pool, user)
+        sole_owned: users::sole_owned_orgs(&accounts.db, user).await?,
+        invitations: invitations::of_user(&accounts.db, user)
             .await?
             .iter()
             .map(InvitationRow::from)
@@ -197,7 +197,7 @@ pub async fn profile(
     form: web::Form<ProfileForm>,
 ) -> Result<HttpResponse, PageError> {
     let user = poster(&viewer, &form.csrf)?;
-    match users::set_email(&accounts.pool, user, &form.email).await {
+    match users::set_email(&accounts.db, user, &form.email).await {
         Ok(_) => Ok(see_other("/settings?done=email#profile")),
         Err(e) => {
             let errors = Errors {
@@ -338,7 +338,7 @@ pub async fn create_token(
         (Err(_), _) => Err("Choose a scope for the token.".to_owned()),
         (_, Err(message)) => Err(message),
         (Ok(scope), Ok(expires)) => {
-            match tokens::create(&accounts.pool, user, &form.name, scope, expires).await {
+            match tokens::create(&accounts.db, user, &form.name, scope, expires).await {
                 Ok(t) => Ok(t),
                 Err(e) => Err(inline(e)?),
             }
@@ -415,7 +415,7 @@ pub async fn revoke_token(
     form: web::Form<RevokeForm>,
 ) -> Result<HttpResponse, PageError> {
     let user = poster(&viewer, &form.csrf)?;
-    tokens::revoke(&accounts.pool, user, form.id).await?;
+    tokens::revoke(&accounts.db, user, form.id).await?;
     Ok(see_other("/settings?done=revoked#tokens"))
 }
 
@@ -427,13 +427,11 @@ pub struct DeleteForm {
     confirm_name: String,
 }
 
-/// Deletes the account and everything in its namespace. The registry's data goes first, so a
-/// failure leaves the account (and the name) in place rather than content for the next owner
-/// of the name.
+/// Deletes the account and everything in its namespace, in one transaction.
 pub async fn delete_account(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
-    registry: web::Data<Registry>,
+    hub: web::Data<Hub>,
     form: web::Form<DeleteForm>,
 ) -> Result<HttpResponse, PageError> {
     let user = poster(&viewer, &form.csrf)?;
@@ -455,7 +453,7 @@ pub async fn delete_account(
     if form.confirm_name.trim() != user.name {
         return refused(format!("Type your username, {}, to confirm.", user.name)).await;
     }
-    let sole = users::sole_owned_orgs(&accounts.pool, user).await?;
+    let sole = users::sole_owned_orgs(&accounts.db, user).await?;
     if !sole.is_empty() {
         return refused(format!(
             "You are the only owner of {}. Add another owner or delete the organization first.",
@@ -463,19 +461,11 @@ pub async fn delete_account(
         ))
         .await;
     }
-    let removed = registry
-        .meta()
-        .delete_namespace(&user.name)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "deleting a user's repositories");
-            PageError::internal()
-        })?;
-    match users::delete(&accounts.pool, user).await {
-        Ok(_) => {}
+    let removed = match hub.delete_user(user).await {
+        Ok(removed) => removed,
         Err(e @ AccountsError::Conflict(_)) => return refused(inline(e)?).await,
         Err(e) => return Err(e.into()),
-    }
+    };
     tracing::info!(user = %user.name, repositories = removed, "account deleted");
     let mut resp = see_other("/");
     resp.add_cookie(&session_cookie(&accounts, String::new(), Duration::ZERO))
@@ -497,7 +487,7 @@ pub async fn sign_out_everywhere(
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     let user = poster(&viewer, &form.csrf)?;
-    berth_accounts::sessions::sign_out_everywhere(&accounts.pool, user).await?;
+    berth_accounts::sessions::sign_out_everywhere(&accounts.db, user).await?;
     let mut resp = see_other("/login");
     resp.add_cookie(&session_cookie(&accounts, String::new(), Duration::ZERO))
         .map_err(|_| PageError::internal())?;

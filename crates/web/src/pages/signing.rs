@@ -55,7 +55,7 @@ async fn managed(
     };
     let (namespace, base) = match org {
         Some(o) => {
-            let org = berth_accounts::orgs::by_name(&accounts.pool, &o)
+            let org = berth_accounts::orgs::by_name(&accounts.db, &o)
                 .await?
                 .ok_or_else(PageError::not_found)?;
             let base = format!("/o/{}/settings/signing", org.name);
@@ -63,7 +63,7 @@ async fn managed(
         }
         None => (user.name.clone(), "/settings/signing".to_owned()),
     };
-    if !signing::can_manage(&accounts.pool, &user, &namespace).await? {
+    if !signing::can_manage(&accounts.db, &user, &namespace).await? {
         return Err(PageError::forbidden(
             "only an organization's owners may manage its signing keys",
         ));
@@ -97,7 +97,7 @@ async fn show(
     error: Option<String>,
     kept: (String, String),
 ) -> Result<HttpResponse, PageError> {
-    let keys = signing::list(&accounts.pool, &namespace)
+    let keys = signing::list(&accounts.db, &namespace)
         .await?
         .into_iter()
         .map(|k| KeyRow {
@@ -108,7 +108,7 @@ async fn show(
             added: format!("{} by {}", time::date_time(k.created_at), k.created_by),
         })
         .collect();
-    let signed_only = signing::is_set(&accounts.pool, &namespace).await?;
+    let signed_only = signing::is_set(&accounts.db, &namespace).await?;
     let back = base.trim_end_matches("/signing").to_owned();
     let page = SigningPage {
         chrome: viewer.chrome.clone(),
@@ -177,7 +177,7 @@ pub async fn add(
 ) -> Result<HttpResponse, PageError> {
     let (user, namespace, base) = poster(&viewer, &accounts, &req, &form.csrf).await?;
     match signing::add(
-        &accounts.pool,
+        &accounts.db,
         &accounts.signed_only,
         &user,
         &namespace,
@@ -219,7 +219,7 @@ pub async fn remove(
 ) -> Result<HttpResponse, PageError> {
     let (user, namespace, base) = poster(&viewer, &accounts, &req, &form.csrf).await?;
     signing::remove(
-        &accounts.pool,
+        &accounts.db,
         &accounts.signed_only,
         &user,
         &namespace,
@@ -245,7 +245,7 @@ pub async fn policy(
 ) -> Result<HttpResponse, PageError> {
     let (user, namespace, base) = poster(&viewer, &accounts, &req, &form.csrf).await?;
     signing::set_signed_only(
-        &accounts.pool,
+        &accounts.db,
         &accounts.signed_only,
         &user.name,
         &namespace,

@@ -5,11 +5,13 @@ use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use askama::Template;
 use berth_accounts::{signing, Accounts};
+use berth_hub::Hub;
+use berth_registry::names::namespace_of;
 use berth_registry::signatures::TrustedKey;
 use berth_registry::Registry;
 
 use super::filters;
-use super::repository::{head, Head, Repo};
+use super::repo_head::{head, Head, Repo};
 use super::{render, time, Chrome, PageError, Viewer};
 use crate::images::{self, human_size, ImageConfig, TagSummary};
 use crate::Site;
@@ -18,7 +20,7 @@ const PER_PAGE: i64 = 25;
 
 /// The keys a repository's signatures are checked against: its namespace's.
 async fn trusted_keys(accounts: &Accounts, name: &str) -> Result<Vec<TrustedKey>, PageError> {
-    Ok(signing::trusted(&accounts.pool, signing::namespace_of(name)).await?)
+    Ok(signing::trusted(&accounts.db, namespace_of(name).unwrap_or(name)).await?)
 }
 
 pub struct TagRow {
@@ -106,23 +108,21 @@ struct TagsPage {
 pub async fn list(
     viewer: &Viewer,
     accounts: &Accounts,
+    hub: &Hub,
     site: &Site,
     registry: &Registry,
     repo: &Repo,
     page: i64,
 ) -> Result<HttpResponse, PageError> {
-    let head = head(accounts, site, viewer, repo, "tags").await?;
+    let head = head(accounts, hub, site, viewer, repo, "tags").await?;
     let name = &repo.settings.repository;
     let (total, details) = registry
         .meta()
         .tag_details(name, (page - 1) * PER_PAGE, PER_PAGE)
-        .await
-        .map_err(internal)?
+        .await?
         .unwrap_or_default();
     let keys = trusted_keys(accounts, name).await?;
-    let summaries = images::summarize(registry, name, &details, &keys)
-        .await
-        .map_err(internal)?;
+    let summaries = images::summarize(registry, name, &details, &keys).await?;
     let url = |p: i64| format!("{}/tags?page={p}", head.url);
     let view = TagsPage {
         chrome: viewer.chrome.clone(),
@@ -170,6 +170,7 @@ struct TagPage {
 pub async fn detail(
     viewer: &Viewer,
     accounts: &Accounts,
+    hub: &Hub,
     site: &Site,
     registry: &Registry,
     repo: &Repo,
@@ -179,14 +180,11 @@ pub async fn detail(
     let detail = registry
         .meta()
         .tag_detail(name, tag)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(PageError::not_found)?;
     let keys = trusted_keys(accounts, name).await?;
-    let view = images::view(registry, name, &detail, &keys)
-        .await
-        .map_err(internal)?;
-    let head = head(accounts, site, viewer, repo, "tags").await?;
+    let view = images::view(registry, name, &detail, &keys).await?;
+    let head = head(accounts, hub, site, viewer, repo, "tags").await?;
     let page = TagPage {
         chrome: viewer.chrome.clone(),
         tag: row(&head, site.registry_host(), &view.summary),
@@ -218,9 +216,4 @@ pub async fn detail(
         head,
     };
     render(viewer, StatusCode::OK, &page)
-}
-
-fn internal(e: berth_registry::Error) -> PageError {
-    tracing::error!(error = %e, "reading tags for a page");
-    PageError::internal()
 }

@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use berth_accounts::{orgs, users, Accounts};
+use berth_hub::Hub;
 use serde::Deserialize;
 
 use super::chrome::initial;
@@ -41,14 +42,14 @@ impl Paging {
 /// read to know whether there is a next: counted among visible rows only, so it says nothing
 /// about private ones.
 pub async fn repositories(
-    accounts: &Accounts,
+    hub: &Hub,
     viewer: &Viewer,
     namespace: &str,
     path: String,
     query: &PageQuery,
 ) -> Result<(Vec<RepoRow>, Paging), PageError> {
     let page = query.page.map_or(1, |p| p.0).clamp(1, 10_000);
-    let mut found = accounts
+    let mut found = hub
         .visible_in_namespace(
             &viewer.identity(),
             namespace,
@@ -111,22 +112,23 @@ const STARRED_SHOWN: i64 = 12;
 pub async fn page(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
+    hub: web::Data<Hub>,
     name: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let user = users::by_name(&accounts.pool, &name)
+    let user = users::by_name(&accounts.db, &name)
         .await?
         .filter(|u| u.active)
         .ok_or_else(PageError::not_found)?;
     let path = format!("/u/{}", user.name);
-    let (repositories, paging) = repositories(&accounts, &viewer, &user.name, path, &query).await?;
-    let orgs = orgs::of_user(&accounts.pool, user.id)
+    let (repositories, paging) = repositories(&hub, &viewer, &user.name, path, &query).await?;
+    let orgs = orgs::of_user(&accounts.db, user.id)
         .await?
         .into_iter()
         .map(|(o, _)| o.name)
         .collect();
     let visible = accounts.viewer(&viewer.identity()).await?;
-    let starred = berth_accounts::stars::starred(&accounts.pool, user.id, &visible, STARRED_SHOWN)
+    let starred = berth_hub::stars::starred(&hub, user.id, &visible, STARRED_SHOWN)
         .await?
         .iter()
         .map(super::search::Card::of)

@@ -34,8 +34,8 @@ impl Viewer {
         let secure = accounts.config.realm.starts_with("https://");
         let signup_open = accounts.config.open_signup;
         if let Some(secret) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()) {
-            if let Some((user, csrf)) = sessions::get(&accounts.pool, &secret).await? {
-                let orgs = orgs::of_user(&accounts.pool, user.id)
+            if let Some((user, csrf)) = sessions::get(&accounts.db, &secret).await? {
+                let orgs = orgs::of_user(&accounts.db, user.id)
                     .await?
                     .into_iter()
                     .map(|(o, _)| o.name)

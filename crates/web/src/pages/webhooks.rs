@@ -6,8 +6,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use berth_accounts::webhooks::{self, deliveries, Kind, Owner, Webhook};
 use berth_accounts::{orgs, Accounts, Error as AccountsError};
+use berth_webhooks::{self as webhooks, deliveries, Kind, Owner, Webhook, Webhooks};
 use serde::Deserialize;
 
 use super::error::inline;
@@ -99,13 +99,13 @@ fn event_names(events: &[Kind]) -> String {
 
 /// The list shown in a settings page.
 pub async fn section(
-    accounts: &Accounts,
+    hooks: &Webhooks,
     owner: &Owner,
     settings_url: &str,
 ) -> Result<HooksSection, PageError> {
     let mut rows = Vec::new();
-    for hook in webhooks::list(&accounts.pool, owner).await? {
-        let last = deliveries::list(&accounts.pool, hook.id, 1)
+    for hook in webhooks::list(&hooks, owner).await? {
+        let last = deliveries::list(&hooks, hook.id, 1)
             .await?
             .first()
             .map(|d| d.status.as_str().to_owned())
@@ -195,7 +195,7 @@ fn owner_label(owner: &Owner) -> String {
 #[allow(clippy::too_many_arguments)]
 async fn page(
     viewer: &Viewer,
-    accounts: &Accounts,
+    hooks: &Webhooks,
     owner: &Owner,
     settings_url: &str,
     id: Option<i64>,
@@ -206,8 +206,8 @@ async fn page(
     let hooks_url = format!("{settings_url}/webhooks");
     let (hook, action, rows) = match id {
         Some(id) => {
-            let hook = webhooks::get(&accounts.pool, owner, id).await?;
-            let rows = deliveries::list(&accounts.pool, id, LOG_ROWS)
+            let hook = webhooks::get(&hooks, owner, id).await?;
+            let rows = deliveries::list(&hooks, id, LOG_ROWS)
                 .await?
                 .iter()
                 .map(delivery_row)
@@ -239,7 +239,7 @@ async fn page(
 /// `GET …/settings/webhooks/{new|id}`; `saved` after a change.
 pub async fn show(
     viewer: &Viewer,
-    accounts: &Accounts,
+    hooks: &Webhooks,
     owner: &Owner,
     settings_url: &str,
     which: &str,
@@ -250,24 +250,14 @@ pub async fn show(
         id => Some(id.parse().map_err(|_| PageError::not_found())?),
     };
     let notice = saved.then_some("Webhook saved.");
-    page(
-        viewer,
-        accounts,
-        owner,
-        settings_url,
-        id,
-        None,
-        None,
-        notice,
-    )
-    .await
+    page(viewer, hooks, owner, settings_url, id, None, None, notice).await
 }
 
 /// `POST …/settings/webhooks[/{id}[/delete|/redeliver]]`, by `actor`, already allowed to manage
 /// `owner` and past the CSRF check.
 pub async fn post(
     viewer: &Viewer,
-    accounts: &Accounts,
+    hooks: &Webhooks,
     owner: &Owner,
     actor: &str,
     settings_url: &str,
@@ -279,7 +269,7 @@ pub async fn post(
         let message = inline(e)?;
         page(
             viewer,
-            accounts,
+            hooks,
             owner,
             settings_url,
             id,
@@ -299,10 +289,10 @@ pub async fn post(
                 secret: Some(form.secret.clone()).filter(|s| !s.is_empty()),
                 active: form.active.is_some(),
             };
-            match webhooks::create(&accounts.pool, &accounts.webhooks, actor, owner, input).await {
+            match webhooks::create(&hooks, &hooks.config, actor, owner, input).await {
                 Ok(hook) => {
                     if hook.events.contains(&Kind::Pull) {
-                        accounts.pulls_watched();
+                        hooks.pulls_watched();
                     }
                     Ok(see_other(&format!("{hooks_url}/{}?saved=1", hook.id)))
                 }
@@ -323,12 +313,11 @@ pub async fn post(
                 secret,
                 active: Some(form.active.is_some()),
             };
-            let result =
-                webhooks::update(&accounts.pool, &accounts.webhooks, actor, owner, id, patch).await;
+            let result = webhooks::update(&hooks, &hooks.config, actor, owner, id, patch).await;
             match result {
                 Ok(hook) => {
                     if hook.events.contains(&Kind::Pull) {
-                        accounts.pulls_watched();
+                        hooks.pulls_watched();
                     }
                     Ok(see_other(&format!("{hooks_url}/{id}?saved=1")))
                 }
@@ -337,14 +326,14 @@ pub async fn post(
             }
         }
         [id, "delete"] => {
-            webhooks::delete(&accounts.pool, actor, owner, parse_id(id)?).await?;
+            webhooks::delete(&hooks, actor, owner, parse_id(id)?).await?;
             Ok(see_other(&format!("{settings_url}#webhooks")))
         }
         [id, "redeliver"] => {
             let id = parse_id(id)?;
-            webhooks::get(&accounts.pool, owner, id).await?;
-            deliveries::redeliver(&accounts.pool, &accounts.webhooks, id, &form.delivery).await?;
-            accounts.webhook_wake.notify_one();
+            webhooks::get(&hooks, owner, id).await?;
+            deliveries::redeliver(&hooks, &hooks.config, id, &form.delivery).await?;
+            hooks.wake();
             Ok(see_other(&format!("{hooks_url}/{id}#deliveries")))
         }
         _ => Err(PageError::not_found()),
@@ -359,14 +348,14 @@ async fn org_owner(
     accounts: &Accounts,
     org: &str,
 ) -> Result<Result<(Owner, String, String), HttpResponse>, PageError> {
-    let org = orgs::by_name(&accounts.pool, org)
+    let org = orgs::by_name(&accounts.db, org)
         .await?
         .ok_or_else(PageError::not_found)?;
     let settings_url = format!("/o/{}/settings", org.name);
     let Some(user) = viewer.user.as_ref() else {
         return Ok(Err(login_first(&settings_url)));
     };
-    if !orgs::can_manage(&accounts.pool, &org, user).await? {
+    if !orgs::can_manage(&accounts.db, &org, user).await? {
         return Err(PageError::forbidden(
             "Only the organization's owners can manage it.",
         ));
@@ -383,6 +372,7 @@ pub struct SavedQuery {
 pub async fn org_page(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
+    hooks: web::Data<Webhooks>,
     path: web::Path<(String, String)>,
     query: web::Query<SavedQuery>,
 ) -> Result<HttpResponse, PageError> {
@@ -392,13 +382,14 @@ pub async fn org_page(
         Err(login) => return Ok(login),
     };
     let saved = query.saved.is_some();
-    show(&viewer, &accounts, &owner, &settings_url, &which, saved).await
+    show(&viewer, &hooks, &owner, &settings_url, &which, saved).await
 }
 
 /// `POST /o/{org}/settings/webhooks[/{id}[/{action}]]`.
 pub async fn org_post(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
+    hooks: web::Data<Webhooks>,
     form: web::Form<HookFormWithCsrf>,
     req: actix_web::HttpRequest,
 ) -> Result<HttpResponse, PageError> {
@@ -414,7 +405,7 @@ pub async fn org_post(
         .collect();
     post(
         &viewer,
-        &accounts,
+        &hooks,
         &owner,
         &actor,
         &settings_url,

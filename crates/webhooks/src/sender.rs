@@ -10,11 +10,10 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::sync::Semaphore;
 
-use super::deliveries::{self, Attempt, Claimed};
-use super::guard::{self, GuardedResolver, Refused};
-use super::Config;
-use crate::error::{Error, Result};
-use crate::Accounts;
+use crate::deliveries::{self, Attempt, Claimed};
+use crate::guard::{self, GuardedResolver, Refused};
+use crate::hooks::Config;
+use crate::{Error, Result, Webhooks};
 
 /// How much of a receiver's answer the log keeps.
 pub const EXCERPT_BYTES: usize = 1024;
@@ -37,7 +36,7 @@ pub struct Sender {
 
 impl Sender {
     pub fn new(config: &Config) -> Result<Sender> {
-        crate::install_tls_provider();
+        berth_accounts::install_tls_provider();
         let build = |guarded: bool| {
             let mut b = reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -166,15 +165,15 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// Starts the sender; it stops when the last user of `accounts` is gone.
-pub fn spawn(accounts: &Arc<Accounts>) -> Result<()> {
-    let sender = Arc::new(Sender::new(&accounts.webhooks)?);
-    let weak = Arc::downgrade(accounts);
+/// Starts the sender; it stops when the last user of `webhooks` is gone.
+pub fn spawn(webhooks: &Arc<Webhooks>) -> Result<()> {
+    let sender = Arc::new(Sender::new(&webhooks.config)?);
+    let weak = Arc::downgrade(webhooks);
     tokio::spawn(run(weak, sender));
     Ok(())
 }
 
-async fn run(weak: Weak<Accounts>, sender: Arc<Sender>) {
+async fn run(weak: Weak<Webhooks>, sender: Arc<Sender>) {
     let config = sender.config.clone();
     let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
     // A sender that died mid-attempt leaves its lease behind: the delivery is tried again once it
@@ -182,37 +181,33 @@ async fn run(weak: Weak<Accounts>, sender: Arc<Sender>) {
     let lease_ms = (config.timeout * 2 + Duration::from_secs(5)).as_millis() as i64;
     let mut pruned = Instant::now();
     loop {
-        let Some(accounts) = weak.upgrade() else {
+        let Some(hooks) = weak.upgrade() else {
             break;
         };
         if pruned.elapsed() > Duration::from_secs(3600) {
             pruned = Instant::now();
-            match deliveries::prune(&accounts.pool).await {
+            match deliveries::prune(&hooks).await {
                 Ok(n) => tracing::debug!(deleted = n, "pruned the webhook delivery log"),
                 Err(e) => tracing::warn!(error = %e, "pruning the webhook delivery log"),
             }
         }
-        let wake = accounts.webhook_wake.clone();
+        let wake = hooks.wake.clone();
         let mut wait = Duration::from_secs(1);
         let free = permits.available_permits();
         if free > 0 {
-            match deliveries::claim(&accounts.pool, free, lease_ms).await {
+            match deliveries::claim(&hooks, free, lease_ms).await {
                 Ok(batch) => {
                     for claimed in batch {
                         let Ok(permit) = permits.clone().try_acquire_owned() else {
                             break;
                         };
-                        let accounts = accounts.clone();
+                        let hooks = hooks.clone();
                         let sender = sender.clone();
                         tokio::spawn(async move {
                             let attempt = sender.attempt(&claimed).await;
-                            let result = deliveries::finish(
-                                &accounts.pool,
-                                &sender.config,
-                                &claimed,
-                                &attempt,
-                            )
-                            .await;
+                            let result =
+                                deliveries::finish(&hooks, &sender.config, &claimed, &attempt)
+                                    .await;
                             match result {
                                 Ok(status) => tracing::info!(
                                     delivery = %claimed.id,
@@ -228,18 +223,18 @@ async fn run(weak: Weak<Accounts>, sender: Arc<Sender>) {
                                 ),
                             }
                             drop(permit);
-                            accounts.webhook_wake.notify_one();
+                            hooks.wake.notify_one();
                         });
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "claiming webhook deliveries"),
             }
-            if let Ok(Some(due)) = deliveries::next_due(&accounts.pool).await {
+            if let Ok(Some(due)) = deliveries::next_due(&hooks).await {
                 let until = (due - deliveries::now_ms()).clamp(10, 1000);
                 wait = Duration::from_millis(until as u64);
             }
         }
-        drop(accounts);
+        drop(hooks);
         tokio::select! {
             _ = wake.notified() => {}
             _ = tokio::time::sleep(wait) => {}

@@ -1,28 +1,30 @@
 //! Stars: a user's bookmark of a repository, counted on the repository (by triggers, so the
 //! count follows the rows however they come and go).
 
-use sqlx::AnyPool;
+use sqlx::AnyConnection;
 
-use crate::error::Result;
-use crate::repos::{self, RepoSettings};
-use crate::users::User;
-use crate::visibility::Viewer;
+use crate::{Hub, Result};
+use berth_accounts::repos::{self, RepoSettings};
+use berth_accounts::users::User;
+use berth_accounts::visibility::Viewer;
 
 /// Stars `repository` for `user`; starring twice is the same as once.
-pub async fn star(pool: &AnyPool, user: &User, repository: &str) -> Result<()> {
+pub async fn star(hub: &Hub, user: &User, repository: &str) -> Result<()> {
+    let pool = &hub.pool;
     sqlx::query(
         "INSERT INTO stars (account_id, repository, created_at) VALUES ($1, $2, $3)
          ON CONFLICT (account_id, repository) DO NOTHING",
     )
     .bind(user.id)
     .bind(repository)
-    .bind(crate::now())
+    .bind(berth_accounts::now())
     .execute(pool)
     .await?;
     Ok(())
 }
 
-pub async fn unstar(pool: &AnyPool, user: &User, repository: &str) -> Result<()> {
+pub async fn unstar(hub: &Hub, user: &User, repository: &str) -> Result<()> {
+    let pool = &hub.pool;
     sqlx::query("DELETE FROM stars WHERE account_id = $1 AND repository = $2")
         .bind(user.id)
         .bind(repository)
@@ -31,7 +33,8 @@ pub async fn unstar(pool: &AnyPool, user: &User, repository: &str) -> Result<()>
     Ok(())
 }
 
-pub async fn is_starred(pool: &AnyPool, user: &User, repository: &str) -> Result<bool> {
+pub async fn is_starred(hub: &Hub, user: &User, repository: &str) -> Result<bool> {
+    let pool = &hub.pool;
     Ok(
         sqlx::query("SELECT 1 FROM stars WHERE account_id = $1 AND repository = $2")
             .bind(user.id)
@@ -44,11 +47,12 @@ pub async fn is_starred(pool: &AnyPool, user: &User, repository: &str) -> Result
 
 /// The repositories `user_id` starred that `viewer` may see, most recently starred first.
 pub async fn starred(
-    pool: &AnyPool,
+    hub: &Hub,
     user_id: i64,
     viewer: &Viewer,
     limit: i64,
 ) -> Result<Vec<RepoSettings>> {
+    let pool = &hub.pool;
     let (visible, binds) = viewer.condition("rs", 2);
     let columns = repos::columns_of("rs");
     let sql = format!(
@@ -67,4 +71,34 @@ pub async fn starred(
         .iter()
         .map(repos::settings)
         .collect()
+}
+
+/// Removes the stars of a repository, inside the caller's transaction.
+pub async fn delete_of_repository(conn: &mut AnyConnection, repository: &str) -> Result<()> {
+    sqlx::query("DELETE FROM stars WHERE repository = $1")
+        .bind(repository)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Removes the stars of every repository of a namespace, inside the caller's transaction.
+pub async fn delete_of_namespace(conn: &mut AnyConnection, namespace: &str) -> Result<()> {
+    sqlx::query(
+        "DELETE FROM stars WHERE repository IN
+         (SELECT repository FROM repository_settings WHERE namespace = $1)",
+    )
+    .bind(namespace)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Removes the stars a user gave, inside the caller's transaction.
+pub async fn delete_of_user(conn: &mut AnyConnection, user_id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM stars WHERE account_id = $1")
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }

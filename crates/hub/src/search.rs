@@ -4,33 +4,13 @@
 //! repositories — search, explore, a user's or an organization's page — goes through here, with
 //! the caller's visibility in the query itself, so nothing private is counted or returned.
 
-use sqlx::{AnyPool, Row};
+use sqlx::Row;
 
-use crate::error::Result;
-use crate::repos::{self, RepoSettings};
-use crate::visibility::Viewer;
+use berth_accounts::repos::{self, RepoSettings};
+use berth_registry::backend::Backend;
 
-/// The database behind a pool, where the SQL must differ.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    pub fn of(pool: &AnyPool) -> Backend {
-        if pool
-            .connect_options()
-            .database_url
-            .scheme()
-            .starts_with("postgres")
-        {
-            Backend::Postgres
-        } else {
-            Backend::Sqlite
-        }
-    }
-}
+use crate::{Hub, Result};
+use berth_accounts::visibility::Viewer;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Sort {
@@ -175,7 +155,8 @@ fn match_expression(backend: Backend, words: &[String]) -> String {
 
 /// How many repositories match the text (visible or not), counted only up to
 /// `RANK_LIMIT + 1`: enough to choose how to rank.
-async fn breadth(pool: &AnyPool, backend: Backend, expr: &str) -> Result<i64> {
+async fn breadth(hub: &Hub, backend: Backend, expr: &str) -> Result<i64> {
+    let pool = &hub.pool;
     let sql = match backend {
         Backend::Sqlite => {
             "SELECT COUNT(*) FROM (SELECT 1 FROM repository_search
@@ -273,14 +254,15 @@ fn filter_sql(
 }
 
 /// Searches the repositories `viewer` may see.
-pub async fn search(pool: &AnyPool, viewer: &Viewer, query: &Query<'_>) -> Result<Results> {
-    let backend = Backend::of(pool);
+pub async fn search(hub: &Hub, viewer: &Viewer, query: &Query<'_>) -> Result<Results> {
+    let pool = &hub.pool;
+    let backend = Backend::of_pool(pool);
     let words = words(query.text);
     let matching = !words.is_empty();
     let expr = match_expression(backend, &words);
     // Within one namespace the matches are few whatever the words: rank them.
     let broad =
-        matching && query.namespace.is_none() && breadth(pool, backend, &expr).await? > RANK_LIMIT;
+        matching && query.namespace.is_none() && breadth(hub, backend, &expr).await? > RANK_LIMIT;
     let filter = filter_sql(backend, &words, &expr, broad, viewer, query);
     let ranked = matching && !broad && query.sort == Sort::Relevance;
     let order = match (query.sort, backend) {

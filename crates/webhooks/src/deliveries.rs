@@ -7,11 +7,12 @@ use berth_registry::events::Event;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::{AnyConnection, Row};
 
-use super::{payload, Config, Kind};
-use crate::error::{Error, Result};
-use crate::repos;
+use berth_accounts::repos;
+
+use crate::hooks::{Config, Kind};
+use crate::{payload, Error, Result, Webhooks};
 
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -131,7 +132,7 @@ pub fn now_ms() -> i64 {
 /// A new delivery id and its callback secret.
 fn new_ids() -> Result<(String, String)> {
     let id = uuid::Uuid::new_v4().to_string();
-    let token = crate::tokens::new_secret("")?;
+    let token = berth_accounts::tokens::new_secret("")?;
     Ok((id, token))
 }
 
@@ -176,9 +177,9 @@ async fn insert(
     .bind(news.repository)
     .bind(body.to_string())
     .bind(now_ms())
-    .bind(crate::now())
+    .bind(berth_accounts::now())
     .bind(redelivery_of)
-    .bind(crate::tokens::digest(&token))
+    .bind(berth_accounts::tokens::digest(&token))
     .execute(&mut *conn)
     .await?;
     Ok(id)
@@ -187,7 +188,7 @@ async fn insert(
 /// The active webhooks that want `kind` events of `repository`: its own and its
 /// organization's.
 async fn subscribers(conn: &mut AnyConnection, kind: Kind, repository: &str) -> Result<Vec<i64>> {
-    let namespace = berth_registry::names::namespace_of(repository);
+    let namespace = berth_registry::names::namespace_of(repository).unwrap_or(repository);
     Ok(sqlx::query_scalar(&format!(
         "SELECT id FROM webhooks WHERE active = 1 AND {} = 1
          AND (repository = $1 OR (repository IS NULL AND namespace = $2))",
@@ -244,7 +245,7 @@ pub async fn stage(conn: &mut AnyConnection, config: &Config, event: &Event) -> 
     let Some(kind) = payload::kind_of(event) else {
         return Ok(0);
     };
-    let data = payload::event_data(kind, event, crate::now());
+    let data = payload::event_data(kind, event, berth_accounts::now());
     fan_out(conn, config, kind, &event.repository, data).await
 }
 
@@ -256,12 +257,13 @@ pub async fn stage_repository_deleted(
     repository: &str,
     actor: &str,
 ) -> Result<usize> {
-    let data = payload::repository_deleted(actor, crate::now());
+    let data = payload::repository_deleted(actor, berth_accounts::now());
     fan_out(conn, config, Kind::Delete, repository, data).await
 }
 
 /// The latest deliveries of a webhook, newest first.
-pub async fn list(pool: &AnyPool, webhook_id: i64, limit: i64) -> Result<Vec<Delivery>> {
+pub async fn list(hooks: &Webhooks, webhook_id: i64, limit: i64) -> Result<Vec<Delivery>> {
+    let pool = &hooks.pool;
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM webhook_deliveries WHERE webhook_id = $1
          ORDER BY seq DESC LIMIT $2"
@@ -274,7 +276,8 @@ pub async fn list(pool: &AnyPool, webhook_id: i64, limit: i64) -> Result<Vec<Del
 }
 
 /// One delivery of a webhook.
-pub async fn get(pool: &AnyPool, webhook_id: i64, id: &str) -> Result<Delivery> {
+pub async fn get(hooks: &Webhooks, webhook_id: i64, id: &str) -> Result<Delivery> {
+    let pool = &hooks.pool;
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM webhook_deliveries WHERE webhook_id = $1 AND id = $2"
     ))
@@ -291,12 +294,13 @@ pub async fn get(pool: &AnyPool, webhook_id: i64, id: &str) -> Result<Delivery> 
 /// Sends a delivery's payload again, as a new delivery (with its own id and callback); returns
 /// the new delivery.
 pub async fn redeliver(
-    pool: &AnyPool,
+    hooks: &Webhooks,
     config: &Config,
     webhook_id: i64,
     id: &str,
 ) -> Result<Delivery> {
-    let old = get(pool, webhook_id, id).await?;
+    let pool = &hooks.pool;
+    let old = get(hooks, webhook_id, id).await?;
     let key = match old.event {
         Kind::Push => "push_data",
         Kind::Delete => "delete_data",
@@ -315,7 +319,7 @@ pub async fn redeliver(
     let mut conn = pool.acquire().await?;
     let new = insert(&mut conn, config, webhook_id, &news, Some(&old.id)).await?;
     drop(conn);
-    get(pool, webhook_id, &new).await
+    get(hooks, webhook_id, &new).await
 }
 
 /// A delivery claimed for sending, with where and how to send it.
@@ -331,7 +335,8 @@ pub struct Claimed {
 }
 
 /// Claims up to `limit` due deliveries for `lease_ms`, oldest due first.
-pub async fn claim(pool: &AnyPool, limit: usize, lease_ms: i64) -> Result<Vec<Claimed>> {
+pub async fn claim(hooks: &Webhooks, limit: usize, lease_ms: i64) -> Result<Vec<Claimed>> {
+    let pool = &hooks.pool;
     let now = now_ms();
     let due: Vec<String> = sqlx::query_scalar(
         "SELECT id FROM webhook_deliveries
@@ -381,7 +386,8 @@ pub async fn claim(pool: &AnyPool, limit: usize, lease_ms: i64) -> Result<Vec<Cl
 
 /// When the next delivery falls due, in milliseconds since the epoch.
 /// Deliveries being sent right now (leased) are not counted.
-pub async fn next_due(pool: &AnyPool) -> Result<Option<i64>> {
+pub async fn next_due(hooks: &Webhooks) -> Result<Option<i64>> {
+    let pool = &hooks.pool;
     Ok(sqlx::query_scalar(
         "SELECT next_attempt_ms FROM webhook_deliveries
          WHERE status = 'pending' AND lease_until_ms < $1
@@ -396,10 +402,11 @@ pub async fn next_due(pool: &AnyPool) -> Result<Option<i64>> {
 pub const KEEP_SECS: i64 = 30 * 24 * 3600;
 
 /// Forgets finished deliveries older than [`KEEP_SECS`]; returns how many.
-pub async fn prune(pool: &AnyPool) -> Result<u64> {
+pub async fn prune(hooks: &Webhooks) -> Result<u64> {
+    let pool = &hooks.pool;
     Ok(
         sqlx::query("DELETE FROM webhook_deliveries WHERE status <> 'pending' AND created_at < $1")
-            .bind(crate::now() - KEEP_SECS)
+            .bind(berth_accounts::now() - KEEP_SECS)
             .execute(pool)
             .await?
             .rows_affected(),
@@ -426,11 +433,12 @@ impl Attempt {
 
 /// Records an attempt and decides what comes next: delivered, retried later, or failed.
 pub async fn finish(
-    pool: &AnyPool,
+    hooks: &Webhooks,
     config: &Config,
     claimed: &Claimed,
     attempt: &Attempt,
 ) -> Result<Status> {
+    let pool = &hooks.pool;
     let attempts = claimed.attempts + 1;
     let (status, next) = if attempt.succeeded() {
         (Status::Delivered, 0)
@@ -452,7 +460,7 @@ pub async fn finish(
     .bind(status.as_str())
     .bind(attempts)
     .bind(next)
-    .bind(crate::now())
+    .bind(berth_accounts::now())
     .bind(attempt.response_status.map(i64::from))
     .bind(attempt.duration_ms)
     .bind(&attempt.response_excerpt)
@@ -486,11 +494,12 @@ fn same_digest(a: &str, b: &str) -> bool {
 
 /// Validates and records a receiver's callback; the token must be the delivery's.
 pub async fn record_callback(
-    pool: &AnyPool,
+    hooks: &Webhooks,
     id: &str,
     token: &str,
     input: CallbackInput,
 ) -> Result<Callback> {
+    let pool = &hooks.pool;
     let unknown = || Error::NotFound("webhook delivery".into());
     let hash: Option<String> =
         sqlx::query_scalar("SELECT callback_token_hash FROM webhook_deliveries WHERE id = $1")
@@ -498,7 +507,7 @@ pub async fn record_callback(
             .fetch_optional(pool)
             .await?;
     let expected = hash.ok_or_else(unknown)?;
-    if !same_digest(&crate::tokens::digest(token), &expected) {
+    if !same_digest(&berth_accounts::tokens::digest(token), &expected) {
         return Err(unknown());
     }
     if !matches!(input.state.as_str(), "success" | "failure" | "error") {
@@ -512,7 +521,7 @@ pub async fn record_callback(
         ));
     }
     if !input.target_url.is_empty() {
-        let ok = input.target_url.len() <= super::MAX_URL
+        let ok = input.target_url.len() <= crate::hooks::MAX_URL
             && url::Url::parse(&input.target_url)
                 .is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
         if !ok {
@@ -521,7 +530,7 @@ pub async fn record_callback(
             ));
         }
     }
-    let at = crate::now();
+    let at = berth_accounts::now();
     sqlx::query(
         "UPDATE webhook_deliveries SET callback_state = $2, callback_description = $3,
                 callback_context = $4, callback_target_url = $5, callback_at = $6

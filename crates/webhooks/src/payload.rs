@@ -21,8 +21,9 @@
 use berth_registry::events::{Event, EventAction, EventTarget};
 use serde_json::{json, Value};
 
-use super::Kind;
-use crate::repos::RepoSettings;
+use berth_accounts::repos::RepoSettings;
+
+use crate::hooks::Kind;
 
 /// The event kind a registry event is delivered as, if any.
 pub fn kind_of(event: &Event) -> Option<Kind> {

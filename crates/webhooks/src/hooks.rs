@@ -1,24 +1,17 @@
-//! Webhooks: HTTP callbacks on registry events, on a repository or on an organization (all its
-//! repositories).
-//!
-//! An event's deliveries are written to an outbox ([`deliveries`]) in the same transaction as
-//! the event itself, then sent by the background [`sender`] with retries and kept as the
-//! delivery log. [`payload`] says what is sent; [`guard`] says where it may go.
-
-pub mod deliveries;
-pub mod guard;
-pub mod payload;
-pub mod sender;
+//! Webhooks as their owners manage them: create, list, change, delete, and how they are
+//! delivered ([`Config`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
-use sqlx::{AnyPool, Row};
+use sqlx::Row;
 
-use crate::audit;
-use crate::error::{Error, Result};
+use berth_accounts::audit;
+
+use crate::guard;
+use crate::{Error, Result, Webhooks};
 
 /// How webhooks are delivered.
 #[derive(Debug, Clone)]
@@ -83,7 +76,7 @@ impl Kind {
     }
 
     /// The column that says whether a webhook subscribes to this event.
-    fn column(self) -> &'static str {
+    pub(crate) fn column(self) -> &'static str {
         match self {
             Kind::Push => "on_push",
             Kind::Delete => "on_delete",
@@ -104,7 +97,7 @@ pub enum Owner {
 impl Owner {
     fn namespace(&self) -> &str {
         match self {
-            Owner::Repository(r) => berth_registry::names::namespace_of(r),
+            Owner::Repository(r) => berth_registry::names::namespace_of(r).unwrap_or(r),
             Owner::Org(o) => o,
         }
     }
@@ -232,7 +225,8 @@ fn validate(input: &Input, allow: &guard::Allowlist) -> Result<()> {
 }
 
 /// The webhooks of `owner`, by name.
-pub async fn list(pool: &AnyPool, owner: &Owner) -> Result<Vec<Webhook>> {
+pub async fn list(hooks: &Webhooks, owner: &Owner) -> Result<Vec<Webhook>> {
+    let pool = &hooks.pool;
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM webhooks
          WHERE namespace = $1 AND COALESCE(repository, '') = $2 ORDER BY name"
@@ -245,7 +239,8 @@ pub async fn list(pool: &AnyPool, owner: &Owner) -> Result<Vec<Webhook>> {
 }
 
 /// One webhook of `owner`.
-pub async fn get(pool: &AnyPool, owner: &Owner, id: i64) -> Result<Webhook> {
+pub async fn get(hooks: &Webhooks, owner: &Owner, id: i64) -> Result<Webhook> {
+    let pool = &hooks.pool;
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM webhooks
          WHERE id = $1 AND namespace = $2 AND COALESCE(repository, '') = $3"
@@ -273,23 +268,24 @@ fn name_taken(name: &str) -> impl Fn(sqlx::Error) -> Error + '_ {
 
 /// Writes a change of a webhook to the audit log.
 async fn audit_change(
-    pool: &AnyPool,
+    hooks: &Webhooks,
     actor: &str,
     action: &str,
     owner: &Owner,
     input: &Input,
 ) -> Result<()> {
     let detail = format!("{} -> {}", input.name.trim(), input.url.trim());
-    audit::record(pool, actor, action, &owner.label(), &detail).await
+    audit::record(&hooks.accounts, actor, action, &owner.label(), &detail).await
 }
 
 pub async fn create(
-    pool: &AnyPool,
+    hooks: &Webhooks,
     config: &Config,
     actor: &str,
     owner: &Owner,
     input: Input,
 ) -> Result<Webhook> {
+    let pool = &hooks.pool;
     validate(&input, &config.allowed_targets)?;
     let count: i64 = sqlx::query_scalar(
         "SELECT CAST(COUNT(*) AS BIGINT) FROM webhooks
@@ -304,7 +300,7 @@ pub async fn create(
             "at most {MAX_PER_OWNER} webhooks per repository or organization"
         )));
     }
-    let now = crate::now();
+    let now = berth_accounts::now();
     let has = |k: Kind| i64::from(input.events.contains(&k));
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO webhooks (namespace, repository, name, url, on_push, on_delete, on_pull,
@@ -325,19 +321,20 @@ pub async fn create(
     .fetch_one(pool)
     .await
     .map_err(name_taken(&input.name))?;
-    audit_change(pool, actor, "webhook.create", owner, &input).await?;
-    get(pool, owner, id).await
+    audit_change(hooks, actor, "webhook.create", owner, &input).await?;
+    get(hooks, owner, id).await
 }
 
 pub async fn update(
-    pool: &AnyPool,
+    hooks: &Webhooks,
     config: &Config,
     actor: &str,
     owner: &Owner,
     id: i64,
     patch: Patch,
 ) -> Result<Webhook> {
-    let current = get(pool, owner, id).await?;
+    let pool = &hooks.pool;
+    let current = get(hooks, owner, id).await?;
     let input = Input {
         name: patch.name.unwrap_or(current.name),
         url: patch.url.unwrap_or(current.url),
@@ -360,17 +357,18 @@ pub async fn update(
     .bind(has(Kind::Pull))
     .bind(patch.secret.as_deref())
     .bind(i64::from(input.active))
-    .bind(crate::now())
+    .bind(berth_accounts::now())
     .execute(pool)
     .await
     .map_err(name_taken(&input.name))?;
-    audit_change(pool, actor, "webhook.update", owner, &input).await?;
-    get(pool, owner, id).await
+    audit_change(hooks, actor, "webhook.update", owner, &input).await?;
+    get(hooks, owner, id).await
 }
 
 /// Deletes a webhook and its delivery log.
-pub async fn delete(pool: &AnyPool, actor: &str, owner: &Owner, id: i64) -> Result<()> {
-    let hook = get(pool, owner, id).await?;
+pub async fn delete(hooks: &Webhooks, actor: &str, owner: &Owner, id: i64) -> Result<()> {
+    let pool = &hooks.pool;
+    let hook = get(hooks, owner, id).await?;
     let mut tx = pool.begin().await?;
     sqlx::query("DELETE FROM webhook_deliveries WHERE webhook_id = $1")
         .bind(id)
@@ -381,50 +379,52 @@ pub async fn delete(pool: &AnyPool, actor: &str, owner: &Owner, id: i64) -> Resu
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    audit::record(pool, actor, "webhook.delete", &owner.label(), &hook.name).await
+    audit::record(
+        &hooks.accounts,
+        actor,
+        "webhook.delete",
+        &owner.label(),
+        &hook.name,
+    )
+    .await
 }
 
 /// Removes the webhooks (and delivery logs) of one repository, inside the caller's transaction.
-pub(crate) async fn delete_of_repository(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    repository: &str,
-) -> Result<()> {
+pub async fn delete_of_repository(conn: &mut sqlx::AnyConnection, repository: &str) -> Result<()> {
     sqlx::query(
         "DELETE FROM webhook_deliveries WHERE webhook_id IN
          (SELECT id FROM webhooks WHERE repository = $1)",
     )
     .bind(repository)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     sqlx::query("DELETE FROM webhooks WHERE repository = $1")
         .bind(repository)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }
 
 /// Removes every webhook of a namespace (its organization's and its repositories'), inside the
 /// caller's transaction.
-pub(crate) async fn delete_of_namespace(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    namespace: &str,
-) -> Result<()> {
+pub async fn delete_of_namespace(conn: &mut sqlx::AnyConnection, namespace: &str) -> Result<()> {
     sqlx::query(
         "DELETE FROM webhook_deliveries WHERE webhook_id IN
          (SELECT id FROM webhooks WHERE namespace = $1)",
     )
     .bind(namespace)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     sqlx::query("DELETE FROM webhooks WHERE namespace = $1")
         .bind(namespace)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }
 
 /// Whether any active webhook listens for pulls (so pulls need queueing at all).
-pub async fn any_listen_for_pulls(pool: &AnyPool) -> Result<bool> {
+pub async fn any_listen_for_pulls(hooks: &Webhooks) -> Result<bool> {
+    let pool = &hooks.pool;
     let row: Option<i64> = sqlx::query_scalar(&format!(
         "SELECT id FROM webhooks WHERE {} = 1 AND active = 1 LIMIT 1",
         Kind::Pull.column()

@@ -3,10 +3,10 @@
 
 use serde::Serialize;
 use sqlx::any::AnyRow;
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyConnection, Row};
 
-use crate::error::{Error, Result};
-use crate::users::User;
+use crate::{Error, Hub, Result};
+use berth_accounts::users::User;
 
 /// Longest comment, in bytes.
 pub const MAX_BODY: usize = 10_000;
@@ -56,11 +56,12 @@ fn validate(body: &str) -> Result<&str> {
 
 /// A page of a repository's comments, newest first, and how many there are in all.
 pub async fn list(
-    pool: &AnyPool,
+    hub: &Hub,
     repository: &str,
     offset: i64,
     limit: i64,
 ) -> Result<(i64, Vec<Comment>)> {
+    let pool = &hub.pool;
     let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM comments WHERE repository = $1")
         .bind(repository)
         .fetch_one(pool)
@@ -76,7 +77,8 @@ pub async fn list(
     Ok((total, rows.iter().map(comment).collect::<Result<_>>()?))
 }
 
-pub async fn get(pool: &AnyPool, repository: &str, id: i64) -> Result<Comment> {
+pub async fn get(hub: &Hub, repository: &str, id: i64) -> Result<Comment> {
+    let pool = &hub.pool;
     let row = sqlx::query(&format!("{SELECT} WHERE c.repository = $1 AND c.id = $2"))
         .bind(repository)
         .bind(id)
@@ -88,14 +90,10 @@ pub async fn get(pool: &AnyPool, repository: &str, id: i64) -> Result<Comment> {
     }
 }
 
-pub async fn create(
-    pool: &AnyPool,
-    repository: &str,
-    author: &User,
-    body: &str,
-) -> Result<Comment> {
+pub async fn create(hub: &Hub, repository: &str, author: &User, body: &str) -> Result<Comment> {
+    let pool = &hub.pool;
     let body = validate(body)?;
-    let now = crate::now();
+    let now = berth_accounts::now();
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO comments (repository, author_id, body, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $4) RETURNING id",
@@ -106,19 +104,20 @@ pub async fn create(
     .bind(now)
     .fetch_one(pool)
     .await?;
-    get(pool, repository, id).await
+    get(hub, repository, id).await
 }
 
 /// Changes a comment's text; only its author may.
 pub async fn update(
-    pool: &AnyPool,
+    hub: &Hub,
     repository: &str,
     id: i64,
     author: &User,
     body: &str,
 ) -> Result<Comment> {
+    let pool = &hub.pool;
     let body = validate(body)?;
-    let existing = get(pool, repository, id).await?;
+    let existing = get(hub, repository, id).await?;
     if existing.author != author.name {
         return Err(Error::Forbidden);
     }
@@ -126,22 +125,23 @@ pub async fn update(
         .bind(repository)
         .bind(id)
         .bind(body)
-        .bind(crate::now())
+        .bind(berth_accounts::now())
         .execute(pool)
         .await?;
-    get(pool, repository, id).await
+    get(hub, repository, id).await
 }
 
 /// Deletes a comment: its author may, and so may a repository administrator
 /// (`repository_admin`), which is audited.
 pub async fn delete(
-    pool: &AnyPool,
+    hub: &Hub,
     repository: &str,
     id: i64,
     actor: &User,
     repository_admin: bool,
 ) -> Result<()> {
-    let existing = get(pool, repository, id).await?;
+    let pool = &hub.pool;
+    let existing = get(hub, repository, id).await?;
     let own = existing.author == actor.name;
     if !own && !repository_admin {
         return Err(Error::Forbidden);
@@ -152,8 +152,8 @@ pub async fn delete(
         .execute(pool)
         .await?;
     if !own {
-        crate::audit::record(
-            pool,
+        berth_accounts::audit::record(
+            &hub.accounts.db,
             &actor.name,
             "comment.delete",
             repository,
@@ -161,5 +161,35 @@ pub async fn delete(
         )
         .await?;
     }
+    Ok(())
+}
+
+/// Removes the comments on a repository, inside the caller's transaction.
+pub async fn delete_of_repository(conn: &mut AnyConnection, repository: &str) -> Result<()> {
+    sqlx::query("DELETE FROM comments WHERE repository = $1")
+        .bind(repository)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Removes the comments on every repository of a namespace, inside the caller's transaction.
+pub async fn delete_of_namespace(conn: &mut AnyConnection, namespace: &str) -> Result<()> {
+    sqlx::query(
+        "DELETE FROM comments WHERE repository IN
+         (SELECT repository FROM repository_settings WHERE namespace = $1)",
+    )
+    .bind(namespace)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Removes the comments a user wrote, inside the caller's transaction.
+pub async fn delete_of_user(conn: &mut AnyConnection, user_id: i64) -> Result<()> {
+    sqlx::query("DELETE FROM comments WHERE author_id = $1")
+        .bind(user_id)
+        .execute(conn)
+        .await?;
     Ok(())
 }
