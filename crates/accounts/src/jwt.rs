@@ -12,9 +12,9 @@
 //! algorithm other than `ES256`, `none` included.
 
 use std::collections::HashMap;
-use std::fs::{self, DirBuilder, File, OpenOptions, Permissions};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, DirBuilder, Permissions};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -108,7 +108,7 @@ impl TokenKeys {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)
                     .map_err(|e| JwtError::Key(format!("generating the signing key: {e}")))?;
-                if write_new_file(&key_path, key.serialize_pem().as_bytes(), 0o600)? {
+                if crate::keyfile::write_new(&key_path, key.serialize_pem().as_bytes(), 0o600)? {
                     key
                 } else {
                     // Another process created it first: use theirs.
@@ -129,7 +129,7 @@ impl TokenKeys {
             Ok(pem) => pem,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 let pem = self_signed_certificate(&key)?;
-                if write_new_file(&cert_path, pem.as_bytes(), 0o644)? {
+                if crate::keyfile::write_new(&cert_path, pem.as_bytes(), 0o644)? {
                     pem
                 } else {
                     fs::read_to_string(&cert_path)?
@@ -412,70 +412,6 @@ fn libtrust_key_id(spki_der: &[u8]) -> String {
         id.push(c);
     }
     id
-}
-
-/// Writes `contents` to `path` only if `path` does not exist yet, atomically:
-/// the bytes go to a private temporary file that is then hard-linked into
-/// place, so a crash never leaves a half-written file and two processes
-/// starting at once cannot overwrite each other. Returns false when `path`
-/// already existed.
-/// Reads the 32-byte secret at `path`, creating it (mode 0600) on first start.
-pub fn load_or_create_secret(path: &Path) -> Result<[u8; 32], JwtError> {
-    let read = |path: &Path| -> Result<[u8; 32], JwtError> {
-        fs::read(path)?
-            .try_into()
-            .map_err(|_| JwtError::Key(format!("{} is not a 32-byte secret", path.display())))
-    };
-    match read(path) {
-        Err(JwtError::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
-            let mut secret = [0u8; 32];
-            getrandom::getrandom(&mut secret)
-                .map_err(|e| JwtError::Key(format!("no randomness for {}: {e}", path.display())))?;
-            if write_new_file(path, &secret, 0o600)? {
-                Ok(secret)
-            } else {
-                read(path)
-            }
-        }
-        other => other,
-    }
-}
-
-fn write_new_file(path: &Path, contents: &[u8], mode: u32) -> Result<bool, JwtError> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| JwtError::Key(format!("{} has no parent directory", path.display())))?;
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| JwtError::Key(format!("{} has no file name", path.display())))?;
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let tmp = dir.join(format!(".{name}.{}.{nanos}.tmp", std::process::id()));
-
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)?;
-        // The umask may have narrowed the mode; a wider one is never wanted.
-        file.set_permissions(Permissions::from_mode(mode))?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-        match fs::hard_link(&tmp, path) {
-            Ok(()) => {
-                File::open(dir)?.sync_all()?;
-                Ok(true)
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(e),
-        }
-    })();
-    let _ = fs::remove_file(&tmp);
-    Ok(result?)
 }
 
 #[cfg(test)]

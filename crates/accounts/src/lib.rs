@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod error;
 pub mod flash;
 pub mod jwt;
+pub mod keyfile;
 pub mod names;
 pub mod orgs;
 pub mod password;

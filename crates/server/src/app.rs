@@ -57,7 +57,7 @@ impl State {
             webhooks: webhooks.clone(),
         };
         let trust_secret =
-            berth_accounts::jwt::load_or_create_secret(&config.data_dir.join("trust.secret"))
+            berth_accounts::keyfile::load_or_create_secret(&config.data_dir.join("trust.secret"))
                 .map_err(|e| anyhow::anyhow!("content trust secret: {e}"))?;
         let meta = Meta::new(pool.clone());
         let hub = Hub::new(
@@ -75,10 +75,7 @@ impl State {
         )
         .with_trust(TrustSecret::new(trust_secret));
         let registry = web::Data::new(registry);
-        let site = web::Data::new(berth_web::Site::new(
-            registry.clone().into_inner(),
-            config.registry_host().to_owned(),
-        ));
+        let site = web::Data::new(berth_web::Site::new(config.registry_host().to_owned()));
         Ok(State {
             pool,
             registry,

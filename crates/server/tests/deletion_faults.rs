@@ -127,7 +127,7 @@ async fn fill_org(client: &reqwest::Client, base: &str) {
     assert_eq!(send(client, team).await, StatusCode::CREATED);
     let robot = client
         .post(format!("{api}/acme/robots"))
-        .json(&json!({"name": "ci", "repositories": {}}));
+        .json(&json!({"name": "ci", "permissions": []}));
     assert_eq!(send(client, robot).await, StatusCode::CREATED);
     let hook = client
         .post(format!("{api}/acme/webhooks"))

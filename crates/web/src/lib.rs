@@ -7,29 +7,17 @@ pub mod images;
 pub mod markdown;
 pub mod pages;
 
-use std::sync::Arc;
-
 use actix_web::web;
-use berth_registry::Registry;
 
-/// What the pages need.
+/// What the pages need besides the stores.
 pub struct Site {
-    registry: Arc<Registry>,
     /// Host (and port) used in `docker pull` commands.
     registry_host: String,
 }
 
 impl Site {
-    pub fn new(registry: Arc<Registry>, registry_host: String) -> Self {
-        Site {
-            registry,
-            registry_host,
-        }
-    }
-
-    /// The registry the pages read repositories, tags and manifests from.
-    pub fn registry(&self) -> &Arc<Registry> {
-        &self.registry
+    pub fn new(registry_host: String) -> Self {
+        Site { registry_host }
     }
 
     /// Host (and port) used in `docker pull` commands.

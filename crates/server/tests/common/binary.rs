@@ -97,10 +97,10 @@ pub async fn start_with_env(
     port: u16,
     env: &[(&str, &str)],
 ) -> Berth {
-    start_logged(dir, database_url, port, env, Stdio::null()).await
+    start_logged(dir, database_url, port, env, Stdio::null(), Stdio::null()).await
 }
 
-/// [`start_with_env`], with the server's log (its standard error) written to `log`.
+/// [`start_with_env`], with the server's log (what it prints) written to `log`.
 pub async fn start_with_log(
     dir: &Path,
     database_url: Option<&str>,
@@ -109,7 +109,16 @@ pub async fn start_with_log(
     log: &Path,
 ) -> Berth {
     let file = std::fs::File::create(log).expect("log file");
-    start_logged(dir, database_url, port, env, Stdio::from(file)).await
+    let copy = file.try_clone().expect("log file");
+    start_logged(
+        dir,
+        database_url,
+        port,
+        env,
+        Stdio::from(file),
+        Stdio::from(copy),
+    )
+    .await
 }
 
 async fn start_logged(
@@ -117,6 +126,7 @@ async fn start_logged(
     database_url: Option<&str>,
     port: u16,
     env: &[(&str, &str)],
+    stdout: Stdio,
     stderr: Stdio,
 ) -> Berth {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_berth"));
@@ -126,7 +136,7 @@ async fn start_logged(
         .env_remove("BERTH_DATA_DIR")
         .env("BERTH_LOG", "warn")
         .envs(env.iter().copied())
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .stderr(stderr);
     if let Some(url) = database_url {
         cmd.args(["--database-url", url]);
