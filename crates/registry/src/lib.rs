@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod backend;
+mod clock;
 pub mod digest;
 pub mod error;
 pub mod events;
@@ -17,7 +18,7 @@ mod routes;
 pub mod signatures;
 pub mod storage;
 pub mod trust;
-mod uploads;
+mod upload_sessions;
 
 use std::sync::Arc;
 
@@ -67,7 +68,7 @@ pub struct Registry {
     pub(crate) auth: Arc<dyn auth::Authorizer>,
     pub(crate) events: Arc<dyn events::EventSink>,
     pub(crate) config: RegistryConfig,
-    pub(crate) uploads: uploads::Sessions,
+    pub(crate) uploads: upload_sessions::Sessions,
     /// Seals the content trust keys Berth holds; `None` turns the trust server off.
     pub(crate) trust: Option<trust::keys::TrustSecret>,
     pub(crate) verdicts: signatures::Verdicts,
@@ -87,7 +88,7 @@ impl Registry {
             auth,
             events,
             config,
-            uploads: uploads::Sessions::default(),
+            uploads: upload_sessions::Sessions::default(),
             trust: None,
             verdicts: signatures::Verdicts::default(),
         }
@@ -110,11 +111,11 @@ impl Registry {
             Some(size) if size <= limit => {}
             _ => return Ok(None),
         }
-        let storage::BlobSource::File(path) = self.store.source(digest).await?;
-        match tokio::fs::read(&path).await {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::internal(e.to_string())),
+        match self.store.read_all(digest).await {
+            Ok(bytes) => Ok(Some(bytes.into())),
+            Err(e) if e.code() == Code::BlobUnknown => Ok(None),
+            Err(Error::Io(e)) => Err(Error::internal(e.to_string())),
+            Err(e) => Err(e),
         }
     }
 }

@@ -21,12 +21,8 @@ pub use cache::Cached;
 use cache::ManifestCache;
 pub use trust::{NewTufFile, SigningFile, Which};
 
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+// Other crates ask the time here.
+pub use crate::clock::now;
 
 /// A manifest as stored.
 #[derive(Debug, Clone)]

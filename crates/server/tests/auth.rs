@@ -2,6 +2,7 @@
 
 mod common;
 
+use common::matrix::{self, api, check, get, pull, push, push_bytes, run, Actors};
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -74,65 +75,62 @@ async fn own_namespace_push_and_other_namespace_denied() {
     let app = TestApp::start().await;
     let alice = sign_up(&app, "alice").await;
     let bob = sign_up(&app, "bobby").await;
+    let mut actors = Actors::new()
+        .with("alice", &basic("alice", &alice))
+        .with("bobby", &basic("bobby", &bob))
+        .with("admin", &basic(ADMIN, &app.admin_token));
+    let layer = b"alice's layer";
+    let pull_push = "repository:alice/app:pull,push";
 
     // Basic works for simple clients; a token from the token service works for docker.
-    let r = push_blob_as(&app, &basic("alice", &alice), "alice/app", b"alice's layer").await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let (t, claims) = token(
+    run(
         &app,
-        Some(("alice", &alice)),
-        "repository:alice/app:pull,push",
+        &actors,
+        vec![
+            check("alice", push_bytes("alice/app", layer), 201),
+            check("alice", matrix::token(&app, pull_push), 200)
+                .json("/sub", json!("alice"))
+                .json("/aud", json!(app.host()))
+                .json(
+                    "/access",
+                    json!([{"type":"repository","name":"alice/app","actions":["pull","push"]}]),
+                ),
+        ],
     )
     .await;
-    assert_eq!(claims["sub"], "alice");
-    assert_eq!(claims["aud"], app.host());
-    assert_eq!(
-        claims["access"],
-        json!([{"type":"repository","name":"alice/app","actions":["pull","push"]}])
-    );
-    let r = push_blob_as(&app, &bearer(&t), "alice/app", b"another layer").await;
-    assert_eq!(r.status(), StatusCode::CREATED);
+    let (t, _) = token(&app, Some(("alice", &alice)), pull_push).await;
+    actors.add("alice, by token", &bearer(&t));
+    // Bob asks for push on Alice's repository: he gets pull only (it is public).
+    let (t, _) = token(&app, Some(("bobby", &bob)), pull_push).await;
+    actors.add("bobby, by token", &bearer(&t));
 
-    // Bob asks for push on Alice's repository: he gets pull only (it is public), and pushing
-    // with that token, or with his password, is refused.
-    let (t, claims) = token(
+    run(
         &app,
-        Some(("bobby", &bob)),
-        "repository:alice/app:pull,push",
+        &actors,
+        vec![
+            check(
+                "alice, by token",
+                push_bytes("alice/app", b"another layer"),
+                201,
+            ),
+            check("bobby", matrix::token(&app, pull_push), 200)
+                .json("/access/0/actions", json!(["pull"])),
+            // Pushing with that token, or with his password, is refused.
+            check("bobby, by token", push("alice/app"), 401)
+                .header("www-authenticate", "error=\"insufficient_scope\""),
+            check("bobby", push("alice/app"), 403).code("DENIED"),
+            // Nor can he create repositories in her namespace.
+            check("bobby", push("alice/new"), 404),
+            // Only administrators push to names outside any account's namespace.
+            check("bobby", push("toplevel"), 404),
+            check("admin", push_bytes("toplevel", b"x"), 201),
+            // Anyone may pull the public repository, anonymously too.
+            check("anonymous", pull("alice/app", layer), 200),
+            check("bobby", pull("alice/app", layer), 200),
+            check("bobby, by token", pull("alice/app", layer), 200),
+        ],
     )
     .await;
-    assert_eq!(claims["access"][0]["actions"], json!(["pull"]));
-    let r = push_blob_as(&app, &bearer(&t), "alice/app", b"bob's layer").await;
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert!(header(&r, "www-authenticate").contains("error=\"insufficient_scope\""));
-    let r = push_blob_as(&app, &basic("bobby", &bob), "alice/app", b"bob's layer").await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert_eq!(error_code(r).await, "DENIED");
-    // Nor can he create repositories in her namespace.
-    let r = push_blob_as(&app, &basic("bobby", &bob), "alice/new", b"bob's layer").await;
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    // Only administrators push to names outside any account's namespace.
-    let r = push_blob_as(&app, &basic("bobby", &bob), "toplevel", b"x").await;
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let r = app
-        .request(
-            Method::POST,
-            &format!("/v2/toplevel/blobs/uploads/?digest={}", sha256(b"x")),
-        )
-        .body("x")
-        .send()
-        .await
-        .expect("admin push");
-    assert_eq!(r.status(), StatusCode::CREATED);
-
-    // Anyone may pull the public repository, anonymously too.
-    let r = app
-        .anonymous
-        .get(app.url(&format!("/v2/alice/app/blobs/{}", sha256(b"alice's layer"))))
-        .send()
-        .await
-        .expect("GET");
-    assert_eq!(r.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -140,95 +138,58 @@ async fn private_repositories_are_invisible_to_outsiders() {
     let app = TestApp::start_with(|c| c.auth.default_private = true).await;
     let alice = sign_up(&app, "alice").await;
     let bob = sign_up(&app, "bobby").await;
-    let alice_auth = basic("alice", &alice);
-    let r = push_blob_as(&app, &alice_auth, "alice/secret", b"secret layer").await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let blob = format!("/v2/alice/secret/blobs/{}", sha256(b"secret layer"));
+    let (anonymous_token, _) = token(&app, None, "registry:catalog:*").await;
+    let actors = Actors::new()
+        .with("alice", &basic("alice", &alice))
+        .with("bobby", &basic("bobby", &bob))
+        .with("admin", &basic(ADMIN, &app.admin_token))
+        .with("anonymous, by token", &bearer(&anonymous_token));
+    let layer = b"secret layer";
+    let catalog =
+        |who: &str, names: Value| check(who, get("/v2/_catalog"), 200).json("/repositories", names);
 
-    // Anonymous: challenged, exactly like a repository that does not exist.
-    for path in [
-        blob.as_str(),
-        "/v2/alice/secret/tags/list",
-        "/v2/alice/nothing/tags/list",
-    ] {
-        let r = app.anonymous.get(app.url(path)).send().await.expect("GET");
-        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path}");
-    }
-    // Signed in without access: 404 NAME_UNKNOWN, as if it did not exist.
-    let r = app
-        .anonymous
-        .get(app.url(&blob))
-        .header("Authorization", basic("bobby", &bob))
-        .send()
-        .await
-        .expect("GET");
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    assert_eq!(error_code(r).await, "NAME_UNKNOWN");
-    let (_, claims) = token(&app, Some(("bobby", &bob)), "repository:alice/secret:pull").await;
-    assert_eq!(claims["access"][0]["actions"], json!([]));
-    let (_, claims) = token(&app, None, "repository:alice/secret:pull").await;
-    assert_eq!(claims["access"][0]["actions"], json!([]));
-    // The owner sees it.
-    let r = app
-        .anonymous
-        .get(app.url(&blob))
-        .header("Authorization", alice_auth.clone())
-        .send()
-        .await
-        .expect("GET");
-    assert_eq!(r.status(), StatusCode::OK);
-
-    // The catalog lists only what the caller can see.
-    let r = push_blob_as(&app, &basic("bobby", &bob), "bobby/mine", b"bob's").await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let list = |auth: String| {
-        let app = &app;
-        async move {
-            let r = app
-                .anonymous
-                .get(app.url("/v2/_catalog"))
-                .header("Authorization", auth)
-                .send()
-                .await
-                .expect("catalog");
-            assert_eq!(r.status(), StatusCode::OK);
-            r.json::<Value>().await.expect("json")["repositories"].clone()
-        }
-    };
-    assert_eq!(list(basic("bobby", &bob)).await, json!(["bobby/mine"]));
-    // Pages and their links name only what the caller can see (the page's `last` would
-    // otherwise give a private name away).
-    let r = app
-        .anonymous
-        .get(app.url("/v2/_catalog?n=1"))
-        .header("Authorization", basic("bobby", &bob))
-        .send()
-        .await
-        .expect("catalog");
-    assert!(
-        r.headers().get("link").is_none(),
-        "{:?}",
-        r.headers().get("link")
-    );
-    assert_eq!(
-        r.json::<Value>().await.expect("json")["repositories"],
-        json!(["bobby/mine"])
-    );
-    // An anonymous token does not open the catalog.
-    let (anon, _) = token(&app, None, "registry:catalog:*").await;
-    let r = app
-        .anonymous
-        .get(app.url("/v2/_catalog"))
-        .header("Authorization", bearer(&anon))
-        .send()
-        .await
-        .expect("catalog");
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(list(alice_auth).await, json!(["alice/secret"]));
-    assert_eq!(
-        list(basic(ADMIN, &app.admin_token)).await,
-        json!(["alice/secret", "bobby/mine"])
-    );
+    run(
+        &app,
+        &actors,
+        vec![
+            check("alice", push_bytes("alice/secret", layer), 201),
+            // Anonymous: challenged, exactly like a repository that does not exist.
+            check("anonymous", pull("alice/secret", layer), 401),
+            check("anonymous", get("/v2/alice/secret/tags/list"), 401),
+            check("anonymous", get("/v2/alice/nothing/tags/list"), 401),
+            // Signed in without access: 404 NAME_UNKNOWN, as if it did not exist.
+            check("bobby", pull("alice/secret", layer), 404).code("NAME_UNKNOWN"),
+            check("bobby", get("/v2/alice/secret/tags/list"), 404).code("NAME_UNKNOWN"),
+            check(
+                "bobby",
+                matrix::token(&app, "repository:alice/secret:pull"),
+                200,
+            )
+            .json("/access/0/actions", json!([])),
+            check(
+                "anonymous",
+                matrix::token(&app, "repository:alice/secret:pull"),
+                200,
+            )
+            .json("/access/0/actions", json!([])),
+            // The owner sees it, and so does an administrator.
+            check("alice", pull("alice/secret", layer), 200),
+            check("admin", pull("alice/secret", layer), 200),
+            // The catalog lists only what the caller can see.
+            check("bobby", push_bytes("bobby/mine", b"bob's"), 201),
+            catalog("bobby", json!(["bobby/mine"])),
+            // Pages and their links name only what the caller can see (the page's `last`
+            // would otherwise give a private name away).
+            check("bobby", get("/v2/_catalog?n=1"), 200)
+                .no_header("link")
+                .json("/repositories", json!(["bobby/mine"])),
+            // An anonymous token does not open the catalog.
+            check("anonymous, by token", get("/v2/_catalog"), 401),
+            catalog("alice", json!(["alice/secret"])),
+            catalog("admin", json!(["alice/secret", "bobby/mine"])),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -329,6 +290,7 @@ async fn bad_tampered_expired_and_foreign_tokens_are_refused() {
 async fn personal_access_tokens_scope_and_revocation() {
     let app = TestApp::start().await;
     let alice = sign_up(&app, "alice").await;
+    let bob = sign_up(&app, "bobby").await;
     let create = |scope: &'static str| {
         let app = &app;
         let alice = alice.clone();
@@ -366,120 +328,76 @@ async fn personal_access_tokens_scope_and_revocation() {
         "secrets are shown once only"
     );
 
-    // A read token pulls but cannot push, even in its owner's namespace.
-    let r = push_blob_as(
-        &app,
-        &basic("alice", &write_secret),
-        "alice/app",
-        b"by token",
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let r = push_blob_as(
-        &app,
-        &basic("alice", &read_secret),
-        "alice/app",
-        b"by read token",
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let (_, claims) = token(
-        &app,
-        Some(("alice", &read_secret)),
-        "repository:alice/app:pull,push,delete",
-    )
-    .await;
-    assert_eq!(
-        claims["access"][0]["actions"],
-        json!(["pull"]),
-        "no scope escalation"
-    );
-    // A token is only good with its owner's name.
-    let r = app
-        .anonymous
-        .get(app.url("/v2/"))
-        .header("Authorization", basic("admin1", &write_secret))
-        .send()
-        .await
-        .expect("GET");
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let actors = Actors::new()
+        .with("alice", &basic("alice", &alice))
+        .with("bobby", &basic("bobby", &bob))
+        .with("alice's read token", &basic("alice", &read_secret))
+        .with("alice's read-write token", &basic("alice", &write_secret))
+        // A token is only good with its owner's name.
+        .with(
+            "alice's read-write token, as admin1",
+            &basic("admin1", &write_secret),
+        );
+    let tokens = |method: Method, body: Option<Value>| api(method, "/api/v1/user/tokens", body);
+    let revoke = |id: &Value| api(Method::DELETE, &format!("/api/v1/user/tokens/{id}"), None);
 
-    // A token cannot mint tokens (it could outlive its own expiry or revocation that way),
-    // nor get a refresh token from the token service.
-    let r = app
-        .anonymous
-        .post(app.url("/api/v1/user/tokens"))
-        .header("Authorization", basic("alice", &write_secret))
-        .json(&json!({"name": "child", "scope": "read"}))
-        .send()
-        .await
-        .expect("create");
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let r = app
-        .anonymous
-        .get(app.url("/auth/token?scope=repository:alice/app:pull&offline_token=true&client_id=x"))
-        .header("Authorization", basic("alice", &write_secret))
-        .send()
-        .await
-        .expect("token");
-    let v: Value = r.json().await.expect("json");
-    assert!(v.get("refresh_token").is_none());
-    // A read token cannot revoke its siblings.
-    let r = app
-        .anonymous
-        .delete(app.url(&format!("/api/v1/user/tokens/{}", write["id"])))
-        .header("Authorization", basic("alice", &read_secret))
-        .send()
-        .await
-        .expect("revoke");
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
-
-    // Revoked: refused at once.
-    let id = write["id"].as_i64().expect("id");
-    let r = app
-        .anonymous
-        .delete(app.url(&format!("/api/v1/user/tokens/{id}")))
-        .header("Authorization", basic("alice", &alice))
-        .send()
-        .await
-        .expect("revoke");
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    let r = push_blob_as(
+    run(
         &app,
-        &basic("alice", &write_secret),
-        "alice/app",
-        b"after revoke",
+        &actors,
+        vec![
+            // A read token pulls but cannot push, even in its owner's namespace.
+            check(
+                "alice's read-write token",
+                push_bytes("alice/app", b"by token"),
+                201,
+            ),
+            check("alice's read token", push("alice/app"), 403),
+            check("alice's read token", pull("alice/app", b"by token"), 200),
+            // No scope escalation through the token service.
+            check(
+                "alice's read token",
+                matrix::token(&app, "repository:alice/app:pull,push,delete"),
+                200,
+            )
+            .json("/access/0/actions", json!(["pull"])),
+            check("alice's read-write token, as admin1", get("/v2/"), 401),
+            // A token cannot mint tokens (it could outlive its own expiry or revocation that
+            // way), nor get a refresh token from the token service.
+            check(
+                "alice's read-write token",
+                tokens(
+                    Method::POST,
+                    Some(json!({"name": "child", "scope": "read"})),
+                ),
+                403,
+            ),
+            check(
+                "alice's read-write token",
+                get("/auth/token?scope=repository:alice/app:pull&offline_token=true&client_id=x"),
+                200,
+            )
+            .absent("/refresh_token"),
+            // A read token cannot revoke its siblings.
+            check("alice's read token", revoke(&write["id"]), 403),
+            // Revoked: refused at once.
+            check("alice", revoke(&write["id"]), 204),
+            check("alice's read-write token", push("alice/app"), 401),
+            // Nobody else can revoke Alice's tokens.
+            check("bobby", revoke(&read["id"]), 404),
+            // Bad input and missing auth.
+            check(
+                "alice",
+                tokens(Method::POST, Some(json!({"name": "x", "scope": "admin"}))),
+                400,
+            ),
+            check(
+                "anonymous",
+                tokens(Method::POST, Some(json!({"name": "x", "scope": "read"}))),
+                401,
+            ),
+        ],
     )
     .await;
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    // Nobody else can revoke Alice's tokens.
-    let bob = sign_up(&app, "bobby").await;
-    let r = app
-        .anonymous
-        .delete(app.url(&format!("/api/v1/user/tokens/{}", read["id"])))
-        .header("Authorization", basic("bobby", &bob))
-        .send()
-        .await
-        .expect("revoke");
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    // Bad input and missing auth.
-    let r = app
-        .anonymous
-        .post(app.url("/api/v1/user/tokens"))
-        .header("Authorization", basic("alice", &alice))
-        .json(&json!({"name": "x", "scope": "admin"}))
-        .send()
-        .await
-        .expect("create");
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let r = app
-        .anonymous
-        .post(app.url("/api/v1/user/tokens"))
-        .json(&json!({"name": "x", "scope": "read"}))
-        .send()
-        .await
-        .expect("create");
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -677,67 +595,34 @@ async fn administrators_deactivate_users() {
     let app = TestApp::start().await;
     let alice = sign_up(&app, "alice").await;
     let bob = sign_up(&app, "bobby").await;
-    let set = |who: String, name: &'static str, body: Value| {
-        let app = &app;
-        async move {
-            app.anonymous
-                .put(app.url(&format!("/api/v1/users/{name}/active")))
-                .header("Authorization", who)
-                .json(&body)
-                .send()
-                .await
-                .expect("PUT active")
-                .status()
-        }
+    let actors = Actors::new()
+        .with("alice", &basic("alice", &alice))
+        .with("bobby", &basic("bobby", &bob))
+        .with("admin", &basic(ADMIN, &app.admin_token));
+    let set = |name: &str, body: Value| {
+        api(
+            Method::PUT,
+            &format!("/api/v1/users/{name}/active"),
+            Some(body),
+        )
     };
-    let admin = basic(ADMIN, &app.admin_token);
-    assert_eq!(
-        set(basic("bobby", &bob), "alice", json!({"active": false})).await,
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(
-        set(String::new(), "alice", json!({"active": false})).await,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        set(admin.clone(), "alice", json!({"active": "no"})).await,
-        StatusCode::BAD_REQUEST
-    );
-    assert_eq!(
-        set(admin.clone(), "nobody1", json!({"active": false})).await,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        set(admin.clone(), "alice", json!({"active": false})).await,
-        StatusCode::NO_CONTENT
-    );
-    // Alice can no longer log in anywhere.
-    let r = app
-        .anonymous
-        .get(app.url("/v2/"))
-        .header("Authorization", basic("alice", &alice))
-        .send()
-        .await
-        .expect("GET");
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let r = app
-        .anonymous
-        .get(app.url("/auth/token?scope=repository:alice/app:pull"))
-        .header("Authorization", basic("alice", &alice))
-        .send()
-        .await
-        .expect("token");
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        set(admin, "alice", json!({"active": true})).await,
-        StatusCode::NO_CONTENT
-    );
-    let r = app
-        .anonymous
-        .get(app.url("/v2/"))
-        .header("Authorization", basic("alice", &alice))
-        .send()
-        .await
-        .expect("GET");
-    assert_eq!(r.status(), StatusCode::OK);
+    let pull_token = "/auth/token?scope=repository:alice/app:pull";
+    run(
+        &app,
+        &actors,
+        vec![
+            check("bobby", set("alice", json!({"active": false})), 403),
+            check("anonymous", set("alice", json!({"active": false})), 401),
+            check("admin", set("alice", json!({"active": "no"})), 400),
+            check("admin", set("nobody1", json!({"active": false})), 404),
+            check("admin", set("alice", json!({"active": false})), 204),
+            // Alice can no longer log in anywhere.
+            check("alice", get("/v2/"), 401),
+            check("alice", get(pull_token), 401),
+            check("admin", set("alice", json!({"active": true})), 204),
+            check("alice", get("/v2/"), 200),
+            check("alice", get(pull_token), 200),
+        ],
+    )
+    .await;
 }

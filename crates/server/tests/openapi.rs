@@ -224,3 +224,17 @@ async fn token_scopes_hold_on_every_documented_write() {
     );
     assert_eq!(signed_only(full).await, Value::Bool(true));
 }
+
+/// The document as the app serves it, against snapshots/openapi__openapi_document.snap: a
+/// change to the API's description is a diff to review, not a silent edit.
+#[tokio::test]
+async fn the_served_document_matches_its_snapshot() {
+    let app = TestApp::start().await;
+    let r = app.get("/api/v1/openapi.json").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header(&r, "content-type"), "application/json");
+    let doc: Value = r.json().await.expect("the document is JSON");
+    insta::with_settings!({omit_expression => true}, {
+        insta::assert_json_snapshot!("openapi_document", doc);
+    });
+}

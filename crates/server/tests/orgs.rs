@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::matrix::{api, check, get, pull, push, push_bytes, run, token, Actors};
 use common::*;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
@@ -95,136 +96,83 @@ async fn creating_reading_and_deleting_an_organization() {
     let app = TestApp::start().await;
     let alice = sign_up_basic(&app, "alice").await;
     let bob = sign_up_basic(&app, "bobby").await;
-
-    // Creating: needs a user, a valid name, and a name no account has.
-    let r = call(
+    let actors = Actors::new()
+        .with("owner", &alice)
+        .with("outsider", &bob)
+        .with("owner, a wrong password", &basic("alice", "wrong"));
+    let create = |body: Value| api(Method::POST, "/api/v1/orgs", Some(body));
+    let org = |method: Method, path: &str| api(method, path, None);
+    run(
         &app,
-        Method::POST,
-        "/api/v1/orgs",
-        "",
-        Some(json!({"name": "acme"})),
+        &actors,
+        vec![
+            // Creating: needs a user, a valid name, and a name no account has.
+            check("anonymous", create(json!({"name": "acme"})), 401),
+            check("owner", create(json!({"name": "Acme!"})), 400),
+            check("owner", create(json!({"name": "ac"})), 400),
+            check("owner", create(json!({"name": "admin"})), 400),
+            check(
+                "owner",
+                create(json!({"name": "acme", "owner": "bobby"})),
+                400,
+            ),
+            check("owner", create(json!({"name": "acme"})), 201).json("/name", json!("acme")),
+            // Users and organizations share one namespace.
+            check("outsider", create(json!({"name": "acme"})), 409),
+            check("outsider", create(json!({"name": "bobby"})), 409),
+            check(
+                "anonymous",
+                api(
+                    Method::POST,
+                    "/api/v1/users",
+                    Some(json!({"username": "acme", "email": "acme@example.com",
+                                "password": "a long password"})),
+                ),
+                409,
+            ),
+            // Reading: everyone learns it exists; members see who belongs and the teams.
+            check("anonymous", org(Method::GET, "/api/v1/orgs/acme"), 200)
+                .json("", json!({"name": "acme"})),
+            check("outsider", org(Method::GET, "/api/v1/orgs/acme"), 200)
+                .json("", json!({"name": "acme"})),
+            check("owner", org(Method::GET, "/api/v1/orgs/acme"), 200)
+                .json("/members", json!([{"name": "alice", "role": "owner"}]))
+                .json("/teams", json!([])),
+            check("owner", org(Method::GET, "/api/v1/orgs/nothing"), 404),
+            check(
+                "owner, a wrong password",
+                org(Method::GET, "/api/v1/orgs/acme"),
+                401,
+            ),
+            // Deleting: owners only, and not over repositories without confirm.
+            check("owner", push_bytes("acme/app", b"a layer"), 201),
+            check("anonymous", org(Method::DELETE, "/api/v1/orgs/acme"), 401),
+            check("outsider", org(Method::DELETE, "/api/v1/orgs/acme"), 403),
+            check("owner", org(Method::DELETE, "/api/v1/orgs/nothing"), 404),
+            check(
+                "owner",
+                org(Method::DELETE, "/api/v1/orgs/acme?confirm=maybe"),
+                400,
+            ),
+            check("owner", org(Method::DELETE, "/api/v1/orgs/acme"), 409),
+            check(
+                "owner",
+                org(Method::DELETE, "/api/v1/orgs/acme?confirm=true"),
+                204,
+            ),
+            check("owner", org(Method::GET, "/api/v1/orgs/acme"), 404),
+            // The name is free again; the old owner has no standing in the new organization.
+            check("outsider", create(json!({"name": "acme"})), 201),
+            check("owner", push_bytes("acme/app", b"a layer"), 404),
+        ],
     )
     .await;
-    expect(r, StatusCode::UNAUTHORIZED, "anonymous create").await;
-    for bad in [
-        json!({"name": "Acme!"}),
-        json!({"name": "ac"}),
-        json!({"name": "admin"}),
-    ] {
-        let r = call(
-            &app,
-            Method::POST,
-            "/api/v1/orgs",
-            &alice,
-            Some(bad.clone()),
-        )
-        .await;
-        expect(r, StatusCode::BAD_REQUEST, &format!("bad name {bad}")).await;
-    }
-    let r = call(
-        &app,
-        Method::POST,
-        "/api/v1/orgs",
-        &alice,
-        Some(json!({"name": "acme", "owner": "bobby"})),
-    )
-    .await;
-    expect(r, StatusCode::BAD_REQUEST, "unknown field").await;
-    let r = call(
-        &app,
-        Method::POST,
-        "/api/v1/orgs",
-        &alice,
-        Some(json!({"name": "acme"})),
-    )
-    .await;
-    let org = expect(r, StatusCode::CREATED, "create").await;
-    assert_eq!(org["name"], "acme");
-    // Users and organizations share one namespace.
-    for taken in ["acme", "bobby"] {
-        let r = call(
-            &app,
-            Method::POST,
-            "/api/v1/orgs",
-            &bob,
-            Some(json!({"name": taken})),
-        )
-        .await;
-        expect(r, StatusCode::CONFLICT, taken).await;
-    }
-    let r = app
-        .anonymous
-        .post(app.url("/api/v1/users"))
-        .json(&json!({"username": "acme", "email": "acme@example.com", "password": "a long password"}))
-        .send()
-        .await
-        .expect("sign up");
-    assert_eq!(r.status(), StatusCode::CONFLICT);
-
-    // Reading: everyone learns it exists; members see who belongs and the teams.
-    for (auth, who) in [("", "anonymous"), (bob.as_str(), "outsider")] {
-        let r = call(&app, Method::GET, "/api/v1/orgs/acme", auth, None).await;
-        let v = expect(r, StatusCode::OK, who).await;
-        assert_eq!(v, json!({"name": "acme"}), "{who}");
-    }
-    let r = call(&app, Method::GET, "/api/v1/orgs/acme", &alice, None).await;
-    let v = expect(r, StatusCode::OK, "owner").await;
-    assert_eq!(v["members"], json!([{"name": "alice", "role": "owner"}]));
-    assert_eq!(v["teams"], json!([]));
-    let r = call(&app, Method::GET, "/api/v1/orgs/nothing", &alice, None).await;
-    expect(r, StatusCode::NOT_FOUND, "unknown org").await;
-    let r = call(
-        &app,
-        Method::GET,
-        "/api/v1/orgs/acme",
-        &basic("alice", "wrong"),
-        None,
-    )
-    .await;
-    expect(r, StatusCode::UNAUTHORIZED, "bad credentials").await;
-
-    // Deleting: owners only, and not over repositories without confirm.
-    let r = push_blob_as(&app, &alice, "acme/app", b"a layer").await;
-    assert_eq!(r.status(), StatusCode::CREATED, "the owner pushes");
-    let r = call(&app, Method::DELETE, "/api/v1/orgs/acme", "", None).await;
-    expect(r, StatusCode::UNAUTHORIZED, "anonymous delete").await;
-    let r = call(&app, Method::DELETE, "/api/v1/orgs/acme", &bob, None).await;
-    expect(r, StatusCode::FORBIDDEN, "outsider delete").await;
-    let r = call(&app, Method::DELETE, "/api/v1/orgs/nothing", &alice, None).await;
-    expect(r, StatusCode::NOT_FOUND, "unknown org delete").await;
-    let r = call(
-        &app,
-        Method::DELETE,
-        "/api/v1/orgs/acme?confirm=maybe",
-        &alice,
-        None,
-    )
-    .await;
-    expect(r, StatusCode::BAD_REQUEST, "bad confirm").await;
-    let r = call(&app, Method::DELETE, "/api/v1/orgs/acme", &alice, None).await;
-    expect(r, StatusCode::CONFLICT, "repositories left").await;
-    let r = call(
-        &app,
-        Method::DELETE,
-        "/api/v1/orgs/acme?confirm=true",
-        &alice,
-        None,
-    )
-    .await;
-    expect(r, StatusCode::NO_CONTENT, "confirmed delete").await;
-    let r = call(&app, Method::GET, "/api/v1/orgs/acme", &alice, None).await;
-    expect(r, StatusCode::NOT_FOUND, "deleted").await;
     assert!(
         berth_accounts::repos::get(&app.state.accounts.db, "acme/app")
             .await
             .expect("settings")
             .is_none()
     );
-
-    // The name is free again; the old owner has no standing in the new organization.
-    create_org(&app, &bob, "acme").await;
-    let r = push_blob_as(&app, &alice, "acme/app", b"a layer").await;
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let actions = audit_actions(&app).await;
     assert!(actions.iter().any(|a| a == "org.create"));
     assert!(actions.iter().any(|a| a == "org.delete"));
@@ -237,87 +185,80 @@ async fn members_and_the_last_owner() {
     let bob = sign_up_basic(&app, "bobby").await;
     let carol = sign_up_basic(&app, "carol").await;
     create_org(&app, &alice, "acme").await;
-    let put = |who: &'static str, role: &'static str, auth: String| {
-        let app = &app;
-        async move {
-            call(
-                app,
-                Method::PUT,
-                &format!("/api/v1/orgs/acme/members/{who}"),
-                &auth,
-                Some(json!({"role": role})),
-            )
-            .await
-        }
-    };
-
-    // The last owner can neither leave, nor be demoted.
     let r = call(
         &app,
-        Method::DELETE,
-        "/api/v1/orgs/acme/members/alice",
-        &alice,
-        None,
+        Method::POST,
+        "/api/v1/user/tokens",
+        &bob,
+        Some(json!({"name": "ci", "scope": "read"})),
     )
     .await;
-    expect(r, StatusCode::CONFLICT, "last owner leaves").await;
-    expect(
-        put("alice", "member", alice.clone()).await,
-        StatusCode::CONFLICT,
-        "demote",
+    let t = expect(r, StatusCode::CREATED, "token").await;
+    let read_only = basic("bobby", t["token"].as_str().expect("token"));
+    let mut actors = Actors::new()
+        .with("alice", &alice)
+        .with("bobby", &bob)
+        .with("outsider", &carol);
+    actors.add("bobby's read token", &read_only);
+    let put = |who: &str, role: &str| {
+        api(
+            Method::PUT,
+            &format!("/api/v1/orgs/acme/members/{who}"),
+            Some(json!({"role": role})),
+        )
+    };
+    let remove = |who: &str| {
+        api(
+            Method::DELETE,
+            &format!("/api/v1/orgs/acme/members/{who}"),
+            None,
+        )
+    };
+
+    run(
+        &app,
+        &actors,
+        vec![
+            // The last owner can neither leave, nor be demoted.
+            check("alice", remove("alice"), 409),
+            check("alice", put("alice", "member"), 409),
+            // Owners add members and change roles; nobody else may.
+            check("anonymous", put("bobby", "member"), 401),
+            check("outsider", put("bobby", "member"), 403),
+            check("alice", put("bobby", "boss"), 400),
+            check(
+                "alice",
+                api(
+                    Method::PUT,
+                    "/api/v1/orgs/acme/members/bobby",
+                    Some(json!({"role": "member", "admin": true})),
+                ),
+                400,
+            ),
+            check("alice", put("nobody", "member"), 404),
+            check(
+                "alice",
+                api(
+                    Method::PUT,
+                    "/api/v1/orgs/nothing/members/bobby",
+                    Some(json!({"role": "member"})),
+                ),
+                404,
+            ),
+        ],
     )
     .await;
 
-    // Owners add members and change roles; nobody else may.
-    expect(
-        put("bobby", "member", String::new()).await,
-        StatusCode::UNAUTHORIZED,
-        "anon",
-    )
-    .await;
-    expect(
-        put("bobby", "member", carol.clone()).await,
-        StatusCode::FORBIDDEN,
-        "outsider",
-    )
-    .await;
-    expect(
-        put("bobby", "boss", alice.clone()).await,
-        StatusCode::BAD_REQUEST,
-        "bad role",
-    )
-    .await;
+    // Adding someone who does not belong invites them; they belong once they accept.
     let r = call(
         &app,
         Method::PUT,
         "/api/v1/orgs/acme/members/bobby",
         &alice,
-        Some(json!({"role": "member", "admin": true})),
-    )
-    .await;
-    expect(r, StatusCode::BAD_REQUEST, "unknown field").await;
-    expect(
-        put("nobody", "member", alice.clone()).await,
-        StatusCode::NOT_FOUND,
-        "no user",
-    )
-    .await;
-    let r = call(
-        &app,
-        Method::PUT,
-        "/api/v1/orgs/nothing/members/bobby",
-        &alice,
         Some(json!({"role": "member"})),
     )
     .await;
-    expect(r, StatusCode::NOT_FOUND, "no org").await;
-    // Adding someone who does not belong invites them; they belong once they accept.
-    let invitation = expect(
-        put("bobby", "member", alice.clone()).await,
-        StatusCode::ACCEPTED,
-        "invite",
-    )
-    .await;
+    let invitation = expect(r, StatusCode::ACCEPTED, "invite").await;
     assert_eq!(invitation["user"], "bobby");
     assert_eq!(invitation["role"], "member");
     let r = call(
@@ -329,106 +270,30 @@ async fn members_and_the_last_owner() {
     )
     .await;
     expect(r, StatusCode::NO_CONTENT, "bob accepts").await;
-    // A member is no owner: cannot add others or promote themself.
-    expect(
-        put("carol", "member", bob.clone()).await,
-        StatusCode::FORBIDDEN,
-        "member adds",
-    )
-    .await;
-    expect(
-        put("bobby", "owner", bob.clone()).await,
-        StatusCode::FORBIDDEN,
-        "self-promote",
-    )
-    .await;
-    let r = call(
-        &app,
-        Method::DELETE,
-        "/api/v1/orgs/acme/members/alice",
-        &bob,
-        None,
-    )
-    .await;
-    expect(r, StatusCode::FORBIDDEN, "member removes an owner").await;
-    let r = call(&app, Method::GET, "/api/v1/orgs/acme", &bob, None).await;
-    let v = expect(r, StatusCode::OK, "member reads").await;
-    assert_eq!(
-        v["members"],
-        json!([{"name": "alice", "role": "owner"}, {"name": "bobby", "role": "member"}])
-    );
 
-    // With a second owner, the first may step down or leave.
-    expect(
-        put("bobby", "owner", alice.clone()).await,
-        StatusCode::NO_CONTENT,
-        "promote",
-    )
-    .await;
-    expect(
-        put("alice", "member", alice.clone()).await,
-        StatusCode::NO_CONTENT,
-        "step down",
-    )
-    .await;
-    expect(
-        put("bobby", "member", bob.clone()).await,
-        StatusCode::CONFLICT,
-        "now bob is last",
-    )
-    .await;
-    let r = call(
+    run(
         &app,
-        Method::DELETE,
-        "/api/v1/orgs/acme/members/bobby",
-        &bob,
-        None,
-    )
-    .await;
-    expect(r, StatusCode::CONFLICT, "the last owner leaves").await;
-    let r = call(
-        &app,
-        Method::DELETE,
-        "/api/v1/orgs/acme/members/alice",
-        &alice,
-        None,
-    )
-    .await;
-    expect(r, StatusCode::NO_CONTENT, "a member leaves").await;
-    let r = call(
-        &app,
-        Method::DELETE,
-        "/api/v1/orgs/acme/members/alice",
-        &bob,
-        None,
-    )
-    .await;
-    expect(r, StatusCode::NOT_FOUND, "not a member any more").await;
-    let r = call(
-        &app,
-        Method::DELETE,
-        "/api/v1/orgs/acme/members/carol",
-        "",
-        None,
-    )
-    .await;
-    expect(r, StatusCode::UNAUTHORIZED, "anonymous remove").await;
-
-    // A read-only access token cannot manage the organization.
-    let r = call(
-        &app,
-        Method::POST,
-        "/api/v1/user/tokens",
-        &bob,
-        Some(json!({"name": "ci", "scope": "read"})),
-    )
-    .await;
-    let t = expect(r, StatusCode::CREATED, "token").await;
-    let read_only = basic("bobby", t["token"].as_str().expect("token"));
-    expect(
-        put("carol", "member", read_only).await,
-        StatusCode::FORBIDDEN,
-        "read token",
+        &actors,
+        vec![
+            // A member is no owner: cannot add others or promote themself.
+            check("bobby", put("carol", "member"), 403),
+            check("bobby", put("bobby", "owner"), 403),
+            check("bobby", remove("alice"), 403),
+            check("bobby", get("/api/v1/orgs/acme"), 200).json(
+                "/members",
+                json!([{"name": "alice", "role": "owner"}, {"name": "bobby", "role": "member"}]),
+            ),
+            // With a second owner, the first may step down or leave.
+            check("alice", put("bobby", "owner"), 204),
+            check("alice", put("alice", "member"), 204),
+            check("bobby", put("bobby", "member"), 409),
+            check("bobby", remove("bobby"), 409),
+            check("alice", remove("alice"), 204),
+            check("bobby", remove("alice"), 404),
+            check("anonymous", remove("carol"), 401),
+            // A read-only access token cannot manage the organization, even its owner's.
+            check("bobby's read token", put("carol", "member"), 403),
+        ],
     )
     .await;
 
@@ -443,311 +308,158 @@ async fn teams_are_managed_by_owners() {
     let alice = sign_up_basic(&app, "alice").await;
     let bob = sign_up_basic(&app, "bobby").await;
     let carol = sign_up_basic(&app, "carol").await;
+    let david = sign_up_basic(&app, "david").await;
     create_org(&app, &alice, "acme").await;
-
-    let new_team = |auth: String, body: Value| {
-        let app = &app;
-        async move {
-            call(
-                app,
-                Method::POST,
-                "/api/v1/orgs/acme/teams",
-                &auth,
-                Some(body),
-            )
-            .await
+    let mut actors = Actors::new()
+        .with("owner", &alice)
+        .with("bobby", &bob)
+        .with("carol", &carol);
+    // David never joins.
+    actors.add("outsider", &david);
+    let new_team = |body: Value| api(Method::POST, "/api/v1/orgs/acme/teams", Some(body));
+    let member = |method: Method, team: &str, who: &str| {
+        api(
+            method,
+            &format!("/api/v1/orgs/acme/teams/{team}/members/{who}"),
+            None,
+        )
+    };
+    let grant = |repo: &str, permission: Option<&str>| {
+        let path = format!("/api/v1/orgs/acme/teams/devs/repositories/{repo}");
+        match permission {
+            Some(p) => api(Method::PUT, &path, Some(json!({"permission": p}))),
+            None => api(Method::DELETE, &path, None),
         }
     };
-    expect(
-        new_team(String::new(), json!({"name": "devs"})).await,
-        StatusCode::UNAUTHORIZED,
-        "anon",
-    )
-    .await;
-    expect(
-        new_team(bob.clone(), json!({"name": "devs"})).await,
-        StatusCode::FORBIDDEN,
-        "outsider",
-    )
-    .await;
-    expect(
-        new_team(alice.clone(), json!({"name": "Dev Team"})).await,
-        StatusCode::BAD_REQUEST,
-        "bad name",
-    )
-    .await;
-    expect(
-        new_team(alice.clone(), json!({"title": "devs"})).await,
-        StatusCode::BAD_REQUEST,
-        "bad body",
-    )
-    .await;
-    let v = expect(
-        new_team(alice.clone(), json!({"name": "devs"})).await,
-        StatusCode::CREATED,
-        "create",
-    )
-    .await;
-    assert_eq!(
-        v,
-        json!({"name": "devs", "members": [], "repositories": []})
-    );
-    expect(
-        new_team(alice.clone(), json!({"name": "devs"})).await,
-        StatusCode::CONFLICT,
-        "again",
-    )
-    .await;
-    let r = call(
-        &app,
-        Method::POST,
-        "/api/v1/orgs/nothing/teams",
-        &alice,
-        Some(json!({"name": "devs"})),
-    )
-    .await;
-    expect(r, StatusCode::NOT_FOUND, "no org").await;
 
-    // Team members: adding someone who does not belong to the organization invites them to the
-    // team; accepting makes them a member of both.
-    let member = |method: Method, team: &'static str, who: &'static str, auth: String| {
+    run(
+        &app,
+        &actors,
+        vec![
+            check("anonymous", new_team(json!({"name": "devs"})), 401),
+            check("bobby", new_team(json!({"name": "devs"})), 403),
+            check("owner", new_team(json!({"name": "Dev Team"})), 400),
+            check("owner", new_team(json!({"title": "devs"})), 400),
+            check("owner", new_team(json!({"name": "devs"})), 201).json(
+                "",
+                json!({"name": "devs", "members": [], "repositories": []}),
+            ),
+            check("owner", new_team(json!({"name": "devs"})), 409),
+            check(
+                "owner",
+                api(
+                    Method::POST,
+                    "/api/v1/orgs/nothing/teams",
+                    Some(json!({"name": "devs"})),
+                ),
+                404,
+            ),
+            // Team members: adding someone who does not belong to the organization invites
+            // them to the team; accepting makes them a member of both.
+            check("anonymous", member(Method::PUT, "devs", "bobby"), 401),
+            check("carol", member(Method::PUT, "devs", "bobby"), 403),
+            check("owner", member(Method::PUT, "nope", "bobby"), 404),
+            check("owner", member(Method::PUT, "devs", "nobody"), 404),
+        ],
+    )
+    .await;
+
+    let invite = |who: &'static str| {
         let app = &app;
+        let alice = alice.clone();
         async move {
-            call(
+            let r = call(
                 app,
-                method,
-                &format!("/api/v1/orgs/acme/teams/{team}/members/{who}"),
-                &auth,
+                Method::PUT,
+                &format!("/api/v1/orgs/acme/teams/devs/members/{who}"),
+                &alice,
                 None,
             )
-            .await
+            .await;
+            expect(r, StatusCode::ACCEPTED, &format!("invite {who}")).await
         }
     };
-    expect(
-        member(Method::PUT, "devs", "bobby", String::new()).await,
-        StatusCode::UNAUTHORIZED,
-        "anon",
-    )
-    .await;
-    expect(
-        member(Method::PUT, "devs", "bobby", carol.clone()).await,
-        StatusCode::FORBIDDEN,
-        "outsider",
-    )
-    .await;
-    expect(
-        member(Method::PUT, "nope", "bobby", alice.clone()).await,
-        StatusCode::NOT_FOUND,
-        "no team",
-    )
-    .await;
-    expect(
-        member(Method::PUT, "devs", "nobody", alice.clone()).await,
-        StatusCode::NOT_FOUND,
-        "no user",
-    )
-    .await;
-    let invitation = expect(
-        member(Method::PUT, "devs", "bobby", alice.clone()).await,
-        StatusCode::ACCEPTED,
-        "invite",
-    )
-    .await;
-    assert_eq!(invitation["team"], "devs");
-    let again = expect(
-        member(Method::PUT, "devs", "bobby", alice.clone()).await,
-        StatusCode::ACCEPTED,
-        "again",
-    )
-    .await;
-    assert_eq!(
-        again, invitation,
-        "asking again answers the same invitation"
-    );
     let accept = |id: &Value, auth: &str| {
         let path = format!("/api/v1/user/invitations/{id}/accept");
         let auth = auth.to_owned();
         let app = &app;
         async move { call(app, Method::POST, &path, &auth, None).await }
     };
+    let invitation = invite("bobby").await;
+    assert_eq!(invitation["team"], "devs");
+    let again = invite("bobby").await;
+    assert_eq!(
+        again, invitation,
+        "asking again answers the same invitation"
+    );
     expect(
         accept(&invitation["id"], &bob).await,
         StatusCode::NO_CONTENT,
         "bob accepts",
     )
     .await;
-    expect(
-        member(Method::PUT, "devs", "bobby", alice.clone()).await,
-        StatusCode::NO_CONTENT,
-        "a member again",
+    run(
+        &app,
+        &actors,
+        vec![
+            check("owner", member(Method::PUT, "devs", "bobby"), 204),
+            check("bobby", member(Method::PUT, "devs", "carol"), 403),
+        ],
     )
     .await;
-    expect(
-        member(Method::PUT, "devs", "carol", bob.clone()).await,
-        StatusCode::FORBIDDEN,
-        "member adds",
-    )
-    .await;
-    let invitation = expect(
-        member(Method::PUT, "devs", "carol", alice.clone()).await,
-        StatusCode::ACCEPTED,
-        "invite carol",
-    )
-    .await;
+    let invitation = invite("carol").await;
     expect(
         accept(&invitation["id"], &carol).await,
         StatusCode::NO_CONTENT,
         "carol accepts",
     )
     .await;
-    expect(
-        member(Method::DELETE, "devs", "carol", bob.clone()).await,
-        StatusCode::FORBIDDEN,
-        "member removes",
-    )
-    .await;
-    expect(
-        member(Method::DELETE, "devs", "carol", alice.clone()).await,
-        StatusCode::NO_CONTENT,
-        "remove",
-    )
-    .await;
-    expect(
-        member(Method::DELETE, "devs", "carol", alice.clone()).await,
-        StatusCode::NOT_FOUND,
-        "twice",
-    )
-    .await;
-    // A member of the organization is put in a team at once.
-    expect(
-        member(Method::PUT, "devs", "carol", alice.clone()).await,
-        StatusCode::NO_CONTENT,
-        "carol back",
-    )
-    .await;
-    expect(
-        member(Method::DELETE, "devs", "carol", alice.clone()).await,
-        StatusCode::NO_CONTENT,
-        "carol out again",
-    )
-    .await;
 
-    // Grants: only on repositories of the organization, only read, write or admin.
-    let grant = |repo: &'static str, body: Option<Value>, auth: String| {
-        let app = &app;
-        let method = if body.is_some() {
-            Method::PUT
-        } else {
-            Method::DELETE
-        };
-        async move {
-            call(
-                app,
-                method,
-                &format!("/api/v1/orgs/acme/teams/devs/repositories/{repo}"),
-                &auth,
-                body,
-            )
-            .await
-        }
-    };
-    let write = || Some(json!({"permission": "write"}));
-    expect(
-        grant("app", write(), String::new()).await,
-        StatusCode::UNAUTHORIZED,
-        "anon",
-    )
-    .await;
-    expect(
-        grant("app", write(), bob.clone()).await,
-        StatusCode::FORBIDDEN,
-        "member",
-    )
-    .await;
-    expect(
-        grant("app", Some(json!({"permission": "owner"})), alice.clone()).await,
-        StatusCode::BAD_REQUEST,
-        "bad permission",
-    )
-    .await;
-    expect(
-        grant("App", write(), alice.clone()).await,
-        StatusCode::BAD_REQUEST,
-        "bad repository",
-    )
-    .await;
-    expect(
-        grant("-app", write(), alice.clone()).await,
-        StatusCode::BAD_REQUEST,
-        "bad start",
-    )
-    .await;
-    let r = call(
+    run(
         &app,
-        Method::PUT,
-        "/api/v1/orgs/acme/teams/nope/repositories/app",
-        &alice,
-        write(),
+        &actors,
+        vec![
+            check("bobby", member(Method::DELETE, "devs", "carol"), 403),
+            check("owner", member(Method::DELETE, "devs", "carol"), 204),
+            check("owner", member(Method::DELETE, "devs", "carol"), 404),
+            // A member of the organization is put in a team at once.
+            check("owner", member(Method::PUT, "devs", "carol"), 204),
+            check("owner", member(Method::DELETE, "devs", "carol"), 204),
+            // Grants: only on repositories of the organization, only read, write or admin.
+            check("anonymous", grant("app", Some("write")), 401),
+            check("bobby", grant("app", Some("write")), 403),
+            check("owner", grant("app", Some("owner")), 400),
+            check("owner", grant("App", Some("write")), 400),
+            check("owner", grant("-app", Some("write")), 400),
+            check(
+                "owner",
+                api(
+                    Method::PUT,
+                    "/api/v1/orgs/acme/teams/nope/repositories/app",
+                    Some(json!({"permission": "write"})),
+                ),
+                404,
+            ),
+            check("owner", grant("app", Some("write")), 204),
+            check("owner", grant("tools/cli", Some("read")), 204),
+            check("bobby", grant("tools/cli", None), 403),
+            check("owner", grant("tools/cli", None), 204),
+            check("owner", grant("tools/cli", None), 404),
+            // Members read the teams; outsiders cannot. Carol stays a member of the
+            // organization after leaving the team.
+            check("bobby", get("/api/v1/orgs/acme/teams"), 200).json(
+                "",
+                json!([{"name": "devs", "members": ["bobby"],
+                        "repositories": [{"repository": "acme/app", "permission": "write"}]}]),
+            ),
+            check("carol", get("/api/v1/orgs/acme/teams"), 200),
+            check("outsider", get("/api/v1/orgs/acme/teams"), 403),
+            check("anonymous", get("/api/v1/orgs/acme/teams"), 401),
+            check("bobby", get("/api/v1/orgs/nothing/teams"), 404),
+            check("bobby", get("/api/v1/orgs/acme"), 200).json("/teams/0/name", json!("devs")),
+        ],
     )
     .await;
-    expect(r, StatusCode::NOT_FOUND, "no team").await;
-    expect(
-        grant("app", write(), alice.clone()).await,
-        StatusCode::NO_CONTENT,
-        "grant",
-    )
-    .await;
-    expect(
-        grant(
-            "tools/cli",
-            Some(json!({"permission": "read"})),
-            alice.clone(),
-        )
-        .await,
-        StatusCode::NO_CONTENT,
-        "nested",
-    )
-    .await;
-    expect(
-        grant("tools/cli", None, bob.clone()).await,
-        StatusCode::FORBIDDEN,
-        "member revokes",
-    )
-    .await;
-    expect(
-        grant("tools/cli", None, alice.clone()).await,
-        StatusCode::NO_CONTENT,
-        "revoke",
-    )
-    .await;
-    expect(
-        grant("tools/cli", None, alice.clone()).await,
-        StatusCode::NOT_FOUND,
-        "twice",
-    )
-    .await;
-
-    // Members read the teams; outsiders cannot.
-    let r = call(&app, Method::GET, "/api/v1/orgs/acme/teams", &bob, None).await;
-    let v = expect(r, StatusCode::OK, "member lists").await;
-    assert_eq!(
-        v,
-        json!([{"name": "devs", "members": ["bobby"],
-                "repositories": [{"repository": "acme/app", "permission": "write"}]}])
-    );
-    // Carol stays a member of the organization after leaving the team; David never joined.
-    let r = call(&app, Method::GET, "/api/v1/orgs/acme/teams", &carol, None).await;
-    expect(r, StatusCode::OK, "member in no team lists").await;
-    let david = sign_up_basic(&app, "david").await;
-    let r = call(&app, Method::GET, "/api/v1/orgs/acme/teams", &david, None).await;
-    expect(r, StatusCode::FORBIDDEN, "outsider lists").await;
-    let r = call(&app, Method::GET, "/api/v1/orgs/acme/teams", "", None).await;
-    expect(r, StatusCode::UNAUTHORIZED, "anonymous lists").await;
-    let r = call(&app, Method::GET, "/api/v1/orgs/nothing/teams", &bob, None).await;
-    expect(r, StatusCode::NOT_FOUND, "no org").await;
-    let r = call(&app, Method::GET, "/api/v1/orgs/acme", &bob, None).await;
-    let v = expect(r, StatusCode::OK, "member reads the org").await;
-    assert_eq!(v["teams"][0]["name"], "devs");
 
     let actions = audit_actions(&app).await;
     for a in [
@@ -1108,99 +820,90 @@ async fn teams_decide_who_pushes_and_pulls_in_the_organization() {
         &plain,
     )
     .await;
+    let mut actors = Actors::new()
+        .with("owner", &alice)
+        .with("team write", &writer)
+        .with("team read", &reader)
+        .with("stranger", &stranger);
+    actors.add("member in no team", &plain);
+    let app_layer = b"app layer";
+    let owners_layer = b"owner's layer";
+    let everything = "repository:acme/app:pull,push,delete";
 
-    // The writer creates the (private) repository; the reader may not push to it.
-    let r = push_blob_as(&app, &writer, "acme/app", b"app layer").await;
-    assert_eq!(
-        r.status(),
-        StatusCode::CREATED,
-        "team write pushes a new repository"
-    );
-    let r = push_blob_as(&app, &reader, "acme/app", b"reader's layer").await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert_eq!(error_code(r).await, "DENIED");
-    // Without a grant for it, nobody but an owner creates repositories in the organization.
-    let r = push_blob_as(&app, &writer, "acme/other", b"x").await;
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let r = push_blob_as(&app, &alice, "acme/other", b"owner's layer").await;
-    assert_eq!(
-        r.status(),
-        StatusCode::CREATED,
-        "owners push anywhere in the org"
-    );
-
-    // Pulls of the private repository: the teams' members and owners; nobody else sees it.
-    for auth in [&alice, &writer, &reader] {
-        let r = pull_blob_as(&app, auth, "acme/app", b"app layer").await;
-        assert_eq!(r.status(), StatusCode::OK);
-    }
-    for auth in [&stranger, &plain] {
-        let r = pull_blob_as(&app, auth, "acme/app", b"app layer").await;
-        assert_eq!(r.status(), StatusCode::NOT_FOUND);
-        assert_eq!(error_code(r).await, "NAME_UNKNOWN");
-    }
-    let r = pull_blob_as(&app, "", "acme/app", b"app layer").await;
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    // The writer has no grant on acme/other: invisible to them too.
-    let r = pull_blob_as(&app, &writer, "acme/other", b"owner's layer").await;
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
-
-    // The token service grants each exactly what their teams allow.
-    let scope = "repository:acme/app:pull,push,delete";
-    let (_, claims) = token_claims(&app, &writer, scope).await;
-    assert_eq!(claims["sub"], "bobby");
-    assert_eq!(
-        claims["access"],
-        json!([{"type": "repository", "name": "acme/app", "actions": ["pull", "push"]}])
-    );
-    let (_, claims) = token_claims(&app, &reader, scope).await;
-    assert_eq!(claims["access"][0]["actions"], json!(["pull"]));
-    let (_, claims) = token_claims(&app, &stranger, scope).await;
-    assert_eq!(claims["access"][0]["actions"], json!([]));
-    let (_, claims) = token_claims(&app, &alice, "repository:acme/app:*").await;
-    assert_eq!(
-        claims["access"][0]["actions"],
-        json!(["pull", "push", "delete"])
-    );
-    // And that token works on the registry.
-    let (t, _) = token_claims(&app, &writer, "repository:acme/app:pull,push").await;
-    let r = push_blob_as(&app, &format!("Bearer {t}"), "acme/app", b"via token").await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-
-    // The catalog shows each what they may see.
-    let catalog = |auth: String| {
-        let app = &app;
-        async move {
-            let r = app
-                .anonymous
-                .get(app.url("/v2/_catalog"))
-                .header("Authorization", auth)
-                .send()
-                .await
-                .expect("catalog");
-            assert_eq!(r.status(), StatusCode::OK);
-            r.json::<Value>().await.expect("json")["repositories"].clone()
-        }
-    };
-    assert_eq!(catalog(reader.clone()).await, json!(["acme/app"]));
-    assert_eq!(catalog(stranger.clone()).await, json!([]));
-    assert_eq!(
-        catalog(alice.clone()).await,
-        json!(["acme/app", "acme/other"])
-    );
-
-    // Leaving the organization takes the team grants with it.
-    let r = call(
+    run(
         &app,
-        Method::DELETE,
-        "/api/v1/orgs/acme/members/bobby",
-        &writer,
-        None,
+        &actors,
+        vec![
+            // The writer creates the (private) repository; the reader may not push to it.
+            check("team write", push_bytes("acme/app", app_layer), 201),
+            check("team read", push("acme/app"), 403).code("DENIED"),
+            check("member in no team", push("acme/app"), 404).code("NAME_UNKNOWN"),
+            check("stranger", push("acme/app"), 404).code("NAME_UNKNOWN"),
+            check("anonymous", push("acme/app"), 401).code("UNAUTHORIZED"),
+            check("owner", push("acme/app"), 201),
+            // Without a grant for it, nobody but an owner creates repositories in the
+            // organization.
+            check("team write", push("acme/other"), 404),
+            check("owner", push_bytes("acme/other", owners_layer), 201),
+            // Pulls of the private repository: the teams' members and owners; nobody else
+            // sees it.
+            check("owner", pull("acme/app", app_layer), 200),
+            check("team write", pull("acme/app", app_layer), 200),
+            check("team read", pull("acme/app", app_layer), 200),
+            check("stranger", pull("acme/app", app_layer), 404).code("NAME_UNKNOWN"),
+            check("member in no team", pull("acme/app", app_layer), 404).code("NAME_UNKNOWN"),
+            check("anonymous", pull("acme/app", app_layer), 401),
+            // No team has a grant on acme/other: invisible to their members too.
+            check("team write", pull("acme/other", owners_layer), 404),
+            check("team read", pull("acme/other", owners_layer), 404),
+            check("owner", pull("acme/other", owners_layer), 200),
+            // The token service grants each exactly what their teams allow.
+            check("team write", token(&app, everything), 200)
+                .json("/sub", json!("bobby"))
+                .json(
+                    "/access",
+                    json!([{"type": "repository", "name": "acme/app", "actions": ["pull", "push"]}]),
+                ),
+            check("team read", token(&app, everything), 200)
+                .json("/access/0/actions", json!(["pull"])),
+            check("stranger", token(&app, everything), 200).json("/access/0/actions", json!([])),
+            check("member in no team", token(&app, everything), 200)
+                .json("/access/0/actions", json!([])),
+            check("owner", token(&app, "repository:acme/app:*"), 200)
+                .json("/access/0/actions", json!(["pull", "push", "delete"])),
+            // The catalog shows each what they may see.
+            check("team read", get("/v2/_catalog"), 200)
+                .json("/repositories", json!(["acme/app"])),
+            check("stranger", get("/v2/_catalog"), 200).json("/repositories", json!([])),
+            check("owner", get("/v2/_catalog"), 200)
+                .json("/repositories", json!(["acme/app", "acme/other"])),
+        ],
     )
     .await;
-    expect(r, StatusCode::NO_CONTENT, "writer leaves").await;
-    let r = push_blob_as(&app, &writer, "acme/app", b"after leaving").await;
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // And that token works on the registry, until its holder leaves: leaving the organization
+    // takes the team grants with it.
+    let (t, _) = token_claims(&app, &writer, "repository:acme/app:pull,push").await;
+    actors.add("team write, by token", &format!("Bearer {t}"));
+    run(
+        &app,
+        &actors,
+        vec![
+            check(
+                "team write, by token",
+                push_bytes("acme/app", b"via token"),
+                201,
+            ),
+            check(
+                "team write",
+                api(Method::DELETE, "/api/v1/orgs/acme/members/bobby", None),
+                204,
+            ),
+            check("team write", push_bytes("acme/app", b"after leaving"), 404),
+            check("team write", pull("acme/app", app_layer), 404),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -1218,79 +921,65 @@ async fn robots_push_only_where_they_were_allowed() {
         &bob,
     )
     .await;
-    let r = push_blob_as(&app, &alice, "acme/docs", b"docs layer").await;
+    let docs_layer = b"docs layer";
+    let r = push_blob_as(&app, &alice, "acme/docs", docs_layer).await;
     assert_eq!(r.status(), StatusCode::CREATED);
-
-    let robot = |org: &'static str, auth: String, body: Value| {
-        let app = &app;
-        async move {
-            call(
-                app,
-                Method::POST,
-                &format!("/api/v1/orgs/{org}/robots"),
-                &auth,
-                Some(body),
-            )
-            .await
-        }
+    let mut actors = Actors::new().with("owner", &alice).with("member", &bob);
+    let robot = |org: &str, body: Value| {
+        api(
+            Method::POST,
+            &format!("/api/v1/orgs/{org}/robots"),
+            Some(body),
+        )
     };
     let body = json!({"name": "ci", "permissions": [
         {"repository": "app", "permission": "write"},
         {"repository": "docs", "permission": "read"},
     ]});
+
     // Only an owner of that very organization (Harbor CVE-2019-16919).
-    expect(
-        robot("acme", String::new(), body.clone()).await,
-        StatusCode::UNAUTHORIZED,
-        "anon",
+    run(
+        &app,
+        &actors,
+        vec![
+            check("anonymous", robot("acme", body.clone()), 401),
+            check("member", robot("acme", body.clone()), 403),
+            check("owner", robot("nothing", body.clone()), 404),
+            check(
+                "owner",
+                robot(
+                    "acme",
+                    json!({"name": "ci", "permissions": [{"repository": "app", "permission": "owner"}]}),
+                ),
+                400,
+            ),
+            check(
+                "owner",
+                robot(
+                    "acme",
+                    json!({"name": "ci", "permissions": [{"repository": "../bobco/app", "permission": "read"}]}),
+                ),
+                400,
+            ),
+            check("owner", robot("acme", json!({"name": "CI!", "permissions": []})), 400),
+            check(
+                "owner",
+                robot("acme", json!({"name": "ci", "permissions": [], "admin": true})),
+                400,
+            ),
+        ],
     )
     .await;
-    expect(
-        robot("acme", bob.clone(), body.clone()).await,
-        StatusCode::FORBIDDEN,
-        "a member",
+
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/v1/orgs/acme/robots",
+        &alice,
+        Some(body.clone()),
     )
     .await;
-    expect(
-        robot("nothing", alice.clone(), body.clone()).await,
-        StatusCode::NOT_FOUND,
-        "no org",
-    )
-    .await;
-    let bad = json!({"name": "ci", "permissions": [{"repository": "app", "permission": "owner"}]});
-    expect(
-        robot("acme", alice.clone(), bad).await,
-        StatusCode::BAD_REQUEST,
-        "bad permission",
-    )
-    .await;
-    let bad = json!({"name": "ci", "permissions": [{"repository": "../bobco/app", "permission": "read"}]});
-    expect(
-        robot("acme", alice.clone(), bad).await,
-        StatusCode::BAD_REQUEST,
-        "bad repository",
-    )
-    .await;
-    let bad = json!({"name": "CI!", "permissions": []});
-    expect(
-        robot("acme", alice.clone(), bad).await,
-        StatusCode::BAD_REQUEST,
-        "bad name",
-    )
-    .await;
-    let bad = json!({"name": "ci", "permissions": [], "admin": true});
-    expect(
-        robot("acme", alice.clone(), bad).await,
-        StatusCode::BAD_REQUEST,
-        "unknown field",
-    )
-    .await;
-    let created = expect(
-        robot("acme", alice.clone(), body.clone()).await,
-        StatusCode::CREATED,
-        "create",
-    )
-    .await;
+    let created = expect(r, StatusCode::CREATED, "create").await;
     assert_eq!(created["name"], "acme+ci");
     assert!(created["id"].is_i64());
     assert_eq!(
@@ -1300,115 +989,97 @@ async fn robots_push_only_where_they_were_allowed() {
     );
     let secret = created["token"].as_str().expect("token").to_owned();
     assert!(secret.starts_with("berth_robot_"));
-    expect(
-        robot("acme", alice.clone(), body.clone()).await,
-        StatusCode::CONFLICT,
-        "twice",
-    )
-    .await;
-    let r = call(&app, Method::GET, "/api/v1/orgs/acme/robots", &alice, None).await;
-    let list = expect(r, StatusCode::OK, "list").await;
-    assert_eq!(list[0]["name"], "acme+ci");
-    assert!(list[0].get("token").is_none(), "the secret is shown once");
-    let r = call(&app, Method::GET, "/api/v1/orgs/acme/robots", &bob, None).await;
-    expect(r, StatusCode::FORBIDDEN, "member lists robots").await;
-
-    // `docker login -u acme+ci`: pushes where it may write, and nowhere else.
+    // `docker login -u acme+ci`.
     let ci = basic("acme+ci", &secret);
-    let r = push_blob_as(&app, &ci, "acme/app", b"built by ci").await;
-    assert_eq!(r.status(), StatusCode::CREATED, "robot pushes with write");
-    let r = pull_blob_as(&app, &ci, "acme/docs", b"docs layer").await;
-    assert_eq!(r.status(), StatusCode::OK, "robot pulls with read");
-    let r = push_blob_as(&app, &ci, "acme/docs", b"x").await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN, "read is not write");
-    assert_eq!(error_code(r).await, "DENIED");
-    for repo in ["acme/other", "bobco/app", "alice/app", "toplevel"] {
-        let r = push_blob_as(&app, &ci, repo, b"x").await;
-        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{repo}");
-        assert_eq!(error_code(r).await, "NAME_UNKNOWN", "{repo}");
-    }
-    // Never the organization's admin: no delete on its own repository, no API.
-    let (_, claims) = token_claims(&app, &ci, "repository:acme/app:*").await;
-    assert_eq!(claims["sub"], "acme+ci");
-    assert_eq!(claims["access"][0]["actions"], json!(["pull", "push"]));
-    let (_, claims) = token_claims(&app, &ci, "repository:acme/secret:pull").await;
-    assert_eq!(claims["access"][0]["actions"], json!([]));
-    // The catalog, through a token as docker would ask for it, lists what the robot can see.
-    let (catalog_token, claims) = token_claims(&app, &ci, "registry:catalog:*").await;
-    assert_eq!(claims["access"][0]["actions"], json!(["*"]));
-    let r = app
-        .anonymous
-        .get(app.url("/v2/_catalog"))
-        .header("Authorization", format!("Bearer {catalog_token}"))
-        .send()
-        .await
-        .expect("catalog");
-    assert_eq!(r.status(), StatusCode::OK);
-    let listed: Value = r.json().await.expect("json");
-    for name in listed["repositories"].as_array().expect("repositories") {
-        let name = name.as_str().expect("name");
-        assert!(
-            name == "acme/app" || name == "acme/docs" || !name.starts_with("acme/"),
-            "{name}"
-        );
-    }
-    let r = call(&app, Method::GET, "/api/v1/orgs/acme/teams", &ci, None).await;
-    expect(r, StatusCode::UNAUTHORIZED, "robots have no API").await;
-    let r = call(
-        &app,
-        Method::POST,
-        "/api/v1/orgs/acme/robots",
-        &ci,
-        Some(body.clone()),
-    )
-    .await;
-    expect(r, StatusCode::UNAUTHORIZED, "robots make no robots").await;
-    // Its token works on the registry, and is refused where it has no grant.
-    let (t, _) = token_claims(&app, &ci, "repository:acme/app:pull,push").await;
-    let r = push_blob_as(&app, &format!("Bearer {t}"), "acme/app", b"by token").await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let r = push_blob_as(&app, &format!("Bearer {t}"), "acme/other", b"by token").await;
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
-
+    actors.add("robot", &ci);
     // The secret only works under the robot's own name.
-    for wrong in [
-        basic("acme+other", &secret),
-        basic("bobco+ci", &secret),
-        basic("alice", &secret),
-    ] {
-        let r = push_blob_as(&app, &wrong, "acme/app", b"x").await;
-        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    }
-    // Revoked, it works no more.
-    let r = call(
+    actors.add(
+        "robot's secret as acme+other",
+        &basic("acme+other", &secret),
+    );
+    actors.add("robot's secret as bobco+ci", &basic("bobco+ci", &secret));
+    actors.add("robot's secret as alice", &basic("alice", &secret));
+    // The catalog, through a token as docker would ask for it.
+    let (catalog_token, _) = token_claims(&app, &ci, "registry:catalog:*").await;
+    actors.add("robot, catalog token", &format!("Bearer {catalog_token}"));
+    let (t, _) = token_claims(&app, &ci, "repository:acme/app:pull,push").await;
+    actors.add("robot, token for acme/app", &format!("Bearer {t}"));
+
+    run(
         &app,
-        Method::DELETE,
-        "/api/v1/orgs/acme/robots/ci",
-        &bob,
-        None,
+        &actors,
+        vec![
+            check("owner", robot("acme", body.clone()), 409),
+            check("owner", get("/api/v1/orgs/acme/robots"), 200)
+                .json("/0/name", json!("acme+ci"))
+                // The secret is shown once.
+                .absent("/0/token"),
+            check("member", get("/api/v1/orgs/acme/robots"), 403),
+            // The robot pushes where it may write, and nowhere else.
+            check("robot", push_bytes("acme/app", b"built by ci"), 201),
+            check("robot", pull("acme/docs", docs_layer), 200),
+            check("robot", push("acme/docs"), 403).code("DENIED"),
+            check("robot", push("acme/other"), 404).code("NAME_UNKNOWN"),
+            check("robot", push("bobco/app"), 404).code("NAME_UNKNOWN"),
+            check("robot", push("alice/app"), 404).code("NAME_UNKNOWN"),
+            check("robot", push("toplevel"), 404).code("NAME_UNKNOWN"),
+            // Never the organization's admin: no delete on its own repository, no API.
+            check("robot", token(&app, "repository:acme/app:*"), 200)
+                .json("/sub", json!("acme+ci"))
+                .json("/access/0/actions", json!(["pull", "push"])),
+            check("robot", token(&app, "repository:acme/secret:pull"), 200)
+                .json("/access/0/actions", json!([])),
+            check("robot", token(&app, "registry:catalog:*"), 200)
+                .json("/access/0/actions", json!(["*"])),
+            // The catalog lists what the robot can see.
+            check("robot, catalog token", get("/v2/_catalog"), 200).holds(
+                "only acme/app and acme/docs of acme's repositories",
+                |v| {
+                    v["repositories"].as_array().is_some_and(|names| {
+                        names.iter().all(|n| {
+                            n.as_str().is_some_and(|n| {
+                                n == "acme/app" || n == "acme/docs" || !n.starts_with("acme/")
+                            })
+                        })
+                    })
+                },
+            ),
+            check("robot", get("/api/v1/orgs/acme/teams"), 401),
+            check("robot", robot("acme", body.clone()), 401),
+            // Its token works on the registry, and is refused where it has no grant.
+            check(
+                "robot, token for acme/app",
+                push_bytes("acme/app", b"by token"),
+                201,
+            ),
+            check(
+                "robot, token for acme/app",
+                push_bytes("acme/other", b"by token"),
+                404,
+            ),
+            check("robot's secret as acme+other", push("acme/app"), 401),
+            check("robot's secret as bobco+ci", push("acme/app"), 401),
+            check("robot's secret as alice", push("acme/app"), 401),
+            // Revoked, it works no more.
+            check(
+                "member",
+                api(Method::DELETE, "/api/v1/orgs/acme/robots/ci", None),
+                403,
+            ),
+            check(
+                "owner",
+                api(Method::DELETE, "/api/v1/orgs/acme/robots/acme+ci", None),
+                204,
+            ),
+            check(
+                "owner",
+                api(Method::DELETE, "/api/v1/orgs/acme/robots/ci", None),
+                404,
+            ),
+            check("robot", push_bytes("acme/app", b"after revocation"), 401),
+        ],
     )
     .await;
-    expect(r, StatusCode::FORBIDDEN, "member revokes").await;
-    let r = call(
-        &app,
-        Method::DELETE,
-        "/api/v1/orgs/acme/robots/acme+ci",
-        &alice,
-        None,
-    )
-    .await;
-    expect(r, StatusCode::NO_CONTENT, "revoke").await;
-    let r = call(
-        &app,
-        Method::DELETE,
-        "/api/v1/orgs/acme/robots/ci",
-        &alice,
-        None,
-    )
-    .await;
-    expect(r, StatusCode::NOT_FOUND, "twice").await;
-    let r = push_blob_as(&app, &ci, "acme/app", b"after revocation").await;
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 
     let actions = audit_actions(&app).await;
     assert!(actions.iter().any(|a| a == "robot.create"));

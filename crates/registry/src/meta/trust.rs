@@ -2,7 +2,8 @@
 
 use sqlx::Row;
 
-use super::{now, Meta};
+use super::Meta;
+use crate::clock::now;
 use crate::error::Result;
 
 /// Which version of a role's file to read.

@@ -9,7 +9,6 @@ use crate::auth::Action;
 use crate::digest::Digest;
 use crate::error::{Code, Error, Result};
 use crate::events::{Event, EventAction, EventTarget};
-use crate::storage::BlobSource;
 use crate::Registry;
 
 fn unknown(digest: &Digest) -> Error {
@@ -29,7 +28,6 @@ pub(super) async fn get(
         .blob_in_repository(name, &digest)
         .await?
         .ok_or_else(|| unknown(&digest))?;
-    let BlobSource::File(path) = reg.store.source(&digest).await?;
     let total = size as u64;
     let range = req
         .headers()
@@ -62,9 +60,9 @@ pub(super) async fn get(
         let nothing = futures_util::stream::empty::<std::io::Result<bytes::Bytes>>();
         return Ok(resp.body(SizedStream::new(len, nothing)));
     }
-    let body = match crate::storage::read_file(path, offset, len).await {
+    let body = match reg.store.read(&digest, offset..offset + len).await {
         Ok(body) => body,
-        Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+        Err(e) if e.code() == Code::BlobUnknown => {
             tracing::error!(%digest, "blob is linked but missing from storage");
             return Err(unknown(&digest));
         }

@@ -5,6 +5,7 @@ mod blobs;
 mod listing;
 mod manifests;
 mod referrers;
+mod trust;
 pub(crate) mod uploads;
 
 use actix_web::http::{header, Method};
@@ -135,8 +136,8 @@ pub(crate) async fn dispatch(
         .strip_prefix("/v2/")
         .unwrap_or_default()
         .to_owned();
-    if let Some((gun, rest)) = crate::trust::split_path(&tail) {
-        return crate::trust::dispatch(&reg, &req, payload, gun, rest).await;
+    if let Some((gun, rest)) = trust::split_path(&tail) {
+        return trust::dispatch(&reg, &req, payload, gun, rest).await;
     }
     let route = parse_route(&tail)
         .ok_or_else(|| Error::new(Code::NameUnknown, "no such registry endpoint"))?;

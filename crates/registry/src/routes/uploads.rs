@@ -10,7 +10,7 @@ use crate::digest::{Algorithm, Digest};
 use crate::error::{Code, Error, Result};
 use crate::events::{Event, EventAction, EventTarget};
 use crate::meta::Upload;
-use crate::uploads::{self as session, Lease};
+use crate::upload_sessions::{self as session, Lease};
 use crate::{names, Registry};
 
 fn owner(principal: &Principal) -> &str {

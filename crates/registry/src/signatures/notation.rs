@@ -136,7 +136,7 @@ fn check(
     *signed_at = protected.signing_time.as_deref().and_then(unix_time);
     if let Some(expiry) = &protected.expiry {
         let expires = unix_time(expiry).ok_or("the signature's expiry is not a time")?;
-        if expires <= crate::meta::now() {
+        if expires <= crate::clock::now() {
             return Err(format!("the signature expired at {expiry}"));
         }
     }

@@ -3,21 +3,26 @@
 //! Uploads are written to a temporary object, hashed in the same pass, and only moved into their
 //! content-addressed place by [`BlobStore::commit`] once the digest has been checked, so a stored
 //! blob never lies about its digest.
+//!
+//! Every backend passes the same conformance suite ([`suite`], behind the `test-suite` feature).
 
 mod fs;
 mod read;
+#[cfg(any(test, feature = "test-suite"))]
+pub mod suite;
 
-use std::path::PathBuf;
+use std::ops::Range;
+use std::pin::Pin;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures_util::{Stream, TryStreamExt};
 use tokio::sync::mpsc;
 
 use crate::digest::{Algorithm, Digest, Hasher};
-use crate::error::Result;
+use crate::error::{Code, Error, Result};
 
 pub use fs::FsStore;
-pub use read::read_file;
 
 /// One piece of a streamed request body. A stream that closes without [`Chunk::End`] was cut
 /// short (the client went away) and everything it appended is discarded.
@@ -27,11 +32,15 @@ pub enum Chunk {
     End,
 }
 
-/// Where the bytes of a stored blob can be read from.
-#[derive(Debug)]
-pub enum BlobSource {
-    /// A local file, served with the kernel's help (ranges, sendfile).
-    File(PathBuf),
+/// The bytes of a stored blob, as they are read.
+pub type BlobBody = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send + 'static>>;
+
+/// The error for a digest the store does not hold.
+pub(crate) fn absent(digest: &Digest) -> Error {
+    Error::new(
+        Code::BlobUnknown,
+        format!("blob {digest} is not in storage"),
+    )
 }
 
 #[async_trait]
@@ -58,7 +67,8 @@ pub trait BlobStore: Send + Sync + 'static {
     /// a restart).
     async fn hash_upload(&self, id: &str, algorithm: Algorithm) -> Result<Digest>;
 
-    /// Moves a verified upload into its content-addressed place.
+    /// Moves a verified upload into its content-addressed place. Committing a digest that is
+    /// already stored (two uploads of the same bytes racing) succeeds and leaves one blob.
     async fn commit(&self, id: &str, digest: &Digest) -> Result<()>;
 
     /// Removes an upload object (no error if it is already gone).
@@ -67,8 +77,18 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Size of a stored blob, `None` if absent.
     async fn stat(&self, digest: &Digest) -> Result<Option<u64>>;
 
-    /// Where to read a stored blob from.
-    async fn source(&self, digest: &Digest) -> Result<BlobSource>;
+    /// Streams the bytes `range` of a stored blob. An absent blob is a [`Code::BlobUnknown`]
+    /// error before any byte; a blob shorter than `range.end` ends the stream with an error
+    /// item, never with fewer bytes than asked for.
+    async fn read(&self, digest: &Digest, range: Range<u64>) -> Result<BlobBody>;
+
+    /// The whole of a stored blob in memory: only for blobs known to be small (an image's
+    /// config, a signature payload). Absent: [`Code::BlobUnknown`].
+    async fn read_all(&self, digest: &Digest) -> Result<Bytes> {
+        let size = self.stat(digest).await?.ok_or_else(|| absent(digest))?;
+        let parts: Vec<Bytes> = self.read(digest, 0..size).await?.try_collect().await?;
+        Ok(parts.concat().into())
+    }
 
     /// Removes a stored blob (garbage collection).
     async fn delete(&self, digest: &Digest) -> Result<()>;

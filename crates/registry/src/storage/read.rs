@@ -18,7 +18,7 @@ const CHUNK: usize = 1 << 20;
 const READ_AHEAD: usize = 4;
 
 /// The bytes `offset..offset + len` of a file, as a stream.
-pub struct FileStream {
+pub(super) struct FileStream {
     rx: mpsc::Receiver<std::io::Result<Bytes>>,
 }
 
@@ -31,7 +31,7 @@ impl Stream for FileStream {
 }
 
 /// Opens `path` (failing now if it is missing) and streams `len` bytes from `offset`.
-pub async fn read_file(path: PathBuf, offset: u64, len: u64) -> Result<FileStream> {
+pub(super) async fn read_file(path: PathBuf, offset: u64, len: u64) -> Result<FileStream> {
     let file = tokio::task::spawn_blocking(move || File::open(path))
         .await
         .map_err(|e| Error::internal(format!("storage task failed: {e}")))??;

@@ -6,6 +6,7 @@
 
 pub mod binary;
 pub mod check;
+pub mod matrix;
 pub mod pg;
 pub mod receiver;
 pub mod signing;
@@ -67,9 +68,14 @@ pub async fn test_database_url(dir: &std::path::Path) -> String {
     }
     let admin = std::env::var("BERTH_TEST_POSTGRES_URL")
         .expect("BERTH_TEST_BACKEND=postgres needs BERTH_TEST_POSTGRES_URL (scripts/test sets it)");
+    new_postgres_database(&admin).await
+}
+
+/// Creates an empty database on the PostgreSQL server `admin` points at; returns its URL.
+pub async fn new_postgres_database(admin: &str) -> String {
     sqlx::any::install_default_drivers();
     let name = format!("berth_test_{}", uuid::Uuid::new_v4().simple());
-    let pool = sqlx::AnyPool::connect(&admin)
+    let pool = sqlx::AnyPool::connect(admin)
         .await
         .expect("connect to the test PostgreSQL");
     sqlx::query(&format!("CREATE DATABASE {name}"))
