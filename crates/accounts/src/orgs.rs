@@ -262,7 +262,7 @@ pub async fn of_user(db: &Db, user_id: i64) -> Result<Vec<(Org, Role)>> {
 async fn locked(db: &Db, org_id: i64) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
     let pool = &db.pool;
     let mut tx = pool.begin().await?;
-    lock(&mut *tx, org_id).await?;
+    lock(&mut tx, org_id).await?;
     Ok(tx)
 }
 

@@ -111,7 +111,7 @@ async fn star_state(
     user: &User,
     name: &str,
 ) -> Result<HttpResponse, ApiError> {
-    let starred = stars::is_starred(&hub, user, name).await?;
+    let starred = stars::is_starred(hub, user, name).await?;
     let count = repos::get(&accounts.db, name)
         .await?
         .map_or(0, |s| s.star_count);

@@ -202,6 +202,7 @@ async fn start<'a>(
 
 /// After a change: back to the settings page (303), or the page again with the refusal next
 /// to the form that caused it.
+#[allow(clippy::too_many_arguments)]
 async fn finish(
     viewer: &Viewer,
     accounts: &Accounts,
@@ -219,6 +220,7 @@ async fn finish(
 }
 
 /// An addition: done, or an invitation sent (said so by the notice).
+#[allow(clippy::too_many_arguments)]
 async fn finish_added(
     viewer: &Viewer,
     accounts: &Accounts,

@@ -57,7 +57,7 @@ pub async fn head(
 ) -> Result<Head, PageError> {
     let s = &repo.settings;
     let starred = match &viewer.user {
-        Some(u) => stars::is_starred(&hub, u, &s.repository).await?,
+        Some(u) => stars::is_starred(hub, u, &s.repository).await?,
         None => false,
     };
     let namespace_url = if berth_accounts::orgs::by_name(&accounts.db, &s.namespace)

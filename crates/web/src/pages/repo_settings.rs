@@ -66,6 +66,7 @@ async fn org_of(accounts: &Accounts, repo: &Repo) -> Result<Option<Org>, PageErr
     Ok(orgs::by_name(&accounts.db, &repo.settings.namespace).await?)
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn page(
     viewer: &Viewer,
     accounts: &Accounts,

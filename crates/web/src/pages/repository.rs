@@ -118,6 +118,7 @@ pub struct RepoQuery {
 }
 
 /// `GET /r/{tail}`.
+#[allow(clippy::too_many_arguments)]
 pub async fn get(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
@@ -152,6 +153,7 @@ pub async fn get(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn overview(
     viewer: &Viewer,
     accounts: &Accounts,

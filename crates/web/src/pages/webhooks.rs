@@ -104,8 +104,8 @@ pub async fn section(
     settings_url: &str,
 ) -> Result<HooksSection, PageError> {
     let mut rows = Vec::new();
-    for hook in webhooks::list(&hooks, owner).await? {
-        let last = deliveries::list(&hooks, hook.id, 1)
+    for hook in webhooks::list(hooks, owner).await? {
+        let last = deliveries::list(hooks, hook.id, 1)
             .await?
             .first()
             .map(|d| d.status.as_str().to_owned())
@@ -206,8 +206,8 @@ async fn page(
     let hooks_url = format!("{settings_url}/webhooks");
     let (hook, action, rows) = match id {
         Some(id) => {
-            let hook = webhooks::get(&hooks, owner, id).await?;
-            let rows = deliveries::list(&hooks, id, LOG_ROWS)
+            let hook = webhooks::get(hooks, owner, id).await?;
+            let rows = deliveries::list(hooks, id, LOG_ROWS)
                 .await?
                 .iter()
                 .map(delivery_row)
@@ -289,7 +289,7 @@ pub async fn post(
                 secret: Some(form.secret.clone()).filter(|s| !s.is_empty()),
                 active: form.active.is_some(),
             };
-            match webhooks::create(&hooks, &hooks.config, actor, owner, input).await {
+            match webhooks::create(hooks, &hooks.config, actor, owner, input).await {
                 Ok(hook) => {
                     if hook.events.contains(&Kind::Pull) {
                         hooks.pulls_watched();
@@ -313,7 +313,7 @@ pub async fn post(
                 secret,
                 active: Some(form.active.is_some()),
             };
-            let result = webhooks::update(&hooks, &hooks.config, actor, owner, id, patch).await;
+            let result = webhooks::update(hooks, &hooks.config, actor, owner, id, patch).await;
             match result {
                 Ok(hook) => {
                     if hook.events.contains(&Kind::Pull) {
@@ -326,13 +326,13 @@ pub async fn post(
             }
         }
         [id, "delete"] => {
-            webhooks::delete(&hooks, actor, owner, parse_id(id)?).await?;
+            webhooks::delete(hooks, actor, owner, parse_id(id)?).await?;
             Ok(see_other(&format!("{settings_url}#webhooks")))
         }
         [id, "redeliver"] => {
             let id = parse_id(id)?;
-            webhooks::get(&hooks, owner, id).await?;
-            deliveries::redeliver(&hooks, &hooks.config, id, &form.delivery).await?;
+            webhooks::get(hooks, owner, id).await?;
+            deliveries::redeliver(hooks, &hooks.config, id, &form.delivery).await?;
             hooks.wake();
             Ok(see_other(&format!("{hooks_url}/{id}#deliveries")))
         }
