@@ -1,6 +1,6 @@
 //! Accounts and the token service on the registry API: who may see, pull, push and delete what.
 
-mod common;
+use crate::common;
 
 use common::matrix::{self, api, check, get, pull, push, push_bytes, run, Actors};
 use common::*;

@@ -1,7 +1,7 @@
 //! Search, tags, stars and comments through the JSON API and Docker's `/v1/search`: what
 //! people find and say about repositories, and that nothing private shows to outsiders.
 
-mod common;
+use crate::common;
 
 use common::*;
 use reqwest::{Method, StatusCode};

@@ -2,7 +2,7 @@
 //! owners out, password hashing that stays bounded under a flood, and a password change (or reset,
 //! or deactivation) that ends what logged in with the old password.
 
-mod common;
+use crate::common;
 
 use common::web::{browser, page, submit};
 use common::*;

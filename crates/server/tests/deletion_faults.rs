@@ -4,7 +4,7 @@
 //! that run freely; after each restart every store holds all of the repository or
 //! organization, or none of it.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;

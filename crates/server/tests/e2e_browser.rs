@@ -7,7 +7,7 @@
 //!
 //! Screenshots of every kind of page (desktop and phone width) land in `target/screenshots/`.
 
-mod common;
+use crate::common;
 
 use common::browser::{Browser, PHONE};
 use common::docker::{build_context, random_text, Docker};

@@ -3,7 +3,7 @@
 //! is styled by its own stylesheet, served under a Content-Security-Policy that forbids inline
 //! script, and opens no dialog.
 
-mod common;
+use crate::common;
 
 use common::browser::Browser;
 use common::*;

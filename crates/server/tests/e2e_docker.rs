@@ -2,7 +2,7 @@
 //! End to end with the real `docker` CLI: images built by the private Docker daemon that
 //! `scripts/test` starts are pushed to a Berth on a loopback port and pulled back.
 
-mod common;
+use crate::common;
 
 use common::docker::{build_context, random_text, Docker};
 use common::*;

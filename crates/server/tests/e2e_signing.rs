@@ -9,7 +9,7 @@
 //! Debian's skopeo (1.9.3, bookworm) is built without sigstore signing ("Debian-local change:
 //! sigstore disabled"), so it cannot make the signature itself; it pushes and pulls everything.
 
-mod common;
+use crate::common;
 
 use common::docker::Docker;
 use common::signing::{

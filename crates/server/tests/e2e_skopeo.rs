@@ -2,7 +2,7 @@
 //! End to end with `skopeo`: OCI image layouts written here are copied into a Berth on a loopback
 //! port and back out again, and every manifest and blob must survive byte for byte.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@
 //! the client, Debian's `notary` CLI lists what was signed, and tampered, replayed or
 //! unauthorised trust updates are refused with nothing stored.
 
-mod common;
+use crate::common;
 
 use common::docker::{build_context, random_text, Docker};
 use common::signing::{add_key, manifest_status, set_policy};

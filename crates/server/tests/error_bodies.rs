@@ -4,7 +4,7 @@
 //!
 //! The snapshots are shared by the SQLite and the PostgreSQL runs: both must answer alike.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::collections::BTreeMap;

@@ -3,7 +3,7 @@
 //! each, the consistency checker (`common::check`) finds storage and database in agreement, and
 //! Berth serves again without being restarted. Loopback only; every wait is bounded.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -5,7 +5,7 @@
 //! `{"errors":[…]}`, the API's `{"error":{…}}`, or a page), never a 5xx or a dropped connection,
 //! and the server must still answer afterwards.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! name. Needs PostgreSQL, so it runs when `BERTH_TEST_POSTGRES_URL` is set (scripts/test sets
 //! it on its PostgreSQL pass).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -2,7 +2,7 @@
 //! organization: whoever took it would inherit that content. Site administrators hand such a
 //! namespace over deliberately, through the API or the command line.
 
-mod common;
+use crate::common;
 
 use common::web::{browser, submit};
 use common::*;

@@ -2,7 +2,7 @@
 //! routed (it answers with the API's own JSON, not the router's bare 404/405), and every route
 //! that needs a user refuses an anonymous caller.
 
-mod common;
+use crate::common;
 
 use common::*;
 use reqwest::{Method, StatusCode};

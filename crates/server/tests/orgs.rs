@@ -1,7 +1,7 @@
 //! Organizations, teams and robot accounts: the JSON API that manages them, and what they let
 //! their members and robots do on the registry.
 
-mod common;
+use crate::common;
 
 use common::matrix::{api, check, get, pull, push, push_bytes, run, token, Actors};
 use common::*;

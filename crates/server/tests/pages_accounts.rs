@@ -1,7 +1,7 @@
 //! The web pages for accounts and organizations, driven as a browser would: forms with their
 //! CSRF tokens, cookies, redirects, and what each visitor may see.
 
-mod common;
+use crate::common;
 
 use common::web::*;
 use common::*;

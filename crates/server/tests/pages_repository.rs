@@ -1,7 +1,7 @@
 //! Search, explore and repository pages as a browser sees them (without one): what each
 //! visitor finds, the README and comments made safe, stars, tags, and the settings forms.
 
-mod common;
+use crate::common;
 
 use common::web::*;
 use common::*;

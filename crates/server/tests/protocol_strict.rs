@@ -2,7 +2,7 @@
 //! unsatisfiable ranges, cross-repository mounts decided by who may pull the source, external
 //! (non-distributable) layers, tags pushed with a manifest, and sparse manifests for mirrors.
 
-mod common;
+use crate::common;
 
 use common::*;
 use reqwest::{Method, StatusCode};

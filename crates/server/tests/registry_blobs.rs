@@ -2,7 +2,7 @@
 //! plus the edge cases around them: ranges, chunk order, cancel, mounts, sha512, wrong digests,
 //! truncated bodies.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Manifests, tags, the catalog and the referrers API through the registry API.
 
-mod common;
+use crate::common;
 
 use common::*;
 use reqwest::{Method, StatusCode};

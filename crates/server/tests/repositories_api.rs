@@ -1,6 +1,6 @@
 //! `/api/v1/repositories`: create, read, change and delete repositories as account objects.
 
-mod common;
+use crate::common;
 
 use common::*;
 use reqwest::StatusCode;

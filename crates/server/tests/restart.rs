@@ -2,7 +2,7 @@
 //! is ever served, and an interrupted chunked upload resumes where its last complete chunk
 //! ended. Also: defaults on a fresh directory, and graceful shutdown on SIGTERM.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;

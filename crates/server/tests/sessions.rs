@@ -1,6 +1,6 @@
 //! Web sessions on the JSON API: an HttpOnly cookie, and a CSRF token on every state change.
 
-mod common;
+use crate::common;
 
 use common::*;
 use reqwest::StatusCode;

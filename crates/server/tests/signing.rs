@@ -3,7 +3,7 @@
 //! the signed-only pull policy of a namespace and of a repository. `e2e_signing.rs` does the
 //! same with real skopeo and docker.
 
-mod common;
+use crate::common;
 
 use common::signing::{
     add_key, cosign_tag, manifest_status, notation_manifest, set_policy, Key, NotationSigner,

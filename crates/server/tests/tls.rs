@@ -3,7 +3,7 @@
 //! defaults its public URL (and so the token realm) to `https://`, speaks no plain HTTP on that
 //! port, and refuses to start with half a configuration or a key that is not the certificate's.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! file left from before its parent changed the delegation's keys, signs nothing under the
 //! signed-only policy. `e2e_trust.rs` drives the same server with docker and notary.
 
-mod common;
+use crate::common;
 
 use common::signing::{add_key, manifest_status, set_policy};
 use common::tuf::{multipart, server_key, signed, target, TufKey};

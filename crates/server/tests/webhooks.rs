@@ -2,7 +2,7 @@
 //! and pulls; failures are retried and end as failed; the SSRF guard refuses internal targets;
 //! outsiders neither see nor create webhooks; a slow receiver never slows a push.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
