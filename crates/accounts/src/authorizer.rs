@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use berth_registry::auth::{Action, Authorizer, Caller, Principal, Target};
-use berth_registry::signatures::TrustedKey;
 use berth_registry::{Code, Error as RegistryError, Result as RegistryResult};
 
 use crate::access::{Identity, Permission};
@@ -193,26 +192,6 @@ impl Authorizer for AccountsAuthorizer {
                 Ok(principal)
             }
         }
-    }
-
-    async fn required_signers(&self, repository: &str) -> RegistryResult<Option<Vec<TrustedKey>>> {
-        if crate::signing::signed_only(&self.0.db, &self.0.signed_only, repository)
-            .await
-            .map_err(Self::internal)?
-            .is_none()
-        {
-            return Ok(None);
-        }
-        let keys = self
-            .0
-            .signed_only
-            .trusted(
-                &self.0.db,
-                berth_registry::names::namespace_of(repository).unwrap_or(repository),
-            )
-            .await
-            .map_err(Self::internal)?;
-        Ok(Some(keys.to_vec()))
     }
 
     async fn visible(

@@ -18,7 +18,6 @@ pub mod repos;
 pub mod robots;
 pub mod service;
 pub mod sessions;
-pub mod signing;
 pub mod throttle;
 pub mod tokens;
 pub mod users;
@@ -97,8 +96,6 @@ pub struct Accounts {
     /// Pulls and pushes counted in memory and written in batches by [`Accounts::flush_counters`],
     /// so a busy pull path costs no database write per request.
     counters: std::sync::Mutex<Counters>,
-    /// Where only signed images may be pulled.
-    pub signed_only: signing::PolicyCache,
 }
 
 #[derive(Default)]
@@ -136,7 +133,6 @@ impl Accounts {
             keys,
             throttle,
             counters: std::sync::Mutex::new(Counters::default()),
-            signed_only: signing::PolicyCache::default(),
         }
     }
 

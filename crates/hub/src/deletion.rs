@@ -7,7 +7,8 @@
 
 use berth_accounts::orgs::{self, Org};
 use berth_accounts::users::User;
-use berth_accounts::{audit, repos, signing};
+use berth_accounts::{audit, repos};
+use berth_trust::{signing, tuf};
 use berth_webhooks::deliveries;
 
 use crate::{comments, faults, stars, Error, Hub, Result};
@@ -25,6 +26,7 @@ impl Hub {
         deliveries::stage_repository_deleted(conn, &self.webhooks.config, repository, actor)
             .await?;
         signing::delete_of_repository(conn, repository).await?;
+        tuf::store::delete_of_repository(conn, repository).await?;
         faults::point("delete-repository:webhooks").await;
         stars::delete_of_repository(conn, repository).await?;
         comments::delete_of_repository(conn, repository).await?;
@@ -111,6 +113,7 @@ impl Hub {
         let conn = deletion.conn();
         berth_webhooks::hooks::delete_of_namespace(conn, namespace).await?;
         signing::delete_of_namespace(conn, namespace).await?;
+        tuf::store::delete_of_namespace(conn, namespace).await?;
         stars::delete_of_namespace(conn, namespace).await?;
         comments::delete_of_namespace(conn, namespace).await?;
         repos::delete_of_namespace(conn, namespace).await

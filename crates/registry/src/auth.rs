@@ -6,7 +6,6 @@ use std::net::IpAddr;
 use async_trait::async_trait;
 
 use crate::error::Result;
-use crate::signatures::TrustedKey;
 
 /// What a caller wants to do to a repository.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -67,12 +66,6 @@ pub trait Authorizer: Send + Sync + 'static {
     /// the credentials it came with.
     async fn visible(&self, _principal: &Principal, names: Vec<String>) -> Result<Vec<String>> {
         Ok(names)
-    }
-
-    /// When only signed images may be pulled from `repository`: the keys one of whose
-    /// signatures a manifest needs. `None` when any image may be pulled.
-    async fn required_signers(&self, _repository: &str) -> Result<Option<Vec<TrustedKey>>> {
-        Ok(None)
     }
 }
 

@@ -58,19 +58,6 @@ pub trait EventSink: Send + Sync + 'static {
     /// Called once the event has happened. Must not block: implementations queue work of their
     /// own.
     fn record(&self, event: Event);
-
-    /// Records a change that is not an image event (trust data and trust keys) in the audit
-    /// log: who (`None` for nobody signed in), what (`trust.update`), to what, and details.
-    fn audit<'a>(
-        &'a self,
-        actor: Option<&'a str>,
-        action: &'a str,
-        target: &'a str,
-        detail: &'a str,
-    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
-        tracing::info!(actor, action, target, detail, "audit");
-        Box::pin(std::future::ready(Ok(())))
-    }
 }
 
 /// Writes events to the log.

@@ -2,12 +2,12 @@
 //!
 //! Metadata (repositories, manifests, tags, links, uploads) lives in the database through
 //! [`meta::Meta`]; content-addressed bytes live in a [`storage::BlobStore`]. Access control is
-//! asked of an [`auth::Authorizer`] and events are told to an [`events::EventSink`]: this crate
-//! knows nothing of users.
+//! asked of an [`auth::Authorizer`], events are told to an [`events::EventSink`] and content
+//! trust is a [`trust::ContentTrust`]'s: this crate knows nothing of users or signatures.
 
 pub mod auth;
 pub mod backend;
-mod clock;
+pub mod clock;
 pub mod digest;
 pub mod error;
 pub mod events;
@@ -15,7 +15,6 @@ pub mod manifest;
 pub mod meta;
 pub mod names;
 mod routes;
-pub mod signatures;
 pub mod storage;
 pub mod trust;
 mod upload_sessions;
@@ -69,9 +68,8 @@ pub struct Registry {
     pub(crate) events: Arc<dyn events::EventSink>,
     pub(crate) config: RegistryConfig,
     pub(crate) uploads: upload_sessions::Sessions,
-    /// Seals the content trust keys Berth holds; `None` turns the trust server off.
-    pub(crate) trust: Option<trust::keys::TrustSecret>,
-    pub(crate) verdicts: signatures::Verdicts,
+    /// The Notary server and the signed-only policy; `None` turns both off.
+    pub(crate) trust: Option<Arc<dyn trust::ContentTrust>>,
 }
 
 impl Registry {
@@ -90,18 +88,21 @@ impl Registry {
             config,
             uploads: upload_sessions::Sessions::default(),
             trust: None,
-            verdicts: signatures::Verdicts::default(),
         }
     }
 
-    /// Serves Docker Content Trust, sealing the keys Berth holds with `secret`.
-    pub fn with_trust(mut self, secret: trust::keys::TrustSecret) -> Self {
-        self.trust = Some(secret);
+    /// Serves Docker Content Trust and enforces signed-only policies through `trust`.
+    pub fn with_trust(mut self, trust: Arc<dyn trust::ContentTrust>) -> Self {
+        self.trust = Some(trust);
         self
     }
 
     pub fn meta(&self) -> &meta::Meta {
         &self.meta
+    }
+
+    pub fn config(&self) -> &RegistryConfig {
+        &self.config
     }
 
     /// The bytes of a small stored blob (an image's config), or `None` if it is absent or larger

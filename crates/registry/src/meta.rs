@@ -15,11 +15,9 @@ use crate::error::{Code, Error, Result};
 use crate::events::{Event, EventSink};
 
 mod cache;
-mod trust;
 
 pub use cache::Cached;
 use cache::ManifestCache;
-pub use trust::{NewTufFile, SigningFile, Which};
 
 // Other crates ask the time here.
 pub use crate::clock::now;
@@ -179,19 +177,14 @@ pub fn placeholders(first: usize, count: usize) -> String {
 }
 
 /// Whether the registry holds anything under `namespace/`: repositories (with their manifests
-/// and tags), upload sessions, or content trust data. A name that holds content cannot be
+/// and tags) or upload sessions. A name that holds content cannot be
 /// claimed by signing up or creating an organization (see the accounts crate).
 pub async fn namespace_holds_content(
     conn: &mut sqlx::AnyConnection,
     namespace: &str,
 ) -> std::result::Result<bool, sqlx::Error> {
     let prefix = format!("{namespace}/");
-    for (table, column) in [
-        ("repositories", "name"),
-        ("uploads", "repository"),
-        ("tuf_files", "repository"),
-        ("tuf_keys", "repository"),
-    ] {
+    for (table, column) in [("repositories", "name"), ("uploads", "repository")] {
         let found = sqlx::query(&format!(
             "SELECT 1 FROM {table} WHERE substr({column}, 1, length($1)) = $1 LIMIT 1"
         ))
@@ -218,19 +211,13 @@ impl Deletion<'_> {
         &mut self.tx
     }
 
-    /// Deletes a repository's manifests, tags, blob links and content trust data. Blobs stay
-    /// for garbage collection.
+    /// Deletes a repository's manifests, tags and blob links. Blobs stay for garbage
+    /// collection.
     pub async fn delete_repository(&mut self, name: &str) -> Result<bool> {
         let done = sqlx::query("DELETE FROM repositories WHERE name = $1")
             .bind(name)
             .execute(&mut *self.tx)
             .await?;
-        for table in ["tuf_files", "tuf_keys"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE repository = $1"))
-                .bind(name)
-                .execute(&mut *self.tx)
-                .await?;
-        }
         Ok(done.rows_affected() > 0)
     }
 
@@ -242,14 +229,6 @@ impl Deletion<'_> {
             .bind(&prefix)
             .execute(&mut *self.tx)
             .await?;
-        for table in ["tuf_files", "tuf_keys"] {
-            sqlx::query(&format!(
-                "DELETE FROM {table} WHERE substr(repository, 1, length($1)) = $1"
-            ))
-            .bind(&prefix)
-            .execute(&mut *self.tx)
-            .await?;
-        }
         Ok(done.rows_affected())
     }
 
@@ -275,7 +254,7 @@ async fn namespace_in_use(conn: &mut sqlx::AnyConnection, namespace: &str) -> Re
 }
 
 impl Meta {
-    /// Changes with every write to tags, manifests, repositories or trust data: what was worked
+    /// Changes with every write to tags, manifests or repositories: what was worked
     /// out from them under an older generation may be stale.
     pub fn generation(&self) -> u64 {
         self.cache.generation()

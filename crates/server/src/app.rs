@@ -12,8 +12,9 @@ use berth_accounts::Accounts;
 use berth_hub::Hub;
 use berth_registry::meta::Meta;
 use berth_registry::storage::FsStore;
-use berth_registry::trust::keys::TrustSecret;
 use berth_registry::Registry;
+use berth_trust::tuf::keys::TrustSecret;
+use berth_trust::Trust;
 use berth_webhooks::sink::Sink;
 use berth_webhooks::Webhooks;
 use sqlx::AnyPool;
@@ -30,6 +31,7 @@ pub struct State {
     pub accounts: web::Data<Accounts>,
     pub webhooks: web::Data<Webhooks>,
     pub hub: web::Data<Hub>,
+    pub trust: web::Data<Trust>,
 }
 
 impl State {
@@ -59,6 +61,12 @@ impl State {
         let trust_secret =
             berth_accounts::keyfile::load_or_create_secret(&config.data_dir.join("trust.secret"))
                 .map_err(|e| anyhow::anyhow!("content trust secret: {e}"))?;
+        let trust = Arc::new(Trust::new(
+            pool.clone(),
+            accounts.db.clone(),
+            TrustSecret::new(trust_secret),
+            config.registry.host.clone(),
+        ));
         let meta = Meta::new(pool.clone());
         let hub = Hub::new(
             pool.clone(),
@@ -73,7 +81,7 @@ impl State {
             Arc::new(sink),
             config.registry.clone(),
         )
-        .with_trust(TrustSecret::new(trust_secret));
+        .with_trust(trust.clone());
         let registry = web::Data::new(registry);
         let site = web::Data::new(berth_web::Site::new(config.registry_host().to_owned()));
         Ok(State {
@@ -83,6 +91,7 @@ impl State {
             accounts: web::Data::from(accounts),
             webhooks: web::Data::from(webhooks),
             hub: web::Data::new(hub),
+            trust: web::Data::from(trust),
         })
     }
 
@@ -111,6 +120,7 @@ impl State {
         .app_data(self.accounts.clone())
         .app_data(self.webhooks.clone())
         .app_data(self.hub.clone())
+        .app_data(self.trust.clone())
         .configure(berth_registry::configure(self.registry.clone()))
         .configure(berth_web::configure(self.site.clone()));
     }

@@ -4,9 +4,10 @@
 
 use berth_registry::digest::Digest;
 use berth_registry::meta::TagDetail;
-use berth_registry::signatures::{Signature, TrustedKey};
-use berth_registry::trust::SignedTag;
 use berth_registry::Registry;
+use berth_trust::signatures::{self, Signature, TrustedKey};
+use berth_trust::tuf::SignedTag;
+use berth_trust::Trust;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -185,7 +186,7 @@ async fn signatures_of(
     let Ok(digest) = tag.digest.parse::<Digest>() else {
         return Ok((Vec::new(), false));
     };
-    let mut found = registry.signatures(repository, &digest, keys).await?;
+    let mut found = signatures::signatures(registry, repository, &digest, keys).await?;
     found.extend(
         trust
             .iter()
@@ -200,6 +201,7 @@ async fn signatures_of(
 /// images' platforms are read from their (small) config blobs.
 pub async fn summarize(
     registry: &Registry,
+    trust: &Trust,
     repository: &str,
     tags: &[TagDetail],
     keys: &[TrustedKey],
@@ -221,7 +223,7 @@ pub async fn summarize(
             .find(|r| r.digest == digest)
             .map(|r| image_size(&parse(&r.content)))
     };
-    let trust = registry.signed_tags(repository).await?;
+    let signed_tags = trust.signed_tags(repository).await?;
     let mut out = Vec::with_capacity(tags.len());
     for (tag, doc) in tags.iter().zip(&docs) {
         let (size, platforms) = if is_index(doc) {
@@ -235,7 +237,8 @@ pub async fn summarize(
                 .filter(|p| p != "/");
             (image_size(doc), platform.into_iter().collect())
         };
-        let (signatures, signed) = signatures_of(registry, repository, tag, keys, &trust).await?;
+        let (signatures, signed) =
+            signatures_of(registry, repository, tag, keys, &signed_tags).await?;
         out.push(TagSummary {
             name: tag.name.clone(),
             digest: tag.digest.clone(),
@@ -306,6 +309,7 @@ fn image_config(config: &Value) -> ImageConfig {
 /// Everything about one tag.
 pub async fn view(
     registry: &Registry,
+    trust: &Trust,
     repository: &str,
     tag: &TagDetail,
     keys: &[TrustedKey],
@@ -352,8 +356,8 @@ pub async fn view(
             Vec::new(),
         )
     };
-    let trust = registry.signed_tags(repository).await?;
-    let (signatures, signed) = signatures_of(registry, repository, tag, keys, &trust).await?;
+    let signed_tags = trust.signed_tags(repository).await?;
+    let (signatures, signed) = signatures_of(registry, repository, tag, keys, &signed_tags).await?;
     Ok(TagView {
         summary: TagSummary {
             name: tag.name.clone(),

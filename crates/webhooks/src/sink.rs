@@ -38,21 +38,6 @@ impl EventSink for Sink {
         })
     }
 
-    fn audit<'a>(
-        &'a self,
-        actor: Option<&'a str>,
-        action: &'a str,
-        target: &'a str,
-        detail: &'a str,
-    ) -> BoxFuture<'a, Result<(), sqlx::Error>> {
-        Box::pin(async move {
-            let actor = actor.unwrap_or("anonymous");
-            berth_accounts::audit::record(&self.accounts.db, actor, action, target, detail)
-                .await
-                .map_err(|e| database_error(e, "auditing"))
-        })
-    }
-
     fn record(&self, event: Event) {
         berth_registry::events::LogSink.record(event.clone());
         if event.action != EventAction::Pull {

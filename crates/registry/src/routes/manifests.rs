@@ -12,7 +12,6 @@ use crate::events::{Event, EventAction, EventTarget};
 use crate::manifest;
 use crate::meta::NewManifest;
 use crate::names::{is_tag, parse_reference, Reference};
-use crate::signatures;
 use crate::Registry;
 
 fn unknown(reference: &str) -> Error {
@@ -86,35 +85,13 @@ pub(super) async fn get(
         .body(row.content))
 }
 
-/// Under the signed-only policy, refuses a manifest that no trusted key signed (neither it nor an
-/// index listing it). Signature artifacts themselves stay readable, so clients can verify; what
-/// makes one is its content, not its tag, so an image pushed under a `sha256-….sig` tag is
-/// still refused.
+/// Under a signed-only policy, refuses a manifest no trusted key signed (the content trust
+/// crate decides).
 async fn refuse_unsigned(reg: &Registry, name: &str, row: &crate::meta::Cached) -> Result<()> {
-    let Some(keys) = reg.auth.required_signers(name).await? else {
-        return Ok(());
-    };
-    if signatures::is_signature_artifact(&row.content) {
-        return Ok(());
+    match &reg.trust {
+        Some(trust) => trust.check_pull(reg, name, &row.digest, &row.content).await,
+        None => Ok(()),
     }
-    let digest: Digest = row.digest.parse()?;
-    if reg.signed_by_any(name, &digest, &keys).await? {
-        return Ok(());
-    }
-    let namespace = crate::names::namespace_of(name).unwrap_or(name);
-    let why = if keys.is_empty() {
-        format!("and {namespace} has registered no signing keys")
-    } else {
-        format!(
-            "and {digest} carries no signature by any of the {} signing keys {namespace} trusts",
-            keys.len()
-        )
-    };
-    Err(Error::new(
-        Code::Denied,
-        format!("{name} only serves signed images, {why}"),
-    )
-    .explained())
 }
 
 /// Reads a body of at most `limit` bytes.

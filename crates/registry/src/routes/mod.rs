@@ -5,7 +5,6 @@ mod blobs;
 mod listing;
 mod manifests;
 mod referrers;
-mod trust;
 pub(crate) mod uploads;
 
 use actix_web::http::{header, Method};
@@ -110,6 +109,19 @@ pub(crate) async fn authorize_repo(
     authorize(reg, req, Target::Repository { name, actions }).await
 }
 
+impl Registry {
+    /// Authorizes `actions` on the repository `name` for the caller of `req`, exactly as the
+    /// registry's own routes do: for the routes a [`crate::trust::ContentTrust`] serves.
+    pub async fn authorize_repository(
+        &self,
+        req: &HttpRequest,
+        name: &str,
+        actions: &[Action],
+    ) -> Result<Principal> {
+        authorize_repo(self, req, name, actions).await
+    }
+}
+
 fn unsupported() -> Error {
     Error::new(Code::Unsupported, "method not allowed on this endpoint")
 }
@@ -136,8 +148,14 @@ pub(crate) async fn dispatch(
         .strip_prefix("/v2/")
         .unwrap_or_default()
         .to_owned();
-    if let Some((gun, rest)) = trust::split_path(&tail) {
-        return trust::dispatch(&reg, &req, payload, gun, rest).await;
+    if let Some((gun, rest)) = tail.split_once("/_trust/tuf/") {
+        let trust = reg.trust.as_ref().ok_or_else(|| {
+            Error::new(
+                Code::Unsupported,
+                "content trust is not enabled on this registry",
+            )
+        })?;
+        return trust.serve(&reg, &req, payload, gun, rest).await;
     }
     let route = parse_route(&tail)
         .ok_or_else(|| Error::new(Code::NameUnknown, "no such registry endpoint"))?;

@@ -4,11 +4,12 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use berth_accounts::access::{Identity, Permission};
 use berth_accounts::users::User;
-use berth_accounts::{repos, signing, Accounts};
+use berth_accounts::{repos, Accounts};
 use berth_hub::comments::{self, Comment};
 use berth_hub::{stars, Hub};
 use berth_registry::names::namespace_of;
 use berth_registry::Registry;
+use berth_trust::{signing, Trust};
 use serde::{Deserialize, Serialize};
 
 use super::search::paging;
@@ -67,6 +68,7 @@ pub async fn tags(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
     registry: web::Data<Registry>,
+    trust: web::Data<Trust>,
     name: web::Path<String>,
     paging_params: web::Query<Paging>,
 ) -> Result<HttpResponse, ApiError> {
@@ -78,8 +80,8 @@ pub async fn tags(
         .tag_details(&name, (page - 1) * size, size)
         .await?
         .unwrap_or_default();
-    let keys = signing::trusted(&accounts.db, namespace_of(&name).unwrap_or(&name)).await?;
-    let results = images::summarize(&registry, &name, &details, &keys).await?;
+    let keys = signing::trusted(&trust, namespace_of(&name).unwrap_or(&name)).await?;
+    let results = images::summarize(&registry, &trust, &name, &details, &keys).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "count": total,
         "page": page,
@@ -92,6 +94,7 @@ pub async fn tag(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
     registry: web::Data<Registry>,
+    trust: web::Data<Trust>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (name, tag) = path.into_inner();
@@ -101,8 +104,8 @@ pub async fn tag(
         .tag_detail(&name, &tag)
         .await?
         .ok_or_else(|| not_found(&format!("tag {tag}")))?;
-    let keys = signing::trusted(&accounts.db, namespace_of(&name).unwrap_or(&name)).await?;
-    Ok(HttpResponse::Ok().json(images::view(&registry, &name, &detail, &keys).await?))
+    let keys = signing::trusted(&trust, namespace_of(&name).unwrap_or(&name)).await?;
+    Ok(HttpResponse::Ok().json(images::view(&registry, &trust, &name, &detail, &keys).await?))
 }
 
 async fn star_state(

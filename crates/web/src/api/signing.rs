@@ -5,7 +5,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use berth_accounts::users::User;
-use berth_accounts::{orgs, signing, Accounts};
+use berth_accounts::{orgs, Accounts};
+use berth_trust::{signing, Trust};
 use serde::Deserialize;
 
 use super::{user, ApiError};
@@ -25,10 +26,14 @@ async fn namespace(
 }
 
 /// The namespace, if the caller administers it.
-async fn managed(accounts: &Accounts, req: &HttpRequest) -> Result<(String, User), ApiError> {
+async fn managed(
+    accounts: &Accounts,
+    trust: &Trust,
+    req: &HttpRequest,
+) -> Result<(String, User), ApiError> {
     let (me, _) = user(accounts, req).await?;
     let namespace = namespace(accounts, req, Some(&me)).await?;
-    if !signing::can_manage(&accounts.db, &me, &namespace).await? {
+    if !signing::can_manage(&trust, &me, &namespace).await? {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -41,9 +46,10 @@ async fn managed(accounts: &Accounts, req: &HttpRequest) -> Result<(String, User
 pub async fn list_keys(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
+    trust: web::Data<Trust>,
 ) -> Result<HttpResponse, ApiError> {
     let namespace = namespace(&accounts, &req, None).await?;
-    Ok(HttpResponse::Ok().json(signing::list(&accounts.db, &namespace).await?))
+    Ok(HttpResponse::Ok().json(signing::list(&trust, &namespace).await?))
 }
 
 #[derive(Deserialize)]
@@ -55,32 +61,26 @@ pub struct NewKey {
 pub async fn add_key(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
+    trust: web::Data<Trust>,
     body: web::Json<NewKey>,
 ) -> Result<HttpResponse, ApiError> {
-    let (namespace, me) = managed(&accounts, &req).await?;
-    let key = signing::add(
-        &accounts.db,
-        &accounts.signed_only,
-        &me,
-        &namespace,
-        body.name.trim(),
-        &body.public_key,
-    )
-    .await?;
+    let (namespace, me) = managed(&accounts, &trust, &req).await?;
+    let key = signing::add(&trust, &me, &namespace, body.name.trim(), &body.public_key).await?;
     Ok(HttpResponse::Created().json(key))
 }
 
 pub async fn remove_key(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
+    trust: web::Data<Trust>,
 ) -> Result<HttpResponse, ApiError> {
-    let (namespace, me) = managed(&accounts, &req).await?;
+    let (namespace, me) = managed(&accounts, &trust, &req).await?;
     let id = req
         .match_info()
         .get("id")
         .and_then(|id| id.parse().ok())
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such key"))?;
-    signing::remove(&accounts.db, &accounts.signed_only, &me, &namespace, id).await?;
+    signing::remove(&trust, &me, &namespace, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -92,19 +92,20 @@ pub struct Policy {
 /// The scope a policy route is about, if the caller administers it.
 async fn policy_scope(
     accounts: &Accounts,
+    trust: &Trust,
     req: &HttpRequest,
 ) -> Result<(String, String), ApiError> {
     if let Some(name) = req.match_info().get("name") {
         let actor = super::repos::admin_of(accounts, req, name).await?;
         return Ok((name.to_owned(), actor));
     }
-    let (namespace, me) = managed(accounts, req).await?;
+    let (namespace, me) = managed(accounts, trust, req).await?;
     Ok((namespace, me.name))
 }
 
-async fn policy_of(accounts: &Accounts, scope: &str) -> Result<HttpResponse, ApiError> {
-    let own = signing::is_set(&accounts.db, scope).await?;
-    let effective = signing::signed_only(&accounts.db, &accounts.signed_only, scope).await?;
+async fn policy_of(trust: &Trust, scope: &str) -> Result<HttpResponse, ApiError> {
+    let own = signing::is_set(&trust, scope).await?;
+    let effective = signing::signed_only(&trust, scope).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "scope": scope,
         "signed_only": own,
@@ -116,24 +117,19 @@ async fn policy_of(accounts: &Accounts, scope: &str) -> Result<HttpResponse, Api
 pub async fn get_policy(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
+    trust: web::Data<Trust>,
 ) -> Result<HttpResponse, ApiError> {
-    let (scope, _) = policy_scope(&accounts, &req).await?;
-    policy_of(&accounts, &scope).await
+    let (scope, _) = policy_scope(&accounts, &trust, &req).await?;
+    policy_of(&trust, &scope).await
 }
 
 pub async fn set_policy(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
+    trust: web::Data<Trust>,
     body: web::Json<Policy>,
 ) -> Result<HttpResponse, ApiError> {
-    let (scope, actor) = policy_scope(&accounts, &req).await?;
-    signing::set_signed_only(
-        &accounts.db,
-        &accounts.signed_only,
-        &actor,
-        &scope,
-        body.signed_only,
-    )
-    .await?;
-    policy_of(&accounts, &scope).await
+    let (scope, actor) = policy_scope(&accounts, &trust, &req).await?;
+    signing::set_signed_only(&trust, &actor, &scope, body.signed_only).await?;
+    policy_of(&trust, &scope).await
 }

@@ -8,8 +8,9 @@ use berth_accounts::access::Permission;
 use berth_accounts::orgs::{self, Org};
 use berth_accounts::repos::{self, Changes};
 use berth_accounts::users::User;
-use berth_accounts::{signing, Accounts};
+use berth_accounts::Accounts;
 use berth_hub::Hub;
+use berth_trust::{signing, Trust};
 use berth_webhooks::Webhooks;
 use serde::Deserialize;
 
@@ -72,6 +73,7 @@ pub async fn page(
     accounts: &Accounts,
     hooks: &Webhooks,
     hub: &Hub,
+    trust: &Trust,
     site: &Site,
     repo: &Repo,
     error: Option<(&'static str, String)>,
@@ -102,9 +104,9 @@ pub async fn page(
     let name = &repo.settings.repository;
     let settings_url = format!("{}/settings", super::repository_url(name));
     let owner = berth_webhooks::Owner::Repository(name.clone());
-    let namespace_signed_only = signing::is_set(&accounts.db, &repo.settings.namespace).await?;
+    let namespace_signed_only = signing::is_set(&trust, &repo.settings.namespace).await?;
     let view = SettingsPage {
-        signed_only: signing::is_set(&accounts.db, name).await?,
+        signed_only: signing::is_set(&trust, name).await?,
         namespace_signed_only,
         hooks: webhooks::section(hooks, &owner, &settings_url).await?,
         chrome: viewer.chrome.clone(),
@@ -148,6 +150,7 @@ pub async fn post(
     accounts: &Accounts,
     site: &Site,
     hub: &Hub,
+    trust: &Trust,
     hooks: &Webhooks,
     repo: &Repo,
     user: &User,
@@ -164,6 +167,7 @@ pub async fn post(
             accounts,
             hooks,
             hub,
+            trust,
             site,
             repo,
             Some((section, message)),
@@ -221,14 +225,7 @@ pub async fn post(
             }
         }
         ["signed-only"] => {
-            signing::set_signed_only(
-                &accounts.db,
-                &accounts.signed_only,
-                &user.name,
-                name,
-                form.signed_only.is_some(),
-            )
-            .await?;
+            signing::set_signed_only(&trust, &user.name, name, form.signed_only.is_some()).await?;
             Ok(see_other(&format!("{settings_url}#signing")))
         }
         ["webhooks", rest @ ..] => {

@@ -13,6 +13,7 @@ use berth_accounts::Accounts;
 use berth_hub::comments::{self, Comment};
 use berth_hub::{stars, Hub};
 use berth_registry::Registry;
+use berth_trust::Trust;
 use berth_webhooks::Webhooks;
 use serde::Deserialize;
 
@@ -126,6 +127,7 @@ pub async fn get(
     hub: web::Data<Hub>,
     site: web::Data<Site>,
     registry: web::Data<Registry>,
+    trust: web::Data<Trust>,
     tail: web::Path<String>,
     query: web::Query<RepoQuery>,
 ) -> Result<HttpResponse, PageError> {
@@ -134,13 +136,24 @@ pub async fn get(
     let page = query.page.map_or(1, |p| p.0).clamp(1, 10_000);
     match target {
         Target::Overview => overview(&viewer, &accounts, &hub, &site, &repo, page, None, "").await,
-        Target::Tags => tags::list(&viewer, &accounts, &hub, &site, &registry, &repo, page).await,
+        Target::Tags => {
+            tags::list(
+                &viewer, &accounts, &hub, &site, &registry, &trust, &repo, page,
+            )
+            .await
+        }
         Target::Tag(tag) => {
-            tags::detail(&viewer, &accounts, &hub, &site, &registry, &repo, &tag).await
+            tags::detail(
+                &viewer, &accounts, &hub, &site, &registry, &trust, &repo, &tag,
+            )
+            .await
         }
         Target::Settings => {
             let notice = query.saved.is_some().then_some("Settings saved.");
-            repo_settings::page(&viewer, &accounts, &hooks, &hub, &site, &repo, None, notice).await
+            repo_settings::page(
+                &viewer, &accounts, &hooks, &hub, &trust, &site, &repo, None, notice,
+            )
+            .await
         }
         Target::Webhook(which) => {
             repo_settings::require_admin(&repo)?;
@@ -226,6 +239,7 @@ pub async fn post(
     accounts: web::Data<Accounts>,
     hub: web::Data<Hub>,
     hooks: web::Data<Webhooks>,
+    trust: web::Data<Trust>,
     site: web::Data<Site>,
     tail: web::Path<String>,
     form: web::Form<RepoForm>,
@@ -289,6 +303,7 @@ pub async fn post(
                 &accounts,
                 &site,
                 &hub,
+                &trust,
                 &hooks,
                 &repo,
                 user,

@@ -7,7 +7,8 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use berth_accounts::users::User;
-use berth_accounts::{signing, Accounts};
+use berth_accounts::Accounts;
+use berth_trust::{signing, Trust};
 use serde::Deserialize;
 
 use super::error::inline;
@@ -43,6 +44,7 @@ struct SigningPage {
 async fn managed(
     viewer: &Viewer,
     accounts: &Accounts,
+    trust: &Trust,
     req: &HttpRequest,
 ) -> Result<Result<(String, String), HttpResponse>, PageError> {
     let org = req.match_info().get("org").map(str::to_owned);
@@ -63,7 +65,7 @@ async fn managed(
         }
         None => (user.name.clone(), "/settings/signing".to_owned()),
     };
-    if !signing::can_manage(&accounts.db, &user, &namespace).await? {
+    if !signing::can_manage(&trust, &user, &namespace).await? {
         return Err(PageError::forbidden(
             "only an organization's owners may manage its signing keys",
         ));
@@ -76,13 +78,14 @@ async fn managed(
 async fn poster(
     viewer: &Viewer,
     accounts: &Accounts,
+    trust: &Trust,
     req: &HttpRequest,
     csrf: &str,
 ) -> Result<(User, String, String), PageError> {
     viewer.check_csrf(csrf)?;
     let user = viewer.require_user()?.clone();
     // A signed-in poster: `managed` has no log-in page to send them to.
-    match managed(viewer, accounts, req).await? {
+    match managed(viewer, accounts, trust, req).await? {
         Ok((namespace, base)) => Ok((user, namespace, base)),
         Err(_) => Err(PageError::forbidden("sign in first")),
     }
@@ -90,14 +93,14 @@ async fn poster(
 
 async fn show(
     viewer: &Viewer,
-    accounts: &Accounts,
+    trust: &Trust,
     (namespace, base): (String, String),
     status: StatusCode,
     notice: Option<&'static str>,
     error: Option<String>,
     kept: (String, String),
 ) -> Result<HttpResponse, PageError> {
-    let keys = signing::list(&accounts.db, &namespace)
+    let keys = signing::list(&trust, &namespace)
         .await?
         .into_iter()
         .map(|k| KeyRow {
@@ -108,7 +111,7 @@ async fn show(
             added: format!("{} by {}", time::date_time(k.created_at), k.created_by),
         })
         .collect();
-    let signed_only = signing::is_set(&accounts.db, &namespace).await?;
+    let signed_only = signing::is_set(&trust, &namespace).await?;
     let back = base.trim_end_matches("/signing").to_owned();
     let page = SigningPage {
         chrome: viewer.chrome.clone(),
@@ -134,9 +137,10 @@ pub async fn page(
     viewer: Viewer,
     req: HttpRequest,
     accounts: web::Data<Accounts>,
+    trust: web::Data<Trust>,
     query: web::Query<DoneQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let (namespace, base) = match managed(&viewer, &accounts, &req).await? {
+    let (namespace, base) = match managed(&viewer, &accounts, &trust, &req).await? {
         Ok(m) => m,
         Err(login) => return Ok(login),
     };
@@ -149,7 +153,7 @@ pub async fn page(
     };
     show(
         &viewer,
-        &accounts,
+        &trust,
         (namespace, base),
         StatusCode::OK,
         notice,
@@ -173,12 +177,12 @@ pub async fn add(
     viewer: Viewer,
     req: HttpRequest,
     accounts: web::Data<Accounts>,
+    trust: web::Data<Trust>,
     form: web::Form<AddForm>,
 ) -> Result<HttpResponse, PageError> {
-    let (user, namespace, base) = poster(&viewer, &accounts, &req, &form.csrf).await?;
+    let (user, namespace, base) = poster(&viewer, &accounts, &trust, &req, &form.csrf).await?;
     match signing::add(
-        &accounts.db,
-        &accounts.signed_only,
+        &trust,
         &user,
         &namespace,
         form.name.trim(),
@@ -192,7 +196,7 @@ pub async fn add(
             let kept = (form.name.clone(), form.public_key.clone());
             show(
                 &viewer,
-                &accounts,
+                &trust,
                 (namespace, base),
                 StatusCode::UNPROCESSABLE_ENTITY,
                 None,
@@ -215,17 +219,11 @@ pub async fn remove(
     viewer: Viewer,
     req: HttpRequest,
     accounts: web::Data<Accounts>,
+    trust: web::Data<Trust>,
     form: web::Form<RemoveForm>,
 ) -> Result<HttpResponse, PageError> {
-    let (user, namespace, base) = poster(&viewer, &accounts, &req, &form.csrf).await?;
-    signing::remove(
-        &accounts.db,
-        &accounts.signed_only,
-        &user,
-        &namespace,
-        form.id,
-    )
-    .await?;
+    let (user, namespace, base) = poster(&viewer, &accounts, &trust, &req, &form.csrf).await?;
+    signing::remove(&trust, &user, &namespace, form.id).await?;
     Ok(see_other(&format!("{base}?done=removed")))
 }
 
@@ -241,16 +239,10 @@ pub async fn policy(
     viewer: Viewer,
     req: HttpRequest,
     accounts: web::Data<Accounts>,
+    trust: web::Data<Trust>,
     form: web::Form<PolicyForm>,
 ) -> Result<HttpResponse, PageError> {
-    let (user, namespace, base) = poster(&viewer, &accounts, &req, &form.csrf).await?;
-    signing::set_signed_only(
-        &accounts.db,
-        &accounts.signed_only,
-        &user.name,
-        &namespace,
-        form.signed_only.is_some(),
-    )
-    .await?;
+    let (user, namespace, base) = poster(&viewer, &accounts, &trust, &req, &form.csrf).await?;
+    signing::set_signed_only(&trust, &user.name, &namespace, form.signed_only.is_some()).await?;
     Ok(see_other(&format!("{base}?done=policy")))
 }

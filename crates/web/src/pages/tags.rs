@@ -4,11 +4,12 @@
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use askama::Template;
-use berth_accounts::{signing, Accounts};
+use berth_accounts::Accounts;
 use berth_hub::Hub;
 use berth_registry::names::namespace_of;
-use berth_registry::signatures::TrustedKey;
 use berth_registry::Registry;
+use berth_trust::signatures::TrustedKey;
+use berth_trust::{signing, Trust};
 
 use super::filters;
 use super::repo_head::{head, Head, Repo};
@@ -19,8 +20,8 @@ use crate::Site;
 const PER_PAGE: i64 = 25;
 
 /// The keys a repository's signatures are checked against: its namespace's.
-async fn trusted_keys(accounts: &Accounts, name: &str) -> Result<Vec<TrustedKey>, PageError> {
-    Ok(signing::trusted(&accounts.db, namespace_of(name).unwrap_or(name)).await?)
+async fn trusted_keys(trust: &Trust, name: &str) -> Result<Vec<TrustedKey>, PageError> {
+    Ok(signing::trusted(&trust, namespace_of(name).unwrap_or(name)).await?)
 }
 
 pub struct TagRow {
@@ -111,6 +112,7 @@ pub async fn list(
     hub: &Hub,
     site: &Site,
     registry: &Registry,
+    trust: &Trust,
     repo: &Repo,
     page: i64,
 ) -> Result<HttpResponse, PageError> {
@@ -121,8 +123,8 @@ pub async fn list(
         .tag_details(name, (page - 1) * PER_PAGE, PER_PAGE)
         .await?
         .unwrap_or_default();
-    let keys = trusted_keys(accounts, name).await?;
-    let summaries = images::summarize(registry, name, &details, &keys).await?;
+    let keys = trusted_keys(trust, name).await?;
+    let summaries = images::summarize(registry, trust, name, &details, &keys).await?;
     let url = |p: i64| format!("{}/tags?page={p}", head.url);
     let view = TagsPage {
         chrome: viewer.chrome.clone(),
@@ -173,6 +175,7 @@ pub async fn detail(
     hub: &Hub,
     site: &Site,
     registry: &Registry,
+    trust: &Trust,
     repo: &Repo,
     tag: &str,
 ) -> Result<HttpResponse, PageError> {
@@ -182,8 +185,8 @@ pub async fn detail(
         .tag_detail(name, tag)
         .await?
         .ok_or_else(PageError::not_found)?;
-    let keys = trusted_keys(accounts, name).await?;
-    let view = images::view(registry, name, &detail, &keys).await?;
+    let keys = trusted_keys(trust, name).await?;
+    let view = images::view(registry, trust, name, &detail, &keys).await?;
     let head = head(accounts, hub, site, viewer, repo, "tags").await?;
     let page = TagPage {
         chrome: viewer.chrome.clone(),

@@ -1,10 +1,11 @@
-//! Trust collections' TUF files and the keys Berth holds for them.
+//! Trust collections' TUF files and the keys Berth holds for them: the only SQL on
+//! `tuf_files` and `tuf_keys`.
 
-use sqlx::Row;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::Meta;
-use crate::clock::now;
-use crate::error::Result;
+use berth_registry::clock::now;
+use berth_registry::error::Result;
+use sqlx::AnyPool;
 
 /// Which version of a role's file to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +25,7 @@ pub struct NewTufFile<'a> {
 }
 
 /// The latest root or targets file of one of a repository's collections.
+#[derive(sqlx::FromRow)]
 pub struct SigningFile {
     pub gun: String,
     pub role: String,
@@ -31,10 +33,44 @@ pub struct SigningFile {
     pub created_at: i64,
 }
 
-impl Meta {
+/// The TUF store. Its generation changes with every write, so what was worked out from trust
+/// data (a pull's signature verdict) is not kept past one.
+pub struct TufStore {
+    pool: AnyPool,
+    generation: AtomicU64,
+}
+
+#[derive(sqlx::FromRow)]
+struct RoleData {
+    role: String,
+    data: Vec<u8>,
+}
+
+#[derive(sqlx::FromRow)]
+struct SealedKey {
+    version: i64,
+    sealed: Vec<u8>,
+}
+
+impl TufStore {
+    pub fn new(pool: AnyPool) -> Self {
+        TufStore {
+            pool,
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
     /// The latest file of every role of a collection: `(role, data)`.
     pub async fn tuf_latest(&self, gun: &str) -> Result<Vec<(String, Vec<u8>)>> {
-        let rows = sqlx::query(
+        let rows: Vec<RoleData> = sqlx::query_as(
             "SELECT f.role, f.data FROM tuf_files f
              WHERE f.gun = $1 AND f.version =
                  (SELECT MAX(l.version) FROM tuf_files l WHERE l.gun = f.gun AND l.role = f.role)",
@@ -42,9 +78,7 @@ impl Meta {
         .bind(gun)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
+        Ok(rows.into_iter().map(|r| (r.role, r.data)).collect())
     }
 
     /// One file of a role, with its expiry.
@@ -81,7 +115,18 @@ impl Meta {
         files: &[NewTufFile<'_>],
         root: i64,
     ) -> Result<bool> {
-        let _fresh = self.cache.on_write();
+        let stored = self.store_in_one_go(gun, repository, files, root).await;
+        self.changed();
+        stored
+    }
+
+    async fn store_in_one_go(
+        &self,
+        gun: &str,
+        repository: &str,
+        files: &[NewTufFile<'_>],
+        root: i64,
+    ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         let created_at = now();
         for f in files {
@@ -120,7 +165,7 @@ impl Meta {
 
     /// The sealed keys Berth holds for a collection's role, newest first: `(version, sealed)`.
     pub async fn tuf_keys(&self, gun: &str, role: &str) -> Result<Vec<(i64, Vec<u8>)>> {
-        let rows = sqlx::query(
+        let rows: Vec<SealedKey> = sqlx::query_as(
             "SELECT version, sealed FROM tuf_keys WHERE gun = $1 AND role = $2
              ORDER BY version DESC",
         )
@@ -128,9 +173,7 @@ impl Meta {
         .bind(role)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
+        Ok(rows.into_iter().map(|k| (k.version, k.sealed)).collect())
     }
 
     /// Keeps a sealed key as `version` of the role's key. `false` when another request kept
@@ -160,7 +203,6 @@ impl Meta {
 
     /// Deletes a collection's files and keys. `false` when it had none.
     pub async fn tuf_delete(&self, gun: &str) -> Result<bool> {
-        let _fresh = self.cache.on_write();
         let mut tx = self.pool.begin().await?;
         let files = sqlx::query("DELETE FROM tuf_files WHERE gun = $1")
             .bind(gun)
@@ -171,28 +213,45 @@ impl Meta {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.changed();
         Ok(files.rows_affected() + keys.rows_affected() > 0)
     }
 
     /// The latest root, targets and delegation files of each collection of a repository.
     pub async fn tuf_signing_files(&self, repository: &str) -> Result<Vec<SigningFile>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT f.gun, f.role, f.data, f.created_at FROM tuf_files f
              WHERE f.repository = $1 AND f.role NOT IN ('snapshot', 'timestamp') AND f.version =
                  (SELECT MAX(l.version) FROM tuf_files l WHERE l.gun = f.gun AND l.role = f.role)",
         )
         .bind(repository)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SigningFile {
-                    gun: r.try_get(0)?,
-                    role: r.try_get(1)?,
-                    data: r.try_get(2)?,
-                    created_at: r.try_get(3)?,
-                })
-            })
-            .collect()
+        .await?)
     }
+}
+
+/// Forgets a repository's trust data, inside a deletion's transaction.
+pub async fn delete_of_repository(conn: &mut sqlx::AnyConnection, repository: &str) -> Result<()> {
+    for table in ["tuf_files", "tuf_keys"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE repository = $1"))
+            .bind(repository)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Forgets the trust data of every repository under `namespace/`, inside a deletion's
+/// transaction.
+pub async fn delete_of_namespace(conn: &mut sqlx::AnyConnection, namespace: &str) -> Result<()> {
+    let prefix = format!("{namespace}/");
+    for table in ["tuf_files", "tuf_keys"] {
+        sqlx::query(&format!(
+            "DELETE FROM {table} WHERE substr(repository, 1, length($1)) = $1"
+        ))
+        .bind(&prefix)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }

@@ -4,10 +4,11 @@
 
 use std::collections::HashMap;
 
+use berth_registry::error::Result;
+
 use super::metadata::{File, Root, Targets, ROOT, TARGETS};
-use crate::error::Result;
 use crate::signatures::Signature;
-use crate::Registry;
+use crate::Trust;
 
 /// A tag signed in a trust collection of a repository.
 #[derive(Debug, Clone)]
@@ -54,14 +55,14 @@ fn within(paths: &Option<Vec<String>>, name: &str) -> bool {
         .is_none_or(|paths| paths.iter().any(|p| name.starts_with(p.as_str())))
 }
 
-impl Registry {
+impl Trust {
     /// Every tag signed in the repository's trust collections, by every role that signs it.
     pub async fn signed_tags(&self, repository: &str) -> Result<Vec<SignedTag>> {
-        let files = self.meta.tuf_signing_files(repository).await?;
+        let files = self.tuf.tuf_signing_files(repository).await?;
         let mut out = Vec::new();
         // A repository has one collection, under Berth's own GUN; files stored under any other
         // name (before that rule) sign nothing.
-        let own = format!("{}/{repository}", self.config.host);
+        let own = format!("{}/{repository}", self.host);
         let mut guns: Vec<&str> = files
             .iter()
             .map(|f| f.gun.as_str())

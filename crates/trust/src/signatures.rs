@@ -19,9 +19,11 @@ use data_encoding::BASE64;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::digest::Digest;
-use crate::error::Result;
-use crate::Registry;
+use berth_registry::digest::Digest;
+use berth_registry::error::Result;
+use berth_registry::Registry;
+
+use crate::Trust;
 
 mod notation;
 
@@ -370,69 +372,71 @@ impl Verdicts {
     }
 }
 
-impl Registry {
-    /// The signatures stored for the manifest `digest` of `repository`, each checked against
-    /// `keys`: those under its cosign tag and those that refer to it as their subject.
-    pub async fn signatures(
-        &self,
-        repository: &str,
-        digest: &Digest,
-        keys: &[TrustedKey],
-    ) -> Result<Vec<Signature>> {
-        let mut artifacts = Vec::new();
-        if let Some(m) = self
-            .meta
-            .manifest(repository, &cosign_tag(digest), false)
-            .await?
-        {
+/// The signatures stored for the manifest `digest` of `repository`, each checked against
+/// `keys`: those under its cosign tag and those that refer to it as their subject.
+pub async fn signatures(
+    reg: &Registry,
+    repository: &str,
+    digest: &Digest,
+    keys: &[TrustedKey],
+) -> Result<Vec<Signature>> {
+    let meta = reg.meta();
+    let mut artifacts = Vec::new();
+    if let Some(m) = meta
+        .manifest(repository, &cosign_tag(digest), false)
+        .await?
+    {
+        artifacts.push((m.digest, m.content));
+    }
+    for r in meta.referrers(repository, digest, None).await? {
+        if artifacts.len() >= MAX_ARTIFACTS {
+            break;
+        }
+        if artifacts.iter().any(|(d, _)| *d == r.digest) {
+            continue;
+        }
+        if let Some(m) = meta.manifest(repository, &r.digest, true).await? {
             artifacts.push((m.digest, m.content));
         }
-        for r in self.meta.referrers(repository, digest, None).await? {
-            if artifacts.len() >= MAX_ARTIFACTS {
-                break;
-            }
-            if artifacts.iter().any(|(d, _)| *d == r.digest) {
-                continue;
-            }
-            if let Some(m) = self.meta.manifest(repository, &r.digest, true).await? {
-                artifacts.push((m.digest, m.content));
-            }
-        }
-        let mut found = Vec::new();
-        for (artifact, content) in artifacts {
-            for layer in signature_layers(&content) {
-                found.push(match layer {
-                    SignatureLayer::Cosign { payload, signature } => {
-                        let payload = self.small_blob(&payload, MAX_PAYLOAD).await?;
-                        judge(&artifact, digest, payload.as_deref(), &signature, keys)
-                    }
-                    SignatureLayer::Notation { envelope } => {
-                        let envelope = self.small_blob(&envelope, MAX_PAYLOAD).await?;
-                        notation::judge(&artifact, digest, envelope.as_deref(), keys)
-                    }
-                });
-            }
-        }
-        Ok(found)
     }
+    let mut found = Vec::new();
+    for (artifact, content) in artifacts {
+        for layer in signature_layers(&content) {
+            found.push(match layer {
+                SignatureLayer::Cosign { payload, signature } => {
+                    let payload = reg.small_blob(&payload, MAX_PAYLOAD).await?;
+                    judge(&artifact, digest, payload.as_deref(), &signature, keys)
+                }
+                SignatureLayer::Notation { envelope } => {
+                    let envelope = reg.small_blob(&envelope, MAX_PAYLOAD).await?;
+                    notation::judge(&artifact, digest, envelope.as_deref(), keys)
+                }
+            });
+        }
+    }
+    Ok(found)
+}
 
+impl Trust {
     /// Whether `digest` of `repository`, or an index of that repository that lists it, carries
     /// a signature one of `keys` verifies: what the signed-only policy asks of a pull.
     pub async fn signed_by_any(
         &self,
+        reg: &Registry,
         repository: &str,
         digest: &Digest,
         keys: &[TrustedKey],
     ) -> Result<bool> {
         let fingerprints: Vec<String> = keys.iter().map(|k| k.key.fingerprint.clone()).collect();
-        let generation = self.meta.generation();
+        // Both only ever grow: their sum changes whenever either store is written.
+        let generation = reg.meta().generation() + self.tuf.generation();
         if let Some(signed) = self
             .verdicts
             .get(repository, digest, &fingerprints, generation)
         {
             return Ok(signed);
         }
-        let signed = self.find_signature(repository, digest, keys).await?;
+        let signed = self.find_signature(reg, repository, digest, keys).await?;
         self.verdicts
             .put(repository, digest, fingerprints, generation, signed);
         Ok(signed)
@@ -440,18 +444,19 @@ impl Registry {
 
     async fn find_signature(
         &self,
+        reg: &Registry,
         repository: &str,
         digest: &Digest,
         keys: &[TrustedKey],
     ) -> Result<bool> {
         let mut candidates = vec![digest.clone()];
-        for parent in self.meta.indexes_listing(repository, digest).await? {
+        for parent in reg.meta().indexes_listing(repository, digest).await? {
             if let Ok(parent) = parent.parse::<Digest>() {
                 candidates.push(parent);
             }
         }
         for candidate in &candidates {
-            let found = self.signatures(repository, candidate, keys).await?;
+            let found = signatures(reg, repository, candidate, keys).await?;
             if found.iter().any(|s| s.verified) {
                 return Ok(true);
             }

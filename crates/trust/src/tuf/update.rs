@@ -219,7 +219,7 @@ pub fn timestamp_for(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trust::canonical;
+    use crate::tuf::canonical;
     use aws_lc_rs::rand::SystemRandom;
     use aws_lc_rs::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
     use data_encoding::BASE64;

@@ -7,28 +7,22 @@
 //! - `DELETE /v2/<gun>/_trust/tuf/`: the collection's trust data, for repository admins
 //!
 //! A GUN is `<registry host>/<repository>`; reading needs pull on the repository, writing push,
-//! exactly as for images. What the data means is [`crate::trust`]'s.
+//! exactly as for images. What the data means is [`crate::tuf`]'s.
 
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
+use berth_registry::auth::Action;
+use berth_registry::error::{Code, Error, Result};
+use berth_registry::{names, Registry};
 use futures_util::StreamExt;
 
-use super::authorize_repo;
-use crate::auth::Action;
-use crate::error::{Code, Error, Result};
-use crate::meta::Which;
-use crate::trust::invalid;
-use crate::trust::metadata::{valid_role, File, SNAPSHOT, TIMESTAMP};
-use crate::{names, Registry};
+use super::invalid;
+use super::metadata::{valid_role, File, SNAPSHOT, TIMESTAMP};
+use super::store::Which;
+use crate::Trust;
 
 /// Largest update accepted (all its files together).
 const MAX_UPDATE: usize = 16 << 20;
-
-/// The part of a `/v2/` path that addresses trust data: the GUN and what follows
-/// `/_trust/tuf/`.
-pub(super) fn split_path(tail: &str) -> Option<(&str, &str)> {
-    tail.split_once("/_trust/tuf/")
-}
 
 /// What a path under `…/_trust/tuf/` asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -65,22 +59,22 @@ fn parse_resource(rest: &str) -> Option<Resource<'_>> {
 }
 
 /// Everything under `/v2/<gun>/_trust/tuf/`.
-pub(super) async fn dispatch(
+pub(crate) async fn dispatch(
+    trust: &Trust,
     reg: &Registry,
     req: &HttpRequest,
     payload: web::Payload,
     gun: &str,
     rest: &str,
 ) -> Result<HttpResponse> {
-    reg.trust_secret()?;
     // Only Berth's own GUN names a collection: anything else is no collection of ours.
-    let repository = names::gun_repository(gun, &reg.config.host).ok_or_else(|| {
+    let host = &reg.config().host;
+    let repository = names::gun_repository(gun, host).ok_or_else(|| {
         Error::new(
             Code::NameUnknown,
             format!(
                 "{gun:?} is not a trust collection of this registry: name it \
-                 {}/<repository>, as docker does",
-                reg.config.host
+                 {host}/<repository>, as docker does",
             ),
         )
     })?;
@@ -93,38 +87,46 @@ pub(super) async fn dispatch(
     let method = req.method();
     match resource {
         Resource::Collection if method == Method::POST => {
-            let who = authorize_repo(reg, req, repository, &[Action::Pull, Action::Push]).await?;
+            let who = reg
+                .authorize_repository(req, repository, &[Action::Pull, Action::Push])
+                .await?;
             let parts = read_parts(req, payload).await?;
-            let stored = reg.store_trust_update(gun, repository, parts).await?;
-            reg.audit(&who, "trust.update", gun, &stored).await;
+            let stored = trust.store_trust_update(gun, repository, parts).await?;
+            trust.audit(&who, "trust.update", gun, &stored).await;
             Ok(HttpResponse::Ok().finish())
         }
         Resource::Collection if method == Method::DELETE => {
-            let who = authorize_repo(reg, req, repository, &[Action::Delete]).await?;
-            if reg.meta.tuf_delete(gun).await? {
-                reg.audit(&who, "trust.delete", gun, "").await;
+            let who = reg
+                .authorize_repository(req, repository, &[Action::Delete])
+                .await?;
+            if trust.tuf.tuf_delete(gun).await? {
+                trust.audit(&who, "trust.delete", gun, "").await;
             }
             Ok(HttpResponse::Ok()
                 .content_type("application/json")
                 .body("{}"))
         }
         Resource::Key(role) if method == Method::GET => {
-            authorize_repo(reg, req, repository, &[Action::Pull, Action::Push]).await?;
-            let key = reg.newest_key(gun, repository, role, false).await?;
+            reg.authorize_repository(req, repository, &[Action::Pull, Action::Push])
+                .await?;
+            let key = trust.newest_key(gun, repository, role, false).await?;
             Ok(HttpResponse::Ok().json(&key.public))
         }
         Resource::Key(role) if method == Method::POST => {
             // A rotation: the new key signs once a root naming it is published.
             let everything = [Action::Pull, Action::Push, Action::Delete];
-            let who = authorize_repo(reg, req, repository, &everything).await?;
-            let key = reg.newest_key(gun, repository, role, true).await?;
+            let who = reg
+                .authorize_repository(req, repository, &everything)
+                .await?;
+            let key = trust.newest_key(gun, repository, role, true).await?;
             let detail = format!("{role} key {}", key.id);
-            reg.audit(&who, "trust.key.rotate", gun, &detail).await;
+            trust.audit(&who, "trust.key.rotate", gun, &detail).await;
             Ok(HttpResponse::Ok().json(&key.public))
         }
         Resource::File(role, which) if method == Method::GET || method == Method::HEAD => {
-            authorize_repo(reg, req, repository, &[Action::Pull]).await?;
-            let data = reg.trust_file(gun, repository, role, &which).await?;
+            reg.authorize_repository(req, repository, &[Action::Pull])
+                .await?;
+            let data = trust.trust_file(gun, repository, role, &which).await?;
             let data = data.ok_or_else(|| {
                 Error::new(
                     Code::MetadataNotFound,

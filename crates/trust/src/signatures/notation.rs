@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::{KeyAlgorithm, PublicKey, Signature, TrustedKey};
-use crate::digest::Digest;
+use berth_registry::digest::Digest;
 
 /// The artifact type (and config media type) of a Notation signature.
 pub const ARTIFACT_TYPE: &str = "application/vnd.cncf.notary.signature";
@@ -136,7 +136,7 @@ fn check(
     *signed_at = protected.signing_time.as_deref().and_then(unix_time);
     if let Some(expiry) = &protected.expiry {
         let expires = unix_time(expiry).ok_or("the signature's expiry is not a time")?;
-        if expires <= crate::clock::now() {
+        if expires <= berth_registry::clock::now() {
             return Err(format!("the signature expired at {expiry}"));
         }
     }

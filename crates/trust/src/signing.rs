@@ -1,29 +1,26 @@
-//! Content trust on the accounts side: the public keys a namespace (a user or an organization)
-//! trusts to sign its images, and the "only signed images can be pulled" policy of a namespace
-//! or of one repository. The signatures themselves live in the registry
-//! ([`berth_registry::signatures`]), which checks them against these keys.
+//! Signing keys and policy: the public keys a namespace (a user or an organization) trusts to
+//! sign its images, and the "only signed images can be pulled" policy of a namespace or of one
+//! repository. The signatures themselves are [`crate::signatures`]', checked against these keys.
+//! Errors are the accounts crate's: these are a namespace administrator's settings.
 
-use berth_registry::names::namespace_of;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use berth_registry::signatures::{PublicKey, TrustedKey};
+use berth_accounts::error::{Error, Result};
+use berth_accounts::users::User;
+use berth_accounts::{audit, now, orgs};
+use berth_registry::names::namespace_of;
 use serde::Serialize;
-use sqlx::any::AnyRow;
-use sqlx::Row;
 
-use crate::audit;
-use crate::error::{Error, Result};
-use crate::orgs;
-use crate::users::User;
-use crate::Db;
+use crate::signatures::{PublicKey, TrustedKey};
+use crate::Trust;
 
 /// Keys one namespace may register.
 const MAX_KEYS: i64 = 50;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct SigningKey {
     pub id: i64,
     pub namespace: String,
@@ -41,22 +38,10 @@ pub struct SigningKey {
 const COLUMNS: &str =
     "id, namespace, name, algorithm, fingerprint, public_key, created_by, created_at";
 
-fn key(row: &AnyRow) -> Result<SigningKey> {
-    Ok(SigningKey {
-        id: row.try_get(0)?,
-        namespace: row.try_get(1)?,
-        name: row.try_get(2)?,
-        algorithm: row.try_get(3)?,
-        fingerprint: row.try_get(4)?,
-        public_key: row.try_get(5)?,
-        created_by: row.try_get(6)?,
-        created_at: row.try_get(7)?,
-    })
-}
-
 /// Whether `actor` administers `namespace`: it is their own, or an organization they own (site
 /// administrators administer every namespace).
-pub async fn can_manage(db: &Db, actor: &User, namespace: &str) -> Result<bool> {
+pub async fn can_manage(trust: &Trust, actor: &User, namespace: &str) -> Result<bool> {
+    let db = &trust.accounts;
     if !actor.active {
         return Ok(false);
     }
@@ -69,8 +54,8 @@ pub async fn can_manage(db: &Db, actor: &User, namespace: &str) -> Result<bool> 
     }
 }
 
-async fn require_manager(db: &Db, actor: &User, namespace: &str) -> Result<()> {
-    if can_manage(db, actor, namespace).await? {
+async fn require_manager(trust: &Trust, actor: &User, namespace: &str) -> Result<()> {
+    if can_manage(trust, actor, namespace).await? {
         Ok(())
     } else {
         Err(Error::Forbidden)
@@ -78,28 +63,25 @@ async fn require_manager(db: &Db, actor: &User, namespace: &str) -> Result<()> {
 }
 
 /// The keys of a namespace, oldest first. Public keys are public: anyone may list them.
-pub async fn list(db: &Db, namespace: &str) -> Result<Vec<SigningKey>> {
-    let pool = &db.pool;
-    let rows = sqlx::query(&format!(
+pub async fn list(trust: &Trust, namespace: &str) -> Result<Vec<SigningKey>> {
+    Ok(sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM signing_keys WHERE namespace = $1 ORDER BY id"
     ))
     .bind(namespace)
-    .fetch_all(pool)
-    .await?;
-    rows.iter().map(key).collect()
+    .fetch_all(&trust.pool)
+    .await?)
 }
 
 /// Registers a public key (PEM) under `name` for `namespace`.
 pub async fn add(
-    db: &Db,
-    cache: &PolicyCache,
+    trust: &Trust,
     actor: &User,
     namespace: &str,
     name: &str,
     public_key: &str,
 ) -> Result<SigningKey> {
-    let pool = &db.pool;
-    require_manager(db, actor, namespace).await?;
+    let pool = &trust.pool;
+    require_manager(trust, actor, namespace).await?;
     orgs::validate_short_name("key", name)?;
     if public_key.len() > 16 * 1024 {
         return Err(Error::Invalid("the public key is too long".into()));
@@ -114,7 +96,7 @@ pub async fn add(
             "a namespace may have at most {MAX_KEYS} signing keys"
         )));
     }
-    let row = sqlx::query(&format!(
+    let added: SigningKey = sqlx::query_as(&format!(
         "INSERT INTO signing_keys
          (namespace, name, algorithm, public_key, fingerprint, created_by, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
@@ -125,7 +107,7 @@ pub async fn add(
     .bind(public_key.trim())
     .bind(&parsed.fingerprint)
     .bind(&actor.name)
-    .bind(crate::now())
+    .bind(now())
     .fetch_one(pool)
     .await
     .map_err(|e| match &e {
@@ -134,10 +116,9 @@ pub async fn add(
         )),
         _ => e.into(),
     })?;
-    let added = key(&row)?;
-    cache.forget();
+    trust.signed_only.forget();
     audit::record(
-        db,
+        &trust.accounts,
         &actor.name,
         "signing_key.add",
         namespace,
@@ -151,15 +132,9 @@ pub async fn add(
 }
 
 /// Removes a key; signatures it made no longer verify.
-pub async fn remove(
-    db: &Db,
-    cache: &PolicyCache,
-    actor: &User,
-    namespace: &str,
-    id: i64,
-) -> Result<()> {
-    let pool = &db.pool;
-    require_manager(db, actor, namespace).await?;
+pub async fn remove(trust: &Trust, actor: &User, namespace: &str, id: i64) -> Result<()> {
+    let pool = &trust.pool;
+    require_manager(trust, actor, namespace).await?;
     let name: Option<String> = sqlx::query_scalar(
         "DELETE FROM signing_keys WHERE namespace = $1 AND id = $2 RETURNING name",
     )
@@ -168,13 +143,20 @@ pub async fn remove(
     .fetch_optional(pool)
     .await?;
     let name = name.ok_or_else(|| Error::NotFound("signing key".into()))?;
-    cache.forget();
-    audit::record(db, &actor.name, "signing_key.remove", namespace, &name).await
+    trust.signed_only.forget();
+    audit::record(
+        &trust.accounts,
+        &actor.name,
+        "signing_key.remove",
+        namespace,
+        &name,
+    )
+    .await
 }
 
 /// The keys signatures of `namespace`'s images are checked against.
-pub async fn trusted(db: &Db, namespace: &str) -> Result<Vec<TrustedKey>> {
-    Ok(list(db, namespace)
+pub async fn trusted(trust: &Trust, namespace: &str) -> Result<Vec<TrustedKey>> {
+    Ok(list(trust, namespace)
         .await?
         .into_iter()
         .filter_map(|k| {
@@ -251,8 +233,7 @@ impl PolicyCache {
         Ok(value)
     }
 
-    async fn scopes(&self, db: &Db) -> Result<Arc<HashSet<String>>> {
-        let pool = &db.pool;
+    async fn scopes(&self, pool: &sqlx::AnyPool) -> Result<Arc<HashSet<String>>> {
         self.through(&self.scopes, "", async {
             let scopes: Vec<String> = sqlx::query_scalar("SELECT scope FROM signed_only")
                 .fetch_all(pool)
@@ -264,9 +245,13 @@ impl PolicyCache {
 
     /// The keys signatures of `namespace`'s images are checked against, as [`trusted`] reads
     /// them.
-    pub async fn trusted(&self, db: &Db, namespace: &str) -> Result<Arc<Vec<TrustedKey>>> {
+    pub(crate) async fn trusted(
+        &self,
+        trust: &Trust,
+        namespace: &str,
+    ) -> Result<Arc<Vec<TrustedKey>>> {
         self.through(&self.keys, namespace, async {
-            Ok(Arc::new(trusted(db, namespace).await?))
+            Ok(Arc::new(trusted(trust, namespace).await?))
         })
         .await
     }
@@ -276,12 +261,8 @@ const POLICY_TTL: Duration = Duration::from_secs(1);
 
 /// Where the signed-only policy is on for `repository`: `Some("namespace")`, `Some("repository")`
 /// or `None`.
-pub async fn signed_only(
-    db: &Db,
-    cache: &PolicyCache,
-    repository: &str,
-) -> Result<Option<&'static str>> {
-    let scopes = cache.scopes(db).await?;
+pub async fn signed_only(trust: &Trust, repository: &str) -> Result<Option<&'static str>> {
+    let scopes = trust.signed_only.scopes(&trust.pool).await?;
     Ok(
         if scopes.contains(namespace_of(repository).unwrap_or(repository)) {
             Some("namespace")
@@ -294,8 +275,8 @@ pub async fn signed_only(
 }
 
 /// Whether the policy is set on exactly `scope` (a namespace, or a repository).
-pub async fn is_set(db: &Db, scope: &str) -> Result<bool> {
-    let pool = &db.pool;
+pub async fn is_set(trust: &Trust, scope: &str) -> Result<bool> {
+    let pool = &trust.pool;
     let found: Option<String> =
         sqlx::query_scalar("SELECT scope FROM signed_only WHERE scope = $1")
             .bind(scope)
@@ -306,14 +287,8 @@ pub async fn is_set(db: &Db, scope: &str) -> Result<bool> {
 
 /// Turns the policy on or off for `scope` (a namespace, or a repository of it). The caller has
 /// checked that `actor` administers it.
-pub async fn set_signed_only(
-    db: &Db,
-    cache: &PolicyCache,
-    actor: &str,
-    scope: &str,
-    on: bool,
-) -> Result<()> {
-    let pool = &db.pool;
+pub async fn set_signed_only(trust: &Trust, actor: &str, scope: &str, on: bool) -> Result<()> {
+    let pool = &trust.pool;
     if on {
         sqlx::query(
             "INSERT INTO signed_only (scope, namespace, set_by, set_at) VALUES ($1, $2, $3, $4)
@@ -322,7 +297,7 @@ pub async fn set_signed_only(
         .bind(scope)
         .bind(namespace_of(scope).unwrap_or(scope))
         .bind(actor)
-        .bind(crate::now())
+        .bind(now())
         .execute(pool)
         .await?;
     } else {
@@ -331,13 +306,13 @@ pub async fn set_signed_only(
             .execute(pool)
             .await?;
     }
-    cache.forget();
+    trust.signed_only.forget();
     let action = if on {
         "policy.signed_only.on"
     } else {
         "policy.signed_only.off"
     };
-    audit::record(db, actor, action, scope, "").await
+    audit::record(&trust.accounts, actor, action, scope, "").await
 }
 
 /// Forgets the keys and policies of a namespace that goes away.

@@ -4,7 +4,7 @@
 //! `docker pull` with trust on downloads and verifies it before pulling by digest. Berth holds
 //! each collection's timestamp and snapshot keys ([`keys`]), checks updates against what is
 //! stored ([`update`]) and signs a fresh timestamp when a reader needs one. The notary-server
-//! HTTP API over this is `routes::trust`'s.
+//! HTTP API over this is [`routes`]'; the files and keys live in the [`store`].
 //!
 //! A GUN is `<registry host>/<repository>`. Which tags the stored metadata signs, and by which
 //! keys, is [`signed`]'s.
@@ -12,21 +12,24 @@
 mod canonical;
 pub mod keys;
 pub mod metadata;
+pub(crate) mod routes;
 mod signed;
+pub mod store;
 mod update;
 
 pub use signed::SignedTag;
 
 use std::collections::HashMap;
 
-use crate::auth::Principal;
-use crate::clock::now;
-use crate::error::{Code, Error, Result};
-use crate::meta::{NewTufFile, Which};
-use crate::Registry;
-use keys::{ServerKey, TrustSecret};
+use berth_registry::auth::Principal;
+use berth_registry::clock::now;
+use berth_registry::error::{Code, Error, Result};
+use keys::ServerKey;
 use metadata::{File, Root, ROOT, SNAPSHOT, TIMESTAMP};
+use store::{NewTufFile, Which};
 use update::{ServerKeys, TIMESTAMP_LIFETIME};
+
+use crate::Trust;
 
 /// A trust update that fails validation.
 pub(crate) fn invalid(detail: impl Into<String>) -> Error {
@@ -37,29 +40,22 @@ fn internal(e: String) -> Error {
     Error::internal(e)
 }
 
-impl Registry {
+impl Trust {
     /// Audits a change to trust data; the change is made, so a failure is only logged.
     pub(crate) async fn audit(&self, who: &Principal, action: &str, gun: &str, detail: &str) {
-        let actor = who.subject.as_deref();
-        if let Err(e) = self.events.audit(actor, action, gun, detail).await {
+        let actor = who.subject.as_deref().unwrap_or("anonymous");
+        if let Err(e) =
+            berth_accounts::audit::record(&self.accounts, actor, action, gun, detail).await
+        {
             tracing::error!(error = %e, action, gun, "auditing a trust change failed");
         }
     }
 
-    pub(crate) fn trust_secret(&self) -> Result<&TrustSecret> {
-        self.trust.as_ref().ok_or_else(|| {
-            Error::new(
-                Code::Unsupported,
-                "content trust is not enabled on this registry",
-            )
-        })
-    }
-
     /// The keys Berth holds for a collection's role, newest first.
     async fn held_keys(&self, gun: &str, role: &str) -> Result<Vec<ServerKey>> {
-        let secret = self.trust_secret()?;
+        let secret = &self.secret;
         let context = format!("{gun}/{role}");
-        self.meta
+        self.tuf
             .tuf_keys(gun, role)
             .await?
             .iter()
@@ -76,10 +72,10 @@ impl Registry {
         role: &str,
         rotate: bool,
     ) -> Result<ServerKey> {
-        let secret = self.trust_secret()?;
+        let secret = &self.secret;
         let context = format!("{gun}/{role}");
         for _ in 0..3 {
-            let held = self.meta.tuf_keys(gun, role).await?;
+            let held = self.tuf.tuf_keys(gun, role).await?;
             if let (Some((_, sealed)), false) = (held.first(), rotate) {
                 return ServerKey::open(secret, &context, sealed).map_err(internal);
             }
@@ -87,7 +83,7 @@ impl Registry {
             let key = ServerKey::generate().map_err(internal)?;
             let sealed = key.seal(secret, &context).map_err(internal)?;
             if self
-                .meta
+                .tuf
                 .tuf_add_key(gun, repository, role, version, &sealed)
                 .await?
             {
@@ -100,8 +96,7 @@ impl Registry {
 
     /// The latest timestamp, signed anew when it is past half its life.
     async fn fresh_timestamp(&self, gun: &str, repository: &str) -> Result<Option<Vec<u8>>> {
-        let Some((data, expires)) = self.meta.tuf_file(gun, TIMESTAMP, &Which::Latest).await?
-        else {
+        let Some((data, expires)) = self.tuf.tuf_file(gun, TIMESTAMP, &Which::Latest).await? else {
             return Ok(None);
         };
         let now = now();
@@ -109,11 +104,11 @@ impl Registry {
             return Ok(Some(data));
         }
         let current = File::parse(TIMESTAMP, data).map_err(internal)?;
-        let Some((snapshot, _)) = self.meta.tuf_file(gun, SNAPSHOT, &Which::Latest).await? else {
+        let Some((snapshot, _)) = self.tuf.tuf_file(gun, SNAPSHOT, &Which::Latest).await? else {
             return Ok(Some(current.bytes));
         };
         let snapshot = File::parse(SNAPSHOT, snapshot).map_err(internal)?;
-        let Some((root, _)) = self.meta.tuf_file(gun, ROOT, &Which::Latest).await? else {
+        let Some((root, _)) = self.tuf.tuf_file(gun, ROOT, &Which::Latest).await? else {
             return Ok(Some(current.bytes));
         };
         let root_file = File::parse(ROOT, root).map_err(internal)?;
@@ -126,7 +121,7 @@ impl Registry {
         let next =
             update::timestamp_for(current.version + 1, &snapshot, key, now).map_err(internal)?;
         let stored = self
-            .meta
+            .tuf
             .tuf_store(gun, repository, &[new_file(&next)], root_version)
             .await?;
         if stored {
@@ -134,7 +129,7 @@ impl Registry {
         }
         // Another request refreshed it first.
         Ok(self
-            .meta
+            .tuf
             .tuf_file(gun, TIMESTAMP, &Which::Latest)
             .await?
             .map(|(data, _)| data))
@@ -153,7 +148,7 @@ impl Registry {
             return self.fresh_timestamp(gun, repository).await;
         }
         Ok(self
-            .meta
+            .tuf
             .tuf_file(gun, role, which)
             .await?
             .map(|(data, _)| data))
@@ -171,7 +166,7 @@ impl Registry {
         // then the update is checked and signed again against what is stored now.
         for _ in 0..3 {
             let mut current = HashMap::new();
-            for (role, data) in self.meta.tuf_latest(gun).await? {
+            for (role, data) in self.tuf.tuf_latest(gun).await? {
                 let file = File::parse(&role, data).map_err(internal)?;
                 current.insert(role, file);
             }
@@ -193,7 +188,7 @@ impl Registry {
                 .find(|f| f.role == ROOT)
                 .map_or(0, |f| f.version);
             let rows: Vec<NewTufFile<'_>> = files.iter().map(new_file).collect();
-            if self.meta.tuf_store(gun, repository, &rows, root).await? {
+            if self.tuf.tuf_store(gun, repository, &rows, root).await? {
                 return Ok(files
                     .iter()
                     .map(|f| format!("{} v{}", f.role, f.version))
