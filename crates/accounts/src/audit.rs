@@ -42,7 +42,7 @@ async fn insert<'e>(
     Ok(())
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct Entry {
     pub at: i64,
     pub actor: String,
@@ -54,22 +54,10 @@ pub struct Entry {
 /// The newest entries first.
 pub async fn recent(db: &Db, limit: i64) -> Result<Vec<Entry>> {
     let pool = &db.pool;
-    use sqlx::Row;
-    let rows = sqlx::query(
+    Ok(sqlx::query_as::<_, Entry>(
         "SELECT at, actor, action, target, detail FROM audit_log ORDER BY id DESC LIMIT $1",
     )
     .bind(limit)
     .fetch_all(pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Entry {
-                at: r.try_get(0)?,
-                actor: r.try_get(1)?,
-                action: r.try_get(2)?,
-                target: r.try_get(3)?,
-                detail: r.try_get(4)?,
-            })
-        })
-        .collect()
+    .await?)
 }

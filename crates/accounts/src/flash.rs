@@ -4,8 +4,6 @@
 //! that any replica can show it and nothing secret travels in a URL; tied to the session that
 //! made it, deleted when shown, and gone after a few minutes anyway.
 
-use sqlx::Row;
-
 use crate::error::Result;
 use crate::tokens::{digest, new_secret};
 use crate::Db;
@@ -38,11 +36,17 @@ pub async fn put(db: &Db, session: &str, kind: &str, body: &str) -> Result<Strin
     Ok(id)
 }
 
+#[derive(sqlx::FromRow)]
+struct Taken {
+    body: String,
+    expires_at: i64,
+}
+
 /// The body of the flash `id` of this kind for this session, once: deleting and reading are
 /// one statement, so two requests racing for it cannot both have it.
 pub async fn take(db: &Db, session: &str, kind: &str, id: &str) -> Result<Option<String>> {
     let pool = &db.pool;
-    let row = sqlx::query(
+    let row = sqlx::query_as::<_, Taken>(
         "DELETE FROM flashes WHERE id = $1 AND session_hash = $2 AND kind = $3
          RETURNING body, expires_at",
     )
@@ -51,12 +55,11 @@ pub async fn take(db: &Db, session: &str, kind: &str, id: &str) -> Result<Option
     .bind(kind)
     .fetch_optional(pool)
     .await?;
-    let Some(row) = row else {
+    let Some(Taken { body, expires_at }) = row else {
         return Ok(None);
     };
-    let expires_at: i64 = row.try_get(1)?;
     if expires_at <= crate::now() {
         return Ok(None);
     }
-    Ok(Some(row.try_get(0)?))
+    Ok(Some(body))
 }

@@ -7,7 +7,7 @@
 pub mod invitations;
 
 use serde::Serialize;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 use berth_registry::names::namespace_of;
 
@@ -18,7 +18,7 @@ use crate::Db;
 use crate::{audit, names};
 pub use invitations::Invitation;
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, sqlx::FromRow)]
 pub struct Org {
     pub id: i64,
     pub name: String,
@@ -45,6 +45,54 @@ pub struct Team {
     pub name: String,
     pub members: Vec<String>,
     pub repositories: Vec<TeamGrant>,
+}
+
+/// A member's name and role, or an organization's name and the user's role in it.
+#[derive(sqlx::FromRow)]
+struct NameRole {
+    name: String,
+    role: String,
+}
+
+/// An organization and the user's role in it.
+#[derive(sqlx::FromRow)]
+struct OrgRole {
+    #[sqlx(flatten)]
+    org: Org,
+    role: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct TeamRow {
+    id: i64,
+    name: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct TeamMemberRow {
+    team_id: i64,
+    name: String,
+}
+
+/// A stored grant (a team's or a robot's): a repository and the permission on it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct GrantRow {
+    repository: String,
+    permission: String,
+}
+
+impl GrantRow {
+    pub(crate) fn parse(self) -> Result<(String, Permission)> {
+        let permission = Permission::parse_grant(&self.permission)?;
+        Ok((self.repository, permission))
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct TeamGrantRow {
+    team_id: i64,
+    #[sqlx(flatten)]
+    grant: GrantRow,
 }
 
 /// Team and robot names: 2–30 lowercase letters and digits with single `-`, `_` or `.`
@@ -85,19 +133,12 @@ pub fn repository_in(org: &Org, repository: &str) -> Result<String> {
 
 pub async fn by_name(db: &Db, name: &str) -> Result<Option<Org>> {
     let pool = &db.pool;
-    let row =
-        sqlx::query("SELECT id, name, created_at FROM accounts WHERE name = $1 AND kind = 'org'")
-            .bind(name)
-            .fetch_optional(pool)
-            .await?;
-    row.map(|r| {
-        Ok(Org {
-            id: r.try_get(0)?,
-            name: r.try_get(1)?,
-            created_at: r.try_get(2)?,
-        })
-    })
-    .transpose()
+    Ok(sqlx::query_as::<_, Org>(
+        "SELECT id, name, created_at FROM accounts WHERE name = $1 AND kind = 'org'",
+    )
+    .bind(name)
+    .fetch_optional(pool)
+    .await?)
 }
 
 /// The organization, or `NotFound`.
@@ -214,18 +255,18 @@ async fn user_named(db: &Db, name: &str) -> Result<User> {
 
 pub async fn members(db: &Db, org: &Org) -> Result<Vec<Member>> {
     let pool = &db.pool;
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, NameRole>(
         "SELECT a.name, m.role FROM org_members m JOIN accounts a ON a.id = m.user_id
          WHERE m.org_id = $1 ORDER BY a.name",
     )
     .bind(org.id)
     .fetch_all(pool)
     .await?;
-    rows.iter()
+    rows.into_iter()
         .map(|r| {
             Ok(Member {
-                name: r.try_get(0)?,
-                role: Role::parse(&r.try_get::<String, _>(1)?)?,
+                name: r.name,
+                role: Role::parse(&r.role)?,
             })
         })
         .collect()
@@ -234,7 +275,7 @@ pub async fn members(db: &Db, org: &Org) -> Result<Vec<Member>> {
 /// The organizations `user_id` belongs to, with their role in each, by name.
 pub async fn of_user(db: &Db, user_id: i64) -> Result<Vec<(Org, Role)>> {
     let pool = &db.pool;
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, OrgRole>(
         "SELECT a.id, a.name, a.created_at, m.role FROM org_members m
          JOIN accounts a ON a.id = m.org_id
          WHERE m.user_id = $1 AND a.kind = 'org' ORDER BY a.name",
@@ -242,17 +283,8 @@ pub async fn of_user(db: &Db, user_id: i64) -> Result<Vec<(Org, Role)>> {
     .bind(user_id)
     .fetch_all(pool)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                Org {
-                    id: r.try_get(0)?,
-                    name: r.try_get(1)?,
-                    created_at: r.try_get(2)?,
-                },
-                Role::parse(&r.try_get::<String, _>(3)?)?,
-            ))
-        })
+    rows.into_iter()
+        .map(|r| Ok((r.org, Role::parse(&r.role)?)))
         .collect()
 }
 
@@ -466,22 +498,21 @@ pub async fn create_team(db: &Db, org: &Org, actor: &User, name: &str) -> Result
 /// The organization's teams with their members and grants.
 pub async fn teams(db: &Db, org: &Org) -> Result<Vec<Team>> {
     let pool = &db.pool;
-    let rows = sqlx::query("SELECT id, name FROM teams WHERE org_id = $1 ORDER BY name")
-        .bind(org.id)
-        .fetch_all(pool)
-        .await?;
+    let rows =
+        sqlx::query_as::<_, TeamRow>("SELECT id, name FROM teams WHERE org_id = $1 ORDER BY name")
+            .bind(org.id)
+            .fetch_all(pool)
+            .await?;
     let mut teams: Vec<Team> = rows
-        .iter()
-        .map(|r| {
-            Ok(Team {
-                id: r.try_get(0)?,
-                name: r.try_get(1)?,
-                members: Vec::new(),
-                repositories: Vec::new(),
-            })
+        .into_iter()
+        .map(|r| Team {
+            id: r.id,
+            name: r.name,
+            members: Vec::new(),
+            repositories: Vec::new(),
         })
-        .collect::<Result<_>>()?;
-    let members = sqlx::query(
+        .collect();
+    let members = sqlx::query_as::<_, TeamMemberRow>(
         "SELECT tm.team_id, a.name FROM team_members tm
          JOIN teams t ON t.id = tm.team_id JOIN accounts a ON a.id = tm.user_id
          WHERE t.org_id = $1 ORDER BY a.name",
@@ -489,25 +520,23 @@ pub async fn teams(db: &Db, org: &Org) -> Result<Vec<Team>> {
     .bind(org.id)
     .fetch_all(pool)
     .await?;
-    for r in &members {
-        let id: i64 = r.try_get(0)?;
-        if let Some(t) = teams.iter_mut().find(|t| t.id == id) {
-            t.members.push(r.try_get(1)?);
+    for r in members {
+        if let Some(t) = teams.iter_mut().find(|t| t.id == r.team_id) {
+            t.members.push(r.name);
         }
     }
-    let grants = sqlx::query(
+    let grants = sqlx::query_as::<_, TeamGrantRow>(
         "SELECT tr.team_id, tr.repository, tr.permission FROM team_repositories tr
          JOIN teams t ON t.id = tr.team_id WHERE t.org_id = $1 ORDER BY tr.repository",
     )
     .bind(org.id)
     .fetch_all(pool)
     .await?;
-    for r in &grants {
-        let id: i64 = r.try_get(0)?;
-        let permission = Permission::parse_grant(&r.try_get::<String, _>(2)?)?;
-        if let Some(t) = teams.iter_mut().find(|t| t.id == id) {
+    for r in grants {
+        let (repository, permission) = r.grant.parse()?;
+        if let Some(t) = teams.iter_mut().find(|t| t.id == r.team_id) {
             t.repositories.push(TeamGrant {
-                repository: r.try_get(1)?,
+                repository,
                 permission: permission.grant_str(),
             });
         }
@@ -683,20 +712,15 @@ impl Memberships {
             "SELECT a.name, m.role FROM org_members m JOIN accounts a ON a.id = m.org_id
              WHERE m.user_id = $1 AND a.kind = 'org' AND a.name IN ({list})"
         );
-        let mut q = sqlx::query(&sql).bind(user_id);
+        let mut q = sqlx::query_as::<_, NameRole>(&sql).bind(user_id);
         for ns in namespaces {
             q = q.bind(*ns);
         }
         let roles = q
             .fetch_all(pool)
             .await?
-            .iter()
-            .map(|r| {
-                Ok((
-                    r.try_get::<String, _>(0)?,
-                    Role::parse(&r.try_get::<String, _>(1)?)?,
-                ))
-            })
+            .into_iter()
+            .map(|r| Ok((r.name, Role::parse(&r.role)?)))
             .collect::<Result<Vec<_>>>()?;
         if roles.is_empty() {
             return Ok(Memberships::default());
@@ -710,20 +734,15 @@ impl Memberships {
              JOIN team_repositories tr ON tr.team_id = t.id
              WHERE tm.user_id = $1 AND a.name IN ({list})"
         );
-        let mut q = sqlx::query(&sql).bind(user_id);
+        let mut q = sqlx::query_as::<_, GrantRow>(&sql).bind(user_id);
         for ns in namespaces {
             q = q.bind(*ns);
         }
         let grants = q
             .fetch_all(pool)
             .await?
-            .iter()
-            .map(|r| {
-                Ok((
-                    r.try_get::<String, _>(0)?,
-                    Permission::parse_grant(&r.try_get::<String, _>(1)?)?,
-                ))
-            })
+            .into_iter()
+            .map(GrantRow::parse)
             .collect::<Result<Vec<_>>>()?;
         Ok(Memberships { roles, grants })
     }

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, FromRow};
 
 use crate::error::{Error, Result};
 use crate::Db;
@@ -23,39 +23,62 @@ pub struct RepoSettings {
 
 pub const COLUMNS: &str = "repository, namespace, private, description, full_description, pull_count, created_at, last_pushed_at, star_count, comment_count";
 
-/// [`COLUMNS`] qualified by a table alias, for queries that join `repository_settings`.
+/// [`COLUMNS`] qualified by a table alias, for queries that join `repository_settings`. Each
+/// keeps its bare name (`rs.private AS private`): [`settings`] reads them by name.
 pub fn columns_of(alias: &str) -> String {
     COLUMNS
         .split(", ")
-        .map(|c| format!("{alias}.{c}"))
+        .map(|c| format!("{alias}.{c} AS {c}"))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
+/// A row of [`COLUMNS`]: `private` is an integer in both schemas.
+#[derive(sqlx::FromRow)]
+struct SettingsRow {
+    repository: String,
+    namespace: String,
+    private: i64,
+    description: String,
+    full_description: String,
+    pull_count: i64,
+    created_at: i64,
+    last_pushed_at: Option<i64>,
+    star_count: i64,
+    comment_count: i64,
+}
+
+impl From<SettingsRow> for RepoSettings {
+    fn from(r: SettingsRow) -> Self {
+        RepoSettings {
+            repository: r.repository,
+            namespace: r.namespace,
+            private: r.private != 0,
+            description: r.description,
+            full_description: r.full_description,
+            pull_count: r.pull_count,
+            created_at: r.created_at,
+            last_pushed_at: r.last_pushed_at,
+            star_count: r.star_count,
+            comment_count: r.comment_count,
+        }
+    }
+}
+
+/// The settings in a row that selected [`COLUMNS`] (or [`columns_of`]), read by column name.
 pub fn settings(row: &AnyRow) -> Result<RepoSettings> {
-    Ok(RepoSettings {
-        repository: row.try_get(0)?,
-        namespace: row.try_get(1)?,
-        private: row.try_get::<i64, _>(2)? != 0,
-        description: row.try_get(3)?,
-        full_description: row.try_get(4)?,
-        pull_count: row.try_get(5)?,
-        created_at: row.try_get(6)?,
-        last_pushed_at: row.try_get(7)?,
-        star_count: row.try_get(8)?,
-        comment_count: row.try_get(9)?,
-    })
+    Ok(SettingsRow::from_row(row)?.into())
 }
 
 pub async fn get(db: &Db, repository: &str) -> Result<Option<RepoSettings>> {
     let pool = &db.pool;
-    let row = sqlx::query(&format!(
+    let row = sqlx::query_as::<_, SettingsRow>(&format!(
         "SELECT {COLUMNS} FROM repository_settings WHERE repository = $1"
     ))
     .bind(repository)
     .fetch_optional(pool)
     .await?;
-    row.as_ref().map(settings).transpose()
+    Ok(row.map(RepoSettings::from))
 }
 
 /// Creates the account side of a repository on its first push; `true` if it was new.
@@ -149,11 +172,15 @@ pub async fn get_many(db: &Db, names: &[String]) -> Result<Vec<RepoSettings>> {
         "SELECT {COLUMNS} FROM repository_settings WHERE repository IN ({})",
         berth_registry::meta::placeholders(1, names.len())
     );
-    let mut q = sqlx::query(&sql);
+    let mut q = sqlx::query_as::<_, SettingsRow>(&sql);
     for n in names {
         q = q.bind(n.as_str());
     }
-    q.fetch_all(pool).await?.iter().map(settings).collect()
+    Ok(q.fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(RepoSettings::from)
+        .collect())
 }
 
 /// Changes to a repository's settings; `None` leaves a field as it is.

@@ -3,12 +3,11 @@
 //! secret is shown once and stored as a SHA-256; `docker login -u org+name -p <secret>` works.
 
 use serde::Serialize;
-use sqlx::Row;
 
 use crate::access::{Permission, Robot};
 use crate::audit;
 use crate::error::{Error, Result};
-use crate::orgs::{self, Org};
+use crate::orgs::{self, GrantRow, Org};
 use crate::users::User;
 use crate::Db;
 
@@ -40,6 +39,22 @@ pub struct CreatedRobot {
     #[serde(flatten)]
     pub info: RobotInfo,
     pub token: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct RobotRow {
+    id: i64,
+    name: String,
+    last_used_at: Option<i64>,
+    created_at: i64,
+}
+
+/// What [`check`] needs of a live robot: its id and its two names.
+#[derive(sqlx::FromRow)]
+struct LiveRobot {
+    id: i64,
+    org_name: String,
+    name: String,
 }
 
 fn grants(permissions: &[(String, Permission)]) -> Vec<RobotGrant> {
@@ -133,19 +148,14 @@ pub async fn create(
 
 async fn permissions_of(db: &Db, robot_id: i64) -> Result<Vec<(String, Permission)>> {
     let pool = &db.pool;
-    sqlx::query(
+    sqlx::query_as::<_, GrantRow>(
         "SELECT repository, permission FROM robot_permissions WHERE robot_id = $1 ORDER BY repository",
     )
     .bind(robot_id)
     .fetch_all(pool)
     .await?
-    .iter()
-    .map(|r| {
-        Ok((
-            r.try_get::<String, _>(0)?,
-            Permission::parse_grant(&r.try_get::<String, _>(1)?)?,
-        ))
-    })
+    .into_iter()
+    .map(GrantRow::parse)
     .collect()
 }
 
@@ -155,7 +165,7 @@ pub async fn list(db: &Db, org: &Org, actor: &User) -> Result<Vec<RobotInfo>> {
     if !orgs::can_manage(db, org, actor).await? {
         return Err(Error::Forbidden);
     }
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, RobotRow>(
         "SELECT id, name, last_used_at, created_at FROM robots
          WHERE org_id = $1 AND revoked_at IS NULL ORDER BY name",
     )
@@ -163,14 +173,13 @@ pub async fn list(db: &Db, org: &Org, actor: &User) -> Result<Vec<RobotInfo>> {
     .fetch_all(pool)
     .await?;
     let mut out = Vec::new();
-    for r in &rows {
-        let id: i64 = r.try_get(0)?;
+    for r in rows {
         out.push(RobotInfo {
-            id,
-            name: format!("{}+{}", org.name, r.try_get::<String, _>(1)?),
-            permissions: grants(&permissions_of(db, id).await?),
-            last_used_at: r.try_get(2)?,
-            created_at: r.try_get(3)?,
+            id: r.id,
+            name: format!("{}+{}", org.name, r.name),
+            permissions: grants(&permissions_of(db, r.id).await?),
+            last_used_at: r.last_used_at,
+            created_at: r.created_at,
         });
     }
     Ok(out)
@@ -209,7 +218,7 @@ pub async fn by_name(db: &Db, full_name: &str) -> Result<Option<Robot>> {
     let Some((org, name)) = full_name.split_once('+') else {
         return Ok(None);
     };
-    let row = sqlx::query(
+    let id: Option<i64> = sqlx::query_scalar(
         "SELECT r.id FROM robots r JOIN accounts a ON a.id = r.org_id
          WHERE a.name = $1 AND a.kind = 'org' AND r.name = $2 AND r.revoked_at IS NULL",
     )
@@ -217,10 +226,9 @@ pub async fn by_name(db: &Db, full_name: &str) -> Result<Option<Robot>> {
     .bind(name)
     .fetch_optional(pool)
     .await?;
-    let Some(row) = row else {
+    let Some(id) = id else {
         return Ok(None);
     };
-    let id: i64 = row.try_get(0)?;
     Ok(Some(Robot {
         id,
         name: full_name.to_owned(),
@@ -236,19 +244,21 @@ pub async fn check(db: &Db, full_name: &str, secret: &str) -> Result<Option<Robo
     if !secret.starts_with(PREFIX) {
         return Ok(None);
     }
-    let row = sqlx::query(
-        "SELECT r.id, a.name, r.name FROM robots r JOIN accounts a ON a.id = r.org_id
+    let row = sqlx::query_as::<_, LiveRobot>(
+        "SELECT r.id, a.name AS org_name, r.name FROM robots r JOIN accounts a ON a.id = r.org_id
          WHERE r.token_hash = $1 AND r.revoked_at IS NULL AND a.kind = 'org'",
     )
     .bind(digest(secret))
     .fetch_optional(pool)
     .await?;
-    let Some(row) = row else {
+    let Some(LiveRobot {
+        id,
+        org_name: org,
+        name,
+    }) = row
+    else {
         return Ok(None);
     };
-    let id: i64 = row.try_get(0)?;
-    let org: String = row.try_get(1)?;
-    let name: String = row.try_get(2)?;
     if format!("{org}+{name}") != full_name {
         return Ok(None);
     }

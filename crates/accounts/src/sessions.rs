@@ -2,8 +2,6 @@
 //! a SHA-256, each with its own CSRF token. Signing out deletes the row; deactivating the user
 //! ends every session at the next request.
 
-use sqlx::Row;
-
 use crate::audit;
 use crate::error::Result;
 use crate::tokens::{digest, new_secret};
@@ -39,23 +37,31 @@ pub async fn create(db: &Db, user: &User) -> Result<NewSession> {
     Ok(NewSession { secret, csrf_token })
 }
 
+#[derive(sqlx::FromRow)]
+struct LiveSession {
+    account_id: i64,
+    csrf_token: String,
+}
+
 /// The user and CSRF token of a live session; extends its life.
 pub async fn get(db: &Db, secret: &str) -> Result<Option<(User, String)>> {
     let pool = &db.pool;
     let now = crate::now();
-    let row = sqlx::query(
+    let row = sqlx::query_as::<_, LiveSession>(
         "SELECT account_id, csrf_token FROM sessions WHERE id_hash = $1 AND expires_at > $2",
     )
     .bind(digest(secret))
     .bind(now)
     .fetch_optional(pool)
     .await?;
-    let Some(row) = row else {
+    let Some(LiveSession {
+        account_id,
+        csrf_token: csrf,
+    }) = row
+    else {
         return Ok(None);
     };
-    let account: i64 = row.try_get(0)?;
-    let csrf: String = row.try_get(1)?;
-    let Some(user) = users::by_id(db, account).await? else {
+    let Some(user) = users::by_id(db, account_id).await? else {
         return Ok(None);
     };
     if !user.active {

@@ -3,7 +3,6 @@
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 use crate::access::Scope;
 use crate::audit;
@@ -35,6 +34,43 @@ pub struct TokenInfo {
     pub expires_at: Option<i64>,
     pub last_used_at: Option<i64>,
     pub created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    id: i64,
+    name: String,
+    scope: String,
+    expires_at: Option<i64>,
+    last_used_at: Option<i64>,
+    created_at: i64,
+    kind: String,
+}
+
+impl TokenRow {
+    fn info(self) -> Result<TokenInfo> {
+        Ok(TokenInfo {
+            id: self.id,
+            name: self.name,
+            scope: Scope::parse(&self.scope)?,
+            expires_at: self.expires_at,
+            last_used_at: self.last_used_at,
+            created_at: self.created_at,
+            kind: if self.kind == "refresh" {
+                Kind::Refresh
+            } else {
+                Kind::Personal
+            },
+        })
+    }
+}
+
+/// What [`check`] needs of a live token.
+#[derive(sqlx::FromRow)]
+struct LiveToken {
+    id: i64,
+    account_id: i64,
+    scope: String,
 }
 
 /// A newly created token: the only time its secret is seen.
@@ -163,30 +199,14 @@ async fn create_kind(
 
 pub async fn list(db: &Db, user: &User) -> Result<Vec<TokenInfo>> {
     let pool = &db.pool;
-    let rows = sqlx::query(
+    let rows = sqlx::query_as::<_, TokenRow>(
         "SELECT id, name, scope, expires_at, last_used_at, created_at, kind FROM access_tokens
          WHERE account_id = $1 AND revoked_at IS NULL ORDER BY id",
     )
     .bind(user.id)
     .fetch_all(pool)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(TokenInfo {
-                id: r.try_get(0)?,
-                name: r.try_get(1)?,
-                scope: Scope::parse(&r.try_get::<String, _>(2)?)?,
-                expires_at: r.try_get(3)?,
-                last_used_at: r.try_get(4)?,
-                created_at: r.try_get(5)?,
-                kind: if r.try_get::<String, _>(6)? == "refresh" {
-                    Kind::Refresh
-                } else {
-                    Kind::Personal
-                },
-            })
-        })
-        .collect()
+    rows.into_iter().map(TokenRow::info).collect()
 }
 
 pub async fn revoke(db: &Db, user: &User, id: i64) -> Result<()> {
@@ -228,7 +248,7 @@ pub async fn check(db: &Db, name: &str, secret: &str) -> Result<Option<(User, Sc
         return Ok(None);
     }
     let now = crate::now();
-    let row = sqlx::query(
+    let row = sqlx::query_as::<_, LiveToken>(
         "SELECT t.id, t.account_id, t.scope FROM access_tokens t
          WHERE t.token_hash = $1 AND t.revoked_at IS NULL
            AND (t.expires_at IS NULL OR t.expires_at > $2)",
@@ -237,13 +257,16 @@ pub async fn check(db: &Db, name: &str, secret: &str) -> Result<Option<(User, Sc
     .bind(now)
     .fetch_optional(pool)
     .await?;
-    let Some(row) = row else {
+    let Some(LiveToken {
+        id,
+        account_id,
+        scope,
+    }) = row
+    else {
         return Ok(None);
     };
-    let id: i64 = row.try_get(0)?;
-    let account: i64 = row.try_get(1)?;
-    let scope = Scope::parse(&row.try_get::<String, _>(2)?)?;
-    let Some(user) = users::by_id(db, account).await? else {
+    let scope = Scope::parse(&scope)?;
+    let Some(user) = users::by_id(db, account_id).await? else {
         return Ok(None);
     };
     if !user.active || user.name != name {

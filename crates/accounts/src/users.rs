@@ -1,8 +1,7 @@
 //! Users: sign-up, lookup, password changes, deactivation.
 
 use serde::Serialize;
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 use crate::error::{Error, Result};
 use crate::Db;
@@ -18,17 +17,38 @@ pub struct User {
     pub created_at: i64,
 }
 
-const COLUMNS: &str = "id, name, COALESCE(email, ''), is_admin, active, created_at";
+const COLUMNS: &str = "id, name, COALESCE(email, '') AS email, is_admin, active, created_at";
 
-fn user(row: &AnyRow) -> Result<User> {
-    Ok(User {
-        id: row.try_get(0)?,
-        name: row.try_get(1)?,
-        email: row.try_get(2)?,
-        is_admin: row.try_get::<i64, _>(3)? != 0,
-        active: row.try_get::<i64, _>(4)? != 0,
-        created_at: row.try_get(5)?,
-    })
+/// A row of [`COLUMNS`]: the flags are integers in both schemas.
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: i64,
+    name: String,
+    email: String,
+    is_admin: i64,
+    active: i64,
+    created_at: i64,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> Self {
+        User {
+            id: r.id,
+            name: r.name,
+            email: r.email,
+            is_admin: r.is_admin != 0,
+            active: r.active != 0,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// A row of [`COLUMNS`] and the password hash, for [`check_password`].
+#[derive(sqlx::FromRow)]
+struct UserWithHash {
+    #[sqlx(flatten)]
+    user: UserRow,
+    password_hash: Option<String>,
 }
 
 /// What sign-up takes. Privileged fields (admin) are not part of it: only the command line
@@ -48,7 +68,7 @@ pub async fn create(db: &Db, new: NewUser<'_>, admin: bool) -> Result<User> {
     // The write comes first, so the transaction holds the write lock before it reads (SQLite
     // cannot upgrade a read snapshot that a concurrent writer overtook).
     let mut tx = pool.begin().await?;
-    let row = sqlx::query(&format!(
+    let row = sqlx::query_as::<_, UserRow>(&format!(
         "INSERT INTO accounts (name, kind, email, password_hash, is_admin, active, created_at)
          VALUES ($1, 'user', $2, $3, $4, 1, $5)
          ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
@@ -63,7 +83,7 @@ pub async fn create(db: &Db, new: NewUser<'_>, admin: bool) -> Result<User> {
     let Some(row) = row else {
         return Err(Error::Conflict("an account with that name or email".into()));
     };
-    let user = user(&row)?;
+    let user = User::from(row);
     names::ensure_unclaimed(&mut tx, new.name).await?;
     tx.commit().await?;
     audit::record(
@@ -79,42 +99,36 @@ pub async fn create(db: &Db, new: NewUser<'_>, admin: bool) -> Result<User> {
 
 pub async fn by_name(db: &Db, name: &str) -> Result<Option<User>> {
     let pool = &db.pool;
-    let row = sqlx::query(&format!(
+    let row = sqlx::query_as::<_, UserRow>(&format!(
         "SELECT {COLUMNS} FROM accounts WHERE name = $1 AND kind = 'user'"
     ))
     .bind(name)
     .fetch_optional(pool)
     .await?;
-    row.as_ref().map(user).transpose()
+    Ok(row.map(User::from))
 }
 
 pub async fn by_id(db: &Db, id: i64) -> Result<Option<User>> {
     let pool = &db.pool;
-    let row = sqlx::query(&format!(
+    let row = sqlx::query_as::<_, UserRow>(&format!(
         "SELECT {COLUMNS} FROM accounts WHERE id = $1 AND kind = 'user'"
     ))
     .bind(id)
     .fetch_optional(pool)
     .await?;
-    row.as_ref().map(user).transpose()
+    Ok(row.map(User::from))
 }
 
 /// Checks a user's password. Costs the same whether or not the user exists.
 pub async fn check_password(db: &Db, name: &str, given: &str) -> Result<Option<User>> {
     let pool = &db.pool;
-    let row = sqlx::query(&format!(
+    let row = sqlx::query_as::<_, UserWithHash>(&format!(
         "SELECT {COLUMNS}, password_hash FROM accounts WHERE name = $1 AND kind = 'user'"
     ))
     .bind(name)
     .fetch_optional(pool)
     .await?;
-    let found = match &row {
-        Some(r) => Some((
-            user(r)?,
-            r.try_get::<Option<String>, _>(6)?.unwrap_or_default(),
-        )),
-        None => None,
-    };
+    let found = row.map(|r| (User::from(r.user), r.password_hash.unwrap_or_default()));
     let stored = found
         .as_ref()
         .map(|(_, h)| h.clone())
@@ -193,7 +207,7 @@ async fn sole_owned_orgs_in<'e>(
     executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
     user: &User,
 ) -> Result<Vec<String>> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_scalar(
         "SELECT a.name FROM org_members m JOIN accounts a ON a.id = m.org_id
          WHERE m.user_id = $1 AND m.role = 'owner'
            AND (SELECT COUNT(*) FROM org_members o
@@ -202,8 +216,7 @@ async fn sole_owned_orgs_in<'e>(
     )
     .bind(user.id)
     .fetch_all(executor)
-    .await?;
-    rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    .await?)
 }
 
 /// Removes a user's account, sessions, tokens, memberships and invitations, inside the

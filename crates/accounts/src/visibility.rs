@@ -6,14 +6,19 @@
 //! administrator, the caller's own namespace and the organizations they own, and the
 //! repositories their teams (or, for a robot, its own list) were granted.
 
-use sqlx::Row;
-
 use berth_registry::names::namespace_of;
 
 use crate::access::Identity;
 use crate::error::Result;
 use crate::repos::RepoSettings;
 use crate::Db;
+
+/// A repository one of the user's teams was granted, and the team's organization.
+#[derive(sqlx::FromRow)]
+struct TeamGrant {
+    org_name: String,
+    repository: String,
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Viewer {
@@ -71,8 +76,8 @@ impl Viewer {
         );
         // Team grants count only while the user is a member of the team's organization, and
         // only for repositories of that organization.
-        let grants = sqlx::query(
-            "SELECT a.name, tr.repository FROM team_members tm
+        let grants = sqlx::query_as::<_, TeamGrant>(
+            "SELECT a.name AS org_name, tr.repository FROM team_members tm
              JOIN teams t ON t.id = tm.team_id
              JOIN org_members m ON m.org_id = t.org_id AND m.user_id = tm.user_id
              JOIN accounts a ON a.id = t.org_id
@@ -83,10 +88,12 @@ impl Viewer {
         .fetch_all(pool)
         .await?;
         let mut repositories = Vec::new();
-        for row in grants {
-            let org: String = row.try_get(0)?;
-            let repository: String = row.try_get(1)?;
-            if namespace_of(&repository) == Some(org.as_str()) {
+        for TeamGrant {
+            org_name,
+            repository,
+        } in grants
+        {
+            if namespace_of(&repository) == Some(org_name.as_str()) {
                 repositories.push(repository);
             }
         }

@@ -4,7 +4,6 @@
 //! audit log keeps its story); one left unanswered for [`TTL_SECS`] lapses.
 
 use serde::Serialize;
-use sqlx::Row;
 
 use super::{locked, require_owner, Org};
 use crate::access::Role;
@@ -50,8 +49,9 @@ impl Invitation {
     }
 }
 
-const COLUMNS: &str = "i.id, o.name, t.name, u.name, i.role, i.invited_by, i.created_at, \
-     i.expires_at, i.org_id, i.team_id";
+/// Three tables name a column `name`: each gets its own.
+const COLUMNS: &str = "i.id, o.name AS org_name, t.name AS team_name, u.name AS user_name, \
+     i.role, i.invited_by, i.created_at, i.expires_at, i.org_id, i.team_id";
 
 /// The tables behind [`COLUMNS`]. A team invitation whose team is gone is gone too (SQLite
 /// does not enforce the foreign key that would have deleted it).
@@ -60,19 +60,36 @@ const FROM: &str = "org_invitations i
      JOIN accounts u ON u.id = i.user_id
      LEFT JOIN teams t ON t.id = i.team_id";
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<Invitation> {
-    Ok(Invitation {
-        id: r.try_get(0)?,
-        org: r.try_get(1)?,
-        team: r.try_get(2)?,
-        user: r.try_get(3)?,
-        role: Role::parse(&r.try_get::<String, _>(4)?)?,
-        invited_by: r.try_get(5)?,
-        created_at: r.try_get(6)?,
-        expires_at: r.try_get(7)?,
-        org_id: r.try_get(8)?,
-        team_id: r.try_get(9)?,
-    })
+/// A row of [`COLUMNS`].
+#[derive(sqlx::FromRow)]
+struct InvitationRow {
+    id: i64,
+    org_name: String,
+    team_name: Option<String>,
+    user_name: String,
+    role: String,
+    invited_by: String,
+    created_at: i64,
+    expires_at: i64,
+    org_id: i64,
+    team_id: Option<i64>,
+}
+
+impl InvitationRow {
+    fn invitation(self) -> Result<Invitation> {
+        Ok(Invitation {
+            id: self.id,
+            org: self.org_name,
+            team: self.team_name,
+            user: self.user_name,
+            role: Role::parse(&self.role)?,
+            invited_by: self.invited_by,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            org_id: self.org_id,
+            team_id: self.team_id,
+        })
+    }
 }
 
 /// Invites `user` to the organization with `role`, or to the team `team` (id and name), inside
@@ -100,14 +117,14 @@ pub(super) async fn invite(
         "SELECT {COLUMNS} FROM {FROM}
          WHERE i.org_id = $1 AND i.user_id = $2 AND COALESCE(i.team_id, 0) = $3"
     );
-    let pending = sqlx::query(&sql)
+    let pending = sqlx::query_as::<_, InvitationRow>(&sql)
         .bind(org.id)
         .bind(user.id)
         .bind(team_id.unwrap_or(0))
         .fetch_optional(&mut **tx)
         .await?;
     if let Some(row) = pending {
-        let pending = from_row(&row)?;
+        let pending = row.invitation()?;
         if pending.role != role {
             return Err(Error::Conflict(format!(
                 "an invitation of {} to {} as {}",
@@ -164,13 +181,13 @@ pub async fn of_org(db: &Db, org: &Org, actor: &User) -> Result<Vec<Invitation>>
          WHERE i.org_id = $1 AND i.expires_at > $2 AND (i.team_id IS NULL OR t.id IS NOT NULL)
          ORDER BY i.id DESC"
     );
-    sqlx::query(&sql)
+    sqlx::query_as::<_, InvitationRow>(&sql)
         .bind(org.id)
         .bind(crate::now())
         .fetch_all(pool)
         .await?
-        .iter()
-        .map(from_row)
+        .into_iter()
+        .map(InvitationRow::invitation)
         .collect()
 }
 
@@ -182,13 +199,13 @@ pub async fn of_user(db: &Db, user: &User) -> Result<Vec<Invitation>> {
          WHERE i.user_id = $1 AND i.expires_at > $2 AND (i.team_id IS NULL OR t.id IS NOT NULL)
          ORDER BY i.id DESC"
     );
-    sqlx::query(&sql)
+    sqlx::query_as::<_, InvitationRow>(&sql)
         .bind(user.id)
         .bind(crate::now())
         .fetch_all(pool)
         .await?
-        .iter()
-        .map(from_row)
+        .into_iter()
+        .map(InvitationRow::invitation)
         .collect()
 }
 
@@ -201,14 +218,14 @@ async fn pending(db: &Db, id: i64, owner: &'static str, owner_id: i64) -> Result
          WHERE i.id = $1 AND {owner} = $2 AND i.expires_at > $3
            AND (i.team_id IS NULL OR t.id IS NOT NULL)"
     );
-    let row = sqlx::query(&sql)
+    let row = sqlx::query_as::<_, InvitationRow>(&sql)
         .bind(id)
         .bind(owner_id)
         .bind(crate::now())
         .fetch_optional(pool)
         .await?;
     match row {
-        Some(r) => from_row(&r),
+        Some(r) => r.invitation(),
         None => Err(Error::NotFound(format!("pending invitation {id}"))),
     }
 }

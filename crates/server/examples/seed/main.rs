@@ -87,10 +87,9 @@ async fn main() -> anyhow::Result<()> {
     );
     let started = Instant::now();
     let pool = berth::db::open(&args.database_url).await?;
-    let existing: i64 = sqlx::query("SELECT COUNT(*) FROM repositories")
+    let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM repositories")
         .fetch_one(&pool)
-        .await?
-        .try_get(0)?;
+        .await?;
     anyhow::ensure!(
         existing == 0,
         "the database already holds {existing} repositories; seed an empty one"
@@ -300,7 +299,10 @@ async fn seed_chunk(
     .context("inserting repositories")?;
     let mut by_name = HashMap::with_capacity(returned.len());
     for row in &returned {
-        by_name.insert(row.try_get::<String, _>(1)?, row.try_get::<i64, _>(0)?);
+        by_name.insert(
+            row.try_get::<String, _>("name")?,
+            row.try_get::<i64, _>("id")?,
+        );
     }
     let ids: Vec<i64> = repos
         .iter()
@@ -424,7 +426,10 @@ async fn seed_chunk(
     .context("inserting manifests")?;
     let mut manifest_of = HashMap::with_capacity(manifest_ids.len());
     for row in &manifest_ids {
-        manifest_of.insert(row.try_get::<i64, _>(1)?, row.try_get::<i64, _>(0)?);
+        manifest_of.insert(
+            row.try_get::<i64, _>("repository_id")?,
+            row.try_get::<i64, _>("id")?,
+        );
     }
     for (r, repository_id) in repos.iter().zip(&ids) {
         let id = *manifest_of
