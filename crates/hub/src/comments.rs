@@ -2,8 +2,7 @@
 //! edited and deleted by their authors, deleted by the repository's administrators.
 
 use serde::Serialize;
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 use crate::{Error, Hub, Result};
 use berth_accounts::users::User;
@@ -11,7 +10,7 @@ use berth_accounts::users::User;
 /// Longest comment, in bytes.
 pub const MAX_BODY: usize = 10_000;
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, sqlx::FromRow)]
 pub struct Comment {
     pub id: i64,
     pub repository: String,
@@ -22,18 +21,8 @@ pub struct Comment {
     pub updated_at: i64,
 }
 
-fn comment(row: &AnyRow) -> Result<Comment> {
-    Ok(Comment {
-        id: row.try_get(0)?,
-        repository: row.try_get(1)?,
-        author: row.try_get(2)?,
-        body: row.try_get(3)?,
-        created_at: row.try_get(4)?,
-        updated_at: row.try_get(5)?,
-    })
-}
-
-const SELECT: &str = "SELECT c.id, c.repository, a.name, c.body, c.created_at, c.updated_at
+const SELECT: &str =
+    "SELECT c.id, c.repository, a.name AS author, c.body, c.created_at, c.updated_at
      FROM comments c JOIN accounts a ON a.id = c.author_id";
 
 fn validate(body: &str) -> Result<&str> {
@@ -66,7 +55,7 @@ pub async fn list(
         .bind(repository)
         .fetch_one(pool)
         .await?;
-    let rows = sqlx::query(&format!(
+    let comments = sqlx::query_as(&format!(
         "{SELECT} WHERE c.repository = $1 ORDER BY c.id DESC LIMIT $2 OFFSET $3"
     ))
     .bind(repository)
@@ -74,20 +63,17 @@ pub async fn list(
     .bind(offset.max(0))
     .fetch_all(pool)
     .await?;
-    Ok((total, rows.iter().map(comment).collect::<Result<_>>()?))
+    Ok((total, comments))
 }
 
 pub async fn get(hub: &Hub, repository: &str, id: i64) -> Result<Comment> {
     let pool = &hub.pool;
-    let row = sqlx::query(&format!("{SELECT} WHERE c.repository = $1 AND c.id = $2"))
+    sqlx::query_as(&format!("{SELECT} WHERE c.repository = $1 AND c.id = $2"))
         .bind(repository)
         .bind(id)
         .fetch_optional(pool)
-        .await?;
-    match row {
-        Some(row) => comment(&row),
-        None => Err(Error::NotFound(format!("comment {id}"))),
-    }
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("comment {id}")))
 }
 
 pub async fn create(hub: &Hub, repository: &str, author: &User, body: &str) -> Result<Comment> {

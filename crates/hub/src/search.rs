@@ -310,12 +310,15 @@ pub async fn search(hub: &Hub, viewer: &Viewer, query: &Query<'_>) -> Result<Res
         // Counting follows the matches themselves, which stops early.
         let counted = filter_sql(backend, &words, &expr, false, viewer, query);
         let mut count = Sql {
-            text: format!("SELECT COUNT(*) FROM (SELECT 1{} LIMIT ", counted.text),
+            text: format!(
+                "SELECT COUNT(*) AS matches FROM (SELECT 1{} LIMIT ",
+                counted.text
+            ),
             binds: counted.binds,
         };
         let cap = count.param(Bind::Int(COUNT_CAP + 1));
         count.push(&format!("{cap}) c"));
-        count.query().fetch_one(pool).await?.try_get(0)?
+        count.query().fetch_one(pool).await?.try_get("matches")?
     };
     Ok(Results {
         total: total.min(COUNT_CAP + 1),

@@ -7,8 +7,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use sqlx::any::AnyRow;
-use sqlx::{Any, AnyPool, Row, Transaction};
+use sqlx::{Any, AnyPool, Transaction};
 
 use crate::digest::Digest;
 use crate::error::{Code, Error, Result};
@@ -23,7 +22,7 @@ use cache::ManifestCache;
 pub use crate::clock::now;
 
 /// A manifest as stored.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ManifestRow {
     pub digest: String,
     pub media_type: String,
@@ -56,7 +55,7 @@ pub struct NewManifest<'a> {
 }
 
 /// A tag with its manifest, for pages that show what a tag is.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TagDetail {
     pub name: String,
     pub digest: String,
@@ -72,19 +71,8 @@ const TAG_DETAIL: &str =
      JOIN tags t ON t.repository_id = r.id
      JOIN manifests m ON m.repository_id = r.id AND m.digest = t.manifest_digest";
 
-fn tag_detail(row: &AnyRow) -> Result<TagDetail> {
-    Ok(TagDetail {
-        name: row.try_get(0)?,
-        digest: row.try_get(1)?,
-        media_type: row.try_get(2)?,
-        content: row.try_get(3)?,
-        updated_at: row.try_get(4)?,
-        pushed_by: row.try_get(5)?,
-    })
-}
-
 /// A manifest that refers to a subject, as listed by the referrers API.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Referrer {
     pub digest: String,
     pub media_type: String,
@@ -93,7 +81,7 @@ pub struct Referrer {
     pub size: i64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Upload {
     pub id: String,
     pub repository: String,
@@ -159,13 +147,11 @@ fn first_missing(wanted: &[Digest], found: &[Digest], what: &str) -> Result<()> 
     }
 }
 
-fn manifest_row(row: &AnyRow) -> Result<ManifestRow> {
-    Ok(ManifestRow {
-        digest: row.try_get(0)?,
-        media_type: row.try_get(1)?,
-        size: row.try_get(2)?,
-        content: row.try_get(3)?,
-    })
+/// A repository holding a blob, as [`Meta::repositories_holding`] selects it.
+#[derive(sqlx::FromRow)]
+struct Holding {
+    name: String,
+    size: i64,
 }
 
 /// `$first, $first+1, …` for an `IN (…)` list.
@@ -298,7 +284,7 @@ impl Meta {
         namespace: &str,
         limit: i64,
     ) -> Result<Vec<(String, i64)>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, Holding>(
             "SELECT r.name, b.size FROM repository_blobs rb
              JOIN repositories r ON r.id = rb.repository_id
              JOIN blobs b ON b.digest = rb.digest
@@ -311,9 +297,7 @@ impl Meta {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
+        Ok(rows.into_iter().map(|h| (h.name, h.size)).collect())
     }
 
     /// Records a stored blob and links it into a repository (creating the repository).
@@ -377,7 +361,7 @@ impl Meta {
              JOIN manifests m ON m.repository_id = r.id AND m.digest = t.manifest_digest
              WHERE r.name = $1 AND t.name = $2"
         };
-        let row = sqlx::query(sql)
+        let row = sqlx::query_as::<_, ManifestRow>(sql)
             .bind(name)
             .bind(reference)
             .fetch_optional(&self.pool)
@@ -385,7 +369,6 @@ impl Meta {
         let Some(row) = row else {
             return Ok(None);
         };
-        let row = manifest_row(&row)?;
         let value = Cached {
             digest: row.digest,
             media_type: row.media_type,
@@ -585,10 +568,11 @@ impl Meta {
     ) -> Result<Option<Vec<String>>> {
         // One row for the whole page: tags cannot contain a comma, and a row per tag would cost
         // a hand-off from the database driver each.
-        let row = sqlx::query(
-            "SELECT r.id, (SELECT string_agg(page.name, ',' ORDER BY page.name)
-                           FROM (SELECT name FROM tags WHERE repository_id = r.id AND name > $2
-                                 ORDER BY name LIMIT $3) AS page)
+        // No row: no such repository; a NULL page: no tags after `last`.
+        let page: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT (SELECT string_agg(page.name, ',' ORDER BY page.name)
+                     FROM (SELECT name FROM tags WHERE repository_id = r.id AND name > $2
+                           ORDER BY name LIMIT $3) AS page)
              FROM repositories r WHERE r.name = $1",
         )
         .bind(name)
@@ -596,10 +580,9 @@ impl Meta {
         .bind(limit)
         .fetch_optional(&self.pool)
         .await?;
-        let Some(row) = row else {
+        let Some(joined) = page else {
             return Ok(None);
         };
-        let joined: Option<String> = row.try_get(1)?;
         Ok(Some(
             joined
                 .map(|j| j.split(',').map(str::to_owned).collect())
@@ -626,7 +609,7 @@ impl Meta {
             .bind(repo)
             .fetch_one(&self.pool)
             .await?;
-        let rows = sqlx::query(&format!(
+        let tags = sqlx::query_as(&format!(
             "{TAG_DETAIL} WHERE r.id = $1
              ORDER BY t.updated_at DESC, t.name LIMIT $2 OFFSET $3"
         ))
@@ -635,7 +618,6 @@ impl Meta {
         .bind(offset)
         .fetch_all(&self.pool)
         .await?;
-        let tags = rows.iter().map(tag_detail).collect::<Result<_>>()?;
         Ok(Some((total, tags)))
     }
 
@@ -646,12 +628,13 @@ impl Meta {
         if !crate::names::is_tag(tag) {
             return Ok(None);
         }
-        let row = sqlx::query(&format!("{TAG_DETAIL} WHERE r.name = $1 AND t.name = $2"))
-            .bind(name)
-            .bind(tag)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(tag_detail).transpose()
+        Ok(
+            sqlx::query_as(&format!("{TAG_DETAIL} WHERE r.name = $1 AND t.name = $2"))
+                .bind(name)
+                .bind(tag)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// Manifests of a repository by digest (e.g. an index's children), in no particular order.
@@ -669,15 +652,11 @@ impl Meta {
              WHERE r.name = $1 AND m.digest IN ({})",
             placeholders(2, digests.len())
         );
-        let mut q = sqlx::query(&sql).bind(name);
+        let mut q = sqlx::query_as(&sql).bind(name);
         for d in digests {
             q = q.bind(d.as_str());
         }
-        q.fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(manifest_row)
-            .collect()
+        Ok(q.fetch_all(&self.pool).await?)
     }
 
     /// Repository names in lexical order after `last`.
@@ -698,7 +677,7 @@ impl Meta {
         subject: &Digest,
         artifact_type: Option<&str>,
     ) -> Result<Vec<Referrer>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT m.digest, m.media_type, m.artifact_type, m.annotations, m.size
              FROM repositories r JOIN manifests m ON m.repository_id = r.id
              WHERE r.name = $1 AND m.subject = $2
@@ -709,18 +688,7 @@ impl Meta {
         .bind(subject.to_string())
         .bind(artifact_type.unwrap_or(""))
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Referrer {
-                    digest: r.try_get(0)?,
-                    media_type: r.try_get(1)?,
-                    artifact_type: r.try_get(2)?,
-                    annotations: r.try_get(3)?,
-                    size: r.try_get(4)?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// The indexes of `name` that list the manifest `child` (a platform of a multi-arch image).
@@ -769,19 +737,12 @@ impl Meta {
     }
 
     pub async fn upload(&self, id: &str) -> Result<Option<Upload>> {
-        let row = sqlx::query("SELECT id, repository, owner, size FROM uploads WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| {
-            Ok(Upload {
-                id: r.try_get(0)?,
-                repository: r.try_get(1)?,
-                owner: r.try_get(2)?,
-                size: r.try_get(3)?,
-            })
-        })
-        .transpose()
+        Ok(
+            sqlx::query_as("SELECT id, repository, owner, size FROM uploads WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     pub async fn set_upload_size(&self, id: &str, size: i64) -> Result<()> {

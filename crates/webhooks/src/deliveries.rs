@@ -6,8 +6,7 @@
 use berth_registry::events::Event;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 use berth_accounts::repos;
 
@@ -85,40 +84,59 @@ const COLUMNS: &str = "id, webhook_id, event, repository, status, attempts, crea
     redelivery_of, callback_state, callback_description, callback_context, callback_target_url, \
     callback_at, payload";
 
-fn delivery(row: &AnyRow) -> Result<Delivery> {
-    let status = Status::parse(&row.try_get::<String, _>(4)?);
-    let event: String = row.try_get(2)?;
-    let callback = match row.try_get::<Option<String>, _>(14)? {
-        Some(state) => Some(Callback {
-            state,
-            description: row.try_get::<Option<String>, _>(15)?.unwrap_or_default(),
-            context: row.try_get::<Option<String>, _>(16)?.unwrap_or_default(),
-            target_url: row.try_get::<Option<String>, _>(17)?.unwrap_or_default(),
-            at: row.try_get::<Option<i64>, _>(18)?.unwrap_or_default(),
-        }),
-        None => None,
-    };
-    let payload: String = row.try_get(19)?;
+/// A `webhook_deliveries` row as [`COLUMNS`] selects it.
+#[derive(sqlx::FromRow)]
+struct DeliveryRow {
+    id: String,
+    webhook_id: i64,
+    event: String,
+    repository: String,
+    status: String,
+    attempts: i64,
+    created_at: i64,
+    last_attempt_at: Option<i64>,
+    next_attempt_ms: i64,
+    response_status: Option<i64>,
+    duration_ms: Option<i64>,
+    response_excerpt: String,
+    error: String,
+    redelivery_of: Option<String>,
+    callback_state: Option<String>,
+    callback_description: Option<String>,
+    callback_context: Option<String>,
+    callback_target_url: Option<String>,
+    callback_at: Option<i64>,
+    payload: String,
+}
+
+fn delivery(row: DeliveryRow) -> Result<Delivery> {
+    let status = Status::parse(&row.status);
+    let event = row.event;
+    let callback = row.callback_state.map(|state| Callback {
+        state,
+        description: row.callback_description.unwrap_or_default(),
+        context: row.callback_context.unwrap_or_default(),
+        target_url: row.callback_target_url.unwrap_or_default(),
+        at: row.callback_at.unwrap_or_default(),
+    });
     Ok(Delivery {
-        id: row.try_get(0)?,
-        webhook_id: row.try_get(1)?,
+        id: row.id,
+        webhook_id: row.webhook_id,
         event: Kind::parse(&event)
             .ok_or_else(|| Error::Internal(format!("unknown webhook event {event:?}")))?,
-        repository: row.try_get(3)?,
+        repository: row.repository,
         status,
-        attempts: row.try_get(5)?,
-        created_at: row.try_get(6)?,
-        last_attempt_at: row.try_get(7)?,
-        next_attempt_at: (status == Status::Pending)
-            .then(|| row.try_get::<i64, _>(8).map(|ms| ms / 1000))
-            .transpose()?,
-        response_status: row.try_get(9)?,
-        duration_ms: row.try_get(10)?,
-        response_excerpt: row.try_get(11)?,
-        error: row.try_get(12)?,
-        redelivery_of: row.try_get(13)?,
+        attempts: row.attempts,
+        created_at: row.created_at,
+        last_attempt_at: row.last_attempt_at,
+        next_attempt_at: (status == Status::Pending).then_some(row.next_attempt_ms / 1000),
+        response_status: row.response_status,
+        duration_ms: row.duration_ms,
+        response_excerpt: row.response_excerpt,
+        error: row.error,
+        redelivery_of: row.redelivery_of,
         callback,
-        payload: serde_json::from_str(&payload).unwrap_or(Value::Null),
+        payload: serde_json::from_str(&row.payload).unwrap_or(Value::Null),
     })
 }
 
@@ -264,7 +282,7 @@ pub async fn stage_repository_deleted(
 /// The latest deliveries of a webhook, newest first.
 pub async fn list(hooks: &Webhooks, webhook_id: i64, limit: i64) -> Result<Vec<Delivery>> {
     let pool = &hooks.pool;
-    let rows = sqlx::query(&format!(
+    let rows = sqlx::query_as::<_, DeliveryRow>(&format!(
         "SELECT {COLUMNS} FROM webhook_deliveries WHERE webhook_id = $1
          ORDER BY seq DESC LIMIT $2"
     ))
@@ -272,21 +290,20 @@ pub async fn list(hooks: &Webhooks, webhook_id: i64, limit: i64) -> Result<Vec<D
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    rows.iter().map(delivery).collect()
+    rows.into_iter().map(delivery).collect()
 }
 
 /// One delivery of a webhook.
 pub async fn get(hooks: &Webhooks, webhook_id: i64, id: &str) -> Result<Delivery> {
     let pool = &hooks.pool;
-    let row = sqlx::query(&format!(
+    let row = sqlx::query_as::<_, DeliveryRow>(&format!(
         "SELECT {COLUMNS} FROM webhook_deliveries WHERE webhook_id = $1 AND id = $2"
     ))
     .bind(webhook_id)
     .bind(id)
     .fetch_optional(pool)
     .await?;
-    row.as_ref()
-        .map(delivery)
+    row.map(delivery)
         .transpose()?
         .ok_or_else(|| Error::NotFound(format!("delivery {id}")))
 }
@@ -334,6 +351,19 @@ pub struct Claimed {
     pub active: bool,
 }
 
+/// A claimed delivery joined with its webhook, as [`claim`] selects it.
+#[derive(sqlx::FromRow)]
+struct ClaimedRow {
+    id: String,
+    event: String,
+    payload: String,
+    attempts: i64,
+    url: String,
+    secret: String,
+    /// Stored as an integer on both backends.
+    active: i64,
+}
+
 /// Claims up to `limit` due deliveries for `lease_ms`, oldest due first.
 pub async fn claim(hooks: &Webhooks, limit: usize, lease_ms: i64) -> Result<Vec<Claimed>> {
     let pool = &hooks.pool;
@@ -362,7 +392,7 @@ pub async fn claim(hooks: &Webhooks, limit: usize, lease_ms: i64) -> Result<Vec<
         if took == 0 {
             continue; // another sender took it
         }
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, ClaimedRow>(
             "SELECT d.id, d.event, d.payload, d.attempts, w.url, w.secret, w.active
              FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE d.id = $1",
         )
@@ -370,15 +400,14 @@ pub async fn claim(hooks: &Webhooks, limit: usize, lease_ms: i64) -> Result<Vec<
         .fetch_optional(pool)
         .await?;
         let Some(row) = row else { continue };
-        let event: String = row.try_get(1)?;
         claimed.push(Claimed {
-            id: row.try_get(0)?,
-            event: Kind::parse(&event).unwrap_or(Kind::Push),
-            payload: row.try_get(2)?,
-            attempts: row.try_get(3)?,
-            url: row.try_get(4)?,
-            secret: row.try_get(5)?,
-            active: row.try_get::<i64, _>(6)? != 0,
+            id: row.id,
+            event: Kind::parse(&row.event).unwrap_or(Kind::Push),
+            payload: row.payload,
+            attempts: row.attempts,
+            url: row.url,
+            secret: row.secret,
+            active: row.active != 0,
         });
     }
     Ok(claimed)

@@ -5,8 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use sqlx::any::AnyRow;
-use sqlx::Row;
 
 use berth_accounts::audit;
 
@@ -139,29 +137,47 @@ pub struct Webhook {
 const COLUMNS: &str = "id, name, url, on_push, on_delete, on_pull, secret, active, namespace, \
                        repository, created_by, created_at, updated_at";
 
-fn webhook(row: &AnyRow) -> Result<Webhook> {
-    let flag = |i: usize| -> Result<bool> { Ok(row.try_get::<i64, _>(i)? != 0) };
-    let events = [(Kind::Push, 3), (Kind::Delete, 4), (Kind::Pull, 5)]
-        .into_iter()
-        .filter_map(|(k, i)| match flag(i) {
-            Ok(true) => Some(Ok(k)),
-            Ok(false) => None,
-            Err(e) => Some(Err(e)),
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Webhook {
-        id: row.try_get(0)?,
-        name: row.try_get(1)?,
-        url: row.try_get(2)?,
+/// A `webhooks` row as [`COLUMNS`] selects it; the flags are integers (0 or 1) on both backends.
+#[derive(sqlx::FromRow)]
+struct WebhookRow {
+    id: i64,
+    name: String,
+    url: String,
+    on_push: i64,
+    on_delete: i64,
+    on_pull: i64,
+    secret: String,
+    active: i64,
+    namespace: String,
+    repository: Option<String>,
+    created_by: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+fn webhook(row: WebhookRow) -> Webhook {
+    let events = [
+        (Kind::Push, row.on_push),
+        (Kind::Delete, row.on_delete),
+        (Kind::Pull, row.on_pull),
+    ]
+    .into_iter()
+    .filter(|&(_, on)| on != 0)
+    .map(|(k, _)| k)
+    .collect();
+    Webhook {
+        id: row.id,
+        name: row.name,
+        url: row.url,
         events,
-        has_secret: !row.try_get::<String, _>(6)?.is_empty(),
-        active: flag(7)?,
-        namespace: row.try_get(8)?,
-        repository: row.try_get(9)?,
-        created_by: row.try_get(10)?,
-        created_at: row.try_get(11)?,
-        updated_at: row.try_get(12)?,
-    })
+        has_secret: !row.secret.is_empty(),
+        active: row.active != 0,
+        namespace: row.namespace,
+        repository: row.repository,
+        created_by: row.created_by,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
 }
 
 /// A webhook as created or replaced: `{"name", "url", "events", "secret", "active"}`.
@@ -227,7 +243,7 @@ fn validate(input: &Input, allow: &guard::Allowlist) -> Result<()> {
 /// The webhooks of `owner`, by name.
 pub async fn list(hooks: &Webhooks, owner: &Owner) -> Result<Vec<Webhook>> {
     let pool = &hooks.pool;
-    let rows = sqlx::query(&format!(
+    let rows = sqlx::query_as::<_, WebhookRow>(&format!(
         "SELECT {COLUMNS} FROM webhooks
          WHERE namespace = $1 AND COALESCE(repository, '') = $2 ORDER BY name"
     ))
@@ -235,13 +251,13 @@ pub async fn list(hooks: &Webhooks, owner: &Owner) -> Result<Vec<Webhook>> {
     .bind(owner.repository().unwrap_or(""))
     .fetch_all(pool)
     .await?;
-    rows.iter().map(webhook).collect()
+    Ok(rows.into_iter().map(webhook).collect())
 }
 
 /// One webhook of `owner`.
 pub async fn get(hooks: &Webhooks, owner: &Owner, id: i64) -> Result<Webhook> {
     let pool = &hooks.pool;
-    let row = sqlx::query(&format!(
+    let row = sqlx::query_as::<_, WebhookRow>(&format!(
         "SELECT {COLUMNS} FROM webhooks
          WHERE id = $1 AND namespace = $2 AND COALESCE(repository, '') = $3"
     ))
@@ -250,9 +266,7 @@ pub async fn get(hooks: &Webhooks, owner: &Owner, id: i64) -> Result<Webhook> {
     .bind(owner.repository().unwrap_or(""))
     .fetch_optional(pool)
     .await?;
-    row.as_ref()
-        .map(webhook)
-        .transpose()?
+    row.map(webhook)
         .ok_or_else(|| Error::NotFound(format!("webhook {id}")))
 }
 
