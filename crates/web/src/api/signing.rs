@@ -33,7 +33,7 @@ async fn managed(
 ) -> Result<(String, User), ApiError> {
     let (me, _) = user(accounts, req).await?;
     let namespace = namespace(accounts, req, Some(&me)).await?;
-    if !signing::can_manage(&trust, &me, &namespace).await? {
+    if !signing::can_manage(trust, &me, &namespace).await? {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -104,8 +104,8 @@ async fn policy_scope(
 }
 
 async fn policy_of(trust: &Trust, scope: &str) -> Result<HttpResponse, ApiError> {
-    let own = signing::is_set(&trust, scope).await?;
-    let effective = signing::signed_only(&trust, scope).await?;
+    let own = signing::is_set(trust, scope).await?;
+    let effective = signing::signed_only(trust, scope).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "scope": scope,
         "signed_only": own,

@@ -104,9 +104,9 @@ pub async fn page(
     let name = &repo.settings.repository;
     let settings_url = format!("{}/settings", super::repository_url(name));
     let owner = berth_webhooks::Owner::Repository(name.clone());
-    let namespace_signed_only = signing::is_set(&trust, &repo.settings.namespace).await?;
+    let namespace_signed_only = signing::is_set(trust, &repo.settings.namespace).await?;
     let view = SettingsPage {
-        signed_only: signing::is_set(&trust, name).await?,
+        signed_only: signing::is_set(trust, name).await?,
         namespace_signed_only,
         hooks: webhooks::section(hooks, &owner, &settings_url).await?,
         chrome: viewer.chrome.clone(),
@@ -225,7 +225,7 @@ pub async fn post(
             }
         }
         ["signed-only"] => {
-            signing::set_signed_only(&trust, &user.name, name, form.signed_only.is_some()).await?;
+            signing::set_signed_only(trust, &user.name, name, form.signed_only.is_some()).await?;
             Ok(see_other(&format!("{settings_url}#signing")))
         }
         ["webhooks", rest @ ..] => {

@@ -234,6 +234,7 @@ pub struct RepoForm {
 }
 
 /// `POST /r/{tail}`: star, comment, and the settings forms.
+#[allow(clippy::too_many_arguments)]
 pub async fn post(
     viewer: Viewer,
     accounts: web::Data<Accounts>,

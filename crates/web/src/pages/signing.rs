@@ -65,7 +65,7 @@ async fn managed(
         }
         None => (user.name.clone(), "/settings/signing".to_owned()),
     };
-    if !signing::can_manage(&trust, &user, &namespace).await? {
+    if !signing::can_manage(trust, &user, &namespace).await? {
         return Err(PageError::forbidden(
             "only an organization's owners may manage its signing keys",
         ));
@@ -100,7 +100,7 @@ async fn show(
     error: Option<String>,
     kept: (String, String),
 ) -> Result<HttpResponse, PageError> {
-    let keys = signing::list(&trust, &namespace)
+    let keys = signing::list(trust, &namespace)
         .await?
         .into_iter()
         .map(|k| KeyRow {
@@ -111,7 +111,7 @@ async fn show(
             added: format!("{} by {}", time::date_time(k.created_at), k.created_by),
         })
         .collect();
-    let signed_only = signing::is_set(&trust, &namespace).await?;
+    let signed_only = signing::is_set(trust, &namespace).await?;
     let back = base.trim_end_matches("/signing").to_owned();
     let page = SigningPage {
         chrome: viewer.chrome.clone(),

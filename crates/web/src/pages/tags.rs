@@ -21,7 +21,7 @@ const PER_PAGE: i64 = 25;
 
 /// The keys a repository's signatures are checked against: its namespace's.
 async fn trusted_keys(trust: &Trust, name: &str) -> Result<Vec<TrustedKey>, PageError> {
-    Ok(signing::trusted(&trust, namespace_of(name).unwrap_or(name)).await?)
+    Ok(signing::trusted(trust, namespace_of(name).unwrap_or(name)).await?)
 }
 
 pub struct TagRow {
@@ -106,6 +106,7 @@ struct TagsPage {
     next_url: Option<String>,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn list(
     viewer: &Viewer,
     accounts: &Accounts,
@@ -169,6 +170,7 @@ struct TagPage {
     manifest: String,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn detail(
     viewer: &Viewer,
     accounts: &Accounts,
