@@ -81,9 +81,10 @@ pub fn validate_email(email: &str) -> Result<()> {
     }
 }
 
-/// Refuses a new account name whose namespace already holds something: repositories, tags,
-/// upload sessions or trust data in the registry, or repository settings, stars, comments,
-/// webhooks or signing keys and policies here. Whoever takes such a name would inherit that
+/// Refuses a new account name whose namespace already holds something: repositories, tags or
+/// upload sessions in the registry, trust data, signing keys and policies, or repository
+/// settings, stars, comments or webhooks. The one check that reads every store's tables: a
+/// name's claim is decided in one place. Whoever takes such a name would inherit that
 /// content (read private images, make them public, push over them); only a site administrator
 /// hands it over, deliberately ([`crate::orgs::create`] with `claim`). Runs in the caller's
 /// transaction, which the caller rolls back when it refuses.
@@ -100,6 +101,8 @@ pub async fn ensure_unclaimed(conn: &mut sqlx::AnyConnection, name: &str) -> Res
         let under = [
             "SELECT 1 FROM stars WHERE substr(repository, 1, length($1)) = $1 LIMIT 1",
             "SELECT 1 FROM comments WHERE substr(repository, 1, length($1)) = $1 LIMIT 1",
+            "SELECT 1 FROM tuf_files WHERE substr(repository, 1, length($1)) = $1 LIMIT 1",
+            "SELECT 1 FROM tuf_keys WHERE substr(repository, 1, length($1)) = $1 LIMIT 1",
         ];
         let queries = exact
             .iter()
