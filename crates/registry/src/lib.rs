@@ -121,6 +121,45 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// Deletes a tag (its manifest stays, for garbage collection) exactly as
+    /// `DELETE /v2/<name>/manifests/<tag>` does: the delete event is staged in the same
+    /// transaction, then recorded. `false` if there was no such tag. The caller has authorized
+    /// `actor` to delete.
+    pub async fn delete_tag(
+        &self,
+        repository: &str,
+        tag: &str,
+        actor: auth::Principal,
+    ) -> Result<bool> {
+        if !self.config.delete_enabled {
+            return Err(Error::new(Code::Unsupported, "deletion is disabled"));
+        }
+        let event = self
+            .meta
+            .delete_tag(repository, tag, self.events.as_ref(), |digest| {
+                events::Event {
+                    action: events::EventAction::Delete,
+                    target: events::EventTarget::Tag,
+                    repository: repository.to_owned(),
+                    digest,
+                    media_type: None,
+                    size: 0,
+                    tag: Some(tag.to_owned()),
+                    actor,
+                }
+            })
+            .await?;
+        match event {
+            Some(event) => {
+                self.events.record(event);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}
+
 /// Mounts the registry API (`/v2/…`) on an actix-web app.
 pub fn configure(registry: web::Data<Registry>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {

@@ -733,3 +733,65 @@ async fn v1_search_takes_the_registry_token_docker_search_sends() {
     .await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "a forged token");
 }
+
+#[tokio::test]
+async fn a_repository_administrator_deletes_a_tag_through_the_api() {
+    let app = TestApp::start().await;
+    let alice = sign_up_basic(&app, "alice").await;
+    let bobby = sign_up_basic(&app, "bobby").await;
+    let (_, digest) = app.push_image("alice/app", "v1", b"the layer").await;
+    app.push_image("alice/app", "v2", b"the layer").await;
+    let v1 = "/api/v1/repositories/alice/app/tags/v1";
+
+    let r = call(&app, Method::DELETE, v1, None, None).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // Bobby may read the public repository, not delete from it.
+    let r = call(&app, Method::DELETE, v1, Some(&bobby), None).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.get("/v2/alice/app/manifests/v1").await.status(),
+        StatusCode::OK
+    );
+
+    let r = call(&app, Method::DELETE, v1, Some(&alice), None).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get("/v2/alice/app/manifests/v1").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let r = call(&app, Method::GET, v1, None, None).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // The manifest stays, and so does the other tag on it.
+    let by_digest = format!("/v2/alice/app/manifests/{digest}");
+    assert_eq!(app.get(&by_digest).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.json("/v2/alice/app/tags/list").await["tags"],
+        json!(["v2"])
+    );
+    // Twice is a 404 with the API's error body.
+    let r = call(&app, Method::DELETE, v1, Some(&alice), None).await;
+    let body = json_of(r, StatusCode::NOT_FOUND).await;
+    assert_eq!(body["error"]["code"], "not_found");
+    // A repository the caller cannot see is as unknown as the tag.
+    let r = call(
+        &app,
+        Method::DELETE,
+        "/api/v1/repositories/alice/nothing/tags/v2",
+        Some(&alice),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    app.assert_consistent().await;
+
+    // Where the registry refuses deletes, so does the API.
+    let app = TestApp::start_with(|c| c.registry.delete_enabled = false).await;
+    let alice = sign_up_basic(&app, "alice").await;
+    app.push_image("alice/app", "v1", b"the layer").await;
+    let r = call(&app, Method::DELETE, v1, Some(&alice), None).await;
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        app.get("/v2/alice/app/manifests/v1").await.status(),
+        StatusCode::OK
+    );
+}

@@ -478,3 +478,92 @@ async fn counts_read_as_words_one_pull_many_pulls() {
     let (_, html) = page(&alice, &app, "/search?q=once").await;
     assert!(html.contains("1 repository<") && html.contains("title=\"0 stars\""));
 }
+
+#[tokio::test]
+async fn an_administrator_deletes_a_tag_from_its_page_after_typing_its_name() {
+    let app = TestApp::start().await;
+    let alice = alice_with_repositories(&app).await;
+    let bobby = sign_up_web(&app, "bobby").await;
+    let (_, digest) = app.push_image("alice/web", "3.0", b"layer three").await;
+
+    // The tags tab links each tag's delete form; only administrators see either.
+    let (status, html) = page(&alice, &app, "/r/alice/web/tags").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("href=\"/r/alice/web/tags/3.0#delete\""),
+        "{html}"
+    );
+    let (_, html) = page(&alice, &app, "/r/alice/web/tags/3.0").await;
+    assert!(html.contains("id=\"delete\""));
+    for path in ["/r/alice/web/tags", "/r/alice/web/tags/3.0"] {
+        let (status, html) = page(&bobby, &app, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(
+            !html.contains("#delete") && !html.contains("id=\"delete\""),
+            "{path}"
+        );
+    }
+
+    // Someone else's delete is refused, whatever they type.
+    let r = submit(
+        &bobby,
+        &app,
+        "/r/alice/web/tags/3.0",
+        "/r/alice/web/tags/3.0/delete",
+        &[("confirm_name", "3.0")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // The wrong name deletes nothing and says why, next to the form.
+    let r = submit(
+        &alice,
+        &app,
+        "/r/alice/web/tags/3.0",
+        "/r/alice/web/tags/3.0/delete",
+        &[("confirm_name", "2.0")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/r/alice/web/tags/3.0?unconfirmed=1#delete");
+    let (_, html) = page(&alice, &app, "/r/alice/web/tags/3.0?unconfirmed=1").await;
+    assert!(
+        html.contains("Type the tag&#x27;s name, 3.0, to confirm.")
+            || html.contains("Type the tag's name, 3.0, to confirm."),
+        "{html}"
+    );
+    assert_eq!(
+        app.get("/v2/alice/web/manifests/3.0").await.status(),
+        StatusCode::OK
+    );
+
+    let r = submit(
+        &alice,
+        &app,
+        "/r/alice/web/tags/3.0",
+        "/r/alice/web/tags/3.0/delete",
+        &[("confirm_name", "3.0")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/r/alice/web/tags?deleted=1");
+    let (_, html) = page(&alice, &app, "/r/alice/web/tags?deleted=1").await;
+    assert!(html.contains("Tag deleted."));
+    assert!(
+        !html.contains("/r/alice/web/tags/3.0\""),
+        "3.0 is no longer listed"
+    );
+    assert_eq!(
+        app.get("/v2/alice/web/manifests/3.0").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    // Only the tag went: the manifest is still there by digest, the other tags untouched.
+    let by_digest = format!("/v2/alice/web/manifests/{digest}");
+    assert_eq!(app.get(&by_digest).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/v2/alice/web/manifests/2.0").await.status(),
+        StatusCode::OK
+    );
+    let (status, _) = page(&alice, &app, "/r/alice/web/tags/3.0").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -266,19 +266,18 @@ pub(super) async fn delete(
         Err(e) => return Err(e),
     };
     let principal = authorize_repo(reg, req, name, &[Action::Delete]).await?;
-    let deleted = |target, digest, tag| Event {
-        action: EventAction::Delete,
-        target,
-        repository: name.to_owned(),
-        digest,
-        media_type: None,
-        size: 0,
-        tag,
-        actor: principal.clone(),
-    };
-    let event = match &reference {
+    match &reference {
         Reference::Digest(d) => {
-            let event = deleted(EventTarget::Manifest, d.to_string(), None);
+            let event = Event {
+                action: EventAction::Delete,
+                target: EventTarget::Manifest,
+                repository: name.to_owned(),
+                digest: d.to_string(),
+                media_type: None,
+                size: 0,
+                tag: None,
+                actor: principal,
+            };
             if !reg
                 .meta
                 .delete_manifest(name, d, reg.events.as_ref(), &event)
@@ -286,16 +285,13 @@ pub(super) async fn delete(
             {
                 return Err(unknown(&d.to_string()));
             }
-            event
+            reg.events.record(event);
         }
-        Reference::Tag(t) => reg
-            .meta
-            .delete_tag(name, t, reg.events.as_ref(), |digest| {
-                deleted(EventTarget::Tag, digest, Some(t.clone()))
-            })
-            .await?
-            .ok_or_else(|| unknown(t))?,
-    };
-    reg.events.record(event);
+        Reference::Tag(t) => {
+            if !reg.delete_tag(name, t, principal).await? {
+                return Err(unknown(t));
+            }
+        }
+    }
     Ok(HttpResponse::Accepted().finish())
 }

@@ -71,6 +71,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::get().to(community::tag),
                 )
                 .route(
+                    "/repositories/{name:.+}/tags/{tag}",
+                    web::delete().to(repos::delete_tag),
+                )
+                .route(
                     "/repositories/{name:.+}/tags",
                     web::get().to(community::tags),
                 )

@@ -6,6 +6,8 @@ use berth_accounts::access::Permission;
 use berth_accounts::repos::{self, Changes};
 use berth_accounts::Accounts;
 use berth_hub::Hub;
+use berth_registry::auth::Principal;
+use berth_registry::Registry;
 
 use serde::Deserialize;
 
@@ -162,5 +164,35 @@ pub async fn delete(
     let name = name.into_inner();
     let actor = admin_of(&accounts, &req, &name).await?;
     hub.delete_repository(&actor, &name).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `DELETE /api/v1/repositories/{name}/tags/{tag}`: the registry's tag delete, for a repository
+/// administrator (as `DELETE /v2/<name>/manifests/<tag>` needs); the manifest stays.
+pub async fn delete_tag(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    registry: web::Data<Registry>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (name, tag) = path.into_inner();
+    let actor = admin_of(&accounts, &req, &name).await?;
+    if !registry.config().delete_enabled {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "unsupported",
+            "deletion is disabled on this registry",
+        ));
+    }
+    let actor = Principal {
+        subject: Some(actor),
+    };
+    if !registry.delete_tag(&name, &tag, actor).await? {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{name} has no tag {tag:?}"),
+        ));
+    }
     Ok(HttpResponse::NoContent().finish())
 }

@@ -12,6 +12,7 @@ use berth_accounts::access::Permission;
 use berth_accounts::Accounts;
 use berth_hub::comments::{self, Comment};
 use berth_hub::{stars, Hub};
+use berth_registry::auth::Principal;
 use berth_registry::Registry;
 use berth_trust::Trust;
 use berth_webhooks::Webhooks;
@@ -56,6 +57,7 @@ pub fn parse(tail: &str, post: bool) -> (String, Target) {
             let rest: Vec<String> = parts[n - suffix..].iter().map(|s| s.to_string()).collect();
             let known = match rest.iter().map(String::as_str).collect::<Vec<_>>()[..] {
                 ["comments", id, "edit" | "delete"] => id.parse::<i64>().is_ok(),
+                ["tags", tag, "delete"] => berth_registry::names::is_tag(tag),
                 ["settings", "teams", "remove"] => true,
                 ["settings", "webhooks", id, "delete" | "redeliver"] => id.parse::<i64>().is_ok(),
                 ["settings", "webhooks", id] => id.parse::<i64>().is_ok(),
@@ -116,6 +118,10 @@ pub struct RepoQuery {
     page: Option<PageNumber>,
     /// Set by the redirect after the settings were saved.
     saved: Option<String>,
+    /// Set by the redirect after a tag was deleted.
+    deleted: Option<String>,
+    /// Set by the redirect when a tag delete was not confirmed with the tag's name.
+    unconfirmed: Option<String>,
 }
 
 /// `GET /r/{tail}`.
@@ -137,14 +143,24 @@ pub async fn get(
     match target {
         Target::Overview => overview(&viewer, &accounts, &hub, &site, &repo, page, None, "").await,
         Target::Tags => {
+            let notice = query.deleted.is_some().then_some("Tag deleted.");
             tags::list(
-                &viewer, &accounts, &hub, &site, &registry, &trust, &repo, page,
+                &viewer, &accounts, &hub, &site, &registry, &trust, &repo, page, notice,
             )
             .await
         }
         Target::Tag(tag) => {
+            let unconfirmed = query.unconfirmed.is_some();
             tags::detail(
-                &viewer, &accounts, &hub, &site, &registry, &trust, &repo, &tag,
+                &viewer,
+                &accounts,
+                &hub,
+                &site,
+                &registry,
+                &trust,
+                &repo,
+                &tag,
+                unconfirmed,
             )
             .await
         }
@@ -241,6 +257,7 @@ pub async fn post(
     hub: web::Data<Hub>,
     hooks: web::Data<Webhooks>,
     trust: web::Data<Trust>,
+    registry: web::Data<Registry>,
     site: web::Data<Site>,
     tail: web::Path<String>,
     form: web::Form<RepoForm>,
@@ -297,6 +314,25 @@ pub async fn post(
             let admin = repo.permission >= Permission::Admin;
             comments::delete(&hub, &name, id, user, admin).await?;
             Ok(see_other(&format!("{url}#comments")))
+        }
+        ["tags", tag, "delete"] => {
+            repo_settings::require_admin(&repo)?;
+            if !registry.config().delete_enabled {
+                return Err(PageError::forbidden(
+                    "deletion is disabled on this registry",
+                ));
+            }
+            let tag_url = format!("{url}/tags/{tag}");
+            if form.settings.confirm_name.trim() != tag {
+                return Ok(see_other(&format!("{tag_url}?unconfirmed=1#delete")));
+            }
+            let actor = Principal {
+                subject: Some(user.name.clone()),
+            };
+            if !registry.delete_tag(&name, tag, actor).await? {
+                return Err(PageError::not_found());
+            }
+            Ok(see_other(&format!("{url}/tags?deleted=1")))
         }
         ["settings", ..] => {
             repo_settings::post(

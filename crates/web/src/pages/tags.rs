@@ -104,6 +104,9 @@ struct TagsPage {
     page: i64,
     prev_url: Option<String>,
     next_url: Option<String>,
+    notice: Option<&'static str>,
+    /// Whether the viewer may delete tags here (an administrator, where deletes are on).
+    deletable: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -116,6 +119,7 @@ pub async fn list(
     trust: &Trust,
     repo: &Repo,
     page: i64,
+    notice: Option<&'static str>,
 ) -> Result<HttpResponse, PageError> {
     let head = head(accounts, hub, site, viewer, repo, "tags").await?;
     let name = &repo.settings.repository;
@@ -137,6 +141,8 @@ pub async fn list(
         page,
         prev_url: (page > 1).then(|| url(page - 1)),
         next_url: (page * PER_PAGE < total).then(|| url(page + 1)),
+        notice,
+        deletable: head.admin && registry.config().delete_enabled,
         head,
     };
     render(viewer, StatusCode::OK, &view)
@@ -168,6 +174,9 @@ struct TagPage {
     platforms: Vec<PlatformRow>,
     config: Option<ImageConfig>,
     manifest: String,
+    /// A delete was posted without the tag's name typed to confirm it.
+    unconfirmed: bool,
+    deletable: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -180,6 +189,7 @@ pub async fn detail(
     trust: &Trust,
     repo: &Repo,
     tag: &str,
+    unconfirmed: bool,
 ) -> Result<HttpResponse, PageError> {
     let name = &repo.settings.repository;
     let detail = registry
@@ -218,6 +228,8 @@ pub async fn detail(
             .collect(),
         config: view.config,
         manifest: view.manifest,
+        unconfirmed,
+        deletable: head.admin && registry.config().delete_enabled,
         head,
     };
     render(viewer, StatusCode::OK, &page)
