@@ -65,7 +65,6 @@ impl State {
             pool.clone(),
             accounts.db.clone(),
             TrustSecret::new(trust_secret),
-            config.registry.host.clone(),
         ));
         let meta = Meta::new(pool.clone());
         let hub = Hub::new(

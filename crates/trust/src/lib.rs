@@ -34,25 +34,17 @@ pub struct Trust {
     pub(crate) tuf: TufStore,
     /// Seals the timestamp and snapshot keys Berth holds.
     pub(crate) secret: TrustSecret,
-    /// The registry host: the first component of every collection's GUN.
-    pub(crate) host: String,
     pub(crate) signed_only: signing::PolicyCache,
     pub(crate) verdicts: signatures::Verdicts,
 }
 
 impl Trust {
-    pub fn new(
-        pool: AnyPool,
-        accounts: berth_accounts::Db,
-        secret: TrustSecret,
-        host: String,
-    ) -> Self {
+    pub fn new(pool: AnyPool, accounts: berth_accounts::Db, secret: TrustSecret) -> Self {
         Trust {
             tuf: TufStore::new(pool.clone()),
             pool,
             accounts,
             secret,
-            host,
             signed_only: signing::PolicyCache::default(),
             verdicts: signatures::Verdicts::default(),
         }

@@ -463,7 +463,7 @@ impl Trust {
         }
         // Docker Content Trust: a tag signed as one of them by a role holding a trusted key.
         let trusted = |fingerprint: &String| keys.iter().any(|k| k.key.fingerprint == *fingerprint);
-        Ok(self.signed_tags(repository).await?.iter().any(|t| {
+        Ok(self.signed_tags(reg, repository).await?.iter().any(|t| {
             candidates.iter().any(|c| c.to_string() == t.digest)
                 && t.key_fingerprints.iter().any(trusted)
         }))

@@ -223,7 +223,7 @@ pub async fn summarize(
             .find(|r| r.digest == digest)
             .map(|r| image_size(&parse(&r.content)))
     };
-    let signed_tags = trust.signed_tags(repository).await?;
+    let signed_tags = trust.signed_tags(registry, repository).await?;
     let mut out = Vec::with_capacity(tags.len());
     for (tag, doc) in tags.iter().zip(&docs) {
         let (size, platforms) = if is_index(doc) {
@@ -356,7 +356,7 @@ pub async fn view(
             Vec::new(),
         )
     };
-    let signed_tags = trust.signed_tags(repository).await?;
+    let signed_tags = trust.signed_tags(registry, repository).await?;
     let (signatures, signed) = signatures_of(registry, repository, tag, keys, &signed_tags).await?;
     Ok(TagView {
         summary: TagSummary {

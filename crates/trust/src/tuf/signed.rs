@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use berth_registry::error::Result;
+use berth_registry::Registry;
 
 use super::metadata::{File, Root, Targets, ROOT, TARGETS};
 use crate::signatures::Signature;
@@ -57,12 +58,13 @@ fn within(paths: &Option<Vec<String>>, name: &str) -> bool {
 
 impl Trust {
     /// Every tag signed in the repository's trust collections, by every role that signs it.
-    pub async fn signed_tags(&self, repository: &str) -> Result<Vec<SignedTag>> {
+    /// The collection is the one named by `reg`'s own host.
+    pub async fn signed_tags(&self, reg: &Registry, repository: &str) -> Result<Vec<SignedTag>> {
         let files = self.tuf.tuf_signing_files(repository).await?;
         let mut out = Vec::new();
         // A repository has one collection, under Berth's own GUN; files stored under any other
         // name (before that rule) sign nothing.
-        let own = format!("{}/{repository}", self.host);
+        let own = format!("{}/{repository}", reg.config().host);
         let mut guns: Vec<&str> = files
             .iter()
             .map(|f| f.gun.as_str())
