@@ -6,6 +6,7 @@
 pub mod comments;
 pub mod deletion;
 pub mod faults;
+pub mod gc;
 pub mod search;
 pub mod stars;
 

@@ -13,7 +13,7 @@ use crate::digest::Digest;
 use crate::error::{Code, Error, Result};
 use crate::events::{Event, EventSink};
 
-mod cache;
+pub(crate) mod cache;
 
 pub use cache::Cached;
 use cache::ManifestCache;
@@ -91,8 +91,8 @@ pub struct Upload {
 
 #[derive(Clone)]
 pub struct Meta {
-    pool: AnyPool,
-    cache: Arc<ManifestCache>,
+    pub(crate) pool: AnyPool,
+    pub(crate) cache: Arc<ManifestCache>,
 }
 
 async fn ensure_repository(tx: &mut Transaction<'_, Any>, name: &str) -> Result<i64> {
@@ -107,21 +107,58 @@ async fn ensure_repository(tx: &mut Transaction<'_, Any>, name: &str) -> Result<
     Ok(id)
 }
 
-/// Which of `digests` (distinct, as the manifest parser leaves them) have a row in `table`
-/// (`repository_blobs` or `manifests`, both keyed by repository and digest) for the repository.
-async fn present(
+/// Links a blob into a repository, or stamps the link that is there.
+async fn link(tx: &mut Transaction<'_, Any>, repo: i64, digest: &Digest, now: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO repository_blobs (repository_id, digest, created_at, linked_at)
+         VALUES ($1, $2, $3, $3)
+         ON CONFLICT (repository_id, digest) DO UPDATE SET linked_at = excluded.linked_at",
+    )
+    .bind(repo)
+    .bind(digest.to_string())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A blob's link being written, begun by [`Meta::begin_blob_link`]; rolled back if dropped.
+pub struct BlobLink {
+    tx: Transaction<'static, Any>,
+}
+
+impl BlobLink {
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Stamps the rows of `digests` (distinct) in `table` for the repository as used now, and
+/// returns those that exist: `repository_blobs` (a manifest push relying on its blobs' links)
+/// or `manifests` (an index relying on its children). Being an update, it also waits for a
+/// collection deleting one of them, and then no longer finds it.
+async fn touch(
     tx: &mut Transaction<'_, Any>,
     table: &'static str,
     repository: i64,
     digests: &[Digest],
+    now: i64,
 ) -> Result<Vec<Digest>> {
+    let column = match table {
+        "repository_blobs" => "linked_at",
+        _ => "touched_at",
+    };
     let mut found = Vec::with_capacity(digests.len());
     for chunk in digests.chunks(500) {
         let sql = format!(
-            "SELECT digest FROM {table} WHERE repository_id = $1 AND digest IN ({})",
-            placeholders(2, chunk.len())
+            "UPDATE {table} SET {column} = $2 WHERE repository_id = $1 AND digest IN ({})
+             RETURNING digest",
+            placeholders(3, chunk.len())
         );
-        let mut q = sqlx::query_scalar::<_, String>(&sql).bind(repository);
+        let mut q = sqlx::query_scalar::<_, String>(&sql)
+            .bind(repository)
+            .bind(now);
         for d in chunk {
             q = q.bind(d.to_string());
         }
@@ -134,6 +171,55 @@ async fn present(
         );
     }
     Ok(found)
+}
+
+/// Inserts a manifest, or stamps it as pushed again when it is already stored (which also
+/// waits for a collection deleting it): its id, and whether it is new. A collection that
+/// deleted it meanwhile leaves nothing to stamp, and it is inserted again.
+async fn store_manifest(
+    tx: &mut Transaction<'_, Any>,
+    repo: i64,
+    m: &NewManifest<'_>,
+    now: i64,
+) -> Result<(i64, bool)> {
+    for _ in 0..3 {
+        let inserted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject,
+                                    annotations, size, content, created_at, touched_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+             ON CONFLICT (repository_id, digest) DO NOTHING RETURNING id",
+        )
+        .bind(repo)
+        .bind(m.digest.to_string())
+        .bind(m.media_type)
+        .bind(m.artifact_type)
+        .bind(m.subject.map(|s| s.to_string()))
+        .bind(m.annotations.as_deref())
+        .bind(m.content.len() as i64)
+        .bind(m.content.to_vec())
+        .bind(now)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(id) = inserted {
+            return Ok((id, true));
+        }
+        let stamped: Option<i64> = sqlx::query_scalar(
+            "UPDATE manifests SET touched_at = $3 WHERE repository_id = $1 AND digest = $2
+             RETURNING id",
+        )
+        .bind(repo)
+        .bind(m.digest.to_string())
+        .bind(now)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(id) = stamped {
+            return Ok((id, false));
+        }
+    }
+    Err(Error::internal(format!(
+        "manifest {} kept changing while it was stored",
+        m.digest
+    )))
 }
 
 /// `MANIFEST_BLOB_UNKNOWN` naming the first of `wanted` missing from `found`, if any is.
@@ -300,31 +386,51 @@ impl Meta {
         Ok(rows.into_iter().map(|h| (h.name, h.size)).collect())
     }
 
-    /// Records a stored blob and links it into a repository (creating the repository).
-    pub async fn link_blob(&self, name: &str, digest: &Digest, size: i64) -> Result<()> {
+    /// Begins linking a blob just uploaded into a repository (creating the repository): the
+    /// blob's row is written (or stamped) first, which waits for any collection deleting it, so
+    /// once this returns no collection can take the blob's file until the link is committed or
+    /// rolled back. The caller makes sure the file is in place before [`BlobLink::commit`].
+    pub async fn begin_blob_link(
+        &self,
+        name: &str,
+        digest: &Digest,
+        size: i64,
+    ) -> Result<BlobLink> {
         let mut tx = self.pool.begin().await?;
-        let repo = ensure_repository(&mut tx, name).await?;
         let now = now();
         sqlx::query(
-            "INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3)
-             ON CONFLICT (digest) DO NOTHING",
+            "INSERT INTO blobs (digest, size, created_at, last_linked) VALUES ($1, $2, $3, $3)
+             ON CONFLICT (digest) DO UPDATE SET last_linked = excluded.last_linked",
         )
         .bind(digest.to_string())
         .bind(size)
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES ($1, $2, $3)
-             ON CONFLICT (repository_id, digest) DO NOTHING",
+        let repo = ensure_repository(&mut tx, name).await?;
+        link(&mut tx, repo, digest, now).await?;
+        Ok(BlobLink { tx })
+    }
+
+    /// Mounts a blob the registry holds into a repository, stamping it as linked; its size, or
+    /// `None` when the blob is gone (a collection took it since the caller looked).
+    pub async fn mount_blob(&self, name: &str, digest: &Digest) -> Result<Option<i64>> {
+        let mut tx = self.pool.begin().await?;
+        let now = now();
+        let size: Option<i64> = sqlx::query_scalar(
+            "UPDATE blobs SET last_linked = $2 WHERE digest = $1 RETURNING size",
         )
-        .bind(repo)
         .bind(digest.to_string())
         .bind(now)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
+        let Some(size) = size else {
+            return Ok(None);
+        };
+        let repo = ensure_repository(&mut tx, name).await?;
+        link(&mut tx, repo, digest, now).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(Some(size))
     }
 
     /// Unlinks a blob from a repository. The bytes stay for garbage collection.
@@ -399,7 +505,9 @@ impl Meta {
 
         let mut blobs: Vec<Digest> = m.config.into_iter().cloned().collect();
         blobs.extend_from_slice(m.layers);
-        let held = present(&mut tx, "repository_blobs", repo, &blobs).await?;
+        // Stamping the links and children this manifest needs keeps a collection running now
+        // from taking them (see lifecycle::gc).
+        let held = touch(&mut tx, "repository_blobs", repo, &blobs, now).await?;
         // The config comes first, and a sparse manifest needs only that.
         let required = if m.sparse {
             &blobs[..usize::from(m.config.is_some())]
@@ -407,44 +515,16 @@ impl Meta {
             &blobs[..]
         };
         first_missing(required, &held, "blob")?;
+        let children = touch(&mut tx, "manifests", repo, m.children, now).await?;
         if !m.sparse {
-            let children = present(&mut tx, "manifests", repo, m.children).await?;
             first_missing(m.children, &children, "manifest")?;
         }
 
-        let inserted: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject,
-                                    annotations, size, content, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-             ON CONFLICT (repository_id, digest) DO NOTHING RETURNING id",
-        )
-        .bind(repo)
-        .bind(m.digest.to_string())
-        .bind(m.media_type)
-        .bind(m.artifact_type)
-        .bind(m.subject.map(|s| s.to_string()))
-        .bind(m.annotations)
-        .bind(m.content.len() as i64)
-        .bind(m.content.to_vec())
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-
+        let (id, inserted) = store_manifest(&mut tx, repo, &m, now).await?;
         // A manifest pushed again needs no new links unless it is sparse: only then can a
         // blob have arrived since.
-        let linking = match inserted {
-            Some(id) => Some(id),
-            None if m.sparse && !held.is_empty() => {
-                sqlx::query_scalar::<_, i64>(
-                    "SELECT id FROM manifests WHERE repository_id = $1 AND digest = $2",
-                )
-                .bind(repo)
-                .bind(m.digest.to_string())
-                .fetch_optional(&mut *tx)
-                .await?
-            }
-            None => None,
-        };
+        let linking = (inserted || (m.sparse && !held.is_empty())).then_some(id);
+        let inserted = inserted.then_some(id);
         if let Some(id) = linking {
             for d in &held {
                 sqlx::query(

@@ -192,14 +192,32 @@ pub(crate) async fn complete(
             format!("uploaded content has digest {computed}, not {digest}"),
         ));
     }
-    if reg.store.stat(digest).await?.is_some() {
-        reg.store.delete_upload(&upload.id).await?;
-    } else {
+    // The bytes go into place before the blob's row is linked, so a row never names a file
+    // that is not there yet; when the blob is already stored the upload is kept until the link
+    // is committed, in case a collection takes the stored file meanwhile.
+    let placed = reg.store.stat(digest).await?.is_none();
+    if placed {
         reg.store.commit(&upload.id, digest).await?;
     }
-    reg.meta
-        .link_blob(&upload.repository, digest, size as i64)
+    let link = reg
+        .meta
+        .begin_blob_link(&upload.repository, digest, size as i64)
         .await?;
+    // The link's row now holds off any collection, and one that took the file before it has
+    // finished deleting it: what `stat` says stays true until the commit.
+    if reg.store.stat(digest).await?.is_none() {
+        if placed {
+            return Err(Error::new(
+                Code::BlobUploadInvalid,
+                "the upload was collected before it completed; upload the blob again",
+            ));
+        }
+        reg.store.commit(&upload.id, digest).await?;
+    }
+    link.commit().await?;
+    if !placed {
+        reg.store.delete_upload(&upload.id).await.ok();
+    }
     reg.meta.delete_upload(&upload.id).await?;
     Ok(())
 }

@@ -9,6 +9,7 @@ use anyhow::Context;
 use berth_accounts::authorizer::AccountsAuthorizer;
 use berth_accounts::jwt::TokenKeys;
 use berth_accounts::Accounts;
+use berth_hub::gc::GcConfig;
 use berth_hub::Hub;
 use berth_registry::meta::Meta;
 use berth_registry::storage::FsStore;
@@ -32,10 +33,32 @@ pub struct State {
     pub webhooks: web::Data<Webhooks>,
     pub hub: web::Data<Hub>,
     pub trust: web::Data<Trust>,
+    pub gc: web::Data<GcConfig>,
 }
 
 impl State {
+    /// Opens everything and starts the background work of a server: counters, webhook
+    /// deliveries and scheduled garbage collection.
     pub async fn open(config: &Config) -> anyhow::Result<State> {
+        let state = State::build(config).await?;
+        spawn_counter_flush(
+            state.accounts.clone().into_inner(),
+            state.webhooks.clone().into_inner(),
+        );
+        berth_webhooks::sender::spawn(&state.webhooks)
+            .map_err(|e| anyhow::anyhow!("starting the webhook sender: {e}"))?;
+        tokio::spawn(berth_hub::gc::run_on_schedule(
+            state.hub.clone().into_inner(),
+            state.registry.clone().into_inner(),
+            state.trust.clone().into_inner(),
+            config.gc.clone(),
+        ));
+        Ok(state)
+    }
+
+    /// Opens the data and wires the stores, starting nothing in the background (for commands
+    /// such as `berth gc`).
+    pub async fn build(config: &Config) -> anyhow::Result<State> {
         std::fs::create_dir_all(&config.data_dir).with_context(|| {
             format!("creating the data directory {}", config.data_dir.display())
         })?;
@@ -50,9 +73,6 @@ impl State {
             accounts.db.clone(),
             config.webhooks.clone(),
         ));
-        spawn_counter_flush(accounts.clone(), webhooks.clone());
-        berth_webhooks::sender::spawn(&webhooks)
-            .map_err(|e| anyhow::anyhow!("starting the webhook sender: {e}"))?;
         let authorizer = AccountsAuthorizer(accounts.clone());
         let sink = Sink {
             accounts: accounts.clone(),
@@ -91,6 +111,7 @@ impl State {
             webhooks: web::Data::from(webhooks),
             hub: web::Data::new(hub),
             trust: web::Data::from(trust),
+            gc: web::Data::new(config.gc.clone()),
         })
     }
 
@@ -120,6 +141,7 @@ impl State {
         .app_data(self.webhooks.clone())
         .app_data(self.hub.clone())
         .app_data(self.trust.clone())
+        .app_data(self.gc.clone())
         .configure(berth_registry::configure(self.registry.clone()))
         .configure(berth_web::configure(self.site.clone()));
     }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use berth_accounts::AuthConfig;
+use berth_hub::gc::{parse_duration, GcConfig};
 use berth_registry::RegistryConfig;
 use berth_webhooks::{guard::Allowlist, Config as WebhookConfig};
 
@@ -57,6 +58,20 @@ struct File {
     auth: AuthFile,
     #[serde(default)]
     webhooks: WebhooksFile,
+    #[serde(default)]
+    gc: GcFile,
+}
+
+/// `[gc]`: durations are written like `90s`, `15m`, `1h`, `7d`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GcFile {
+    /// `daily` (the default), `hourly`, `weekly`, a duration, or `off`.
+    schedule: Option<String>,
+    grace: Option<String>,
+    /// A duration, or `never`.
+    untagged_after: Option<String>,
+    uploads_after: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -98,6 +113,7 @@ pub struct Config {
     pub registry: RegistryConfig,
     pub auth: AuthConfig,
     pub webhooks: WebhookConfig,
+    pub gc: GcConfig,
     /// HTTPS, when a certificate and key are given.
     pub tls: Option<TlsFiles>,
 }
@@ -176,6 +192,7 @@ impl Config {
         auth.default_private = file.auth.default_private.unwrap_or(auth.default_private);
         auth.token_ttl = file.auth.token_ttl_secs.unwrap_or(auth.token_ttl);
         let webhooks = webhooks(args, file.webhooks, &public_url)?;
+        let gc = gc(file.gc, &data_dir)?;
         Ok(Config {
             listen,
             data_dir,
@@ -184,6 +201,7 @@ impl Config {
             registry,
             auth,
             webhooks,
+            gc,
             tls,
         })
     }
@@ -234,6 +252,41 @@ fn webhooks(args: &Args, file: WebhooksFile, public_url: &str) -> anyhow::Result
     if let Some(n) = file.concurrency {
         anyhow::ensure!(n >= 1, "webhooks.concurrency must be at least 1");
         c.concurrency = n;
+    }
+    Ok(c)
+}
+
+fn gc(file: GcFile, data_dir: &Path) -> anyhow::Result<GcConfig> {
+    let mut c = GcConfig::new(data_dir.join("gc.lock"));
+    let duration =
+        |key: &str, text: &str| parse_duration(text).map_err(|e| anyhow::anyhow!("gc.{key}: {e}"));
+    if let Some(schedule) = file.schedule {
+        c.schedule = match schedule.as_str() {
+            "off" | "never" => None,
+            "hourly" => Some(std::time::Duration::from_secs(3600)),
+            "daily" => Some(std::time::Duration::from_secs(86400)),
+            "weekly" => Some(std::time::Duration::from_secs(7 * 86400)),
+            other => {
+                let every = duration("schedule", other)?;
+                anyhow::ensure!(
+                    every.as_secs() >= 60,
+                    "gc.schedule: collect at most once a minute (or say \"off\")"
+                );
+                Some(every)
+            }
+        };
+    }
+    if let Some(grace) = file.grace {
+        c.grace = duration("grace", &grace)?;
+    }
+    if let Some(after) = file.untagged_after {
+        c.untagged_after = match after.as_str() {
+            "never" => None,
+            other => Some(duration("untagged_after", other)?),
+        };
+    }
+    if let Some(after) = file.uploads_after {
+        c.uploads_after = duration("uploads_after", &after)?;
     }
     Ok(c)
 }
@@ -304,5 +357,31 @@ mod tests {
         assert!(Config::merge(&bad, File::default()).is_err());
         let file: File = toml::from_str("[webhooks]\ntimeout_secs = -1\n").expect("valid toml");
         assert!(Config::merge(&Args::default(), file).is_err());
+    }
+
+    #[test]
+    fn gc_settings() {
+        let c = Config::merge(&Args::default(), File::default()).expect("defaults");
+        assert_eq!(c.gc.schedule.map(|d| d.as_secs()), Some(86400));
+        assert_eq!(c.gc.grace.as_secs(), 3600);
+        assert_eq!(c.gc.untagged_after.map(|d| d.as_secs()), Some(7 * 86400));
+        assert!(c.gc.lock_file.ends_with("gc.lock"));
+        let file: File = toml::from_str(
+            "[gc]\nschedule = \"off\"\ngrace = \"90s\"\nuntagged_after = \"never\"\nuploads_after = \"2h\"\n",
+        )
+        .expect("valid toml");
+        let c = Config::merge(&Args::default(), file).expect("valid configuration");
+        assert_eq!(c.gc.schedule, None);
+        assert_eq!(c.gc.grace.as_secs(), 90);
+        assert_eq!(c.gc.untagged_after, None);
+        assert_eq!(c.gc.uploads_after.as_secs(), 7200);
+        for bad in [
+            "schedule = \"5s\"",
+            "grace = \"soon\"",
+            "untagged_after = \"1x\"",
+        ] {
+            let file: File = toml::from_str(&format!("[gc]\n{bad}\n")).expect("valid toml");
+            assert!(Config::merge(&Args::default(), file).is_err(), "{bad}");
+        }
     }
 }

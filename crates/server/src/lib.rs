@@ -4,4 +4,5 @@
 pub mod app;
 pub mod config;
 pub mod db;
+pub mod gc;
 pub mod tls;

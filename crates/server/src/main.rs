@@ -16,6 +16,9 @@ struct Cli {
 enum Command {
     /// Run the registry and web UI.
     Serve(Args),
+    /// Collect garbage now: free unreferenced manifests, blobs and abandoned uploads. Exit
+    /// status 0 when it ran, 75 when another collection is running, 1 on failure.
+    Gc(berth::gc::GcArgs),
     /// Administration on the command line.
     Admin {
         #[command(subcommand)]
@@ -79,15 +82,18 @@ fn password_from_stdin() -> anyhow::Result<String> {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<std::process::ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("BERTH_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
     match Cli::parse().command {
-        Command::Serve(args) => serve(args).await,
-        Command::Admin { command } => admin(command).await,
+        Command::Serve(args) => serve(args).await.map(|()| std::process::ExitCode::SUCCESS),
+        Command::Gc(args) => berth::gc::run(args).await,
+        Command::Admin { command } => admin(command)
+            .await
+            .map(|()| std::process::ExitCode::SUCCESS),
     }
 }
 

@@ -18,6 +18,7 @@ mod e2e_skopeo;
 mod e2e_trust;
 mod error_bodies;
 mod faults;
+mod gc;
 mod hostile_input;
 mod migrations;
 mod namespaces;

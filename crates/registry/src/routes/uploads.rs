@@ -75,10 +75,15 @@ pub(super) async fn start(
     if let Some(mount) = query_param(&q, "mount") {
         let digest: Digest = mount.parse()?;
         let from = query_param(&q, "from");
-        if let Some(size) = mountable(reg, &principal, name, from, &digest).await? {
-            reg.meta.link_blob(name, &digest, size).await?;
-            pushed(reg, name, &digest, size as u64, principal);
-            return Ok(created(name, &digest));
+        if mountable(reg, &principal, name, from, &digest)
+            .await?
+            .is_some()
+        {
+            // `None`: collected since it was looked up; then it is simply uploaded again.
+            if let Some(size) = reg.meta.mount_blob(name, &digest).await? {
+                pushed(reg, name, &digest, size as u64, principal);
+                return Ok(created(name, &digest));
+            }
         }
         // Not mountable: fall back to an ordinary upload session.
     }

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::{absent, read::read_file, BlobBody, BlobStore, Chunk};
+use super::{absent, read::read_file, BlobBody, BlobStore, Chunk, Listed};
 use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{Error, Result};
 
@@ -203,6 +203,12 @@ impl BlobStore for FsStore {
             if let Some(dir) = to.parent() {
                 std::fs::create_dir_all(dir)?;
             }
+            // Stored now, whenever its bytes were written: the sweep of files no row names
+            // goes by this time, and must not take a blob whose row is being written.
+            File::options()
+                .write(true)
+                .open(&from)?
+                .set_modified(std::time::SystemTime::now())?;
             std::fs::rename(&from, &to)?;
             if let Some(dir) = to.parent() {
                 File::open(dir)?.sync_all()?;
@@ -252,6 +258,84 @@ impl BlobStore for FsStore {
             _ => Ok(()),
         }
     }
+
+    async fn list_uploads(&self) -> Result<Vec<Listed>> {
+        let dir = self.root.join("uploads");
+        blocking(move || {
+            Ok(files_in(&dir)?
+                .into_iter()
+                .filter(|(_, meta)| meta.is_file())
+                .map(|(name, meta)| Listed {
+                    name,
+                    size: meta.len(),
+                    modified: modified(&meta),
+                })
+                .collect())
+        })
+        .await
+    }
+
+    async fn list_blobs(&self) -> Result<Vec<Listed>> {
+        let root = self.root.clone();
+        blocking(move || list_blob_files(&root)).await
+    }
+}
+
+/// When a file was last written, in Unix seconds.
+fn modified(meta: &std::fs::Metadata) -> i64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The files of `dir` (none if it does not exist), with their metadata.
+fn files_in(dir: &Path) -> Result<Vec<(String, std::fs::Metadata)>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        match entry.metadata() {
+            Ok(meta) => out.push((name, meta)),
+            // Deleted while the directory was read.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(out)
+}
+
+fn list_blob_files(root: &Path) -> Result<Vec<Listed>> {
+    let mut out = Vec::new();
+    for (algorithm, meta) in files_in(&root.join("blobs"))? {
+        if !meta.is_dir() {
+            continue;
+        }
+        for (prefix, meta) in files_in(&root.join("blobs").join(&algorithm))? {
+            if !meta.is_dir() {
+                continue;
+            }
+            for (hex, meta) in files_in(&root.join("blobs").join(&algorithm).join(&prefix))? {
+                let name = format!("{algorithm}:{hex}");
+                let named_right = hex.starts_with(&prefix) && name.parse::<Digest>().is_ok();
+                if meta.is_file() && named_right {
+                    out.push(Listed {
+                        name,
+                        size: meta.len(),
+                        modified: modified(&meta),
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -90,6 +90,22 @@ pub trait BlobStore: Send + Sync + 'static {
         Ok(parts.concat().into())
     }
 
-    /// Removes a stored blob (garbage collection).
+    /// Removes a stored blob (garbage collection; no error if it is already gone).
     async fn delete(&self, digest: &Digest) -> Result<()>;
+
+    /// Every upload object, by id, with when it was last written: for sweeping abandoned ones.
+    async fn list_uploads(&self) -> Result<Vec<Listed>>;
+
+    /// Every stored blob, by digest, with when it was stored: for finding files no row names.
+    /// Objects whose names are not digests are left out.
+    async fn list_blobs(&self) -> Result<Vec<Listed>>;
+}
+
+/// An object of the store as listed: its name (an upload id, or a blob's digest), its size and
+/// when it was last written (Unix seconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub name: String,
+    pub size: u64,
+    pub modified: i64,
 }

@@ -26,6 +26,7 @@ pub async fn run(store: &dyn BlobStore) {
     absent_digest_is_unknown(store).await;
     read_past_the_end_fails(store).await;
     concurrent_commits_of_one_digest(store).await;
+    listings_name_uploads_and_blobs(store).await;
 }
 
 fn upload_id() -> String {
@@ -351,6 +352,49 @@ pub async fn deleted_blob_is_gone(store: &dyn BlobStore) {
         .delete(&digest)
         .await
         .expect("deleting a deleted blob is no error");
+}
+
+/// Uploads are listed by id and blobs by digest, with their sizes and a time no later than
+/// now; what was deleted is no longer listed.
+pub async fn listings_name_uploads_and_blobs(store: &dyn BlobStore) {
+    let now = crate::clock::now();
+    let id = upload_id();
+    store.create_upload(&id).await.expect("create upload");
+    append(store, &id, 0, &[&content(8, 100)], true, None)
+        .await
+        .expect("append");
+    let uploads = store.list_uploads().await.expect("list uploads");
+    let listed = uploads
+        .iter()
+        .find(|l| l.name == id)
+        .expect("the upload is listed");
+    assert_eq!(listed.size, 100);
+    assert!(listed.modified <= now + 1, "written no later than now");
+    let digest = store_blob(store, &content(9, 300)).await;
+    let blobs = store.list_blobs().await.expect("list blobs");
+    let listed = blobs
+        .iter()
+        .find(|l| l.name == digest.to_string())
+        .expect("the blob is listed by its digest");
+    assert_eq!(listed.size, 300);
+    assert!(
+        listed.modified >= now - 1,
+        "a blob counts as written when it was stored"
+    );
+    store.delete(&digest).await.expect("delete");
+    store.delete_upload(&id).await.expect("delete upload");
+    assert!(!store
+        .list_blobs()
+        .await
+        .expect("list blobs")
+        .iter()
+        .any(|l| l.name == digest.to_string()));
+    assert!(!store
+        .list_uploads()
+        .await
+        .expect("list uploads")
+        .iter()
+        .any(|l| l.name == id));
 }
 
 /// Reading a digest never stored fails as an unknown blob, before any byte.

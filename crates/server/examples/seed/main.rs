@@ -244,7 +244,7 @@ fn new_repo(
     let mut w = || WORDS[rng.skewed(WORDS.len(), 2)];
     let (a, b, c, d) = (w(), w(), w(), w());
     let mut description = format!("A {a} {b} image for {c} and {d}");
-    if index % words::RARE_EVERY == 0 {
+    if index.is_multiple_of(words::RARE_EVERY) {
         description.push_str(&format!(", with a {} mascot", words::RARE));
     }
     let full_description = format!(

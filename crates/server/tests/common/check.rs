@@ -148,6 +148,61 @@ pub async fn inconsistencies(database_url: &str, data_dir: &Path) -> Vec<String>
     problems
 }
 
+/// Garbage older than `cutoff` (Unix seconds) that a collection should have freed: blobs no
+/// link or manifest references, links no manifest of their repository references, and blob
+/// files no row names.
+pub async fn garbage(database_url: &str, data_dir: &Path, cutoff: i64) -> Vec<String> {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(database_url)
+        .await
+        .expect("connect to the database to check it");
+    let mut found = Vec::new();
+    let rows = sqlx::query(
+        "SELECT digest FROM blobs b WHERE last_linked < $1
+         AND NOT EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.digest = b.digest)
+         AND NOT EXISTS (SELECT 1 FROM manifest_blobs mb WHERE mb.digest = b.digest)",
+    )
+    .bind(cutoff)
+    .fetch_all(&pool)
+    .await
+    .expect("blobs");
+    for row in rows {
+        let digest: String = row.get(0);
+        found.push(format!("blob {digest} is unreferenced"));
+    }
+    let rows = sqlx::query(
+        "SELECT r.name, rb.digest FROM repository_blobs rb
+         JOIN repositories r ON r.id = rb.repository_id
+         WHERE rb.linked_at < $1 AND NOT EXISTS (
+             SELECT 1 FROM manifest_blobs mb JOIN manifests m ON m.id = mb.manifest_id
+             WHERE mb.digest = rb.digest AND m.repository_id = rb.repository_id)",
+    )
+    .bind(cutoff)
+    .fetch_all(&pool)
+    .await
+    .expect("links");
+    for row in rows {
+        let (repo, digest): (String, String) = (row.get(0), row.get(1));
+        found.push(format!("the link of {digest} into {repo} is unreferenced"));
+    }
+    let rows: BTreeSet<String> = sqlx::query_scalar("SELECT digest FROM blobs")
+        .fetch_all(&pool)
+        .await
+        .expect("blob rows")
+        .into_iter()
+        .collect();
+    let mut ignored = Vec::new();
+    for file in blob_files(&data_dir.join("storage/blobs"), &mut ignored) {
+        if !rows.contains(&file) {
+            found.push(format!("blob file {file} has no row"));
+        }
+    }
+    pool.close().await;
+    found
+}
+
 /// The digests of the blob files whose bytes hash to their names; the others are problems.
 fn blob_files(blobs_dir: &Path, problems: &mut Vec<String>) -> BTreeSet<String> {
     let mut good = BTreeSet::new();

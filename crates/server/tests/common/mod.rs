@@ -329,6 +329,36 @@ impl TestApp {
         (manifest, digest)
     }
 
+    /// Collects garbage in this app's process, as `berth gc --grace <grace>` would.
+    pub async fn gc(
+        &self,
+        dry_run: bool,
+        grace: std::time::Duration,
+    ) -> berth_registry::lifecycle::gc::Report {
+        let request = berth_hub::gc::Request {
+            dry_run,
+            grace: Some(grace),
+            trigger: "cli",
+            actor: "tests".to_owned(),
+        };
+        match self
+            .state
+            .hub
+            .collect_garbage(
+                &self.state.registry,
+                &self.state.trust,
+                &self.config.gc,
+                request,
+                &|_| {},
+            )
+            .await
+            .expect("garbage collection")
+        {
+            berth_hub::gc::Outcome::Done(report) => report,
+            berth_hub::gc::Outcome::Busy => panic!("another collection holds the lock"),
+        }
+    }
+
     /// Runs the consistency checker over this app's database and storage.
     pub async fn assert_consistent(&self) {
         check::assert_consistent(&self.config.database_url, &self.config.data_dir).await;

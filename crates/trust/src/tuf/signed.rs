@@ -147,3 +147,19 @@ impl Trust {
         Ok(out)
     }
 }
+
+impl Trust {
+    /// Every manifest a trust collection signs, as (repository, digest): garbage collection
+    /// keeps them even when their tags are gone, so a signed tag can still be verified.
+    pub async fn pinned_manifests(&self, reg: &Registry) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for repository in self.tuf.repositories_with_trust_data().await? {
+            for signed in self.signed_tags(reg, &repository).await? {
+                out.push((repository.clone(), signed.digest));
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+}

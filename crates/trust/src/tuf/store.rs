@@ -217,6 +217,15 @@ impl TufStore {
         Ok(files.rows_affected() + keys.rows_affected() > 0)
     }
 
+    /// The repositories that have trust data.
+    pub async fn repositories_with_trust_data(&self) -> Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT DISTINCT repository FROM tuf_files ORDER BY repository")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
     /// The latest root, targets and delegation files of each collection of a repository.
     pub async fn tuf_signing_files(&self, repository: &str) -> Result<Vec<SigningFile>> {
         Ok(sqlx::query_as(
