@@ -1,0 +1,3 @@
+//! Storage lifecycle: the rules that govern how long tags, manifests and blobs live.
+
+pub mod immutable;
