@@ -416,6 +416,13 @@ mod tests {
             Target::Action(vec!["settings".into(), "webhooks".into()])
         );
         assert_eq!(
+            parse("acme/team/app/settings/immutable-tags", true),
+            (
+                "acme/team/app".into(),
+                Target::Action(vec!["settings".into(), "immutable-tags".into()])
+            )
+        );
+        assert_eq!(
             parse("acme/app/comments/x/delete", true),
             (
                 "acme/app/comments/x/delete".into(),
