@@ -1,4 +1,5 @@
-//! Registry metadata in the database: the only module of this crate that holds SQL.
+//! Registry metadata in the database: with the storage lifecycle's rules (`lifecycle`), the
+//! only SQL of this crate.
 //!
 //! Queries are portable between SQLite and PostgreSQL (`$n` parameters, `RETURNING`,
 //! `ON CONFLICT`). Write transactions start with a write so that SQLite takes its write lock
@@ -12,6 +13,7 @@ use sqlx::{Any, AnyPool, Transaction};
 use crate::digest::Digest;
 use crate::error::{Code, Error, Result};
 use crate::events::{Event, EventSink};
+use crate::lifecycle::immutable;
 
 pub(crate) mod cache;
 
@@ -339,6 +341,11 @@ impl Meta {
         }
     }
 
+    /// The pool, for the storage lifecycle's own tables.
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     pub async fn repository_exists(&self, name: &str) -> Result<bool> {
         let row = sqlx::query("SELECT id FROM repositories WHERE name = $1")
             .bind(name)
@@ -501,6 +508,7 @@ impl Meta {
         let _fresh = self.cache.on_write();
         let mut tx = self.pool.begin().await?;
         let repo = ensure_repository(&mut tx, m.repository).await?;
+        immutable::guard_push(&mut tx, m.repository, repo, m.tags, m.digest).await?;
         let now = now();
 
         let mut blobs: Vec<Digest> = m.config.into_iter().cloned().collect();
@@ -599,6 +607,7 @@ impl Meta {
         let Some(repo) = deleted else {
             return Ok(false);
         };
+        immutable::guard_manifest_delete(&mut tx, name, repo, digest).await?;
         sqlx::query("DELETE FROM tags WHERE repository_id = $1 AND manifest_digest = $2")
             .bind(repo)
             .bind(digest.to_string())
@@ -632,6 +641,7 @@ impl Meta {
         let Some(digest) = digest else {
             return Ok(None);
         };
+        immutable::guard_tag_delete(&mut tx, name, tag).await?;
         let event = event_for(digest);
         sink.stage(&mut tx, &event).await?;
         tx.commit().await?;

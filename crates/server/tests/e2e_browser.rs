@@ -612,3 +612,62 @@ async fn web_ui_story_from_sign_up_to_docker_login_with_a_token() {
     bob.close().await;
     alice.close().await;
 }
+
+/// Alice makes release tags of her organization immutable and `v*` tags of one repository,
+/// on the two settings pages; the tags tab marks the tag they protect.
+#[tokio::test]
+async fn immutable_tag_rules_are_set_on_the_settings_pages() {
+    let app = TestApp::start().await;
+    let alice = Browser::start().await;
+    sign_up_in(&alice, &app, "alice").await;
+    alice.goto(&app.url("/orgs/new")).await;
+    alice.fill("#org-name", "acme").await;
+    alice.submit("form[action='/orgs/new']").await;
+    app.push_image("acme/app", "v1.0", b"one").await;
+    app.push_image("acme/app", "latest", b"one").await;
+
+    alice.goto(&app.url("/o/acme/settings#immutable")).await;
+    alice.fill("#immutable-patterns", "release-*").await;
+    alice
+        .submit("form[action='/o/acme/settings/immutable-tags#immutable']")
+        .await;
+    assert!(
+        alice
+            .text(".notice")
+            .await
+            .contains("Immutable tag rules saved."),
+        "the organization's rules were saved"
+    );
+    alice.assert_no_alert().await;
+
+    alice.goto(&app.url("/r/acme/app/settings#immutable")).await;
+    alice.fill("#immutable-patterns", "v*").await;
+    alice
+        .submit("form[action='/r/acme/app/settings/immutable-tags#immutable']")
+        .await;
+    assert_eq!(
+        alice
+            .execute("return document.getElementById('immutable-patterns').value;")
+            .await,
+        "v*",
+        "the repository's rules were saved"
+    );
+    let card = alice.text("#immutable").await;
+    assert!(
+        card.contains("Immutable tag rules saved.") && card.contains("release-*"),
+        "the card shows the notice and the namespace's rule: {card}"
+    );
+    alice.assert_no_alert().await;
+    alice
+        .execute("document.getElementById('immutable').scrollIntoView();")
+        .await;
+    screenshot(&alice, "settings-immutable-tags").await;
+
+    alice.goto(&app.url("/r/acme/app/tags")).await;
+    let tags = inner_html(&alice, ".tags-table").await;
+    assert!(
+        tags.contains(">immutable<"),
+        "v1.0 is marked immutable: {tags}"
+    );
+    alice.close().await;
+}

@@ -20,6 +20,7 @@ mod error_bodies;
 mod faults;
 mod gc;
 mod hostile_input;
+mod immutable_tags;
 mod migrations;
 mod namespaces;
 mod openapi;

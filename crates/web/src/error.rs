@@ -63,11 +63,25 @@ impl From<AccountsError> for Failure {
 }
 
 impl Failure {
-    /// Registry errors reach the web only from reads and deletions of stored data: they are
-    /// Berth's fault.
+    /// Registry errors reach the web from reads and deletions of stored data: they are Berth's
+    /// fault, except a refusal by a rule (an immutable tag), which names the rule.
     fn from_registry(e: &berth_registry::Error) -> Self {
-        tracing::error!(error = %e, "request failed in the registry");
-        Failure::internal()
+        match e {
+            berth_registry::Error::Spec {
+                code: berth_registry::Code::Denied,
+                detail,
+                ..
+            } => Failure {
+                status: StatusCode::FORBIDDEN,
+                code: "denied",
+                message: detail.clone(),
+                retry_after: None,
+            },
+            _ => {
+                tracing::error!(error = %e, "request failed in the registry");
+                Failure::internal()
+            }
+        }
     }
 }
 

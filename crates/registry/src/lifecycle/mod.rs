@@ -2,3 +2,4 @@
 //! its own tables and SQL here, beside the core metadata of [`crate::meta`].
 
 pub mod gc;
+pub mod immutable;

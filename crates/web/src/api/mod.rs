@@ -3,6 +3,7 @@
 mod community;
 mod error;
 mod gc;
+mod immutable;
 mod orgs;
 mod repos;
 mod scopes;
@@ -112,6 +113,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/repositories/{name:.+}/signing-policy",
                     web::put().to(signing::set_policy),
+                )
+                .route(
+                    "/repositories/{name:.+}/immutable-tags",
+                    web::get().to(immutable::get_repository),
+                )
+                .route(
+                    "/repositories/{name:.+}/immutable-tags",
+                    web::put().to(immutable::put_repository),
                 )
                 .route(
                     "/repositories/{name:.+}/webhooks",
@@ -240,6 +249,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/orgs/{org}/signing-policy",
                     web::put().to(signing::set_policy),
+                )
+                // Immutable tag rules of a namespace.
+                .route(
+                    "/user/immutable-tags",
+                    web::get().to(immutable::get_namespace),
+                )
+                .route(
+                    "/user/immutable-tags",
+                    web::put().to(immutable::put_namespace),
+                )
+                .route(
+                    "/orgs/{org}/immutable-tags",
+                    web::get().to(immutable::get_namespace),
+                )
+                .route(
+                    "/orgs/{org}/immutable-tags",
+                    web::put().to(immutable::put_namespace),
                 )
                 .route("/orgs/{org}/robots", web::post().to(orgs::create_robot))
                 .route("/orgs/{org}/robots", web::get().to(orgs::list_robots))

@@ -132,6 +132,10 @@ impl From<Failure> for PageError {
                 }
             }
             StatusCode::NOT_FOUND => PageError::not_found(),
+            // A rule's refusal says which rule; any other is not the page's to explain.
+            StatusCode::FORBIDDEN if f.code == "denied" => {
+                PageError::forbidden(capitalize(&f.message))
+            }
             StatusCode::FORBIDDEN => PageError::forbidden("You do not have permission to do that."),
             StatusCode::INTERNAL_SERVER_ERROR => PageError::internal(),
             status => PageError::new(status, f.message),

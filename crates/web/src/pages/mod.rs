@@ -111,6 +111,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                             get().to(org_settings::robot_created),
                         )
                         .route("/robots/revoke", post().to(org_settings::revoke_robot))
+                        .route("/immutable-tags", post().to(org_settings::immutable_tags))
                         .route("/signing", get().to(signing::page))
                         .route("/signing/keys", post().to(signing::add))
                         .route("/signing/keys/remove", post().to(signing::remove))

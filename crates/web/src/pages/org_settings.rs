@@ -1,5 +1,5 @@
 //! Managing an organization (its owners only): members and roles, invitations, teams with their
-//! members and repository grants, robot accounts, and deleting it. The accounts crate checks every
+//! members and repository grants, robot accounts, immutable tag rules, and deleting it. The accounts crate checks every
 //! permission again and audits each change; these handlers only draw the forms and results.
 
 use actix_web::http::StatusCode;
@@ -9,8 +9,10 @@ use berth_accounts::access::{Permission, Role};
 use berth_accounts::orgs::{self, invitations, Added, Member, Org, Team};
 use berth_accounts::robots::{self, RobotInfo};
 use berth_accounts::users::User;
-use berth_accounts::{Accounts, Error as AccountsError, Result as AccountsResult};
+use berth_accounts::{audit, Accounts, Error as AccountsError, Result as AccountsResult};
 use berth_hub::Hub;
+use berth_registry::lifecycle::immutable::{self, Patterns, Scope};
+use berth_registry::Registry;
 use berth_webhooks::Webhooks;
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +31,8 @@ pub struct Kept {
     pub team: String,
     pub robot: String,
     pub robot_grants: String,
+    /// The immutable tag patterns, when a refused list is shown again.
+    pub immutable: Option<String>,
 }
 
 pub struct RobotRow {
@@ -77,6 +81,8 @@ struct SettingsPage {
     teams: Vec<Team>,
     robots: Vec<RobotRow>,
     hooks: HooksSection,
+    /// The namespace's immutable tag patterns, one a line.
+    immutable: String,
     notice: Option<&'static str>,
     /// The section the error belongs to, and the error.
     error_in: &'static str,
@@ -99,10 +105,12 @@ struct Outcome {
     kept: Kept,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn settings_page(
     viewer: &Viewer,
     accounts: &Accounts,
     hooks: &Webhooks,
+    registry: &Registry,
     org: &Org,
     user: &User,
     status: StatusCode,
@@ -121,7 +129,14 @@ async fn settings_page(
     let (error_in, error) = error.unwrap_or(("", String::new()));
     let settings_url = format!("/o/{}/settings", org.name);
     let owner = berth_webhooks::Owner::Org(org.name.clone());
+    let immutable = match kept.immutable.clone() {
+        Some(typed) => typed,
+        None => immutable::patterns(registry.meta(), Scope::Namespace(&org.name))
+            .await?
+            .join("\n"),
+    };
     let page = SettingsPage {
+        immutable,
         hooks: webhooks::section(hooks, &owner, &settings_url).await?,
         chrome: viewer.chrome.clone(),
         name: org.name.clone(),
@@ -154,6 +169,7 @@ pub async fn page(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     hooks: web::Data<Webhooks>,
+    registry: web::Data<Registry>,
     path: web::Path<String>,
     query: web::Query<DoneQuery>,
 ) -> Result<HttpResponse, PageError> {
@@ -170,12 +186,14 @@ pub async fn page(
         Some("cancelled") => Some("Invitation cancelled."),
         Some("teams") => Some("Teams updated."),
         Some("robots") => Some("Robot accounts updated."),
+        Some("immutable") => Some("Immutable tag rules saved."),
         _ => None,
     };
     settings_page(
         &viewer,
         &accounts,
         &hooks,
+        &registry,
         &org,
         &user,
         StatusCode::OK,
@@ -207,6 +225,7 @@ async fn finish(
     viewer: &Viewer,
     accounts: &Accounts,
     hooks: &Webhooks,
+    registry: &Registry,
     org: &Org,
     user: &User,
     section: &'static str,
@@ -214,7 +233,7 @@ async fn finish(
     kept: Kept,
 ) -> Result<HttpResponse, PageError> {
     finish_as(
-        viewer, accounts, hooks, org, user, section, section, result, kept,
+        viewer, accounts, hooks, registry, org, user, section, section, result, kept,
     )
     .await
 }
@@ -225,6 +244,7 @@ async fn finish_added(
     viewer: &Viewer,
     accounts: &Accounts,
     hooks: &Webhooks,
+    registry: &Registry,
     org: &Org,
     user: &User,
     section: &'static str,
@@ -237,7 +257,7 @@ async fn finish_added(
     };
     let result = result.map(drop);
     finish_as(
-        viewer, accounts, hooks, org, user, section, done, result, kept,
+        viewer, accounts, hooks, registry, org, user, section, done, result, kept,
     )
     .await
 }
@@ -248,6 +268,7 @@ async fn finish_as(
     viewer: &Viewer,
     accounts: &Accounts,
     hooks: &Webhooks,
+    registry: &Registry,
     org: &Org,
     user: &User,
     section: &'static str,
@@ -269,6 +290,7 @@ async fn finish_as(
                 viewer,
                 accounts,
                 hooks,
+                registry,
                 org,
                 user,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -296,6 +318,7 @@ pub async fn set_member(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     hooks: web::Data<Webhooks>,
+    registry: web::Data<Registry>,
     path: web::Path<String>,
     form: web::Form<MemberForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -309,7 +332,7 @@ pub async fn set_member(
         ..Kept::default()
     };
     finish_added(
-        &viewer, &accounts, &hooks, &org, user, "members", result, kept,
+        &viewer, &accounts, &hooks, &registry, &org, user, "members", result, kept,
     )
     .await
 }
@@ -325,6 +348,7 @@ pub async fn cancel_invitation(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     hooks: web::Data<Webhooks>,
+    registry: web::Data<Registry>,
     path: web::Path<String>,
     form: web::Form<InvitationForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -334,6 +358,7 @@ pub async fn cancel_invitation(
         &viewer,
         &accounts,
         &hooks,
+        &registry,
         &org,
         user,
         "members",
@@ -348,6 +373,7 @@ pub async fn remove_member(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     hooks: web::Data<Webhooks>,
+    registry: web::Data<Registry>,
     path: web::Path<String>,
     form: web::Form<MemberForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -357,6 +383,7 @@ pub async fn remove_member(
         &viewer,
         &accounts,
         &hooks,
+        &registry,
         &org,
         user,
         "members",
@@ -383,6 +410,7 @@ pub async fn create_team(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     hooks: web::Data<Webhooks>,
+    registry: web::Data<Registry>,
     path: web::Path<String>,
     form: web::Form<TeamForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -395,7 +423,7 @@ pub async fn create_team(
         ..Kept::default()
     };
     finish(
-        &viewer, &accounts, &hooks, &org, user, "teams", result, kept,
+        &viewer, &accounts, &hooks, &registry, &org, user, "teams", result, kept,
     )
     .await
 }
@@ -404,6 +432,7 @@ pub async fn add_team_member(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     hooks: web::Data<Webhooks>,
+    registry: web::Data<Registry>,
     path: web::Path<String>,
     form: web::Form<TeamForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -414,6 +443,7 @@ pub async fn add_team_member(
         &viewer,
         &accounts,
         &hooks,
+        &registry,
         &org,
         user,
         "teams",
@@ -427,6 +457,7 @@ pub async fn remove_team_member(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     hooks: web::Data<Webhooks>,
+    registry: web::Data<Registry>,
     path: web::Path<String>,
     form: web::Form<TeamForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -437,6 +468,7 @@ pub async fn remove_team_member(
         &viewer,
         &accounts,
         &hooks,
+        &registry,
         &org,
         user,
         "teams",
@@ -459,6 +491,7 @@ pub async fn set_grant(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     hooks: web::Data<Webhooks>,
+    registry: web::Data<Registry>,
     path: web::Path<String>,
     form: web::Form<TeamForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -474,6 +507,7 @@ pub async fn set_grant(
         &viewer,
         &accounts,
         &hooks,
+        &registry,
         &org,
         user,
         "teams",
@@ -487,6 +521,7 @@ pub async fn remove_grant(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     hooks: web::Data<Webhooks>,
+    registry: web::Data<Registry>,
     path: web::Path<String>,
     form: web::Form<TeamForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -498,6 +533,7 @@ pub async fn remove_grant(
         &viewer,
         &accounts,
         &hooks,
+        &registry,
         &org,
         user,
         "teams",
@@ -563,6 +599,7 @@ pub async fn create_robot(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     hooks: web::Data<Webhooks>,
+    registry: web::Data<Registry>,
     path: web::Path<String>,
     form: web::Form<RobotForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -583,6 +620,7 @@ pub async fn create_robot(
                 &viewer,
                 &accounts,
                 &hooks,
+                &registry,
                 &org,
                 user,
                 "robots",
@@ -630,6 +668,7 @@ pub async fn revoke_robot(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     hooks: web::Data<Webhooks>,
+    registry: web::Data<Registry>,
     path: web::Path<String>,
     form: web::Form<RobotForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -639,11 +678,74 @@ pub async fn revoke_robot(
         &viewer,
         &accounts,
         &hooks,
+        &registry,
         &org,
         user,
         "robots",
         result,
         Kept::default(),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct ImmutableForm {
+    #[serde(default)]
+    csrf: String,
+    /// One pattern a line.
+    #[serde(default)]
+    patterns: String,
+}
+
+/// Replaces the organization's immutable tag patterns (owners only), audited.
+pub async fn immutable_tags(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    hooks: web::Data<Webhooks>,
+    registry: web::Data<Registry>,
+    path: web::Path<String>,
+    form: web::Form<ImmutableForm>,
+) -> Result<HttpResponse, PageError> {
+    let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
+    if !orgs::can_manage(&accounts.db, &org, user).await? {
+        return Err(PageError::forbidden(
+            "Only the organization's owners can manage it.",
+        ));
+    }
+    let result = match Patterns::from_lines(&form.patterns) {
+        Ok(patterns) => {
+            immutable::replace(
+                registry.meta(),
+                Scope::Namespace(&org.name),
+                &patterns,
+                &user.name,
+            )
+            .await?;
+            audit::record(
+                &accounts.db,
+                &user.name,
+                "immutable_tags.update",
+                &org.name,
+                &patterns.to_string(),
+            )
+            .await
+        }
+        Err(e) => Err(AccountsError::Invalid(e.to_string())),
+    };
+    let kept = Kept {
+        immutable: Some(form.patterns.clone()),
+        ..Kept::default()
+    };
+    finish(
+        &viewer,
+        &accounts,
+        &hooks,
+        &registry,
+        &org,
+        user,
+        "immutable",
+        result,
+        kept,
     )
     .await
 }
@@ -661,6 +763,7 @@ pub async fn delete_org(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     hooks: web::Data<Webhooks>,
+    registry: web::Data<Registry>,
     hub: web::Data<Hub>,
     path: web::Path<String>,
     form: web::Form<DeleteForm>,
@@ -680,6 +783,7 @@ pub async fn delete_org(
             &viewer,
             &accounts,
             &hooks,
+            &registry,
             &org,
             user,
             "delete",

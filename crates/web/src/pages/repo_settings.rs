@@ -1,5 +1,6 @@
 //! A repository's settings, for its administrators: descriptions and visibility, which teams
-//! of its organization may do what, and deleting it (its name typed to confirm).
+//! of its organization may do what, its immutable tags, and deleting it (its name typed to
+//! confirm).
 
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
@@ -8,8 +9,10 @@ use berth_accounts::access::Permission;
 use berth_accounts::orgs::{self, Org};
 use berth_accounts::repos::{self, Changes};
 use berth_accounts::users::User;
-use berth_accounts::Accounts;
+use berth_accounts::{audit, Accounts};
 use berth_hub::Hub;
+use berth_registry::lifecycle::immutable::{self, Patterns, Scope, ScopeKind};
+use berth_registry::Registry;
 use berth_trust::{signing, Trust};
 use berth_webhooks::Webhooks;
 use serde::Deserialize;
@@ -41,8 +44,12 @@ struct SettingsPage {
     /// The repository's own signed-only policy, and whether its namespace's covers it anyway.
     signed_only: bool,
     namespace_signed_only: bool,
+    /// The repository's immutable tag patterns, one a line, and those its namespace adds.
+    immutable: String,
+    inherited_immutable: Vec<String>,
     error: Option<(&'static str, String)>,
-    notice: Option<&'static str>,
+    /// The section the notice belongs to, and the notice.
+    notice: Option<(&'static str, &'static str)>,
 }
 
 impl SettingsPage {
@@ -52,7 +59,14 @@ impl SettingsPage {
             .filter(|(s, _)| *s == section)
             .map(|(_, m)| m.as_str())
     }
+
+    fn notice_for(&self, section: &str) -> Option<&str> {
+        self.notice.filter(|(s, _)| *s == section).map(|(_, m)| m)
+    }
 }
+
+/// The notice after the immutable tags form was saved (`?saved=immutable`).
+pub const IMMUTABLE_SAVED: (&str, &str) = ("immutable", "Immutable tag rules saved.");
 
 pub fn require_admin(repo: &Repo) -> Result<(), PageError> {
     if repo.permission < Permission::Admin {
@@ -74,10 +88,11 @@ pub async fn page(
     hooks: &Webhooks,
     hub: &Hub,
     trust: &Trust,
+    registry: &Registry,
     site: &Site,
     repo: &Repo,
     error: Option<(&'static str, String)>,
-    notice: Option<&'static str>,
+    notice: Option<(&'static str, &'static str)>,
 ) -> Result<HttpResponse, PageError> {
     require_admin(repo)?;
     let org = org_of(accounts, repo).await?;
@@ -105,7 +120,18 @@ pub async fn page(
     let settings_url = format!("{}/settings", super::repository_url(name));
     let owner = berth_webhooks::Owner::Repository(name.clone());
     let namespace_signed_only = signing::is_set(trust, &repo.settings.namespace).await?;
+    let rules = immutable::matcher(registry.meta(), name).await?;
+    let pattern_of = |kind: ScopeKind| -> Vec<String> {
+        rules
+            .rules()
+            .iter()
+            .filter(|r| r.kind == kind)
+            .map(|r| r.pattern.clone())
+            .collect()
+    };
     let view = SettingsPage {
+        immutable: pattern_of(ScopeKind::Repository).join("\n"),
+        inherited_immutable: pattern_of(ScopeKind::Namespace),
         signed_only: signing::is_set(trust, name).await?,
         namespace_signed_only,
         hooks: webhooks::section(hooks, &owner, &settings_url).await?,
@@ -140,6 +166,9 @@ pub struct SettingsForm {
     pub permission: String,
     /// The signed-only box, present (`on`) when ticked.
     pub signed_only: Option<String>,
+    /// Immutable tag patterns, one a line.
+    #[serde(default)]
+    pub patterns: String,
     #[serde(flatten)]
     pub hook: webhooks::HookForm,
 }
@@ -151,6 +180,7 @@ pub async fn post(
     site: &Site,
     hub: &Hub,
     trust: &Trust,
+    registry: &Registry,
     hooks: &Webhooks,
     repo: &Repo,
     user: &User,
@@ -168,6 +198,7 @@ pub async fn post(
             hooks,
             hub,
             trust,
+            registry,
             site,
             repo,
             Some((section, message)),
@@ -224,6 +255,29 @@ pub async fn post(
                 Err(e) => failed("teams", e).await,
             }
         }
+        ["immutable-tags"] => match Patterns::from_lines(&form.patterns) {
+            Ok(patterns) => {
+                immutable::replace(
+                    registry.meta(),
+                    Scope::Repository(name),
+                    &patterns,
+                    &user.name,
+                )
+                .await?;
+                audit::record(
+                    &accounts.db,
+                    &user.name,
+                    "immutable_tags.update",
+                    name,
+                    &patterns.to_string(),
+                )
+                .await?;
+                Ok(see_other(&format!(
+                    "{settings_url}?saved=immutable#immutable"
+                )))
+            }
+            Err(e) => failed("immutable", berth_accounts::Error::Invalid(e.to_string())).await,
+        },
         ["signed-only"] => {
             signing::set_signed_only(trust, &user.name, name, form.signed_only.is_some()).await?;
             Ok(see_other(&format!("{settings_url}#signing")))

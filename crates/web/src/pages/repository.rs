@@ -62,7 +62,7 @@ pub fn parse(tail: &str, post: bool) -> (String, Target) {
                 ["settings", "webhooks", id, "delete" | "redeliver"] => id.parse::<i64>().is_ok(),
                 ["settings", "webhooks", id] => id.parse::<i64>().is_ok(),
                 ["settings", "webhooks"] => true,
-                ["settings", "delete" | "teams" | "signed-only"] => true,
+                ["settings", "delete" | "teams" | "signed-only" | "immutable-tags"] => true,
                 ["star" | "unstar" | "comments" | "settings"] => true,
                 _ => false,
             };
@@ -165,9 +165,13 @@ pub async fn get(
             .await
         }
         Target::Settings => {
-            let notice = query.saved.is_some().then_some("Settings saved.");
+            let notice = match query.saved.as_deref() {
+                Some("immutable") => Some(repo_settings::IMMUTABLE_SAVED),
+                Some(_) => Some(("general", "Settings saved.")),
+                None => None,
+            };
             repo_settings::page(
-                &viewer, &accounts, &hooks, &hub, &trust, &site, &repo, None, notice,
+                &viewer, &accounts, &hooks, &hub, &trust, &registry, &site, &repo, None, notice,
             )
             .await
         }
@@ -341,6 +345,7 @@ pub async fn post(
                 &site,
                 &hub,
                 &trust,
+                &registry,
                 &hooks,
                 &repo,
                 user,
@@ -409,6 +414,13 @@ mod tests {
         assert_eq!(
             parse("acme/app/settings/webhooks", true).1,
             Target::Action(vec!["settings".into(), "webhooks".into()])
+        );
+        assert_eq!(
+            parse("acme/team/app/settings/immutable-tags", true),
+            (
+                "acme/team/app".into(),
+                Target::Action(vec!["settings".into(), "immutable-tags".into()])
+            )
         );
         assert_eq!(
             parse("acme/app/comments/x/delete", true),

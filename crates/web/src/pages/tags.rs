@@ -1,11 +1,13 @@
-//! A repository's tags tab and a tag's own page: size, platforms, who pushed it and when;
-//! layers, configuration, build history and the manifest itself.
+//! A repository's tags tab and a tag's own page: size, platforms, who pushed it and when,
+//! whether a rule makes it immutable; layers, configuration, build history and the manifest
+//! itself.
 
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use askama::Template;
 use berth_accounts::Accounts;
 use berth_hub::Hub;
+use berth_registry::lifecycle::immutable::{self, Matcher};
 use berth_registry::names::namespace_of;
 use berth_registry::Registry;
 use berth_trust::signatures::TrustedKey;
@@ -40,6 +42,8 @@ pub struct TagRow {
     pub has_signatures: bool,
     /// What the signatures say, for the badge's title.
     pub signature_note: String,
+    /// The rule that makes it immutable, if one does.
+    pub immutable: Option<String>,
 }
 
 /// One line per signature: who signed and when, or why it does not verify.
@@ -69,8 +73,9 @@ fn short(digest: &str) -> String {
     hex.chars().take(12).collect()
 }
 
-fn row(head: &Head, host: &str, t: &TagSummary) -> TagRow {
+fn row(head: &Head, host: &str, rules: &Matcher, t: &TagSummary) -> TagRow {
     TagRow {
+        immutable: rules.is_immutable(&t.name).map(ToString::to_string),
         url: format!("{}/tags/{}", head.url, t.name),
         short_digest: short(&t.digest),
         digest: t.digest.clone(),
@@ -130,12 +135,13 @@ pub async fn list(
         .unwrap_or_default();
     let keys = trusted_keys(trust, name).await?;
     let summaries = images::summarize(registry, trust, name, &details, &keys).await?;
+    let rules = immutable::matcher(registry.meta(), name).await?;
     let url = |p: i64| format!("{}/tags?page={p}", head.url);
     let view = TagsPage {
         chrome: viewer.chrome.clone(),
         tags: summaries
             .iter()
-            .map(|t| row(&head, site.registry_host(), t))
+            .map(|t| row(&head, site.registry_host(), &rules, t))
             .collect(),
         total,
         page,
@@ -200,9 +206,10 @@ pub async fn detail(
     let keys = trusted_keys(trust, name).await?;
     let view = images::view(registry, trust, name, &detail, &keys).await?;
     let head = head(accounts, hub, site, viewer, repo, "tags").await?;
+    let rules = immutable::matcher(registry.meta(), name).await?;
     let page = TagPage {
         chrome: viewer.chrome.clone(),
-        tag: row(&head, site.registry_host(), &view.summary),
+        tag: row(&head, site.registry_host(), &rules, &view.summary),
         media_type: view.summary.media_type.clone(),
         layers: view
             .layers
