@@ -11,6 +11,7 @@ pub mod clock;
 pub mod digest;
 pub mod error;
 pub mod events;
+pub mod lifecycle;
 pub mod manifest;
 pub mod meta;
 pub mod names;

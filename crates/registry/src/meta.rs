@@ -253,6 +253,11 @@ impl Meta {
         }
     }
 
+    /// The database, for the lifecycle modules' own tables (their SQL lives with them).
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     pub async fn repository_exists(&self, name: &str) -> Result<bool> {
         let row = sqlx::query("SELECT id FROM repositories WHERE name = $1")
             .bind(name)

@@ -1,0 +1,3 @@
+//! Storage lifecycle: the rules that decide what the registry keeps and what it lets go.
+
+pub mod retention;
