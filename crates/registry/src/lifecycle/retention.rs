@@ -96,12 +96,16 @@ impl Policy {
     /// patterns of 1 to 128 characters among `A-Z a-z 0-9 _ . - * ?`.
     pub fn validate(self) -> std::result::Result<Valid, Invalid> {
         let range = |what: &str, value: Option<i64>, max: i64| match value {
-            Some(v) if !(0..=max).contains(&v) => {
-                Err(Invalid(format!("{what} must be between 0 and {max}, not {v}")))
-            }
+            Some(v) if !(0..=max).contains(&v) => Err(Invalid(format!(
+                "{what} must be between 0 and {max}, not {v}"
+            ))),
             _ => Ok(()),
         };
-        range("keep_most_recent", self.keep_most_recent, MAX_KEEP_MOST_RECENT)?;
+        range(
+            "keep_most_recent",
+            self.keep_most_recent,
+            MAX_KEEP_MOST_RECENT,
+        )?;
         range(
             "delete_older_than_days",
             self.delete_older_than_days,
@@ -446,14 +450,14 @@ async fn protection(meta: &Meta, repository: &str) -> Result<impl Fn(&str) -> bo
     Ok(|_tag: &str| false)
 }
 
-async fn plan_repository(
-    meta: &Meta,
-    repository: &str,
-    policy: &Policy,
-    now: i64,
-) -> Result<Plan> {
+async fn plan_repository(meta: &Meta, repository: &str, policy: &Policy, now: i64) -> Result<Plan> {
     let protected = protection(meta, repository).await?;
-    Ok(plan(tags_of(meta, repository).await?, policy, now, &protected))
+    Ok(plan(
+        tags_of(meta, repository).await?,
+        policy,
+        now,
+        &protected,
+    ))
 }
 
 /// What `policy` (saved or not, enabled or not) would delete from `repository` at `now`.

@@ -4,6 +4,7 @@ mod community;
 mod error;
 mod orgs;
 mod repos;
+mod retention;
 mod scopes;
 pub mod search;
 mod sessions;
@@ -101,6 +102,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/repositories/{name:.+}/comments",
                     web::post().to(community::create_comment),
+                )
+                .route(
+                    "/repositories/{name:.+}/retention/preview",
+                    web::post().to(retention::preview_repository),
+                )
+                .route(
+                    "/repositories/{name:.+}/retention",
+                    web::get().to(retention::get_repository),
+                )
+                .route(
+                    "/repositories/{name:.+}/retention",
+                    web::put().to(retention::put_repository),
+                )
+                .route(
+                    "/repositories/{name:.+}/retention",
+                    web::delete().to(retention::delete_repository),
                 )
                 .route(
                     "/repositories/{name:.+}/signing-policy",
@@ -237,6 +254,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/orgs/{org}/signing-policy",
                     web::put().to(signing::set_policy),
+                )
+                // Retention rules of an organization's namespace.
+                .route("/orgs/{org}/retention", web::get().to(retention::get_org))
+                .route("/orgs/{org}/retention", web::put().to(retention::put_org))
+                .route(
+                    "/orgs/{org}/retention",
+                    web::delete().to(retention::delete_org),
+                )
+                .route(
+                    "/orgs/{org}/retention/preview",
+                    web::post().to(retention::preview_org),
                 )
                 .route("/orgs/{org}/robots", web::post().to(orgs::create_robot))
                 .route("/orgs/{org}/robots", web::get().to(orgs::list_robots))

@@ -1,9 +1,13 @@
 //! Managing an organization (its owners only): members and roles, invitations, teams with their
-//! members and repository grants, robot accounts, and deleting it. The accounts crate checks every
+//! members and repository grants, robot accounts, the retention rules of its namespace, and
+//! deleting it. The accounts crate checks every
 //! permission again and audits each change; these handlers only draw the forms and results.
 
+use std::future::{ready, Ready};
+
+use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use askama::Template;
 use berth_accounts::access::{Permission, Role};
 use berth_accounts::orgs::{self, invitations, Added, Member, Org, Team};
@@ -11,12 +15,15 @@ use berth_accounts::robots::{self, RobotInfo};
 use berth_accounts::users::User;
 use berth_accounts::{Accounts, Error as AccountsError, Result as AccountsResult};
 use berth_hub::Hub;
+use berth_registry::lifecycle::retention as rules;
+use berth_registry::Registry;
 use berth_webhooks::Webhooks;
 use serde::{Deserialize, Serialize};
 
 use super::error::inline;
 use super::flash::{no_store, put_flash, take_flash};
 use super::invitations::InvitationRow;
+use super::retention::{self, Card, Preview, RetentionForm};
 use super::settings::login_first;
 use super::webhooks::{self, HooksSection};
 use super::{render, see_other, time, Chrome, PageError, Viewer};
@@ -66,6 +73,27 @@ impl RobotRow {
     }
 }
 
+/// The stores the settings page shows besides the accounts: webhooks and the registry's
+/// retention rules.
+pub struct Stores {
+    hooks: web::Data<Webhooks>,
+    registry: web::Data<Registry>,
+}
+
+impl FromRequest for Stores {
+    type Error = PageError;
+    type Future = Ready<Result<Stores, PageError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let hooks = req.app_data::<web::Data<Webhooks>>().cloned();
+        let registry = req.app_data::<web::Data<Registry>>().cloned();
+        ready(match (hooks, registry) {
+            (Some(hooks), Some(registry)) => Ok(Stores { hooks, registry }),
+            _ => Err(PageError::internal()),
+        })
+    }
+}
+
 #[derive(Template)]
 #[template(path = "org_settings.html")]
 struct SettingsPage {
@@ -77,6 +105,7 @@ struct SettingsPage {
     teams: Vec<Team>,
     robots: Vec<RobotRow>,
     hooks: HooksSection,
+    retention: Card,
     notice: Option<&'static str>,
     /// The section the error belongs to, and the error.
     error_in: &'static str,
@@ -97,12 +126,14 @@ struct Outcome {
     notice: Option<&'static str>,
     error: Option<(&'static str, String)>,
     kept: Kept,
+    /// The retention card as a preview or a refused save left it (`None`: as saved).
+    retention: Option<Card>,
 }
 
 async fn settings_page(
     viewer: &Viewer,
     accounts: &Accounts,
-    hooks: &Webhooks,
+    stores: &Stores,
     org: &Org,
     user: &User,
     status: StatusCode,
@@ -112,6 +143,7 @@ async fn settings_page(
         notice,
         error,
         kept,
+        retention,
     } = outcome;
     if !orgs::can_manage(&accounts.db, org, user).await? {
         return Err(PageError::forbidden(
@@ -121,8 +153,13 @@ async fn settings_page(
     let (error_in, error) = error.unwrap_or(("", String::new()));
     let settings_url = format!("/o/{}/settings", org.name);
     let owner = berth_webhooks::Owner::Org(org.name.clone());
+    let retention = match retention {
+        Some(card) => card,
+        None => retention_card(&stores.registry, org).await?,
+    };
     let page = SettingsPage {
-        hooks: webhooks::section(hooks, &owner, &settings_url).await?,
+        retention,
+        hooks: webhooks::section(&stores.hooks, &owner, &settings_url).await?,
         chrome: viewer.chrome.clone(),
         name: org.name.clone(),
         members: orgs::members(&accounts.db, org).await?,
@@ -153,7 +190,7 @@ pub struct DoneQuery {
 pub async fn page(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
-    hooks: web::Data<Webhooks>,
+    stores: Stores,
     path: web::Path<String>,
     query: web::Query<DoneQuery>,
 ) -> Result<HttpResponse, PageError> {
@@ -170,12 +207,14 @@ pub async fn page(
         Some("cancelled") => Some("Invitation cancelled."),
         Some("teams") => Some("Teams updated."),
         Some("robots") => Some("Robot accounts updated."),
+        Some("retention") => Some("Retention policy saved."),
+        Some("retention-removed") => Some("Retention policy removed."),
         _ => None,
     };
     settings_page(
         &viewer,
         &accounts,
-        &hooks,
+        &stores,
         &org,
         &user,
         StatusCode::OK,
@@ -206,7 +245,7 @@ async fn start<'a>(
 async fn finish(
     viewer: &Viewer,
     accounts: &Accounts,
-    hooks: &Webhooks,
+    stores: &Stores,
     org: &Org,
     user: &User,
     section: &'static str,
@@ -214,7 +253,7 @@ async fn finish(
     kept: Kept,
 ) -> Result<HttpResponse, PageError> {
     finish_as(
-        viewer, accounts, hooks, org, user, section, section, result, kept,
+        viewer, accounts, stores, org, user, section, section, result, kept,
     )
     .await
 }
@@ -224,7 +263,7 @@ async fn finish(
 async fn finish_added(
     viewer: &Viewer,
     accounts: &Accounts,
-    hooks: &Webhooks,
+    stores: &Stores,
     org: &Org,
     user: &User,
     section: &'static str,
@@ -237,7 +276,7 @@ async fn finish_added(
     };
     let result = result.map(drop);
     finish_as(
-        viewer, accounts, hooks, org, user, section, done, result, kept,
+        viewer, accounts, stores, org, user, section, done, result, kept,
     )
     .await
 }
@@ -247,7 +286,7 @@ async fn finish_added(
 async fn finish_as(
     viewer: &Viewer,
     accounts: &Accounts,
-    hooks: &Webhooks,
+    stores: &Stores,
     org: &Org,
     user: &User,
     section: &'static str,
@@ -268,7 +307,7 @@ async fn finish_as(
             settings_page(
                 viewer,
                 accounts,
-                hooks,
+                stores,
                 org,
                 user,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -276,6 +315,7 @@ async fn finish_as(
                     notice: None,
                     error: Some((section, message)),
                     kept,
+                    retention: None,
                 },
             )
             .await
@@ -295,7 +335,7 @@ pub struct MemberForm {
 pub async fn set_member(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
-    hooks: web::Data<Webhooks>,
+    stores: Stores,
     path: web::Path<String>,
     form: web::Form<MemberForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -309,7 +349,7 @@ pub async fn set_member(
         ..Kept::default()
     };
     finish_added(
-        &viewer, &accounts, &hooks, &org, user, "members", result, kept,
+        &viewer, &accounts, &stores, &org, user, "members", result, kept,
     )
     .await
 }
@@ -324,7 +364,7 @@ pub struct InvitationForm {
 pub async fn cancel_invitation(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
-    hooks: web::Data<Webhooks>,
+    stores: Stores,
     path: web::Path<String>,
     form: web::Form<InvitationForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -333,7 +373,7 @@ pub async fn cancel_invitation(
     finish_as(
         &viewer,
         &accounts,
-        &hooks,
+        &stores,
         &org,
         user,
         "members",
@@ -347,7 +387,7 @@ pub async fn cancel_invitation(
 pub async fn remove_member(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
-    hooks: web::Data<Webhooks>,
+    stores: Stores,
     path: web::Path<String>,
     form: web::Form<MemberForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -356,7 +396,7 @@ pub async fn remove_member(
     finish(
         &viewer,
         &accounts,
-        &hooks,
+        &stores,
         &org,
         user,
         "members",
@@ -382,7 +422,7 @@ pub struct TeamForm {
 pub async fn create_team(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
-    hooks: web::Data<Webhooks>,
+    stores: Stores,
     path: web::Path<String>,
     form: web::Form<TeamForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -395,7 +435,7 @@ pub async fn create_team(
         ..Kept::default()
     };
     finish(
-        &viewer, &accounts, &hooks, &org, user, "teams", result, kept,
+        &viewer, &accounts, &stores, &org, user, "teams", result, kept,
     )
     .await
 }
@@ -403,7 +443,7 @@ pub async fn create_team(
 pub async fn add_team_member(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
-    hooks: web::Data<Webhooks>,
+    stores: Stores,
     path: web::Path<String>,
     form: web::Form<TeamForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -413,7 +453,7 @@ pub async fn add_team_member(
     finish_added(
         &viewer,
         &accounts,
-        &hooks,
+        &stores,
         &org,
         user,
         "teams",
@@ -426,7 +466,7 @@ pub async fn add_team_member(
 pub async fn remove_team_member(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
-    hooks: web::Data<Webhooks>,
+    stores: Stores,
     path: web::Path<String>,
     form: web::Form<TeamForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -436,7 +476,7 @@ pub async fn remove_team_member(
     finish(
         &viewer,
         &accounts,
-        &hooks,
+        &stores,
         &org,
         user,
         "teams",
@@ -458,7 +498,7 @@ fn inside<'a>(org: &Org, repository: &'a str) -> &'a str {
 pub async fn set_grant(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
-    hooks: web::Data<Webhooks>,
+    stores: Stores,
     path: web::Path<String>,
     form: web::Form<TeamForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -473,7 +513,7 @@ pub async fn set_grant(
     finish(
         &viewer,
         &accounts,
-        &hooks,
+        &stores,
         &org,
         user,
         "teams",
@@ -486,7 +526,7 @@ pub async fn set_grant(
 pub async fn remove_grant(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
-    hooks: web::Data<Webhooks>,
+    stores: Stores,
     path: web::Path<String>,
     form: web::Form<TeamForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -497,7 +537,7 @@ pub async fn remove_grant(
     finish(
         &viewer,
         &accounts,
-        &hooks,
+        &stores,
         &org,
         user,
         "teams",
@@ -562,7 +602,7 @@ const ROBOT_FLASH: &str = "robot";
 pub async fn create_robot(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
-    hooks: web::Data<Webhooks>,
+    stores: Stores,
     path: web::Path<String>,
     form: web::Form<RobotForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -582,7 +622,7 @@ pub async fn create_robot(
             return finish(
                 &viewer,
                 &accounts,
-                &hooks,
+                &stores,
                 &org,
                 user,
                 "robots",
@@ -629,7 +669,7 @@ pub async fn robot_created(
 pub async fn revoke_robot(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
-    hooks: web::Data<Webhooks>,
+    stores: Stores,
     path: web::Path<String>,
     form: web::Form<RobotForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -638,7 +678,7 @@ pub async fn revoke_robot(
     finish(
         &viewer,
         &accounts,
-        &hooks,
+        &stores,
         &org,
         user,
         "robots",
@@ -660,7 +700,7 @@ pub struct DeleteForm {
 pub async fn delete_org(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
-    hooks: web::Data<Webhooks>,
+    stores: Stores,
     hub: web::Data<Hub>,
     path: web::Path<String>,
     form: web::Form<DeleteForm>,
@@ -679,7 +719,7 @@ pub async fn delete_org(
         return finish(
             &viewer,
             &accounts,
-            &hooks,
+            &stores,
             &org,
             user,
             "delete",
@@ -690,4 +730,159 @@ pub async fn delete_org(
     }
     hub.delete_org(&org, user, true).await?;
     Ok(see_other(&format!("/u/{}", user.name)))
+}
+
+/// The retention card of the organization's namespace as saved.
+async fn retention_card(registry: &Registry, org: &Org) -> Result<Card, PageError> {
+    let own = rules::get(registry.meta(), rules::Scope::Namespace(&org.name)).await?;
+    Ok(Card::saved(
+        format!("/o/{}/settings/retention", org.name),
+        format!(
+            "every repository of {} without a policy of its own",
+            org.name
+        ),
+        own.as_ref(),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct RetentionPost {
+    #[serde(default)]
+    csrf: String,
+    #[serde(flatten)]
+    form: RetentionForm,
+}
+
+/// What a retention form asks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RetentionAction {
+    Save,
+    Preview,
+    Remove,
+}
+
+pub async fn save_retention(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    stores: Stores,
+    path: web::Path<String>,
+    form: web::Form<RetentionPost>,
+) -> Result<HttpResponse, PageError> {
+    retention_form(
+        &viewer,
+        &accounts,
+        &stores,
+        &path,
+        &form,
+        RetentionAction::Save,
+    )
+    .await
+}
+
+pub async fn preview_retention(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    stores: Stores,
+    path: web::Path<String>,
+    form: web::Form<RetentionPost>,
+) -> Result<HttpResponse, PageError> {
+    retention_form(
+        &viewer,
+        &accounts,
+        &stores,
+        &path,
+        &form,
+        RetentionAction::Preview,
+    )
+    .await
+}
+
+pub async fn remove_retention(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    stores: Stores,
+    path: web::Path<String>,
+    form: web::Form<RetentionPost>,
+) -> Result<HttpResponse, PageError> {
+    retention_form(
+        &viewer,
+        &accounts,
+        &stores,
+        &path,
+        &form,
+        RetentionAction::Remove,
+    )
+    .await
+}
+
+/// Saves, previews or removes the namespace's retention policy (owners only). A preview, or a
+/// policy refused, draws the page again with what was entered.
+async fn retention_form(
+    viewer: &Viewer,
+    accounts: &Accounts,
+    stores: &Stores,
+    org: &str,
+    post: &RetentionPost,
+    action: RetentionAction,
+) -> Result<HttpResponse, PageError> {
+    let (org, user) = start(viewer, accounts, org, &post.csrf).await?;
+    if !orgs::can_manage(&accounts.db, &org, user).await? {
+        return Err(PageError::forbidden(
+            "Only the organization's owners can manage it.",
+        ));
+    }
+    let meta = stores.registry.meta();
+    let scope = rules::Scope::Namespace(&org.name);
+    if action == RetentionAction::Remove {
+        if rules::remove(meta, scope).await? {
+            retention::audit(accounts, &user.name, &org.name, None).await?;
+        }
+        return Ok(see_other(&format!(
+            "/o/{}/settings?done=retention-removed#retention",
+            org.name
+        )));
+    }
+    let entered = retention_card(&stores.registry, &org)
+        .await?
+        .entered(&post.form);
+    let card = match post.form.policy() {
+        Err(message) => Card {
+            error: Some(message),
+            ..entered
+        },
+        Ok(policy) if action == RetentionAction::Save => {
+            rules::put(meta, scope, &policy, &user.name).await?;
+            retention::audit(accounts, &user.name, &org.name, Some(policy.policy())).await?;
+            return Ok(see_other(&format!(
+                "/o/{}/settings?done=retention#retention",
+                org.name
+            )));
+        }
+        Ok(policy) => {
+            let now = berth_registry::clock::now();
+            let plans = rules::preview_namespace(meta, &org.name, &policy, now).await?;
+            Card {
+                preview: Some(Preview::of_namespace(plans)),
+                ..entered
+            }
+        }
+    };
+    let status = if card.error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    settings_page(
+        viewer,
+        accounts,
+        stores,
+        &org,
+        user,
+        status,
+        Outcome {
+            retention: Some(card),
+            ..Outcome::default()
+        },
+    )
+    .await
 }

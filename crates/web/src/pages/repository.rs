@@ -62,7 +62,8 @@ pub fn parse(tail: &str, post: bool) -> (String, Target) {
                 ["settings", "webhooks", id, "delete" | "redeliver"] => id.parse::<i64>().is_ok(),
                 ["settings", "webhooks", id] => id.parse::<i64>().is_ok(),
                 ["settings", "webhooks"] => true,
-                ["settings", "delete" | "teams" | "signed-only"] => true,
+                ["settings", "retention", "preview" | "remove"] => true,
+                ["settings", "delete" | "teams" | "signed-only" | "retention"] => true,
                 ["star" | "unstar" | "comments" | "settings"] => true,
                 _ => false,
             };
@@ -122,6 +123,8 @@ pub struct RepoQuery {
     deleted: Option<String>,
     /// Set by the redirect when a tag delete was not confirmed with the tag's name.
     unconfirmed: Option<String>,
+    /// Set by the redirect after the retention policy was saved or removed.
+    retention: Option<String>,
 }
 
 /// `GET /r/{tail}`.
@@ -166,8 +169,25 @@ pub async fn get(
         }
         Target::Settings => {
             let notice = query.saved.is_some().then_some("Settings saved.");
+            // Fixed messages only: nothing from the address is echoed.
+            let retention_notice = match query.retention.as_deref() {
+                Some("saved") => Some("Retention policy saved."),
+                Some("removed") => Some("Retention policy removed."),
+                _ => None,
+            };
+            let card = repo_settings::retention_card(&registry, &name, retention_notice).await?;
             repo_settings::page(
-                &viewer, &accounts, &hooks, &hub, &trust, &site, &repo, None, notice,
+                &viewer,
+                &accounts,
+                &hooks,
+                &hub,
+                &trust,
+                &site,
+                &registry,
+                &repo,
+                Some(card),
+                None,
+                notice,
             )
             .await
         }
@@ -342,6 +362,7 @@ pub async fn post(
                 &hub,
                 &trust,
                 &hooks,
+                &registry,
                 &repo,
                 user,
                 &action[1..],
