@@ -9,6 +9,7 @@ use berth_accounts::orgs::{self, Org};
 use berth_accounts::users::User;
 use berth_accounts::{audit, repos};
 use berth_registry::lifecycle::immutable;
+use berth_registry::lifecycle::retention;
 use berth_trust::{signing, tuf};
 use berth_webhooks::deliveries;
 
@@ -29,6 +30,7 @@ impl Hub {
         signing::delete_of_repository(conn, repository).await?;
         tuf::store::delete_of_repository(conn, repository).await?;
         immutable::delete_of_repository(conn, repository).await?;
+        retention::delete_of_repository(conn, repository).await?;
         faults::point("delete-repository:webhooks").await;
         stars::delete_of_repository(conn, repository).await?;
         comments::delete_of_repository(conn, repository).await?;
@@ -117,6 +119,7 @@ impl Hub {
         signing::delete_of_namespace(conn, namespace).await?;
         tuf::store::delete_of_namespace(conn, namespace).await?;
         immutable::delete_of_namespace(conn, namespace).await?;
+        retention::delete_of_namespace(conn, namespace).await?;
         stars::delete_of_namespace(conn, namespace).await?;
         comments::delete_of_namespace(conn, namespace).await?;
         repos::delete_of_namespace(conn, namespace).await

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use berth_accounts::audit;
-use berth_registry::lifecycle::gc::{self, Lock, Options, Progress, Report, Untagged};
+use berth_registry::lifecycle::gc::{self, Lock, Options, Progress, Report};
+use berth_registry::lifecycle::retention;
 use berth_registry::Registry;
 use berth_trust::Trust;
 
@@ -144,7 +145,8 @@ impl Hub {
             "gc.run"
         };
         let detail = format!(
-            "{} manifests, {} blobs ({} bytes), {} links, {} uploads, {} stray files in {} ms ({})",
+            "{} tags by retention rules, {} manifests, {} blobs ({} bytes), {} links, {} uploads, {} stray files in {} ms ({})",
+            report.tags_deleted,
             report.manifests_deleted,
             report.blobs_deleted,
             report.bytes_freed,
@@ -167,19 +169,34 @@ impl Hub {
         lock: &mut Lock,
         progress: &(dyn Fn(Progress) + Sync),
     ) -> Result<Report> {
+        // Retention rules go first, so what they untag can be collected in the same run.
+        let now = berth_registry::clock::now();
+        let tags = if request.dry_run {
+            retention::dry_run(registry, now).await?
+        } else {
+            let deleted = retention::apply(registry, now).await?;
+            for t in &deleted {
+                audit::record(
+                    &self.accounts.db,
+                    "system",
+                    "retention.delete",
+                    &format!("{}:{}", t.repository, t.tag),
+                    &t.digest,
+                )
+                .await?;
+            }
+            deleted
+        };
         let pinned = trust.pinned_manifests(registry).await?;
         let options = Options {
             dry_run: request.dry_run,
             grace: request.grace.unwrap_or(config.grace),
-            untagged: Untagged {
-                default: config.untagged_after,
-                ..Untagged::default()
-            },
+            untagged_after: config.untagged_after,
             uploads_after: config.uploads_after,
             pinned,
             trigger: request.trigger.to_owned(),
             actor: request.actor.clone(),
-            tags_deleted: 0,
+            tags_deleted: tags.len() as u64,
         };
         Ok(gc::collect(registry, lock, &options, progress).await?)
     }

@@ -54,6 +54,20 @@ pub struct Principal {
     pub subject: Option<String>,
 }
 
+/// The subject Berth names itself by when it acts on its own (retention rules deleting tags):
+/// a name the accounts crate reserves, so no user or organization can hold it.
+pub const SYSTEM_SUBJECT: &str = "system";
+
+impl Principal {
+    /// Berth itself, acting on no one's request: what webhooks and logs name as the actor of
+    /// a deletion a retention rule made.
+    pub fn system() -> Principal {
+        Principal {
+            subject: Some(SYSTEM_SUBJECT.to_owned()),
+        }
+    }
+}
+
 #[async_trait]
 pub trait Authorizer: Send + Sync + 'static {
     /// Allows the request (naming the caller) or refuses it with the registry error to send:

@@ -101,6 +101,7 @@ pub fn summary(r: &Report) -> String {
         r.blobs_deleted
     ));
     for (what, n) in [
+        ("tags (retention rules)", r.tags_deleted),
         ("manifests", r.manifests_deleted),
         ("blob links", r.links_deleted),
         ("upload sessions", r.uploads_deleted),

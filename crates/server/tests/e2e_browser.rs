@@ -671,3 +671,63 @@ async fn immutable_tag_rules_are_set_on_the_settings_pages() {
     );
     alice.close().await;
 }
+
+/// The retention card's preview, drawn by the server without script: alice types a policy on
+/// her repository's settings page and presses Preview; the page comes back listing the tags
+/// the policy would delete, with what she typed still in the form, and nothing deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_retention_preview_lists_the_tags_a_policy_would_delete() {
+    let app = TestApp::start().await;
+    let alice = Browser::start().await;
+    sign_up_in(&alice, &app, "alice").await;
+    let tags = [
+        "v1.0", "v1.1", "build-7", "build-8", "build-9", "v2.0", "latest",
+    ];
+    let now = berth_registry::clock::now();
+    for (i, tag) in tags.iter().enumerate() {
+        app.push_image("alice/app", tag, tag.as_bytes()).await;
+        // A week apart, the first pushed six weeks ago.
+        let weeks = i64::try_from(tags.len() - 1 - i).expect("small");
+        sqlx::query(
+            "UPDATE tags SET updated_at = $1 WHERE name = $2
+             AND repository_id = (SELECT id FROM repositories WHERE name = 'alice/app')",
+        )
+        .bind(now - weeks * 7 * 86_400)
+        .bind(tag)
+        .execute(&app.state.pool)
+        .await
+        .expect("age a tag");
+    }
+    alice
+        .goto(&app.url("/r/alice/app/settings#retention"))
+        .await;
+    alice.fill("#keep_most_recent", "2").await;
+    alice.fill("#keep_patterns", "latest v*").await;
+    alice.fill("#delete_older_than_days", "10").await;
+    alice
+        .click_and_wait("#retention button[formaction='/r/alice/app/settings/retention/preview#retention-preview']")
+        .await;
+    let shown = alice.text("#retention-preview").await;
+    assert!(shown.contains("These 3 tags would be deleted"), "{shown}");
+    for tag in ["build-7", "build-8", "build-9"] {
+        assert!(shown.contains(tag), "{tag} is listed:\n{shown}");
+    }
+    assert!(!shown.contains("v1.0"), "kept by its pattern:\n{shown}");
+    assert_eq!(
+        alice.attr("#keep_patterns", "value").await.as_deref(),
+        Some("latest v*"),
+        "what was typed stays in the form"
+    );
+    alice.assert_no_alert().await;
+    alice
+        .execute("document.getElementById('retention').scrollIntoView(); return null;")
+        .await;
+    screenshot(&alice, "settings-retention-preview").await;
+    let listed = app.json("/v2/alice/app/tags/list").await;
+    assert_eq!(
+        listed["tags"].as_array().map(Vec::len),
+        Some(tags.len()),
+        "a preview deletes nothing"
+    );
+    alice.close().await;
+}

@@ -740,3 +740,80 @@ async fn a_collection_killed_at_any_point_loses_nothing_and_the_next_finishes_it
         "some collection was killed half-way: {statuses:?}"
     );
 }
+
+/// A collection applies retention rules first, audits every tag they delete, and frees what
+/// those tags held in the same run; immutable tags are never deleted; a repository whose
+/// policy keeps untagged manifests forever keeps them.
+#[tokio::test]
+async fn a_collection_applies_retention_rules_and_frees_what_they_untag() {
+    let app = TestApp::start_with(|c| c.gc.untagged_after = Some(Duration::ZERO)).await;
+    let repo = format!("{ADMIN}/kept-few");
+    for (i, tag) in ["v1", "old-a", "old-b", "new"].iter().enumerate() {
+        push(&app, &repo, tag, &[noise(100 + i as u64, 4096)], "").await;
+        next_second().await;
+    }
+    let r = app
+        .client
+        .put(app.url(&format!("/api/v1/repositories/{repo}/immutable-tags")))
+        .json(&json!({"patterns": ["v*"]}))
+        .send()
+        .await
+        .expect("PUT immutable");
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app
+        .client
+        .put(app.url(&format!("/api/v1/repositories/{repo}/retention")))
+        .json(&json!({"enabled": true, "keep_most_recent": 1}))
+        .send()
+        .await
+        .expect("PUT retention");
+    assert_eq!(r.status(), StatusCode::OK);
+    // Untagged manifests of this other repository are kept for good by its policy.
+    let forever = format!("{ADMIN}/forever");
+    let (first, _) = push(&app, &forever, "latest", &[noise(200, 4096)], "").await;
+    push(&app, &forever, "latest", &[noise(201, 4096)], "").await;
+    let r = app
+        .client
+        .put(app.url(&format!("/api/v1/repositories/{forever}/retention")))
+        .json(&json!({"enabled": true, "keep_patterns": ["*"], "untagged_days": 0}))
+        .send()
+        .await
+        .expect("PUT retention");
+    assert_eq!(r.status(), StatusCode::OK);
+    next_second().await;
+
+    let dry = app.gc(true, Duration::ZERO).await;
+    assert_eq!(dry.tags_deleted, 2, "{dry:?}");
+    assert_eq!(manifest_status(&app, &repo, "old-a").await, StatusCode::OK);
+    let report = app.gc(false, Duration::ZERO).await;
+    assert_eq!(report.tags_deleted, 2, "{report:?}");
+    assert_eq!(report.manifests_deleted, 2, "{report:?}");
+    for gone in ["old-a", "old-b"] {
+        assert_eq!(
+            manifest_status(&app, &repo, gone).await,
+            StatusCode::NOT_FOUND
+        );
+    }
+    for kept in ["v1", "new"] {
+        assert_eq!(
+            manifest_status(&app, &repo, kept).await,
+            StatusCode::OK,
+            "{kept}"
+        );
+    }
+    assert_eq!(
+        manifest_status(&app, &forever, &first).await,
+        StatusCode::OK
+    );
+    let audit = berth_accounts::audit::recent(&app.state.accounts.db, 20)
+        .await
+        .expect("audit");
+    let deletions: Vec<&str> = audit
+        .iter()
+        .filter(|e| e.action == "retention.delete")
+        .map(|e| e.target.as_str())
+        .collect();
+    assert_eq!(deletions.len(), 2, "{deletions:?}");
+    assert!(deletions.contains(&format!("{repo}:old-a").as_str()));
+    app.assert_consistent().await;
+}

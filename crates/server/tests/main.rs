@@ -32,6 +32,7 @@ mod registry_blobs;
 mod registry_manifests;
 mod repositories_api;
 mod restart;
+mod retention;
 mod sessions;
 mod signing;
 mod tls;

@@ -89,6 +89,7 @@ fn administers(method: &Method, path: &str) -> bool {
         "active",
         "sessions",
         "invitations",
+        "retention",
     ];
     WORDS.iter().any(|w| path.contains(w))
         || (*method == Method::DELETE && !path.ends_with("/star"))

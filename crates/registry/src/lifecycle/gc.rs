@@ -50,6 +50,7 @@ use serde::Serialize;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool};
 
+use super::retention;
 use crate::backend::Backend;
 use crate::digest::Digest;
 use crate::error::Result;
@@ -63,41 +64,6 @@ const BATCH: usize = 100;
 /// The key of the PostgreSQL advisory lock a collection holds.
 const LOCK_KEY: i64 = 0x6265_7274_6867_6301;
 
-/// How long unreachable manifests are kept, by repository.
-#[derive(Debug, Clone)]
-pub struct Untagged {
-    /// For repositories without a policy of their own or of their namespace; `None` keeps
-    /// them forever.
-    pub default: Option<Duration>,
-    /// A repository's own policy (full name).
-    pub by_repository: HashMap<String, Option<Duration>>,
-    /// A namespace's policy, for its repositories without their own.
-    pub by_namespace: HashMap<String, Option<Duration>>,
-}
-
-impl Default for Untagged {
-    fn default() -> Self {
-        Untagged {
-            default: Some(Duration::from_secs(7 * 24 * 3600)),
-            by_repository: HashMap::new(),
-            by_namespace: HashMap::new(),
-        }
-    }
-}
-
-impl Untagged {
-    fn of(&self, repository: &str) -> Option<Duration> {
-        if let Some(own) = self.by_repository.get(repository) {
-            return *own;
-        }
-        let namespace = crate::names::namespace_of(repository).unwrap_or(repository);
-        match self.by_namespace.get(namespace) {
-            Some(policy) => *policy,
-            None => self.default,
-        }
-    }
-}
-
 /// What a collection does.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -105,8 +71,9 @@ pub struct Options {
     pub dry_run: bool,
     /// How old an unreferenced link or blob must be before it is freed.
     pub grace: Duration,
-    /// How long unreachable manifests are kept.
-    pub untagged: Untagged,
+    /// How long unreachable manifests are kept where no retention policy says otherwise;
+    /// `None` keeps them forever.
+    pub untagged_after: Option<Duration>,
     /// How long an upload session (or a stored file no row names) may sit untouched.
     pub uploads_after: Duration,
     /// Manifests that trust data signs, as (repository, digest): always kept.
@@ -123,7 +90,7 @@ impl Default for Options {
         Options {
             dry_run: false,
             grace: Duration::from_secs(3600),
-            untagged: Untagged::default(),
+            untagged_after: Some(Duration::from_secs(7 * 24 * 3600)),
             uploads_after: Duration::from_secs(24 * 3600),
             pinned: Vec::new(),
             trigger: "cli".to_owned(),
@@ -492,10 +459,7 @@ impl Collection<'_> {
         let repositories: Vec<RepositoryRow> = sqlx::query_as("SELECT id, name FROM repositories")
             .fetch_all(pool)
             .await?;
-        let names: HashMap<i64, &str> = repositories
-            .iter()
-            .map(|r| (r.id, r.name.as_str()))
-            .collect();
+
         let ids: HashMap<&str, i64> = repositories
             .iter()
             .map(|r| (r.name.as_str(), r.id))
@@ -560,15 +524,19 @@ impl Collection<'_> {
                 root((id, digest.as_str()), &mut queue);
             }
         }
-        // Manifests within their repository's untagged period are kept as they are roots:
-        // what they reach is kept with them.
+        // Manifests within their repository's untagged period are roots: what they reach is
+        // kept with them. A repository's retention policy may set its own period.
         let mut periods: HashMap<i64, Option<i64>> = HashMap::new();
+        for r in &repositories {
+            let period = match retention::untagged_policy(pool, &r.name).await? {
+                retention::Untagged::GcDefault => self.options.untagged_after,
+                retention::Untagged::KeepForever => None,
+                retention::Untagged::After(d) => Some(d),
+            };
+            periods.insert(r.id, period.map(secs));
+        }
         for m in &manifests {
-            let period = *periods.entry(m.repository_id).or_insert_with(|| {
-                let name = names.get(&m.repository_id).copied().unwrap_or_default();
-                self.options.untagged.of(name).map(secs)
-            });
-            let young = match period {
+            let young = match periods.get(&m.repository_id).copied().flatten() {
                 None => true,
                 Some(period) => m.touched_at >= self.start.saturating_sub(period),
             };
@@ -880,16 +848,5 @@ mod tests {
         assert_eq!(cosign_subject("v1.sig"), None);
         assert_eq!(cosign_subject(&format!("sha256-{hex}.txt")), None);
         assert_eq!(cosign_subject("sha256-abc.sig"), None);
-    }
-
-    #[test]
-    fn untagged_periods_go_repository_then_namespace_then_default() {
-        let day = Duration::from_secs(86400);
-        let mut u = Untagged::default();
-        u.by_namespace.insert("acme".into(), None);
-        u.by_repository.insert("acme/app".into(), Some(day));
-        assert_eq!(u.of("acme/app"), Some(day));
-        assert_eq!(u.of("acme/other"), None);
-        assert_eq!(u.of("bob/x"), Some(7 * day));
     }
 }

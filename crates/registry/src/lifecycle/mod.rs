@@ -3,3 +3,4 @@
 
 pub mod gc;
 pub mod immutable;
+pub mod retention;

@@ -6,6 +6,7 @@ mod gc;
 mod immutable;
 mod orgs;
 mod repos;
+mod retention;
 mod scopes;
 pub mod search;
 mod sessions;
@@ -105,6 +106,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/repositories/{name:.+}/comments",
                     web::post().to(community::create_comment),
+                )
+                .route(
+                    "/repositories/{name:.+}/retention/preview",
+                    web::post().to(retention::preview_repository),
+                )
+                .route(
+                    "/repositories/{name:.+}/retention",
+                    web::get().to(retention::get_repository),
+                )
+                .route(
+                    "/repositories/{name:.+}/retention",
+                    web::put().to(retention::put_repository),
+                )
+                .route(
+                    "/repositories/{name:.+}/retention",
+                    web::delete().to(retention::delete_repository),
                 )
                 .route(
                     "/repositories/{name:.+}/signing-policy",
@@ -266,6 +283,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/orgs/{org}/immutable-tags",
                     web::put().to(immutable::put_namespace),
+                )
+                // Retention rules of an organization's namespace.
+                .route("/orgs/{org}/retention", web::get().to(retention::get_org))
+                .route("/orgs/{org}/retention", web::put().to(retention::put_org))
+                .route(
+                    "/orgs/{org}/retention",
+                    web::delete().to(retention::delete_org),
+                )
+                .route(
+                    "/orgs/{org}/retention/preview",
+                    web::post().to(retention::preview_org),
                 )
                 .route("/orgs/{org}/robots", web::post().to(orgs::create_robot))
                 .route("/orgs/{org}/robots", web::get().to(orgs::list_robots))

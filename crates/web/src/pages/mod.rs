@@ -16,6 +16,7 @@ mod orgs;
 mod repo_head;
 mod repo_settings;
 mod repository;
+mod retention;
 mod search;
 mod security;
 mod settings;
@@ -112,6 +113,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         )
                         .route("/robots/revoke", post().to(org_settings::revoke_robot))
                         .route("/immutable-tags", post().to(org_settings::immutable_tags))
+                        .route("/retention", post().to(org_settings::save_retention))
+                        .route(
+                            "/retention/preview",
+                            post().to(org_settings::preview_retention),
+                        )
+                        .route(
+                            "/retention/remove",
+                            post().to(org_settings::remove_retention),
+                        )
                         .route("/signing", get().to(signing::page))
                         .route("/signing/keys", post().to(signing::add))
                         .route("/signing/keys/remove", post().to(signing::remove))

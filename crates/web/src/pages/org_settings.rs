@@ -1,9 +1,13 @@
 //! Managing an organization (its owners only): members and roles, invitations, teams with their
-//! members and repository grants, robot accounts, immutable tag rules, and deleting it. The accounts crate checks every
+//! members and repository grants, robot accounts, immutable tag rules, the retention rules of
+//! its namespace, and deleting it. The accounts crate checks every
 //! permission again and audits each change; these handlers only draw the forms and results.
 
+use std::future::{ready, Ready};
+
+use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use askama::Template;
 use berth_accounts::access::{Permission, Role};
 use berth_accounts::orgs::{self, invitations, Added, Member, Org, Team};
@@ -12,6 +16,7 @@ use berth_accounts::users::User;
 use berth_accounts::{audit, Accounts, Error as AccountsError, Result as AccountsResult};
 use berth_hub::Hub;
 use berth_registry::lifecycle::immutable::{self, Patterns, Scope};
+use berth_registry::lifecycle::retention as rules;
 use berth_registry::Registry;
 use berth_webhooks::Webhooks;
 use serde::{Deserialize, Serialize};
@@ -19,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::error::inline;
 use super::flash::{no_store, put_flash, take_flash};
 use super::invitations::InvitationRow;
+use super::retention::{self, Card, Preview, RetentionForm};
 use super::settings::login_first;
 use super::webhooks::{self, HooksSection};
 use super::{render, see_other, time, Chrome, PageError, Viewer};
@@ -70,6 +76,27 @@ impl RobotRow {
     }
 }
 
+/// The stores the settings page shows besides the accounts: webhooks and the registry's
+/// retention rules.
+pub struct Stores {
+    hooks: web::Data<Webhooks>,
+    registry: web::Data<Registry>,
+}
+
+impl FromRequest for Stores {
+    type Error = PageError;
+    type Future = Ready<Result<Stores, PageError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let hooks = req.app_data::<web::Data<Webhooks>>().cloned();
+        let registry = req.app_data::<web::Data<Registry>>().cloned();
+        ready(match (hooks, registry) {
+            (Some(hooks), Some(registry)) => Ok(Stores { hooks, registry }),
+            _ => Err(PageError::internal()),
+        })
+    }
+}
+
 #[derive(Template)]
 #[template(path = "org_settings.html")]
 struct SettingsPage {
@@ -83,6 +110,7 @@ struct SettingsPage {
     hooks: HooksSection,
     /// The namespace's immutable tag patterns, one a line.
     immutable: String,
+    retention: Card,
     notice: Option<&'static str>,
     /// The section the error belongs to, and the error.
     error_in: &'static str,
@@ -103,14 +131,15 @@ struct Outcome {
     notice: Option<&'static str>,
     error: Option<(&'static str, String)>,
     kept: Kept,
+    /// The retention card as a preview or a refused save left it (`None`: as saved).
+    retention: Option<Card>,
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn settings_page(
     viewer: &Viewer,
     accounts: &Accounts,
-    hooks: &Webhooks,
-    registry: &Registry,
+    stores: &Stores,
     org: &Org,
     user: &User,
     status: StatusCode,
@@ -120,6 +149,7 @@ async fn settings_page(
         notice,
         error,
         kept,
+        retention,
     } = outcome;
     if !orgs::can_manage(&accounts.db, org, user).await? {
         return Err(PageError::forbidden(
@@ -131,13 +161,18 @@ async fn settings_page(
     let owner = berth_webhooks::Owner::Org(org.name.clone());
     let immutable = match kept.immutable.clone() {
         Some(typed) => typed,
-        None => immutable::patterns(registry.meta(), Scope::Namespace(&org.name))
+        None => immutable::patterns(stores.registry.meta(), Scope::Namespace(&org.name))
             .await?
             .join("\n"),
     };
+    let retention = match retention {
+        Some(card) => card,
+        None => retention_card(&stores.registry, org).await?,
+    };
     let page = SettingsPage {
         immutable,
-        hooks: webhooks::section(hooks, &owner, &settings_url).await?,
+        retention,
+        hooks: webhooks::section(&stores.hooks, &owner, &settings_url).await?,
         chrome: viewer.chrome.clone(),
         name: org.name.clone(),
         members: orgs::members(&accounts.db, org).await?,
@@ -168,8 +203,7 @@ pub struct DoneQuery {
 pub async fn page(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
-    hooks: web::Data<Webhooks>,
-    registry: web::Data<Registry>,
+    stores: Stores,
     path: web::Path<String>,
     query: web::Query<DoneQuery>,
 ) -> Result<HttpResponse, PageError> {
@@ -187,13 +221,14 @@ pub async fn page(
         Some("teams") => Some("Teams updated."),
         Some("robots") => Some("Robot accounts updated."),
         Some("immutable") => Some("Immutable tag rules saved."),
+        Some("retention") => Some("Retention policy saved."),
+        Some("retention-removed") => Some("Retention policy removed."),
         _ => None,
     };
     settings_page(
         &viewer,
         &accounts,
-        &hooks,
-        &registry,
+        &stores,
         &org,
         &user,
         StatusCode::OK,
@@ -224,8 +259,7 @@ async fn start<'a>(
 async fn finish(
     viewer: &Viewer,
     accounts: &Accounts,
-    hooks: &Webhooks,
-    registry: &Registry,
+    stores: &Stores,
     org: &Org,
     user: &User,
     section: &'static str,
@@ -233,7 +267,7 @@ async fn finish(
     kept: Kept,
 ) -> Result<HttpResponse, PageError> {
     finish_as(
-        viewer, accounts, hooks, registry, org, user, section, section, result, kept,
+        viewer, accounts, stores, org, user, section, section, result, kept,
     )
     .await
 }
@@ -243,8 +277,7 @@ async fn finish(
 async fn finish_added(
     viewer: &Viewer,
     accounts: &Accounts,
-    hooks: &Webhooks,
-    registry: &Registry,
+    stores: &Stores,
     org: &Org,
     user: &User,
     section: &'static str,
@@ -257,7 +290,7 @@ async fn finish_added(
     };
     let result = result.map(drop);
     finish_as(
-        viewer, accounts, hooks, registry, org, user, section, done, result, kept,
+        viewer, accounts, stores, org, user, section, done, result, kept,
     )
     .await
 }
@@ -267,8 +300,7 @@ async fn finish_added(
 async fn finish_as(
     viewer: &Viewer,
     accounts: &Accounts,
-    hooks: &Webhooks,
-    registry: &Registry,
+    stores: &Stores,
     org: &Org,
     user: &User,
     section: &'static str,
@@ -289,8 +321,7 @@ async fn finish_as(
             settings_page(
                 viewer,
                 accounts,
-                hooks,
-                registry,
+                stores,
                 org,
                 user,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -298,6 +329,7 @@ async fn finish_as(
                     notice: None,
                     error: Some((section, message)),
                     kept,
+                    retention: None,
                 },
             )
             .await
@@ -317,8 +349,7 @@ pub struct MemberForm {
 pub async fn set_member(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
-    hooks: web::Data<Webhooks>,
-    registry: web::Data<Registry>,
+    stores: Stores,
     path: web::Path<String>,
     form: web::Form<MemberForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -332,7 +363,7 @@ pub async fn set_member(
         ..Kept::default()
     };
     finish_added(
-        &viewer, &accounts, &hooks, &registry, &org, user, "members", result, kept,
+        &viewer, &accounts, &stores, &org, user, "members", result, kept,
     )
     .await
 }
@@ -347,8 +378,7 @@ pub struct InvitationForm {
 pub async fn cancel_invitation(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
-    hooks: web::Data<Webhooks>,
-    registry: web::Data<Registry>,
+    stores: Stores,
     path: web::Path<String>,
     form: web::Form<InvitationForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -357,8 +387,7 @@ pub async fn cancel_invitation(
     finish_as(
         &viewer,
         &accounts,
-        &hooks,
-        &registry,
+        &stores,
         &org,
         user,
         "members",
@@ -372,8 +401,7 @@ pub async fn cancel_invitation(
 pub async fn remove_member(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
-    hooks: web::Data<Webhooks>,
-    registry: web::Data<Registry>,
+    stores: Stores,
     path: web::Path<String>,
     form: web::Form<MemberForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -382,8 +410,7 @@ pub async fn remove_member(
     finish(
         &viewer,
         &accounts,
-        &hooks,
-        &registry,
+        &stores,
         &org,
         user,
         "members",
@@ -409,8 +436,7 @@ pub struct TeamForm {
 pub async fn create_team(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
-    hooks: web::Data<Webhooks>,
-    registry: web::Data<Registry>,
+    stores: Stores,
     path: web::Path<String>,
     form: web::Form<TeamForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -423,7 +449,7 @@ pub async fn create_team(
         ..Kept::default()
     };
     finish(
-        &viewer, &accounts, &hooks, &registry, &org, user, "teams", result, kept,
+        &viewer, &accounts, &stores, &org, user, "teams", result, kept,
     )
     .await
 }
@@ -431,8 +457,7 @@ pub async fn create_team(
 pub async fn add_team_member(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
-    hooks: web::Data<Webhooks>,
-    registry: web::Data<Registry>,
+    stores: Stores,
     path: web::Path<String>,
     form: web::Form<TeamForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -442,8 +467,7 @@ pub async fn add_team_member(
     finish_added(
         &viewer,
         &accounts,
-        &hooks,
-        &registry,
+        &stores,
         &org,
         user,
         "teams",
@@ -456,8 +480,7 @@ pub async fn add_team_member(
 pub async fn remove_team_member(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
-    hooks: web::Data<Webhooks>,
-    registry: web::Data<Registry>,
+    stores: Stores,
     path: web::Path<String>,
     form: web::Form<TeamForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -467,8 +490,7 @@ pub async fn remove_team_member(
     finish(
         &viewer,
         &accounts,
-        &hooks,
-        &registry,
+        &stores,
         &org,
         user,
         "teams",
@@ -490,8 +512,7 @@ fn inside<'a>(org: &Org, repository: &'a str) -> &'a str {
 pub async fn set_grant(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
-    hooks: web::Data<Webhooks>,
-    registry: web::Data<Registry>,
+    stores: Stores,
     path: web::Path<String>,
     form: web::Form<TeamForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -506,8 +527,7 @@ pub async fn set_grant(
     finish(
         &viewer,
         &accounts,
-        &hooks,
-        &registry,
+        &stores,
         &org,
         user,
         "teams",
@@ -520,8 +540,7 @@ pub async fn set_grant(
 pub async fn remove_grant(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
-    hooks: web::Data<Webhooks>,
-    registry: web::Data<Registry>,
+    stores: Stores,
     path: web::Path<String>,
     form: web::Form<TeamForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -532,8 +551,7 @@ pub async fn remove_grant(
     finish(
         &viewer,
         &accounts,
-        &hooks,
-        &registry,
+        &stores,
         &org,
         user,
         "teams",
@@ -598,8 +616,7 @@ const ROBOT_FLASH: &str = "robot";
 pub async fn create_robot(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
-    hooks: web::Data<Webhooks>,
-    registry: web::Data<Registry>,
+    stores: Stores,
     path: web::Path<String>,
     form: web::Form<RobotForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -619,8 +636,7 @@ pub async fn create_robot(
             return finish(
                 &viewer,
                 &accounts,
-                &hooks,
-                &registry,
+                &stores,
                 &org,
                 user,
                 "robots",
@@ -667,8 +683,7 @@ pub async fn robot_created(
 pub async fn revoke_robot(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
-    hooks: web::Data<Webhooks>,
-    registry: web::Data<Registry>,
+    stores: Stores,
     path: web::Path<String>,
     form: web::Form<RobotForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -677,8 +692,7 @@ pub async fn revoke_robot(
     finish(
         &viewer,
         &accounts,
-        &hooks,
-        &registry,
+        &stores,
         &org,
         user,
         "robots",
@@ -701,8 +715,7 @@ pub struct ImmutableForm {
 pub async fn immutable_tags(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
-    hooks: web::Data<Webhooks>,
-    registry: web::Data<Registry>,
+    stores: Stores,
     path: web::Path<String>,
     form: web::Form<ImmutableForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -715,7 +728,7 @@ pub async fn immutable_tags(
     let result = match Patterns::from_lines(&form.patterns) {
         Ok(patterns) => {
             immutable::replace(
-                registry.meta(),
+                stores.registry.meta(),
                 Scope::Namespace(&org.name),
                 &patterns,
                 &user.name,
@@ -739,8 +752,7 @@ pub async fn immutable_tags(
     finish(
         &viewer,
         &accounts,
-        &hooks,
-        &registry,
+        &stores,
         &org,
         user,
         "immutable",
@@ -762,8 +774,7 @@ pub struct DeleteForm {
 pub async fn delete_org(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
-    hooks: web::Data<Webhooks>,
-    registry: web::Data<Registry>,
+    stores: Stores,
     hub: web::Data<Hub>,
     path: web::Path<String>,
     form: web::Form<DeleteForm>,
@@ -782,8 +793,7 @@ pub async fn delete_org(
         return finish(
             &viewer,
             &accounts,
-            &hooks,
-            &registry,
+            &stores,
             &org,
             user,
             "delete",
@@ -794,4 +804,159 @@ pub async fn delete_org(
     }
     hub.delete_org(&org, user, true).await?;
     Ok(see_other(&format!("/u/{}", user.name)))
+}
+
+/// The retention card of the organization's namespace as saved.
+async fn retention_card(registry: &Registry, org: &Org) -> Result<Card, PageError> {
+    let own = rules::get(registry.meta(), rules::Scope::Namespace(&org.name)).await?;
+    Ok(Card::saved(
+        format!("/o/{}/settings/retention", org.name),
+        format!(
+            "every repository of {} without a policy of its own",
+            org.name
+        ),
+        own.as_ref(),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct RetentionPost {
+    #[serde(default)]
+    csrf: String,
+    #[serde(flatten)]
+    form: RetentionForm,
+}
+
+/// What a retention form asks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RetentionAction {
+    Save,
+    Preview,
+    Remove,
+}
+
+pub async fn save_retention(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    stores: Stores,
+    path: web::Path<String>,
+    form: web::Form<RetentionPost>,
+) -> Result<HttpResponse, PageError> {
+    retention_form(
+        &viewer,
+        &accounts,
+        &stores,
+        &path,
+        &form,
+        RetentionAction::Save,
+    )
+    .await
+}
+
+pub async fn preview_retention(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    stores: Stores,
+    path: web::Path<String>,
+    form: web::Form<RetentionPost>,
+) -> Result<HttpResponse, PageError> {
+    retention_form(
+        &viewer,
+        &accounts,
+        &stores,
+        &path,
+        &form,
+        RetentionAction::Preview,
+    )
+    .await
+}
+
+pub async fn remove_retention(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    stores: Stores,
+    path: web::Path<String>,
+    form: web::Form<RetentionPost>,
+) -> Result<HttpResponse, PageError> {
+    retention_form(
+        &viewer,
+        &accounts,
+        &stores,
+        &path,
+        &form,
+        RetentionAction::Remove,
+    )
+    .await
+}
+
+/// Saves, previews or removes the namespace's retention policy (owners only). A preview, or a
+/// policy refused, draws the page again with what was entered.
+async fn retention_form(
+    viewer: &Viewer,
+    accounts: &Accounts,
+    stores: &Stores,
+    org: &str,
+    post: &RetentionPost,
+    action: RetentionAction,
+) -> Result<HttpResponse, PageError> {
+    let (org, user) = start(viewer, accounts, org, &post.csrf).await?;
+    if !orgs::can_manage(&accounts.db, &org, user).await? {
+        return Err(PageError::forbidden(
+            "Only the organization's owners can manage it.",
+        ));
+    }
+    let meta = stores.registry.meta();
+    let scope = rules::Scope::Namespace(&org.name);
+    if action == RetentionAction::Remove {
+        if rules::remove(meta, scope).await? {
+            retention::audit(accounts, &user.name, &org.name, None).await?;
+        }
+        return Ok(see_other(&format!(
+            "/o/{}/settings?done=retention-removed#retention",
+            org.name
+        )));
+    }
+    let entered = retention_card(&stores.registry, &org)
+        .await?
+        .entered(&post.form);
+    let card = match post.form.policy() {
+        Err(message) => Card {
+            error: Some(message),
+            ..entered
+        },
+        Ok(policy) if action == RetentionAction::Save => {
+            rules::put(meta, scope, &policy, &user.name).await?;
+            retention::audit(accounts, &user.name, &org.name, Some(policy.policy())).await?;
+            return Ok(see_other(&format!(
+                "/o/{}/settings?done=retention#retention",
+                org.name
+            )));
+        }
+        Ok(policy) => {
+            let now = berth_registry::clock::now();
+            let plans = rules::preview_namespace(meta, &org.name, &policy, now).await?;
+            Card {
+                preview: Some(Preview::of_namespace(plans)),
+                ..entered
+            }
+        }
+    };
+    let status = if card.error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    settings_page(
+        viewer,
+        accounts,
+        stores,
+        &org,
+        user,
+        status,
+        Outcome {
+            retention: Some(card),
+            ..Outcome::default()
+        },
+    )
+    .await
 }

@@ -1,5 +1,5 @@
 //! A repository's settings, for its administrators: descriptions and visibility, which teams
-//! of its organization may do what, its immutable tags, and deleting it (its name typed to
+//! of its organization may do what, its immutable tags, its retention rules, and deleting it (its name typed to
 //! confirm).
 
 use actix_web::http::StatusCode;
@@ -12,6 +12,7 @@ use berth_accounts::users::User;
 use berth_accounts::{audit, Accounts};
 use berth_hub::Hub;
 use berth_registry::lifecycle::immutable::{self, Patterns, Scope, ScopeKind};
+use berth_registry::lifecycle::retention as rules;
 use berth_registry::Registry;
 use berth_trust::{signing, Trust};
 use berth_webhooks::Webhooks;
@@ -20,6 +21,7 @@ use serde::Deserialize;
 use super::error::inline;
 use super::filters;
 use super::repo_head::{head, Head, Repo};
+use super::retention::{self, Card, Preview, RetentionForm};
 use super::webhooks::{self, HooksSection};
 use super::{render, see_other, Chrome, PageError, Viewer};
 use crate::Site;
@@ -47,6 +49,7 @@ struct SettingsPage {
     /// The repository's immutable tag patterns, one a line, and those its namespace adds.
     immutable: String,
     inherited_immutable: Vec<String>,
+    retention: Card,
     error: Option<(&'static str, String)>,
     /// The section the notice belongs to, and the notice.
     notice: Option<(&'static str, &'static str)>,
@@ -81,6 +84,20 @@ async fn org_of(accounts: &Accounts, repo: &Repo) -> Result<Option<Org>, PageErr
     Ok(orgs::by_name(&accounts.db, &repo.settings.namespace).await?)
 }
 
+/// The retention card of a repository as saved, with `notice` in it.
+pub async fn retention_card(
+    registry: &Registry,
+    repository: &str,
+    notice: Option<&'static str>,
+) -> Result<Card, PageError> {
+    let action = format!("{}/settings/retention", super::repository_url(repository));
+    let mut card = Card::of_repository(registry.meta(), action, repository).await?;
+    card.notice = notice;
+    Ok(card)
+}
+
+/// The settings page; `retention` is the retention card as a preview or a refused save left
+/// it (`None`: as saved).
 #[allow(clippy::too_many_arguments)]
 pub async fn page(
     viewer: &Viewer,
@@ -91,6 +108,7 @@ pub async fn page(
     registry: &Registry,
     site: &Site,
     repo: &Repo,
+    retention: Option<Card>,
     error: Option<(&'static str, String)>,
     notice: Option<(&'static str, &'static str)>,
 ) -> Result<HttpResponse, PageError> {
@@ -111,12 +129,16 @@ pub async fn page(
             .collect(),
         None => Vec::new(),
     };
-    let status = if error.is_some() {
+    let name = &repo.settings.repository;
+    let retention = match retention {
+        Some(card) => card,
+        None => retention_card(registry, name, None).await?,
+    };
+    let status = if error.is_some() || retention.error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
         StatusCode::OK
     };
-    let name = &repo.settings.repository;
     let settings_url = format!("{}/settings", super::repository_url(name));
     let owner = berth_webhooks::Owner::Repository(name.clone());
     let namespace_signed_only = signing::is_set(trust, &repo.settings.namespace).await?;
@@ -134,6 +156,7 @@ pub async fn page(
         inherited_immutable: pattern_of(ScopeKind::Namespace),
         signed_only: signing::is_set(trust, name).await?,
         namespace_signed_only,
+        retention,
         hooks: webhooks::section(hooks, &owner, &settings_url).await?,
         chrome: viewer.chrome.clone(),
         head: head(accounts, hub, site, viewer, repo, "settings").await?,
@@ -171,6 +194,8 @@ pub struct SettingsForm {
     pub patterns: String,
     #[serde(flatten)]
     pub hook: webhooks::HookForm,
+    #[serde(flatten)]
+    pub retention: RetentionForm,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -201,7 +226,25 @@ pub async fn post(
             registry,
             site,
             repo,
+            None,
             Some((section, message)),
+            None,
+        )
+        .await
+    };
+    // The page again with the retention card as `card` left it.
+    let with_card = |card: Card| async move {
+        page(
+            viewer,
+            accounts,
+            hooks,
+            hub,
+            trust,
+            registry,
+            site,
+            repo,
+            Some(card),
+            None,
             None,
         )
         .await
@@ -281,6 +324,49 @@ pub async fn post(
         ["signed-only"] => {
             signing::set_signed_only(trust, &user.name, name, form.signed_only.is_some()).await?;
             Ok(see_other(&format!("{settings_url}#signing")))
+        }
+        ["retention", rest @ ..] => {
+            let entered = retention_card(registry, name, None)
+                .await?
+                .entered(&form.retention);
+            let scope = rules::Scope::Repository(name);
+            match rest {
+                ["remove"] => {
+                    if rules::remove(registry.meta(), scope).await? {
+                        retention::audit(accounts, &user.name, name, None).await?;
+                    }
+                    Ok(see_other(&format!(
+                        "{settings_url}?retention=removed#retention"
+                    )))
+                }
+                [] | ["preview"] => {
+                    let policy = match form.retention.policy() {
+                        Ok(p) => p,
+                        Err(message) => {
+                            return with_card(Card {
+                                error: Some(message),
+                                ..entered
+                            })
+                            .await
+                        }
+                    };
+                    if rest.is_empty() {
+                        rules::put(registry.meta(), scope, &policy, &user.name).await?;
+                        retention::audit(accounts, &user.name, name, Some(policy.policy())).await?;
+                        return Ok(see_other(&format!(
+                            "{settings_url}?retention=saved#retention"
+                        )));
+                    }
+                    let now = berth_registry::clock::now();
+                    let plan = rules::preview(registry.meta(), name, &policy, now).await?;
+                    with_card(Card {
+                        preview: Some(Preview::of_repository(name, plan)),
+                        ..entered
+                    })
+                    .await
+                }
+                _ => Err(PageError::not_found()),
+            }
         }
         ["webhooks", rest @ ..] => {
             let owner = berth_webhooks::Owner::Repository(name.to_owned());

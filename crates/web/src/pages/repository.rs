@@ -62,7 +62,10 @@ pub fn parse(tail: &str, post: bool) -> (String, Target) {
                 ["settings", "webhooks", id, "delete" | "redeliver"] => id.parse::<i64>().is_ok(),
                 ["settings", "webhooks", id] => id.parse::<i64>().is_ok(),
                 ["settings", "webhooks"] => true,
-                ["settings", "delete" | "teams" | "signed-only" | "immutable-tags"] => true,
+                ["settings", "retention", "preview" | "remove"] => true,
+                ["settings", "delete" | "teams" | "signed-only" | "immutable-tags" | "retention"] => {
+                    true
+                }
                 ["star" | "unstar" | "comments" | "settings"] => true,
                 _ => false,
             };
@@ -122,6 +125,8 @@ pub struct RepoQuery {
     deleted: Option<String>,
     /// Set by the redirect when a tag delete was not confirmed with the tag's name.
     unconfirmed: Option<String>,
+    /// Set by the redirect after the retention policy was saved or removed.
+    retention: Option<String>,
 }
 
 /// `GET /r/{tail}`.
@@ -170,8 +175,25 @@ pub async fn get(
                 Some(_) => Some(("general", "Settings saved.")),
                 None => None,
             };
+            // Fixed messages only: nothing from the address is echoed.
+            let retention_notice = match query.retention.as_deref() {
+                Some("saved") => Some("Retention policy saved."),
+                Some("removed") => Some("Retention policy removed."),
+                _ => None,
+            };
+            let card = repo_settings::retention_card(&registry, &name, retention_notice).await?;
             repo_settings::page(
-                &viewer, &accounts, &hooks, &hub, &trust, &registry, &site, &repo, None, notice,
+                &viewer,
+                &accounts,
+                &hooks,
+                &hub,
+                &trust,
+                &registry,
+                &site,
+                &repo,
+                Some(card),
+                None,
+                notice,
             )
             .await
         }
