@@ -9,9 +9,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use sqlx::{Any, AnyPool, Transaction};
 
+use crate::backend::Backend;
 use crate::digest::Digest;
 use crate::error::{Code, Error, Result};
 use crate::events::{Event, EventSink};
+use crate::lifecycle::quota::{self, Quotas};
 
 mod cache;
 
@@ -91,8 +93,9 @@ pub struct Upload {
 
 #[derive(Clone)]
 pub struct Meta {
-    pool: AnyPool,
+    pub(crate) pool: AnyPool,
     cache: Arc<ManifestCache>,
+    pub(crate) quotas: Arc<Quotas>,
 }
 
 async fn ensure_repository(tx: &mut Transaction<'_, Any>, name: &str) -> Result<i64> {
@@ -248,6 +251,7 @@ impl Meta {
 
     pub fn new(pool: AnyPool) -> Self {
         Meta {
+            quotas: Arc::new(Quotas::new(Backend::of_pool(&pool))),
             pool,
             cache: Arc::default(),
         }
@@ -411,6 +415,7 @@ impl Meta {
             let children = present(&mut tx, "manifests", repo, m.children).await?;
             first_missing(m.children, &children, "manifest")?;
         }
+        quota::check_push(&self.quotas, &mut tx, m.repository, &held).await?;
 
         let inserted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject,
