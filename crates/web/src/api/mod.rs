@@ -3,6 +3,7 @@
 mod community;
 mod error;
 mod orgs;
+mod quotas;
 mod repos;
 mod scopes;
 pub mod search;
@@ -59,6 +60,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::put().to(users::reset_password),
                 )
                 .route("/user/sessions", web::delete().to(users::end_sessions))
+                .route(
+                    "/admin/namespaces/{namespace}/quota",
+                    web::get().to(quotas::get),
+                )
+                .route(
+                    "/admin/namespaces/{namespace}/quota",
+                    web::put().to(quotas::put),
+                )
                 .route("/user", web::get().to(users::me))
                 .route("/user/password", web::put().to(users::change_password))
                 .route("/user/tokens", web::get().to(users::list_tokens))
