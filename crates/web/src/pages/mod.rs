@@ -20,6 +20,7 @@ mod search;
 mod security;
 mod settings;
 mod signing;
+mod storage;
 mod tags;
 mod time;
 mod users;
@@ -111,6 +112,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                             get().to(org_settings::robot_created),
                         )
                         .route("/robots/revoke", post().to(org_settings::revoke_robot))
+                        .route("/quota", post().to(org_settings::set_quota))
                         .route("/signing", get().to(signing::page))
                         .route("/signing/keys", post().to(signing::add))
                         .route("/signing/keys/remove", post().to(signing::remove))

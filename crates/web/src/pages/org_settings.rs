@@ -11,6 +11,8 @@ use berth_accounts::robots::{self, RobotInfo};
 use berth_accounts::users::User;
 use berth_accounts::{Accounts, Error as AccountsError, Result as AccountsResult};
 use berth_hub::Hub;
+use berth_registry::meta::Meta;
+use berth_registry::Registry;
 use berth_webhooks::Webhooks;
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +20,7 @@ use super::error::inline;
 use super::flash::{no_store, put_flash, take_flash};
 use super::invitations::InvitationRow;
 use super::settings::login_first;
+use super::storage::{self, Storage};
 use super::webhooks::{self, HooksSection};
 use super::{render, see_other, time, Chrome, PageError, Viewer};
 use crate::Site;
@@ -77,6 +80,9 @@ struct SettingsPage {
     teams: Vec<Team>,
     robots: Vec<RobotRow>,
     hooks: HooksSection,
+    /// What the organization stores and its quota; site administrators may change the quota.
+    storage: Storage,
+    site_admin: bool,
     notice: Option<&'static str>,
     /// The section the error belongs to, and the error.
     error_in: &'static str,
@@ -103,6 +109,7 @@ async fn settings_page(
     viewer: &Viewer,
     accounts: &Accounts,
     hooks: &Webhooks,
+    meta: &Meta,
     org: &Org,
     user: &User,
     status: StatusCode,
@@ -123,6 +130,8 @@ async fn settings_page(
     let owner = berth_webhooks::Owner::Org(org.name.clone());
     let page = SettingsPage {
         hooks: webhooks::section(hooks, &owner, &settings_url).await?,
+        storage: storage::of_namespace(meta, &org.name).await?,
+        site_admin: user.is_admin,
         chrome: viewer.chrome.clone(),
         name: org.name.clone(),
         members: orgs::members(&accounts.db, org).await?,
@@ -154,6 +163,7 @@ pub async fn page(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     hooks: web::Data<Webhooks>,
+    registry: web::Data<Registry>,
     path: web::Path<String>,
     query: web::Query<DoneQuery>,
 ) -> Result<HttpResponse, PageError> {
@@ -170,12 +180,14 @@ pub async fn page(
         Some("cancelled") => Some("Invitation cancelled."),
         Some("teams") => Some("Teams updated."),
         Some("robots") => Some("Robot accounts updated."),
+        Some("storage") => Some("Storage quota updated."),
         _ => None,
     };
     settings_page(
         &viewer,
         &accounts,
         &hooks,
+        registry.meta(),
         &org,
         &user,
         StatusCode::OK,
@@ -207,6 +219,7 @@ async fn finish(
     viewer: &Viewer,
     accounts: &Accounts,
     hooks: &Webhooks,
+    meta: &Meta,
     org: &Org,
     user: &User,
     section: &'static str,
@@ -214,7 +227,7 @@ async fn finish(
     kept: Kept,
 ) -> Result<HttpResponse, PageError> {
     finish_as(
-        viewer, accounts, hooks, org, user, section, section, result, kept,
+        viewer, accounts, hooks, meta, org, user, section, section, result, kept,
     )
     .await
 }
@@ -225,6 +238,7 @@ async fn finish_added(
     viewer: &Viewer,
     accounts: &Accounts,
     hooks: &Webhooks,
+    meta: &Meta,
     org: &Org,
     user: &User,
     section: &'static str,
@@ -237,7 +251,7 @@ async fn finish_added(
     };
     let result = result.map(drop);
     finish_as(
-        viewer, accounts, hooks, org, user, section, done, result, kept,
+        viewer, accounts, hooks, meta, org, user, section, done, result, kept,
     )
     .await
 }
@@ -248,6 +262,7 @@ async fn finish_as(
     viewer: &Viewer,
     accounts: &Accounts,
     hooks: &Webhooks,
+    meta: &Meta,
     org: &Org,
     user: &User,
     section: &'static str,
@@ -269,6 +284,7 @@ async fn finish_as(
                 viewer,
                 accounts,
                 hooks,
+                meta,
                 org,
                 user,
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -296,6 +312,7 @@ pub async fn set_member(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     hooks: web::Data<Webhooks>,
+    registry: web::Data<Registry>,
     path: web::Path<String>,
     form: web::Form<MemberForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -309,7 +326,15 @@ pub async fn set_member(
         ..Kept::default()
     };
     finish_added(
-        &viewer, &accounts, &hooks, &org, user, "members", result, kept,
+        &viewer,
+        &accounts,
+        &hooks,
+        registry.meta(),
+        &org,
+        user,
+        "members",
+        result,
+        kept,
     )
     .await
 }
@@ -325,6 +350,7 @@ pub async fn cancel_invitation(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     hooks: web::Data<Webhooks>,
+    registry: web::Data<Registry>,
     path: web::Path<String>,
     form: web::Form<InvitationForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -334,6 +360,7 @@ pub async fn cancel_invitation(
         &viewer,
         &accounts,
         &hooks,
+        registry.meta(),
         &org,
         user,
         "members",
@@ -348,6 +375,7 @@ pub async fn remove_member(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     hooks: web::Data<Webhooks>,
+    registry: web::Data<Registry>,
     path: web::Path<String>,
     form: web::Form<MemberForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -357,6 +385,7 @@ pub async fn remove_member(
         &viewer,
         &accounts,
         &hooks,
+        registry.meta(),
         &org,
         user,
         "members",
@@ -383,6 +412,7 @@ pub async fn create_team(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     hooks: web::Data<Webhooks>,
+    registry: web::Data<Registry>,
     path: web::Path<String>,
     form: web::Form<TeamForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -395,7 +425,15 @@ pub async fn create_team(
         ..Kept::default()
     };
     finish(
-        &viewer, &accounts, &hooks, &org, user, "teams", result, kept,
+        &viewer,
+        &accounts,
+        &hooks,
+        registry.meta(),
+        &org,
+        user,
+        "teams",
+        result,
+        kept,
     )
     .await
 }
@@ -404,6 +442,7 @@ pub async fn add_team_member(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     hooks: web::Data<Webhooks>,
+    registry: web::Data<Registry>,
     path: web::Path<String>,
     form: web::Form<TeamForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -414,6 +453,7 @@ pub async fn add_team_member(
         &viewer,
         &accounts,
         &hooks,
+        registry.meta(),
         &org,
         user,
         "teams",
@@ -427,6 +467,7 @@ pub async fn remove_team_member(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     hooks: web::Data<Webhooks>,
+    registry: web::Data<Registry>,
     path: web::Path<String>,
     form: web::Form<TeamForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -437,6 +478,7 @@ pub async fn remove_team_member(
         &viewer,
         &accounts,
         &hooks,
+        registry.meta(),
         &org,
         user,
         "teams",
@@ -459,6 +501,7 @@ pub async fn set_grant(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     hooks: web::Data<Webhooks>,
+    registry: web::Data<Registry>,
     path: web::Path<String>,
     form: web::Form<TeamForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -474,6 +517,7 @@ pub async fn set_grant(
         &viewer,
         &accounts,
         &hooks,
+        registry.meta(),
         &org,
         user,
         "teams",
@@ -487,6 +531,7 @@ pub async fn remove_grant(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     hooks: web::Data<Webhooks>,
+    registry: web::Data<Registry>,
     path: web::Path<String>,
     form: web::Form<TeamForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -498,6 +543,7 @@ pub async fn remove_grant(
         &viewer,
         &accounts,
         &hooks,
+        registry.meta(),
         &org,
         user,
         "teams",
@@ -563,6 +609,7 @@ pub async fn create_robot(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     hooks: web::Data<Webhooks>,
+    registry: web::Data<Registry>,
     path: web::Path<String>,
     form: web::Form<RobotForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -583,6 +630,7 @@ pub async fn create_robot(
                 &viewer,
                 &accounts,
                 &hooks,
+                registry.meta(),
                 &org,
                 user,
                 "robots",
@@ -630,6 +678,7 @@ pub async fn revoke_robot(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     hooks: web::Data<Webhooks>,
+    registry: web::Data<Registry>,
     path: web::Path<String>,
     form: web::Form<RobotForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -639,9 +688,86 @@ pub async fn revoke_robot(
         &viewer,
         &accounts,
         &hooks,
+        registry.meta(),
         &org,
         user,
         "robots",
+        result,
+        Kept::default(),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct QuotaForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    unit: String,
+    /// `set`, or `remove` (the form's second button).
+    #[serde(default)]
+    action: String,
+}
+
+/// The bytes a quota form asks for: `None` to remove the quota.
+fn quota_bytes(form: &QuotaForm) -> AccountsResult<Option<i64>> {
+    if form.action == "remove" {
+        return Ok(None);
+    }
+    let unit: f64 = match form.unit.as_str() {
+        "MiB" => (1u64 << 20) as f64,
+        "GiB" => (1u64 << 30) as f64,
+        "TiB" => (1u64 << 40) as f64,
+        _ => return Err(AccountsError::Invalid("choose MiB, GiB or TiB".into())),
+    };
+    let amount: f64 = form
+        .amount
+        .trim()
+        .parse()
+        .ok()
+        .filter(|a: &f64| a.is_finite() && *a >= 0.0)
+        .ok_or_else(|| {
+            AccountsError::Invalid("the quota is a number, like 10 or 2.5, and not negative".into())
+        })?;
+    let bytes = (amount * unit).round();
+    // Every f64 below 2^63 converts exactly into an i64.
+    if bytes >= 9.223_372_036_854_776e18 {
+        return Err(AccountsError::Invalid("that quota is too large".into()));
+    }
+    Ok(Some(bytes as i64))
+}
+
+/// Sets or removes the organization's storage quota (site administrators only: its owners
+/// see it, read-only).
+pub async fn set_quota(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    hooks: web::Data<Webhooks>,
+    registry: web::Data<Registry>,
+    hub: web::Data<Hub>,
+    path: web::Path<String>,
+    form: web::Form<QuotaForm>,
+) -> Result<HttpResponse, PageError> {
+    let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
+    if !user.is_admin {
+        return Err(PageError::forbidden(
+            "Only the site's administrators can change storage quotas.",
+        ));
+    }
+    let result = match quota_bytes(&form) {
+        Ok(bytes) => hub.set_quota(user, &org.name, bytes).await.map(drop),
+        Err(e) => Err(e),
+    };
+    finish(
+        &viewer,
+        &accounts,
+        &hooks,
+        registry.meta(),
+        &org,
+        user,
+        "storage",
         result,
         Kept::default(),
     )
@@ -661,6 +787,7 @@ pub async fn delete_org(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     hooks: web::Data<Webhooks>,
+    registry: web::Data<Registry>,
     hub: web::Data<Hub>,
     path: web::Path<String>,
     form: web::Form<DeleteForm>,
@@ -680,6 +807,7 @@ pub async fn delete_org(
             &viewer,
             &accounts,
             &hooks,
+            registry.meta(),
             &org,
             user,
             "delete",

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use super::error::inline;
 use super::filters;
 use super::repo_head::{head, Head, Repo};
+use super::storage::{self, Storage};
 use super::webhooks::{self, HooksSection};
 use super::{render, see_other, Chrome, PageError, Viewer};
 use crate::Site;
@@ -43,6 +44,9 @@ struct SettingsPage {
     namespace_signed_only: bool,
     error: Option<(&'static str, String)>,
     notice: Option<&'static str>,
+    /// What the repository stores, and its namespace's usage and quota.
+    storage: String,
+    namespace_storage: Storage,
 }
 
 impl SettingsPage {
@@ -105,12 +109,17 @@ pub async fn page(
     let settings_url = format!("{}/settings", super::repository_url(name));
     let owner = berth_webhooks::Owner::Repository(name.clone());
     let namespace_signed_only = signing::is_set(trust, &repo.settings.namespace).await?;
+    let stored = storage::of_repository(hub.meta(), name).await?;
+    let mut head = head(accounts, hub, site, viewer, repo, "settings").await?;
+    head.storage = Some(stored.clone());
     let view = SettingsPage {
+        storage: stored,
+        namespace_storage: storage::of_namespace(hub.meta(), &repo.settings.namespace).await?,
         signed_only: signing::is_set(trust, name).await?,
         namespace_signed_only,
         hooks: webhooks::section(hooks, &owner, &settings_url).await?,
         chrome: viewer.chrome.clone(),
-        head: head(accounts, hub, site, viewer, repo, "settings").await?,
+        head,
         description: repo.settings.description.clone(),
         full_description: repo.settings.full_description.clone(),
         org: org.map(|o| o.name),
