@@ -503,6 +503,31 @@ async fn null_removes_the_quota_and_every_change_is_audited() {
 }
 
 #[tokio::test]
+async fn a_deleted_organization_takes_its_quota_with_it() {
+    let app = TestApp::start().await;
+    create_org(&app, "acme").await;
+    set_quota(&app, "acme", json!(1000)).await;
+    let r = app.delete("/api/v1/orgs/acme?confirm=true").await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM namespace_quotas")
+        .fetch_one(&app.state.pool)
+        .await
+        .expect("count quotas");
+    assert_eq!(rows, 0);
+    // Whoever takes the name next starts without it.
+    create_org(&app, "acme").await;
+    assert_eq!(
+        app.json("/api/v1/admin/namespaces/acme/quota").await["bytes"],
+        Value::Null
+    );
+    let image = Image::new("one", &[&layer(1, 2000)]);
+    assert_eq!(
+        image.push(&app, "acme/app", "v1").await.status(),
+        StatusCode::CREATED
+    );
+}
+
+#[tokio::test]
 async fn only_site_administrators_read_and_set_quotas() {
     let app = TestApp::start().await;
     let alice = sign_up_basic(&app, "alice").await;
