@@ -105,6 +105,7 @@ struct Outcome {
     kept: Kept,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn settings_page(
     viewer: &Viewer,
     accounts: &Accounts,
