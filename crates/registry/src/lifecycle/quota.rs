@@ -74,6 +74,8 @@ struct Known {
     namespaces: HashSet<String>,
     /// When `namespaces` was read; `None`: never.
     loaded: Option<Instant>,
+    /// When this process last changed a quota row.
+    changed: Option<Instant>,
 }
 
 impl Quotas {
@@ -114,17 +116,20 @@ impl Quotas {
             .await?;
         let has = rows.iter().any(|n| n == namespace);
         let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
-        // A concurrent change through this process since `read_at` wins over what was read.
-        if known.loaded.is_none_or(|at| at < read_at) {
+        // What was read may predate a change this process made meanwhile: then the set in
+        // memory (which has the change) stays, and the next check reads again.
+        if known.changed.is_none_or(|at| at < read_at) {
             known.namespaces = rows.into_iter().collect();
             known.loaded = Some(read_at);
+            return Ok(has);
         }
-        Ok(has)
+        Ok(has || known.namespaces.contains(namespace))
     }
 
     /// Notes that a committed change gave `namespace` a quota row or took it away.
     pub fn remember(&self, namespace: &str, has_row: bool) {
         let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        known.changed = Some(Instant::now());
         if has_row {
             known.namespaces.insert(namespace.to_owned());
         } else {
