@@ -9,6 +9,7 @@ use berth_accounts::orgs::{self, Org};
 use berth_accounts::users::User;
 use berth_accounts::{audit, repos};
 use berth_registry::lifecycle::immutable;
+use berth_registry::lifecycle::quota;
 use berth_registry::lifecycle::retention;
 use berth_trust::{signing, tuf};
 use berth_webhooks::deliveries;
@@ -122,6 +123,7 @@ impl Hub {
         retention::delete_of_namespace(conn, namespace).await?;
         stars::delete_of_namespace(conn, namespace).await?;
         comments::delete_of_namespace(conn, namespace).await?;
+        quota::delete_of_namespace(conn, namespace).await?;
         repos::delete_of_namespace(conn, namespace).await
     }
 }

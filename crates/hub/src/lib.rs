@@ -7,6 +7,7 @@ pub mod comments;
 pub mod deletion;
 pub mod faults;
 pub mod gc;
+pub mod quotas;
 pub mod search;
 pub mod stars;
 
@@ -43,6 +44,11 @@ impl Hub {
             webhooks,
             meta,
         }
+    }
+
+    /// The registry's metadata, for what the pages show of it (storage usage).
+    pub fn meta(&self) -> &Meta {
+        &self.meta
     }
 
     /// What the identity may see, for listings.

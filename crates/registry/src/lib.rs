@@ -46,6 +46,8 @@ pub struct RegistryConfig {
     /// The host (and port) clients name this registry by: the first component of its content
     /// trust collections (`<host>/<repository>`).
     pub host: String,
+    /// The storage quota of namespaces without their own, in bytes (`None`: unlimited).
+    pub default_quota_bytes: Option<u64>,
 }
 
 impl Default for RegistryConfig {
@@ -57,6 +59,7 @@ impl Default for RegistryConfig {
             max_tags_per_push: 100,
             sparse_manifests: false,
             host: "localhost:5000".to_owned(),
+            default_quota_bytes: None,
         }
     }
 }
@@ -81,6 +84,7 @@ impl Registry {
         events: Arc<dyn events::EventSink>,
         config: RegistryConfig,
     ) -> Self {
+        meta.quotas().set_default(config.default_quota_bytes);
         Registry {
             meta,
             store,

@@ -10,10 +10,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use sqlx::{Any, AnyPool, Transaction};
 
+use crate::backend::Backend;
 use crate::digest::Digest;
 use crate::error::{Code, Error, Result};
 use crate::events::{Event, EventSink};
 use crate::lifecycle::immutable;
+use crate::lifecycle::quota::{self, Quotas};
 
 pub(crate) mod cache;
 
@@ -95,6 +97,7 @@ pub struct Upload {
 pub struct Meta {
     pub(crate) pool: AnyPool,
     pub(crate) cache: Arc<ManifestCache>,
+    pub(crate) quotas: Arc<Quotas>,
 }
 
 async fn ensure_repository(tx: &mut Transaction<'_, Any>, name: &str) -> Result<i64> {
@@ -336,6 +339,7 @@ impl Meta {
 
     pub fn new(pool: AnyPool) -> Self {
         Meta {
+            quotas: Arc::new(Quotas::new(Backend::of_pool(&pool))),
             pool,
             cache: Arc::default(),
         }
@@ -527,6 +531,7 @@ impl Meta {
         if !m.sparse {
             first_missing(m.children, &children, "manifest")?;
         }
+        quota::check_push(&self.quotas, &mut tx, m.repository, &held).await?;
 
         let (id, inserted) = store_manifest(&mut tx, repo, &m, now).await?;
         // A manifest pushed again needs no new links unless it is sparse: only then can a

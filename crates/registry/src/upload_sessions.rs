@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{Code, Error, Result};
+use crate::lifecycle::quota;
 use crate::meta::Upload;
 use crate::storage::Chunk;
 use crate::Registry;
@@ -177,6 +178,7 @@ pub(crate) async fn complete(
     size: u64,
     digest: &Digest,
 ) -> Result<()> {
+    quota::admit_upload(reg, upload, digest).await?;
     let computed = match lease.hasher.take() {
         Some((covered, h)) if covered == size && h.algorithm() == digest.algorithm() => h.finish(),
         _ => {

@@ -40,6 +40,9 @@ pub struct Args {
     /// The certificate's private key (PEM); needs `--tls-cert`.
     #[arg(long, env = "BERTH_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
+    /// Storage quota of namespaces without their own, in bytes (default: unlimited).
+    #[arg(long, env = "BERTH_DEFAULT_QUOTA_BYTES")]
+    pub default_quota_bytes: Option<u64>,
 }
 
 /// The optional configuration file; every key is optional.
@@ -102,6 +105,7 @@ struct RegistryFile {
     max_page_size: Option<i64>,
     max_tags_per_push: Option<usize>,
     sparse_manifests: Option<bool>,
+    default_quota_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -184,6 +188,10 @@ impl Config {
                 .sparse_manifests
                 .unwrap_or(defaults.sparse_manifests),
             host: host_of(&public_url).to_owned(),
+            default_quota_bytes: args
+                .default_quota_bytes
+                .or(file.registry.default_quota_bytes)
+                .or(defaults.default_quota_bytes),
         };
         let public_url = public_url.trim_end_matches('/').to_owned();
         let mut auth = AuthConfig::for_url(&public_url);
@@ -324,11 +332,30 @@ mod tests {
         assert!(c.database_url.starts_with("sqlite://data/berth.db"));
         assert_eq!(c.webhooks.public_url, "https://r.example");
         assert!(c.webhooks.allowed_targets.is_empty());
+        assert_eq!(c.registry.default_quota_bytes, None, "unlimited unless set");
         let unknown: Result<File, _> = toml::from_str("lisen = \"x\"");
         assert!(
             unknown.is_err(),
             "typos in the file are errors, not silently ignored"
         );
+    }
+
+    #[test]
+    fn default_quota_from_file_or_flag() {
+        let file: File =
+            toml::from_str("[registry]\ndefault_quota_bytes = 1073741824\n").expect("valid toml");
+        let c = Config::merge(&Args::default(), file).expect("valid configuration");
+        assert_eq!(c.registry.default_quota_bytes, Some(1 << 30));
+        let file: File =
+            toml::from_str("[registry]\ndefault_quota_bytes = 1073741824\n").expect("valid toml");
+        let args = Args {
+            default_quota_bytes: Some(5),
+            ..Args::default()
+        };
+        let c = Config::merge(&args, file).expect("valid configuration");
+        assert_eq!(c.registry.default_quota_bytes, Some(5));
+        let negative: Result<File, _> = toml::from_str("[registry]\ndefault_quota_bytes = -1\n");
+        assert!(negative.is_err());
     }
 
     #[test]

@@ -731,3 +731,42 @@ async fn the_retention_preview_lists_the_tags_a_policy_would_delete() {
     );
     alice.close().await;
 }
+
+/// The Storage card of an organization's settings: a site administrator, not a member of
+/// `acme`, sets its quota with the card's form and sees the usage against it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_administrator_sets_a_quota_on_the_storage_card() {
+    let app = TestApp::start().await;
+    let r = call(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/orgs",
+        Some(&basic(ADMIN, &app.admin_token)),
+        Some(serde_json::json!({"name": "acme"})),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    app.push_image("acme/app", "v1", &vec![7u8; 300 << 10])
+        .await;
+
+    let admin = Browser::start().await;
+    admin.goto(&app.url("/login")).await;
+    admin.fill("#username", ADMIN).await;
+    admin.fill("#password", ADMIN_PASSWORD).await;
+    admin.submit("form[action='/login']").await;
+    assert_signed_in_as(&admin, ADMIN).await;
+    admin.goto(&app.url("/o/acme/settings#storage")).await;
+    assert!(admin.text("#storage-used").await.ends_with("KiB"));
+    admin.fill("#quota-amount", "1").await;
+    choose(&admin, "#quota-unit", "MiB").await;
+    admin
+        .submit("form.row-form[action='/o/acme/settings/quota#storage']")
+        .await;
+    assert_eq!(admin.text("#storage-quota").await, "1.0 MiB");
+    assert!(
+        admin.exists("#storage meter").await,
+        "a meter shows how full"
+    );
+    screenshot(&admin, "settings-storage-usage").await;
+    admin.close().await;
+}

@@ -28,6 +28,7 @@ mod orgs;
 mod pages_accounts;
 mod pages_repository;
 mod protocol_strict;
+mod quotas;
 mod registry_blobs;
 mod registry_manifests;
 mod repositories_api;

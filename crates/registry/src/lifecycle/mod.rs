@@ -3,4 +3,5 @@
 
 pub mod gc;
 pub mod immutable;
+pub mod quota;
 pub mod retention;

@@ -368,8 +368,9 @@ pub(super) async fn put(
             Ok(created(name, &digest))
         }
         Err(e) => {
-            // A wrong digest discarded the upload; other failures leave it to be retried.
-            if e.code() == Code::DigestInvalid {
+            // A wrong digest or a full namespace discarded the upload; other failures leave
+            // it to be retried.
+            if matches!(e.code(), Code::DigestInvalid | Code::Denied) {
                 lease.finish();
             }
             Err(e)

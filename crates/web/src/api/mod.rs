@@ -5,6 +5,7 @@ mod error;
 mod gc;
 mod immutable;
 mod orgs;
+mod quotas;
 mod repos;
 mod retention;
 mod scopes;
@@ -64,6 +65,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::put().to(users::reset_password),
                 )
                 .route("/user/sessions", web::delete().to(users::end_sessions))
+                .route(
+                    "/admin/namespaces/{namespace}/quota",
+                    web::get().to(quotas::get),
+                )
+                .route(
+                    "/admin/namespaces/{namespace}/quota",
+                    web::put().to(quotas::put),
+                )
                 .route("/user", web::get().to(users::me))
                 .route("/user/password", web::put().to(users::change_password))
                 .route("/user/tokens", web::get().to(users::list_tokens))

@@ -8,6 +8,7 @@ use berth_accounts::orgs::invitations;
 use berth_accounts::users::User;
 use berth_accounts::{orgs, robots, Accounts};
 use berth_hub::Hub;
+use berth_registry::Registry;
 use serde::Deserialize;
 
 use super::{identity, user, ApiError};
@@ -55,10 +56,12 @@ pub async fn create(
     Ok(HttpResponse::Created().json(org))
 }
 
-/// Anyone may learn that an organization exists; its members also see its members and teams.
+/// Anyone may learn that an organization exists; its members also see its members, teams,
+/// storage usage and quota.
 pub async fn get(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
+    registry: web::Data<Registry>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let caller = identity(&accounts, &req).await?;
@@ -72,12 +75,15 @@ pub async fn get(
     }
     let members = orgs::members(&accounts.db, &org).await?;
     let teams = orgs::teams(&accounts.db, &org).await?;
+    let quota = registry.meta().quota(&org.name).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "id": org.id,
         "name": org.name,
         "created_at": org.created_at,
         "members": members,
         "teams": teams,
+        "storage_bytes": quota.used,
+        "quota_bytes": quota.limit(),
     })))
 }
 

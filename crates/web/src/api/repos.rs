@@ -84,9 +84,11 @@ pub async fn create(
     Ok(HttpResponse::Created().json(created))
 }
 
+/// The repository's settings, with `storage_bytes`: what its manifests' blobs take.
 pub async fn get(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
+    registry: web::Data<Registry>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let name = name.into_inner();
@@ -96,7 +98,17 @@ pub async fn get(
         .readable(&who, &name)
         .await?
         .ok_or_else(|| not_found(&name))?;
-    Ok(HttpResponse::Ok().json(settings))
+    let used = registry.meta().repository_usage(&name).await?;
+    let mut body = serde_json::to_value(settings).map_err(|e| {
+        tracing::error!(error = %e, "serializing a repository");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal server error",
+        )
+    })?;
+    body["storage_bytes"] = used.into();
+    Ok(HttpResponse::Ok().json(body))
 }
 
 #[derive(Deserialize)]

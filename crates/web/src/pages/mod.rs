@@ -21,6 +21,7 @@ mod search;
 mod security;
 mod settings;
 mod signing;
+mod storage;
 mod tags;
 mod time;
 mod users;
@@ -122,6 +123,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                             "/retention/remove",
                             post().to(org_settings::remove_retention),
                         )
+                        .route("/quota", post().to(org_settings::set_quota))
                         .route("/signing", get().to(signing::page))
                         .route("/signing/keys", post().to(signing::add))
                         .route("/signing/keys/remove", post().to(signing::remove))

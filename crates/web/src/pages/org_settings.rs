@@ -26,6 +26,7 @@ use super::flash::{no_store, put_flash, take_flash};
 use super::invitations::InvitationRow;
 use super::retention::{self, Card, Preview, RetentionForm};
 use super::settings::login_first;
+use super::storage::{self, Storage};
 use super::webhooks::{self, HooksSection};
 use super::{render, see_other, time, Chrome, PageError, Viewer};
 use crate::Site;
@@ -111,6 +112,9 @@ struct SettingsPage {
     /// The namespace's immutable tag patterns, one a line.
     immutable: String,
     retention: Card,
+    /// What the organization stores and its quota; site administrators may change the quota.
+    storage: Storage,
+    site_admin: bool,
     notice: Option<&'static str>,
     /// The section the error belongs to, and the error.
     error_in: &'static str,
@@ -173,6 +177,8 @@ async fn settings_page(
         immutable,
         retention,
         hooks: webhooks::section(&stores.hooks, &owner, &settings_url).await?,
+        storage: storage::of_namespace(stores.registry.meta(), &org.name).await?,
+        site_admin: user.is_admin,
         chrome: viewer.chrome.clone(),
         name: org.name.clone(),
         members: orgs::members(&accounts.db, org).await?,
@@ -223,6 +229,7 @@ pub async fn page(
         Some("immutable") => Some("Immutable tag rules saved."),
         Some("retention") => Some("Retention policy saved."),
         Some("retention-removed") => Some("Retention policy removed."),
+        Some("storage") => Some("Storage quota updated."),
         _ => None,
     };
     settings_page(
@@ -758,6 +765,80 @@ pub async fn immutable_tags(
         "immutable",
         result,
         kept,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct QuotaForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    unit: String,
+    /// `set`, or `remove` (the form's second button).
+    #[serde(default)]
+    action: String,
+}
+
+/// The bytes a quota form asks for: `None` to remove the quota.
+fn quota_bytes(form: &QuotaForm) -> AccountsResult<Option<i64>> {
+    if form.action == "remove" {
+        return Ok(None);
+    }
+    let unit: f64 = match form.unit.as_str() {
+        "MiB" => (1u64 << 20) as f64,
+        "GiB" => (1u64 << 30) as f64,
+        "TiB" => (1u64 << 40) as f64,
+        _ => return Err(AccountsError::Invalid("choose MiB, GiB or TiB".into())),
+    };
+    let amount: f64 = form
+        .amount
+        .trim()
+        .parse()
+        .ok()
+        .filter(|a: &f64| a.is_finite() && *a >= 0.0)
+        .ok_or_else(|| {
+            AccountsError::Invalid("the quota is a number, like 10 or 2.5, and not negative".into())
+        })?;
+    let bytes = (amount * unit).round();
+    // Every f64 below 2^63 converts exactly into an i64.
+    if bytes >= 9.223_372_036_854_776e18 {
+        return Err(AccountsError::Invalid("that quota is too large".into()));
+    }
+    Ok(Some(bytes as i64))
+}
+
+/// Sets or removes the organization's storage quota (site administrators only: its owners
+/// see it, read-only).
+pub async fn set_quota(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    stores: Stores,
+    hub: web::Data<Hub>,
+    path: web::Path<String>,
+    form: web::Form<QuotaForm>,
+) -> Result<HttpResponse, PageError> {
+    let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
+    if !user.is_admin {
+        return Err(PageError::forbidden(
+            "Only the site's administrators can change storage quotas.",
+        ));
+    }
+    let result = match quota_bytes(&form) {
+        Ok(bytes) => hub.set_quota(user, &org.name, bytes).await.map(drop),
+        Err(e) => Err(e),
+    };
+    finish(
+        &viewer,
+        &accounts,
+        &stores,
+        &org,
+        user,
+        "storage",
+        result,
+        Kept::default(),
     )
     .await
 }

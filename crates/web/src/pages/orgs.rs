@@ -7,12 +7,15 @@ use berth_accounts::access::Role;
 use berth_accounts::orgs::{self, Member, Org, Team};
 use berth_accounts::Accounts;
 use berth_hub::Hub;
+use berth_registry::meta::Meta;
+use berth_registry::Registry;
 use serde::Deserialize;
 
 use super::chrome::initial;
 use super::error::inline;
 use super::filters;
 use super::settings::login_first;
+use super::storage::{self, Storage};
 use super::users::{repositories, PageQuery, Paging, RepoRow};
 use super::{render, see_other, time, Chrome, PageError, Viewer};
 
@@ -86,6 +89,8 @@ struct OrgPage {
     refusal: Option<String>,
     members: Vec<Member>,
     teams: Vec<Team>,
+    /// What the organization stores, and its quota (for insiders).
+    storage: Option<Storage>,
 }
 
 #[derive(Deserialize)]
@@ -100,6 +105,7 @@ pub async fn leave(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     hub: web::Data<Hub>,
+    registry: web::Data<Registry>,
     name: web::Path<String>,
     form: web::Form<LeaveForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -111,7 +117,17 @@ pub async fn leave(
     match orgs::remove_member(&accounts.db, &org, user, &user.name).await {
         Ok(()) => Ok(see_other(&format!("/u/{}", user.name))),
         Err(berth_accounts::Error::Conflict(_)) => {
-            org_page(&viewer, &accounts, &hub, org, &PageQuery::default(), true).await
+            let meta = registry.meta();
+            org_page(
+                &viewer,
+                &accounts,
+                &hub,
+                meta,
+                org,
+                &PageQuery::default(),
+                true,
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }
@@ -121,13 +137,23 @@ pub async fn page(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     hub: web::Data<Hub>,
+    registry: web::Data<Registry>,
     name: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, PageError> {
     let org = orgs::by_name(&accounts.db, &name)
         .await?
         .ok_or_else(PageError::not_found)?;
-    org_page(&viewer, &accounts, &hub, org, &query, false).await
+    org_page(
+        &viewer,
+        &accounts,
+        &hub,
+        registry.meta(),
+        org,
+        &query,
+        false,
+    )
+    .await
 }
 
 /// The organization's page; `refused` after its only owner tried to leave.
@@ -135,6 +161,7 @@ async fn org_page(
     viewer: &Viewer,
     accounts: &Accounts,
     hub: &Hub,
+    meta: &Meta,
     org: Org,
     query: &PageQuery,
     refused: bool,
@@ -147,13 +174,14 @@ async fn org_page(
         ),
         None => (false, false, false),
     };
-    let (members, teams) = if insider {
+    let (members, teams, storage) = if insider {
         (
             orgs::members(&accounts.db, &org).await?,
             orgs::teams(&accounts.db, &org).await?,
+            Some(storage::of_namespace(meta, &org.name).await?),
         )
     } else {
-        (Vec::new(), Vec::new())
+        (Vec::new(), Vec::new(), None)
     };
     let me = viewer.user.as_ref().map(|u| u.name.as_str());
     let owners: Vec<&str> = members
@@ -198,6 +226,7 @@ async fn org_page(
         refusal,
         members,
         teams,
+        storage,
         name: org.name,
     };
     render(viewer, status, &page)

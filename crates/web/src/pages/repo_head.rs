@@ -27,6 +27,8 @@ pub struct Head {
     pub comments: i64,
     /// Which tab is open: `overview`, `tags` or `settings`.
     pub tab: &'static str,
+    /// What the repository stores, on the tabs that show it.
+    pub storage: Option<String>,
 }
 
 /// A repository the viewer may read, with what the pages need about it.
@@ -86,5 +88,6 @@ pub async fn head(
         admin: repo.permission >= Permission::Admin,
         comments: s.comment_count,
         tab,
+        storage: None,
     })
 }

@@ -22,6 +22,7 @@ use super::error::inline;
 use super::filters;
 use super::repo_head::{head, Head, Repo};
 use super::retention::{self, Card, Preview, RetentionForm};
+use super::storage::{self, Storage};
 use super::webhooks::{self, HooksSection};
 use super::{render, see_other, Chrome, PageError, Viewer};
 use crate::Site;
@@ -53,6 +54,9 @@ struct SettingsPage {
     error: Option<(&'static str, String)>,
     /// The section the notice belongs to, and the notice.
     notice: Option<(&'static str, &'static str)>,
+    /// What the repository stores, and its namespace's usage and quota.
+    storage: String,
+    namespace_storage: Storage,
 }
 
 impl SettingsPage {
@@ -151,15 +155,20 @@ pub async fn page(
             .map(|r| r.pattern.clone())
             .collect()
     };
+    let stored = storage::of_repository(hub.meta(), name).await?;
+    let mut head = head(accounts, hub, site, viewer, repo, "settings").await?;
+    head.storage = Some(stored.clone());
     let view = SettingsPage {
         immutable: pattern_of(ScopeKind::Repository).join("\n"),
         inherited_immutable: pattern_of(ScopeKind::Namespace),
+        storage: stored,
+        namespace_storage: storage::of_namespace(hub.meta(), &repo.settings.namespace).await?,
         signed_only: signing::is_set(trust, name).await?,
         namespace_signed_only,
         retention,
         hooks: webhooks::section(hooks, &owner, &settings_url).await?,
         chrome: viewer.chrome.clone(),
-        head: head(accounts, hub, site, viewer, repo, "settings").await?,
+        head,
         description: repo.settings.description.clone(),
         full_description: repo.settings.full_description.clone(),
         org: org.map(|o| o.name),

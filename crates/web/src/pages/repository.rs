@@ -23,6 +23,7 @@ use super::filters;
 use super::forms::PageNumber;
 use super::repo_head::{head, load, Head, Repo};
 use super::settings::login_first;
+use super::storage;
 use super::{render, repo_settings, see_other, tags, time, webhooks, Chrome, PageError, Viewer};
 use crate::{markdown, Site};
 
@@ -219,7 +220,8 @@ async fn overview(
     error: Option<String>,
     draft: &str,
 ) -> Result<HttpResponse, PageError> {
-    let head = head(accounts, hub, site, viewer, repo, "overview").await?;
+    let mut head = head(accounts, hub, site, viewer, repo, "overview").await?;
+    head.storage = Some(storage::of_repository(hub.meta(), &repo.settings.repository).await?);
     let (total, list) = comments::list(
         hub,
         &repo.settings.repository,

@@ -6,11 +6,13 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use berth_accounts::{orgs, users, Accounts};
 use berth_hub::Hub;
+use berth_registry::Registry;
 use serde::Deserialize;
 
 use super::chrome::initial;
 use super::filters;
 use super::forms::PageNumber;
+use super::storage::{self, Storage};
 use super::{render, time, Chrome, PageError, Viewer};
 
 /// How many repositories a profile lists a page.
@@ -104,6 +106,8 @@ struct UserPage {
     paging: Paging,
     /// Repositories the user starred that the viewer may see.
     starred: Vec<super::search::Card>,
+    /// What the user's namespace stores, and its quota (for the user and administrators).
+    storage: Option<Storage>,
 }
 
 /// How many starred repositories a profile shows.
@@ -113,6 +117,7 @@ pub async fn page(
     viewer: Viewer,
     accounts: web::Data<Accounts>,
     hub: web::Data<Hub>,
+    registry: web::Data<Registry>,
     name: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, PageError> {
@@ -133,12 +138,21 @@ pub async fn page(
         .iter()
         .map(super::search::Card::of)
         .collect();
+    let is_self = viewer.user.as_ref().is_some_and(|v| v.id == user.id);
+    // What a namespace stores tells of its private repositories too: for its owner and the
+    // site's administrators only.
+    let storage = if is_self || viewer.user.as_ref().is_some_and(|v| v.is_admin) {
+        Some(storage::of_namespace(registry.meta(), &user.name).await?)
+    } else {
+        None
+    };
     let page = UserPage {
         starred,
         chrome: viewer.chrome.clone(),
         initial: initial(&user.name),
         joined: time::month_year(user.created_at),
-        is_self: viewer.user.as_ref().is_some_and(|v| v.id == user.id),
+        is_self,
+        storage,
         orgs,
         repositories,
         paging,
