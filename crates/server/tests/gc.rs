@@ -404,6 +404,7 @@ async fn site_administrators_run_and_review_collections_through_the_api() {
             .anonymous
             .request(method.clone(), app.url("/api/v1/admin/gc"))
             .header("Authorization", &bob)
+            .json(&json!({}))
             .send()
             .await
             .expect("request");
@@ -411,6 +412,7 @@ async fn site_administrators_run_and_review_collections_through_the_api() {
         let r = app
             .anonymous
             .request(method.clone(), app.url("/api/v1/admin/gc"))
+            .json(&json!({}))
             .send()
             .await
             .expect("request");

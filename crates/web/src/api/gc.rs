@@ -44,7 +44,7 @@ pub async fn status(
     })))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunBody {
     #[serde(default)]
@@ -53,7 +53,8 @@ pub struct RunBody {
     grace: Option<String>,
 }
 
-/// Runs a collection now and answers with what it freed; `409` while another runs.
+/// Runs a collection now (`{}` for the configured settings) and answers with what it freed;
+/// `409` while another runs.
 pub async fn run(
     req: HttpRequest,
     accounts: web::Data<Accounts>,
@@ -61,10 +62,10 @@ pub async fn run(
     registry: web::Data<Registry>,
     trust: web::Data<Trust>,
     config: web::Data<GcConfig>,
-    body: Option<web::Json<RunBody>>,
+    body: web::Json<RunBody>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = site_admin(&accounts, &req).await?;
-    let body = body.map(web::Json::into_inner).unwrap_or_default();
+    let body = body.into_inner();
     let grace = body
         .grace
         .as_deref()
