@@ -7,6 +7,7 @@ Writes target/bench/report.md (a table) and target/bench/report.json (an array o
 """
 
 import argparse
+import base64
 import concurrent.futures
 import hashlib
 import http.client
@@ -28,9 +29,11 @@ OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 MIB = 1 << 20
 
 FULL = dict(blob_mib=1024, chunk_mib=64, tags=10_000, repos=100_000, wrk_secs=10,
-            image_layers=5, layer_mib=40, pushers=16, pusher_mib=64)
+            image_layers=5, layer_mib=40, pushers=16, pusher_mib=64,
+            gc_manifests=10_000, gc_layers=10)
 QUICK = dict(blob_mib=128, chunk_mib=16, tags=1_000, repos=2_000, wrk_secs=2,
-             image_layers=5, layer_mib=8, pushers=16, pusher_mib=4)
+             image_layers=5, layer_mib=8, pushers=16, pusher_mib=4,
+             gc_manifests=1_000, gc_layers=10)
 
 
 def log(msg):
@@ -389,6 +392,8 @@ def main():
             assert n >= p["repos"], f"{s.name} listed {n} repositories"
             r[s.name, "catalog"] = ms
 
+        gc = gc_rows(p, work, args.berth, berth, config, config_digest, digest, size_mb)
+
         if docker_available():
             docker_rows(p, work, berth, dist, r)
         else:
@@ -431,7 +436,7 @@ def main():
             ("RSS growth while pushing and pulling the large blob", "MiB",
              r[berth.name, "rss_growth"], r[dist.name, "rss_growth"], False),
         ]
-        report(args.out, rows, refs, p, args.quick, time.monotonic() - started)
+        report(args.out, rows, gc, refs, p, args.quick, time.monotonic() - started)
     finally:
         for s in servers:
             s.proc.terminate()
@@ -472,7 +477,93 @@ def docker_rows(p, work, berth, dist, r):
     subprocess.run(["docker", "logout", berth.host], capture_output=True)
 
 
-def report(out, rows, refs, p, quick, elapsed):
+def post_blobs(s, repo, blobs):
+    """Monolithic POSTs of small blobs (path, digest, size), 16 connections at a time."""
+    auth = {"Authorization": "Basic " + base64.b64encode(s.curl_auth[1].encode()).decode()}
+
+    def send(part):
+        conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=120)
+        for path, digest, _ in part:
+            with open(path, "rb") as f:
+                body = f.read()
+            conn.request("POST", f"/v2/{repo}/blobs/uploads/?digest={digest}", body=body,
+                         headers={**auth, "Content-Type": "application/octet-stream"})
+            r = conn.getresponse()
+            r.read()
+            if r.status != 201:
+                raise RuntimeError(f"{s.name}: POST of {digest}: {r.status}")
+        conn.close()
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        list(pool.map(send, [blobs[i::16] for i in range(16)]))
+
+
+def gc_rows(p, work, binary, berth, config, config_digest, big_digest, size_mb):
+    """Berth's online garbage collection: `berth gc` over gc_manifests manifests of gc_layers
+    small layers each, half of them deleted, while the server runs; and pulls of the large blob
+    while it runs, beside the same pulls without it."""
+    n, per = p["gc_manifests"], p["gc_layers"]
+    log(f"Berth: garbage collection over {n * per} blobs and {n} manifests")
+    gc_dir = os.path.join(work, "gc")
+    os.makedirs(gc_dir, exist_ok=True)
+    layers = []
+    for i in range(n * per):
+        data = f"garbage collection layer {i}\n".encode()
+        path = os.path.join(gc_dir, f"l{i}")
+        with open(path, "wb") as f:
+            f.write(data)
+        layers.append((path, "sha256:" + hashlib.sha256(data).hexdigest(), len(data)))
+    push_monolithic(berth, "bench/gc", config, config_digest)
+    post_blobs(berth, "bench/gc", layers)
+    manifests = []
+    for j in range(n):
+        doc = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                          "config": {"mediaType": OCI_CONFIG, "digest": config_digest,
+                                     "size": os.path.getsize(config)},
+                          "layers": [{"mediaType": OCI_LAYER, "digest": d, "size": size}
+                                     for _, d, size in layers[j * per:(j + 1) * per]]}).encode()
+        path = os.path.join(gc_dir, f"m{j}")
+        with open(path, "wb") as f:
+            f.write(doc)
+        manifests.append((path, "sha256:" + hashlib.sha256(doc).hexdigest()))
+    curl_parallel(berth, [(f"{berth.base}/v2/bench/gc/manifests/t{j}", path)
+                          for j, (path, _) in enumerate(manifests)], "PUT")
+    curl_parallel(berth, [(f"{berth.base}/v2/bench/gc/manifests/{d}", None)
+                          for path, d in manifests[1::2]], "DELETE")
+    pulls_before = []
+    for _ in range(5):
+        pulls_before.append(size_mb / pull(berth, "bench/app", big_digest))
+    # Stamps are in seconds: what was written this second is younger than a collection
+    # starting now, whatever the grace.
+    time.sleep(1.1)
+    cmd = [binary, "gc", "--grace", "0s", "--data-dir", os.path.join(work, "berth")]
+    t = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    during = []
+    while proc.poll() is None:
+        during.append(size_mb / pull(berth, "bench/app", big_digest))
+    out, err = proc.communicate()
+    secs = time.monotonic() - t
+    if proc.returncode != 0:
+        raise RuntimeError(f"berth gc failed: {err}")
+    freed = re.search(r"freed .* in (\d+) blobs", out)
+    freed = int(freed.group(1)) if freed else 0
+    expected = (n // 2) * per
+    if freed < expected:
+        raise RuntimeError(f"berth gc freed {freed} blobs, expected at least {expected}:\n{out}")
+    # As many pulls again without a collection, for the comparison.
+    after = [size_mb / pull(berth, "bench/app", big_digest) for _ in range(max(len(during), 3))]
+    without = statistics.median(pulls_before + after)
+    with_gc = statistics.median(during) if during else without
+    return [
+        (f"`berth gc` over {n * per:,} blobs and {n:,} manifests, {freed:,} blobs freed, online",
+         "s", secs, "under 60 s", secs < 60),
+        (f"pull of the large blob while it runs ({len(during)} pulls)", "MB/s", with_gc,
+         f"at most 20% below {without:,.0f} without it", with_gc >= 0.8 * without),
+    ]
+
+
+def report(out, rows, gc, refs, p, quick, elapsed):
     os.makedirs(out, exist_ok=True)
     data = []
     md = ["# Berth beside CNCF Distribution", "",
@@ -488,6 +579,12 @@ def report(out, rows, refs, p, quick, elapsed):
         data.append({"name": name, "unit": unit, "berth": round(b, 3),
                      "distribution": round(d, 3), "ratio": round(ratio, 3)})
         md.append(f"| {name} | {unit} | {b:,.1f} | {d:,.1f} | {ratio:.2f}× |")
+    md += ["", "Garbage collection (Berth alone: Distribution collects only offline):", "",
+           "| Measurement | Unit | Berth | Target | Met |", "|---|---|---:|---|---|"]
+    for name, unit, value, target, met in gc:
+        data.append({"name": name, "unit": unit, "berth": round(value, 3), "target": target,
+                     "met": met})
+        md.append(f"| {name} | {unit} | {value:,.1f} | {target} | {'yes' if met else 'no'} |")
     md += ["", "Reference lines for this machine:", "",
            f"- single-core SHA-256 (`openssl speed -evp sha256`, 16 KiB blocks): {refs['sha256']:,.0f} MB/s",
            f"- sequential disk write (`dd bs=1M count=1024 conv=fdatasync`): {refs['disk']:,.0f} MB/s"]
