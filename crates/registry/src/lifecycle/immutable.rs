@@ -20,10 +20,7 @@ use crate::error::{Code, Error, Result};
 use crate::meta::{now, placeholders, Meta};
 use crate::names::namespace_of;
 
-/// Most patterns one repository or namespace may have.
-pub const MAX_PATTERNS: usize = 50;
-/// Longest pattern, in characters (a tag's own limit).
-pub const MAX_PATTERN_LEN: usize = 128;
+pub use super::{glob_matches, Scope, MAX_PATTERNS, MAX_PATTERN_LEN};
 
 /// Whether a rule belongs to one repository or to every repository of a namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -38,28 +35,6 @@ impl ScopeKind {
         match self {
             ScopeKind::Repository => "repository",
             ScopeKind::Namespace => "namespace",
-        }
-    }
-}
-
-/// What a list of patterns belongs to: a repository (its full name) or a namespace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope<'a> {
-    Repository(&'a str),
-    Namespace(&'a str),
-}
-
-impl<'a> Scope<'a> {
-    fn kind(self) -> ScopeKind {
-        match self {
-            Scope::Repository(_) => ScopeKind::Repository,
-            Scope::Namespace(_) => ScopeKind::Namespace,
-        }
-    }
-
-    fn name(self) -> &'a str {
-        match self {
-            Scope::Repository(n) | Scope::Namespace(n) => n,
         }
     }
 }
@@ -128,37 +103,6 @@ impl Matcher {
     }
 }
 
-/// Whether `text` matches `pattern`, where `*` matches any run of characters (none included)
-/// and `?` exactly one; everything else matches itself, case and all.
-pub fn glob_matches(pattern: &str, text: &str) -> bool {
-    let (p, t) = (pattern.as_bytes(), text.as_bytes());
-    let (mut pi, mut ti) = (0, 0);
-    // The last `*` seen and where in the text its run ends so far: on a mismatch the run
-    // grows by one and matching resumes after the star. Linear in practice, never exponential.
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        match p.get(pi) {
-            Some(b'*') => {
-                star = Some((pi, ti));
-                pi += 1;
-            }
-            Some(&c) if c == b'?' || c == t[ti] => {
-                pi += 1;
-                ti += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    star = Some((sp, st + 1));
-                    pi = sp + 1;
-                    ti = st + 1;
-                }
-                None => return false,
-            },
-        }
-    }
-    p[pi..].iter().all(|&c| c == b'*')
-}
-
 /// Why a list of patterns was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -221,25 +165,10 @@ impl fmt::Display for Patterns {
 }
 
 fn check_pattern(p: &str) -> Result<(), InvalidPatterns> {
-    let shown = || format!("{:?}", p.chars().take(40).collect::<String>());
-    if p.is_empty() {
-        return Err(InvalidPatterns("a pattern cannot be empty".into()));
+    match super::pattern_problem(p) {
+        Some(problem) => Err(InvalidPatterns(problem)),
+        None => Ok(()),
     }
-    if p.chars().count() > MAX_PATTERN_LEN {
-        return Err(InvalidPatterns(format!(
-            "pattern {}… is longer than {MAX_PATTERN_LEN} characters",
-            shown()
-        )));
-    }
-    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '*' | '?');
-    if !p.chars().all(allowed) {
-        return Err(InvalidPatterns(format!(
-            "pattern {} may only hold letters, digits, '_', '.', '-', '*' (any run of \
-             characters) and '?' (one character)",
-            shown()
-        )));
-    }
-    Ok(())
 }
 
 /// The rules of `repository` and of its namespace, repository rules first.
@@ -274,7 +203,7 @@ pub async fn patterns(meta: &Meta, scope: Scope<'_>) -> Result<Vec<String>> {
         "SELECT pattern FROM immutable_tag_rules WHERE scope_kind = $1 AND scope = $2
          ORDER BY position",
     )
-    .bind(scope.kind().as_str())
+    .bind(scope.kind())
     .bind(scope.name())
     .fetch_all(meta.pool())
     .await?)
@@ -290,7 +219,7 @@ pub async fn replace(
 ) -> Result<()> {
     let mut tx = meta.pool().begin().await?;
     sqlx::query("DELETE FROM immutable_tag_rules WHERE scope_kind = $1 AND scope = $2")
-        .bind(scope.kind().as_str())
+        .bind(scope.kind())
         .bind(scope.name())
         .execute(&mut *tx)
         .await?;
@@ -300,7 +229,7 @@ pub async fn replace(
             "INSERT INTO immutable_tag_rules (scope_kind, scope, pattern, position, set_by, set_at)
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(scope.kind().as_str())
+        .bind(scope.kind())
         .bind(scope.name())
         .bind(pattern)
         .bind(position as i64)

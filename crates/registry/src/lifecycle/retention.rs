@@ -38,10 +38,7 @@ use crate::Registry;
 pub const MAX_KEEP_MOST_RECENT: i64 = 10_000;
 /// Most days an age limit may name (about a hundred years).
 pub const MAX_DAYS: i64 = 36_500;
-/// Most keep patterns one policy may hold.
-pub const MAX_PATTERNS: usize = 50;
-/// Longest keep pattern: the longest tag the grammar allows.
-pub const MAX_PATTERN_LEN: usize = 128;
+pub use super::{glob_matches, Scope, MAX_PATTERNS, MAX_PATTERN_LEN};
 
 const DAY: i64 = 86_400;
 
@@ -87,10 +84,6 @@ impl Valid {
     }
 }
 
-fn pattern_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '*' | '?')
-}
-
 impl Policy {
     /// Checks the limits: `keep_most_recent` 0..=10000, the day counts 0..=36500, at most 50
     /// patterns of 1 to 128 characters among `A-Z a-z 0-9 _ . - * ?`.
@@ -119,77 +112,16 @@ impl Policy {
             )));
         }
         for p in &self.keep_patterns {
-            if p.is_empty() || p.len() > MAX_PATTERN_LEN || !p.chars().all(pattern_char) {
-                return Err(Invalid(format!(
-                    "keep pattern {p:?} must be 1 to {MAX_PATTERN_LEN} characters of \
-                     letters, digits, _ . - and the wildcards * and ?"
-                )));
+            if let Some(problem) = super::pattern_problem(p) {
+                // "keep pattern "v 1" may only hold …", "keep patterns: a pattern cannot be …"
+                let problem = match problem.strip_prefix("pattern ") {
+                    Some(rest) => format!("keep pattern {rest}"),
+                    None => format!("keep patterns: {problem}"),
+                };
+                return Err(Invalid(problem));
             }
         }
         Ok(Valid(self))
-    }
-}
-
-/// Whether the glob `pattern` matches all of `name`: `*` any run of characters (none too),
-/// `?` exactly one, anything else itself.
-pub fn glob_matches(pattern: &str, name: &str) -> bool {
-    let (p, s) = (pattern.as_bytes(), name.as_bytes());
-    let (mut pi, mut si) = (0, 0);
-    // Where the last `*` was, and how much of `name` it has swallowed so far.
-    let mut star: Option<(usize, usize)> = None;
-    while si < s.len() {
-        match p.get(pi) {
-            Some(b'*') => {
-                star = Some((pi, si));
-                pi += 1;
-            }
-            Some(&c) if c == b'?' || c == s[si] => {
-                pi += 1;
-                si += 1;
-            }
-            _ => match star {
-                Some((at, from)) => {
-                    pi = at + 1;
-                    si = from + 1;
-                    star = Some((at, from + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    p[pi..].iter().all(|&c| c == b'*')
-}
-
-/// Where a policy applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope<'a> {
-    /// One repository, by its full name.
-    Repository(&'a str),
-    /// Every repository under `namespace/` without a policy of its own.
-    Namespace(&'a str),
-}
-
-impl Scope<'_> {
-    fn kind(&self) -> &'static str {
-        match self {
-            Scope::Repository(_) => "repository",
-            Scope::Namespace(_) => "namespace",
-        }
-    }
-
-    fn name(&self) -> &str {
-        match self {
-            Scope::Repository(n) | Scope::Namespace(n) => n,
-        }
-    }
-
-    /// The namespace the policy goes away with.
-    fn namespace(&self) -> &str {
-        match self {
-            // A one-component name belongs to no namespace.
-            Scope::Repository(n) => namespace_of(n).unwrap_or(""),
-            Scope::Namespace(n) => n,
-        }
     }
 }
 
