@@ -526,9 +526,10 @@ impl Collection<'_> {
         }
         // Manifests within their repository's untagged period are roots: what they reach is
         // kept with them. A repository's retention policy may set its own period.
+        let policies = retention::UntaggedPolicies::load(pool).await?;
         let mut periods: HashMap<i64, Option<i64>> = HashMap::new();
         for r in &repositories {
-            let period = match retention::untagged_policy(pool, &r.name).await? {
+            let period = match policies.of(&r.name) {
                 retention::Untagged::GcDefault => self.options.untagged_after,
                 retention::Untagged::KeepForever => None,
                 retention::Untagged::After(d) => Some(d),

@@ -296,11 +296,55 @@ where
         .await?
         .map(|s| s.policy)
         .filter(|p| p.enabled);
-    Ok(match policy.and_then(|p| p.untagged_days) {
+    Ok(untagged_of(policy.and_then(|p| p.untagged_days)))
+}
+
+/// What every policy says of untagged manifests, read at once: for a collection, which asks
+/// of every repository.
+#[derive(Debug, Default)]
+pub struct UntaggedPolicies {
+    /// (scope kind, scope) → (enabled, untagged_days).
+    policies: std::collections::HashMap<(String, String), (bool, Option<i64>)>,
+}
+
+impl UntaggedPolicies {
+    pub async fn load<'e, E>(db: E) -> Result<UntaggedPolicies>
+    where
+        E: sqlx::Executor<'e, Database = Any>,
+    {
+        let rows: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT scope_kind, scope, enabled, untagged_days FROM retention_policies",
+        )
+        .fetch_all(db)
+        .await?;
+        Ok(UntaggedPolicies {
+            policies: rows
+                .into_iter()
+                .map(|(kind, scope, enabled, days)| ((kind, scope), (enabled != 0, days)))
+                .collect(),
+        })
+    }
+
+    /// As [`untagged_policy`] answers for `repository`: its own policy, else its namespace's.
+    pub fn of(&self, repository: &str) -> Untagged {
+        let own = self
+            .policies
+            .get(&("repository".to_owned(), repository.to_owned()));
+        let governing = own.or_else(|| {
+            let namespace = namespace_of(repository).unwrap_or("");
+            self.policies
+                .get(&("namespace".to_owned(), namespace.to_owned()))
+        });
+        untagged_of(governing.filter(|(enabled, _)| *enabled).and_then(|p| p.1))
+    }
+}
+
+fn untagged_of(days: Option<i64>) -> Untagged {
+    match days {
         None => Untagged::GcDefault,
         Some(days) if days <= 0 => Untagged::KeepForever,
         Some(days) => Untagged::After(Duration::from_secs(days.unsigned_abs() * DAY as u64)),
-    })
+    }
 }
 
 /// A tag as retention weighs it.
