@@ -16,6 +16,7 @@ pub mod manifest;
 pub mod meta;
 pub mod names;
 mod routes;
+mod sql;
 pub mod storage;
 pub mod trust;
 mod upload_sessions;

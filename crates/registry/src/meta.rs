@@ -18,12 +18,14 @@ use crate::lifecycle::immutable;
 use crate::lifecycle::quota::{self, Quotas};
 
 pub(crate) mod cache;
+mod usage;
 
 pub use cache::Cached;
 use cache::ManifestCache;
 
 // Other crates ask the time here.
 pub use crate::clock::now;
+pub use crate::sql::placeholders;
 
 /// A manifest as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -243,14 +245,6 @@ fn first_missing(wanted: &[Digest], found: &[Digest], what: &str) -> Result<()> 
 struct Holding {
     name: String,
     size: i64,
-}
-
-/// `$first, $first+1, …` for an `IN (…)` list.
-pub fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Whether the registry holds anything under `namespace/`: repositories (with their manifests

@@ -178,7 +178,15 @@ pub(crate) async fn complete(
     size: u64,
     digest: &Digest,
 ) -> Result<()> {
-    quota::admit_upload(reg, upload, digest).await?;
+    // A namespace already over its quota takes no new blob; the upload is discarded.
+    if let Err(e) =
+        quota::check_upload(&reg.meta.quotas, &reg.meta.pool, &upload.repository, digest).await
+    {
+        if e.code() == Code::Denied {
+            discard(reg, &upload.id).await?;
+        }
+        return Err(e);
+    }
     let computed = match lease.hasher.take() {
         Some((covered, h)) if covered == size && h.algorithm() == digest.algorithm() => h.finish(),
         _ => {

@@ -15,10 +15,12 @@ use std::fmt;
 use serde::Serialize;
 use sqlx::AnyConnection;
 
+use crate::clock::now;
 use crate::digest::Digest;
 use crate::error::{Code, Error, Result};
-use crate::meta::{now, placeholders, Meta};
 use crate::names::namespace_of;
+use crate::sql::placeholders;
+use crate::Registry;
 
 pub use super::{glob_matches, Scope, MAX_PATTERNS, MAX_PATTERN_LEN};
 
@@ -192,32 +194,32 @@ pub async fn immutable_matcher(conn: &mut AnyConnection, repository: &str) -> Re
 }
 
 /// [`immutable_matcher`] on a connection of its own, for pages and the API.
-pub async fn matcher(meta: &Meta, repository: &str) -> Result<Matcher> {
-    let mut conn = meta.pool().acquire().await?;
+pub async fn matcher(reg: &Registry, repository: &str) -> Result<Matcher> {
+    let mut conn = reg.meta.pool().acquire().await?;
     immutable_matcher(&mut conn, repository).await
 }
 
 /// The patterns set on exactly `scope`, in the order they were given.
-pub async fn patterns(meta: &Meta, scope: Scope<'_>) -> Result<Vec<String>> {
+pub async fn patterns(reg: &Registry, scope: Scope<'_>) -> Result<Vec<String>> {
     Ok(sqlx::query_scalar(
         "SELECT pattern FROM immutable_tag_rules WHERE scope_kind = $1 AND scope = $2
          ORDER BY position",
     )
     .bind(scope.kind())
     .bind(scope.name())
-    .fetch_all(meta.pool())
+    .fetch_all(reg.meta.pool())
     .await?)
 }
 
 /// Replaces the patterns of `scope` with `patterns` (none: the scope has no rules). The caller
 /// has checked that `actor` administers the scope, and audits the change.
 pub async fn replace(
-    meta: &Meta,
+    reg: &Registry,
     scope: Scope<'_>,
     patterns: &Patterns,
     actor: &str,
 ) -> Result<()> {
-    let mut tx = meta.pool().begin().await?;
+    let mut tx = reg.meta.pool().begin().await?;
     sqlx::query("DELETE FROM immutable_tag_rules WHERE scope_kind = $1 AND scope = $2")
         .bind(scope.kind())
         .bind(scope.name())

@@ -47,9 +47,8 @@ use sqlx::AnyConnection;
 use crate::backend::Backend;
 use crate::digest::Digest;
 use crate::error::{Code, Error, Result};
-use crate::meta::{placeholders, Meta, Upload};
 use crate::names::namespace_of;
-use crate::Registry;
+use crate::sql::placeholders;
 
 /// How long the set of namespaces with a quota row is trusted before it is read again.
 pub const TTL: Duration = Duration::from_secs(1);
@@ -62,7 +61,7 @@ const NO_DEFAULT: u64 = u64::MAX;
 const LOCK_CLASS: i32 = 0x5155_4f54; // "QUOT"
 
 /// What this process knows about quotas: the configured default and which namespaces have
-/// their own. Shared by every clone of a [`Meta`].
+/// their own. Shared by every clone of the registry's metadata store.
 pub struct Quotas {
     backend: Backend,
     default: AtomicU64,
@@ -174,7 +173,7 @@ const NAMESPACE_BLOBS: &str = "SELECT DISTINCT mb.digest AS digest
      WHERE r.name >= $1 AND r.name < $2
        AND m.repository_id = r.id AND mb.manifest_id = m.id";
 
-async fn namespace_usage(conn: &mut AnyConnection, namespace: &str) -> Result<i64> {
+pub(crate) async fn namespace_usage(conn: &mut AnyConnection, namespace: &str) -> Result<i64> {
     let (from, to) = name_range(namespace);
     // PostgreSQL's SUM of a BIGINT is a NUMERIC, which the Any driver cannot read.
     let used: i64 = sqlx::query_scalar(&format!(
@@ -216,7 +215,7 @@ async fn new_to_namespace(
     Ok(adds)
 }
 
-async fn own_quota(conn: &mut AnyConnection, namespace: &str) -> Result<Option<i64>> {
+pub(crate) async fn own_quota(conn: &mut AnyConnection, namespace: &str) -> Result<Option<i64>> {
     Ok(
         sqlx::query_scalar("SELECT bytes FROM namespace_quotas WHERE namespace = $1")
             .bind(namespace)
@@ -295,12 +294,16 @@ pub(crate) async fn check_push(
 
 /// Refuses a blob upload into `repository` when its namespace is already full (its usage at
 /// or past its quota), unless the blob is one it already counts.
-pub(crate) async fn check_upload(meta: &Meta, repository: &str, digest: &Digest) -> Result<()> {
+pub(crate) async fn check_upload(
+    quotas: &Quotas,
+    pool: &sqlx::AnyPool,
+    repository: &str,
+    digest: &Digest,
+) -> Result<()> {
     let Some(namespace) = namespace_of(repository) else {
         return Ok(());
     };
-    let quotas = &meta.quotas;
-    let mut conn = meta.pool.acquire().await?;
+    let mut conn = pool.acquire().await?;
     if quotas.default_bytes().is_none() && !quotas.may_have_row(&mut conn, namespace).await? {
         return Ok(());
     }
@@ -322,16 +325,6 @@ pub(crate) async fn check_upload(meta: &Meta, repository: &str, digest: &Digest)
     .explained())
 }
 
-/// [`check_upload`] for the completion of an upload session: a refused upload is discarded.
-pub(crate) async fn admit_upload(reg: &Registry, upload: &Upload, digest: &Digest) -> Result<()> {
-    let refused = match check_upload(&reg.meta, &upload.repository, digest).await {
-        Err(e) if e.code() == Code::Denied => e,
-        other => return other,
-    };
-    crate::upload_sessions::discard(reg, &upload.id).await?;
-    Err(refused)
-}
-
 /// Whether a manifest of the namespace references the blob.
 async fn blob_counted(conn: &mut AnyConnection, namespace: &str, digest: &Digest) -> Result<bool> {
     let (from, to) = name_range(namespace);
@@ -347,47 +340,6 @@ async fn blob_counted(conn: &mut AnyConnection, namespace: &str, digest: &Digest
     .fetch_optional(conn)
     .await?;
     Ok(found.is_some())
-}
-
-impl Meta {
-    /// The default quota and which namespaces have their own.
-    pub fn quotas(&self) -> &Quotas {
-        &self.quotas
-    }
-
-    /// What the namespace uses, in bytes (see the module doc).
-    pub async fn namespace_usage(&self, namespace: &str) -> Result<i64> {
-        namespace_usage(&mut *self.pool.acquire().await?, namespace).await
-    }
-
-    /// What the repository uses, in bytes: the distinct blobs its manifests reference.
-    pub async fn repository_usage(&self, repository: &str) -> Result<i64> {
-        let used: i64 = sqlx::query_scalar(
-            "SELECT CAST(COALESCE(SUM(b.size), 0) AS BIGINT)
-             FROM (SELECT DISTINCT mb.digest AS digest FROM repositories r
-                   JOIN manifests m ON m.repository_id = r.id
-                   JOIN manifest_blobs mb ON mb.manifest_id = m.id
-                   WHERE r.name = $1) AS d
-             JOIN blobs b ON b.digest = d.digest",
-        )
-        .bind(repository)
-        .fetch_one(&mut *self.pool.acquire().await?)
-        .await?;
-        Ok(used)
-    }
-
-    /// The namespace's quota (its own and the default) and usage.
-    pub async fn quota(&self, namespace: &str) -> Result<Quota> {
-        let mut conn = self.pool.acquire().await?;
-        let bytes = own_quota(&mut conn, namespace).await?;
-        let used = namespace_usage(&mut conn, namespace).await?;
-        Ok(Quota {
-            namespace: namespace.to_owned(),
-            bytes,
-            default_bytes: self.quotas.default_bytes(),
-            used,
-        })
-    }
 }
 
 /// Sets (`Some`) or removes (`None`) the namespace's own quota inside the caller's

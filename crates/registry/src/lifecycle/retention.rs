@@ -421,7 +421,8 @@ pub async fn tags_of(meta: &Meta, repository: &str) -> Result<Vec<TagInfo>> {
 /// The tags of `repository` retention must never delete: those its immutable tag rules
 /// protect. Every plan (previews, dry runs and runs) asks here.
 async fn protection(meta: &Meta, repository: &str) -> Result<impl Fn(&str) -> bool> {
-    let matcher = super::immutable::matcher(meta, repository).await?;
+    let mut conn = meta.pool().acquire().await?;
+    let matcher = super::immutable::immutable_matcher(&mut conn, repository).await?;
     Ok(move |tag: &str| matcher.is_immutable(tag).is_some())
 }
 

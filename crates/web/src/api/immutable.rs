@@ -29,7 +29,7 @@ fn parse(body: &Body) -> Result<Patterns, ApiError> {
 
 /// A repository's own patterns, and those its namespace adds.
 async fn repository_rules(registry: &Registry, name: &str) -> Result<HttpResponse, ApiError> {
-    let matcher = immutable::matcher(registry.meta(), name).await?;
+    let matcher = immutable::matcher(registry, name).await?;
     let (own, inherited): (Vec<_>, Vec<_>) = matcher
         .rules()
         .iter()
@@ -76,7 +76,7 @@ pub async fn put_repository(
     let name = name.into_inner();
     let actor = super::repos::admin_of(&accounts, &req, &name).await?;
     let patterns = parse(&body)?;
-    immutable::replace(registry.meta(), Scope::Repository(&name), &patterns, &actor).await?;
+    immutable::replace(&registry, Scope::Repository(&name), &patterns, &actor).await?;
     audit::record(
         &accounts.db,
         &actor,
@@ -97,7 +97,7 @@ async fn namespace(accounts: &Accounts, req: &HttpRequest) -> Result<String, Api
 }
 
 async fn namespace_rules(registry: &Registry, namespace: &str) -> Result<HttpResponse, ApiError> {
-    let patterns = immutable::patterns(registry.meta(), Scope::Namespace(namespace)).await?;
+    let patterns = immutable::patterns(registry, Scope::Namespace(namespace)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "patterns": patterns })))
 }
 
@@ -137,13 +137,7 @@ pub async fn put_namespace(
         None => return Err(ApiError::unauthorized()),
     };
     let patterns = parse(&body)?;
-    immutable::replace(
-        registry.meta(),
-        Scope::Namespace(&namespace),
-        &patterns,
-        &me.name,
-    )
-    .await?;
+    immutable::replace(&registry, Scope::Namespace(&namespace), &patterns, &me.name).await?;
     audit::record(
         &accounts.db,
         &me.name,

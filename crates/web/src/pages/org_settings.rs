@@ -165,7 +165,7 @@ async fn settings_page(
     let owner = berth_webhooks::Owner::Org(org.name.clone());
     let immutable = match kept.immutable.clone() {
         Some(typed) => typed,
-        None => immutable::patterns(stores.registry.meta(), Scope::Namespace(&org.name))
+        None => immutable::patterns(&stores.registry, Scope::Namespace(&org.name))
             .await?
             .join("\n"),
     };
@@ -735,7 +735,7 @@ pub async fn immutable_tags(
     let result = match Patterns::from_lines(&form.patterns) {
         Ok(patterns) => {
             immutable::replace(
-                stores.registry.meta(),
+                &stores.registry,
                 Scope::Namespace(&org.name),
                 &patterns,
                 &user.name,

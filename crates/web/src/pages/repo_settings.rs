@@ -146,7 +146,7 @@ pub async fn page(
     let settings_url = format!("{}/settings", super::repository_url(name));
     let owner = berth_webhooks::Owner::Repository(name.clone());
     let namespace_signed_only = signing::is_set(trust, &repo.settings.namespace).await?;
-    let rules = immutable::matcher(registry.meta(), name).await?;
+    let rules = immutable::matcher(registry, name).await?;
     let pattern_of = |kind: ScopeKind| -> Vec<String> {
         rules
             .rules()
@@ -309,13 +309,8 @@ pub async fn post(
         }
         ["immutable-tags"] => match Patterns::from_lines(&form.patterns) {
             Ok(patterns) => {
-                immutable::replace(
-                    registry.meta(),
-                    Scope::Repository(name),
-                    &patterns,
-                    &user.name,
-                )
-                .await?;
+                immutable::replace(registry, Scope::Repository(name), &patterns, &user.name)
+                    .await?;
                 audit::record(
                     &accounts.db,
                     &user.name,

@@ -135,7 +135,7 @@ pub async fn list(
         .unwrap_or_default();
     let keys = trusted_keys(trust, name).await?;
     let summaries = images::summarize(registry, trust, name, &details, &keys).await?;
-    let rules = immutable::matcher(registry.meta(), name).await?;
+    let rules = immutable::matcher(registry, name).await?;
     let url = |p: i64| format!("{}/tags?page={p}", head.url);
     let view = TagsPage {
         chrome: viewer.chrome.clone(),
@@ -206,7 +206,7 @@ pub async fn detail(
     let keys = trusted_keys(trust, name).await?;
     let view = images::view(registry, trust, name, &detail, &keys).await?;
     let head = head(accounts, hub, site, viewer, repo, "tags").await?;
-    let rules = immutable::matcher(registry.meta(), name).await?;
+    let rules = immutable::matcher(registry, name).await?;
     let page = TagPage {
         chrome: viewer.chrome.clone(),
         tag: row(&head, site.registry_host(), &rules, &view.summary),
