@@ -35,12 +35,7 @@ pub async fn inconsistencies(database_url: &str, data_dir: &Path) -> Vec<String>
     let mut problems = Vec::new();
     let files = blob_files(&blobs_dir, &mut problems);
 
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::any::AnyPoolOptions::new()
-        .max_connections(1)
-        .connect(database_url)
-        .await
-        .expect("connect to the database to check it");
+    let pool = connect(database_url).await;
 
     let has_file = |digest: &str| files.contains(digest);
     let rows = sqlx::query("SELECT digest, size FROM blobs")
@@ -152,12 +147,7 @@ pub async fn inconsistencies(database_url: &str, data_dir: &Path) -> Vec<String>
 /// link or manifest references, links no manifest of their repository references, and blob
 /// files no row names.
 pub async fn garbage(database_url: &str, data_dir: &Path, cutoff: i64) -> Vec<String> {
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::any::AnyPoolOptions::new()
-        .max_connections(1)
-        .connect(database_url)
-        .await
-        .expect("connect to the database to check it");
+    let pool = connect(database_url).await;
     let mut found = Vec::new();
     let rows = sqlx::query(
         "SELECT digest FROM blobs b WHERE last_linked < $1
@@ -201,6 +191,15 @@ pub async fn garbage(database_url: &str, data_dir: &Path, cutoff: i64) -> Vec<St
     }
     pool.close().await;
     found
+}
+
+async fn connect(database_url: &str) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(database_url)
+        .await
+        .expect("connect to the database to check it")
 }
 
 /// The digests of the blob files whose bytes hash to their names; the others are problems.

@@ -26,7 +26,7 @@ fn not_found(what: &str) -> ApiError {
 
 /// The caller and their permission on a repository they may read; anything else is `404`, so
 /// outsiders learn nothing.
-async fn readable(
+pub(super) async fn readable(
     accounts: &Accounts,
     req: &HttpRequest,
     name: &str,

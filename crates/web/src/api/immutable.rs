@@ -9,7 +9,7 @@ use berth_registry::lifecycle::immutable::{self, Patterns, Scope};
 use berth_registry::Registry;
 use serde::{Deserialize, Serialize};
 
-use super::{identity, user, ApiError};
+use super::{user, ApiError};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,14 +54,7 @@ pub async fn get_repository(
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let name = name.into_inner();
-    let who = identity(&accounts, &req).await?;
-    if accounts.readable(&who, &name).await?.is_none() {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("repository {name} not found"),
-        ));
-    }
+    super::community::readable(&accounts, &req, &name).await?;
     repository_rules(&registry, &name).await
 }
 

@@ -14,7 +14,7 @@ use berth_registry::meta::Meta;
 use berth_registry::Registry;
 use serde_json::{json, Value};
 
-use super::{identity, user, ApiError};
+use super::{user, ApiError};
 
 fn invalid(e: Invalid) -> ApiError {
     ApiError::bad_request(e.0)
@@ -70,14 +70,7 @@ pub async fn get_repository(
     registry: web::Data<Registry>,
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let who = identity(&accounts, &req).await?;
-    if accounts.readable(&who, &name).await?.is_none() {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("repository {name} not found"),
-        ));
-    }
+    super::community::readable(&accounts, &req, &name).await?;
     repository_view(registry.meta(), &name).await
 }
 
