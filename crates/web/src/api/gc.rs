@@ -11,20 +11,7 @@ use berth_trust::Trust;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{user, ApiError};
-
-/// The signed-in site administrator's name, or `403`.
-async fn site_admin(accounts: &Accounts, req: &HttpRequest) -> Result<String, ApiError> {
-    let (me, _) = user(accounts, req).await?;
-    if !me.is_admin {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "only site administrators may see or run garbage collection",
-        ));
-    }
-    Ok(me.name)
-}
+use super::{site_admin, ApiError};
 
 /// The settings and the last 20 runs, newest first.
 pub async fn status(
@@ -33,7 +20,12 @@ pub async fn status(
     registry: web::Data<Registry>,
     config: web::Data<GcConfig>,
 ) -> Result<HttpResponse, ApiError> {
-    site_admin(&accounts, &req).await?;
+    site_admin(
+        &accounts,
+        &req,
+        "only site administrators may see or run garbage collection",
+    )
+    .await?;
     let runs = gc::recent_runs(&registry, 20).await?;
     Ok(HttpResponse::Ok().json(json!({
         "schedule": config.schedule.map(format_duration),
@@ -64,7 +56,13 @@ pub async fn run(
     config: web::Data<GcConfig>,
     body: web::Json<RunBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = site_admin(&accounts, &req).await?;
+    let actor = site_admin(
+        &accounts,
+        &req,
+        "only site administrators may see or run garbage collection",
+    )
+    .await?
+    .name;
     let body = body.into_inner();
     let grace = body
         .grace

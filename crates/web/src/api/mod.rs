@@ -420,6 +420,24 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The signed-in site administrator, or `401` for nobody and `403` with `refusal` for anyone
+/// else.
+pub async fn site_admin(
+    accounts: &Accounts,
+    req: &HttpRequest,
+    refusal: &'static str,
+) -> Result<User, ApiError> {
+    let (me, _) = user(accounts, req).await?;
+    if !me.is_admin {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::FORBIDDEN,
+            "forbidden",
+            refusal,
+        ));
+    }
+    Ok(me)
+}
+
 /// The signed-in user, or `401`.
 pub async fn user(accounts: &Accounts, req: &HttpRequest) -> Result<(User, Identity), ApiError> {
     let identity = identity(accounts, req).await?;

@@ -8,7 +8,7 @@ use berth_hub::Hub;
 use berth_registry::Registry;
 use serde::{Deserialize, Deserializer};
 
-use super::{user, ApiError};
+use super::{site_admin, ApiError};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,14 +23,6 @@ fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     Option::<u64>::deserialize(d)
 }
 
-fn not_admin() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "forbidden",
-        "only site administrators manage storage quotas",
-    )
-}
-
 /// `GET /api/v1/admin/namespaces/{namespace}/quota`: `{"namespace", "bytes", "default_bytes",
 /// "used"}`.
 pub async fn get(
@@ -39,10 +31,12 @@ pub async fn get(
     registry: web::Data<Registry>,
     namespace: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (me, _) = user(&accounts, &req).await?;
-    if !me.is_admin {
-        return Err(not_admin());
-    }
+    site_admin(
+        &accounts,
+        &req,
+        "only site administrators manage storage quotas",
+    )
+    .await?;
     if !users::namespace_exists(&accounts.db, &namespace).await? {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -62,10 +56,12 @@ pub async fn put(
     namespace: web::Path<String>,
     body: web::Json<QuotaBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (me, _) = user(&accounts, &req).await?;
-    if !me.is_admin {
-        return Err(not_admin());
-    }
+    let me = site_admin(
+        &accounts,
+        &req,
+        "only site administrators manage storage quotas",
+    )
+    .await?;
     let bytes = body
         .bytes
         .map(i64::try_from)

@@ -6,7 +6,7 @@ use berth_accounts::users::{self, NewUser};
 use berth_accounts::{tokens, Accounts};
 use serde::Deserialize;
 
-use super::{user, ApiError};
+use super::{site_admin, user, ApiError};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -100,14 +100,7 @@ pub async fn reset_password(
     name: web::Path<String>,
     body: web::Json<PasswordReset>,
 ) -> Result<HttpResponse, ApiError> {
-    let (me, _) = user(&accounts, &req).await?;
-    if !me.is_admin {
-        return Err(ApiError::new(
-            actix_web::http::StatusCode::FORBIDDEN,
-            "forbidden",
-            "only administrators may reset passwords",
-        ));
-    }
+    let me = site_admin(&accounts, &req, "only administrators may reset passwords").await?;
     berth_accounts::credentials::reset_password(&accounts.db, &me.name, &name, &body.new_password)
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -188,14 +181,7 @@ pub async fn set_active(
     name: web::Path<String>,
     body: web::Json<Active>,
 ) -> Result<HttpResponse, ApiError> {
-    let (me, _) = user(&accounts, &req).await?;
-    if !me.is_admin {
-        return Err(ApiError::new(
-            actix_web::http::StatusCode::FORBIDDEN,
-            "forbidden",
-            "only administrators may deactivate users",
-        ));
-    }
+    let me = site_admin(&accounts, &req, "only administrators may deactivate users").await?;
     if me.name == *name && !body.active {
         return Err(ApiError::bad_request(
             "administrators cannot deactivate themselves",
