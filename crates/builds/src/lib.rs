@@ -3,3 +3,4 @@
 //! the Docker Engine the operator configured, and pushes the image to Berth itself, as any push.
 
 pub mod rules;
+pub mod trigger;
