@@ -4,4 +4,5 @@
 
 pub mod dockerfile;
 pub mod rules;
+pub mod source;
 pub mod trigger;
