@@ -524,6 +524,14 @@ mod tests {
             Some("feature-login")
         );
         let r = branch("/^feature/(.+)$/", r"dev-{\1}");
+        r.validate().unwrap();
+        // Docker Hub users often escape the slash; Rust's regex accepts that as well.
+        let escaped = branch(r"/^feature\/(.+)$/", r"dev-{\1}");
+        escaped.validate().unwrap();
+        assert_eq!(
+            escaped.tag_for(RefKind::Branch, "feature/ui").as_deref(),
+            Some("dev-ui")
+        );
         assert_eq!(
             r.tag_for(RefKind::Branch, "feature/ui/dark").as_deref(),
             Some("dev-ui-dark")
