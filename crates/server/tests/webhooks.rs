@@ -808,3 +808,173 @@ async fn webhooks_are_managed_in_the_settings_pages() {
         r.status()
     );
 }
+
+/// What the builds crate hands over about a finished build.
+fn finished_build(app: &TestApp) -> Value {
+    json!({
+        "build_id": "b-41",
+        "status": "success",
+        "trigger": "push",
+        "source_ref": "refs/heads/main",
+        "commit": "0123456789abcdef0123456789abcdef01234567",
+        "tags": ["latest", "1.2"],
+        "digest": "sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945",
+        "queued_at": 1_764_470_000,
+        "finished_at": 1_764_470_090,
+        "duration_seconds": 90,
+        "build_url": format!("{}/r/alice/app/builds/b-41", app.base),
+        "error": null,
+    })
+}
+
+#[tokio::test]
+async fn a_build_event_reaches_the_webhooks_that_hear_builds_and_no_other() {
+    use berth_webhooks::{deliveries, BuildEvent};
+    use common::web::*;
+    let app = TestApp::start_with(quick).await;
+    let builds = Receiver::start().await;
+    let pushes = Receiver::start().await;
+    let alice = sign_up_web(&app, "alice").await;
+    let alice_auth = basic("alice", "alice password");
+    let r = push_blob_as(&app, &alice_auth, "alice/app", b"warm up").await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+
+    // Subscribed in the settings page: one webhook to builds only, one to everything else.
+    let new = "/r/alice/app/settings/webhooks/new";
+    let to = "/r/alice/app/settings/webhooks";
+    let (_, html) = page(&alice, &app, new).await;
+    assert!(
+        html.contains("name=\"on_build\"") && html.contains("Builds: queued, succeeded, failed")
+    );
+    let r = submit(
+        &alice,
+        &app,
+        new,
+        to,
+        &[
+            ("hook_name", "builds"),
+            ("url", &builds.url("/builds")),
+            ("on_build", "on"),
+            ("secret", "build secret"),
+            ("active", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let hook_page = location(&r).trim_end_matches("?saved=1").to_owned();
+    let r = submit(
+        &alice,
+        &app,
+        new,
+        to,
+        &[
+            ("hook_name", "registry"),
+            ("url", &pushes.url("/registry")),
+            ("on_push", "on"),
+            ("on_delete", "on"),
+            ("on_pull", "on"),
+            ("active", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, html) = page(&alice, &app, &hook_page).await;
+    assert!(
+        html.contains("name=\"on_build\" checked"),
+        "the form shows the subscription"
+    );
+
+    let api = "/api/v1/repositories/alice/app/webhooks";
+    let listed: Value = app
+        .anonymous
+        .get(app.url(api))
+        .header("Authorization", &alice_auth)
+        .send()
+        .await
+        .expect("list webhooks")
+        .json()
+        .await
+        .expect("webhooks JSON");
+    let named = |name: &str| {
+        listed
+            .as_array()
+            .and_then(|hooks| hooks.iter().find(|h| h["name"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("webhook {name} in {listed}"))
+    };
+    assert_eq!(named("builds")["events"], json!(["build"]));
+    let registry = named("registry");
+    assert_eq!(registry["events"], json!(["push", "delete", "pull"]));
+
+    // The builds crate stages the event in its own transaction, then wakes the sender.
+    let data = finished_build(&app);
+    let hooks = &app.state.webhooks;
+    let mut tx = app.state.pool.begin().await.expect("begin");
+    let staged = deliveries::stage_build(
+        &mut tx,
+        &hooks.config,
+        "alice/app",
+        BuildEvent::Success,
+        data.clone(),
+    )
+    .await
+    .expect("stage build deliveries");
+    tx.commit().await.expect("commit");
+    hooks.wake();
+    assert_eq!(staged, 1, "only the webhook that hears builds");
+
+    let got = builds.wait_for(1, 20).await.remove(0);
+    assert_eq!(got.path, "/builds");
+    assert_eq!(got.event, "build");
+    assert!(
+        got.signed_with("build secret"),
+        "signature {:?}",
+        got.signature
+    );
+    let body = got.json();
+    assert_eq!(body["event"], "build_success");
+    assert_eq!(body["build_data"], data);
+    assert_eq!(body["repository"]["repo_name"], "alice/app");
+    assert_eq!(body["repository"]["namespace"], "alice");
+    assert!(body["callback_url"]
+        .as_str()
+        .is_some_and(|u| u.starts_with(&format!("{}/api/v1/webhooks/callbacks/", app.base))));
+    assert!(body.get("push_data").is_none());
+
+    // The log names the build event, and a redelivery sends it as it was.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let html = loop {
+        let (_, html) = page(&alice, &app, &hook_page).await;
+        if html.contains("status-delivered") {
+            break html;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the log never showed the delivery"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(html.contains(&got.delivery));
+    assert!(
+        html.contains("<td>build_success</td>"),
+        "the log says which build event"
+    );
+    let r = submit(
+        &alice,
+        &app,
+        &hook_page,
+        &format!("{hook_page}/redeliver"),
+        &[("delivery", &got.delivery)],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let again = builds.wait_for(2, 20).await.remove(1);
+    assert_ne!(again.delivery, got.delivery);
+    assert_eq!(again.json()["event"], "build_success");
+    assert_eq!(again.json()["build_data"], data);
+
+    // The other webhook heard nothing, and its log is empty.
+    assert!(pushes.received().is_empty(), "{:?}", pushes.received());
+    let (_, html) = page(&alice, &app, &format!("{to}/{}", registry["id"])).await;
+    assert!(html.contains("Nothing delivered yet"), "{html}");
+}

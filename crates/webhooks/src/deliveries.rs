@@ -11,6 +11,7 @@ use sqlx::AnyConnection;
 use berth_accounts::repos;
 
 use crate::hooks::{Config, Kind};
+use crate::payload::BuildEvent;
 use crate::{payload, Error, Result, Webhooks};
 
 /// Where a delivery stands.
@@ -109,6 +110,22 @@ struct DeliveryRow {
     payload: String,
 }
 
+impl Delivery {
+    /// The event as its body names it: the kind, except that a build delivery says which build
+    /// event it was (`build_failure`).
+    pub fn event_name(&self) -> &str {
+        match self.event {
+            Kind::Build => self
+                .payload
+                .get("event")
+                .and_then(Value::as_str)
+                .and_then(BuildEvent::parse)
+                .map_or(Kind::Build.as_str(), BuildEvent::as_str),
+            kind => kind.as_str(),
+        }
+    }
+}
+
 fn delivery(row: DeliveryRow) -> Result<Delivery> {
     let status = Status::parse(&row.status);
     let event = row.event;
@@ -157,8 +174,10 @@ fn new_ids() -> Result<(String, String)> {
 /// What one event says, before it is addressed to a webhook.
 struct News<'a> {
     kind: Kind,
+    /// The body's `event`: the kind's name, or a build event's.
+    event: &'static str,
     repository: &'a str,
-    /// `push_data`, `delete_data` or `pull_data`.
+    /// `push_data`, `delete_data`, `pull_data` or `build_data`.
     data: Value,
     /// The `repository` object.
     repo: Value,
@@ -179,6 +198,7 @@ async fn insert(
     );
     let body = payload::body(
         news.kind,
+        news.event,
         &callback_url,
         news.data.clone(),
         news.repo.clone(),
@@ -238,6 +258,7 @@ async fn fan_out(
     conn: &mut AnyConnection,
     config: &Config,
     kind: Kind,
+    event: &'static str,
     repository: &str,
     data: Value,
 ) -> Result<usize> {
@@ -248,6 +269,7 @@ async fn fan_out(
     let settings = settings(conn, repository).await?;
     let news = News {
         kind,
+        event,
         repository,
         data,
         repo: payload::repository(&config.public_url, repository, settings.as_ref()),
@@ -264,7 +286,7 @@ pub async fn stage(conn: &mut AnyConnection, config: &Config, event: &Event) -> 
         return Ok(0);
     };
     let data = payload::event_data(kind, event, berth_accounts::now());
-    fan_out(conn, config, kind, &event.repository, data).await
+    fan_out(conn, config, kind, kind.as_str(), &event.repository, data).await
 }
 
 /// Writes the deliveries of a repository's deletion (to its organization's webhooks: its own go
@@ -276,7 +298,22 @@ pub async fn stage_repository_deleted(
     actor: &str,
 ) -> Result<usize> {
     let data = payload::repository_deleted(actor, berth_accounts::now());
-    fan_out(conn, config, Kind::Delete, repository, data).await
+    let kind = Kind::Delete;
+    fan_out(conn, config, kind, kind.as_str(), repository, data).await
+}
+
+/// Writes the deliveries of a build event (`build_queued`, `build_success`, `build_failure`)
+/// of `repository`, inside the caller's transaction; returns how many. `data` is the body's
+/// `build_data` (see [`payload`] for its fields). The caller wakes the sender
+/// ([`Webhooks::wake`]) once the transaction has committed.
+pub async fn stage_build(
+    conn: &mut AnyConnection,
+    config: &Config,
+    repository: &str,
+    event: BuildEvent,
+    data: Value,
+) -> Result<usize> {
+    fan_out(conn, config, Kind::Build, event.as_str(), repository, data).await
 }
 
 /// The latest deliveries of a webhook, newest first.
@@ -318,13 +355,20 @@ pub async fn redeliver(
 ) -> Result<Delivery> {
     let pool = &hooks.pool;
     let old = get(hooks, webhook_id, id).await?;
-    let key = match old.event {
-        Kind::Push => "push_data",
-        Kind::Delete => "delete_data",
-        Kind::Pull => "pull_data",
+    let event = match old.event {
+        Kind::Build => old
+            .payload
+            .get("event")
+            .and_then(Value::as_str)
+            .and_then(BuildEvent::parse)
+            .ok_or_else(|| Error::Internal(format!("delivery {id} names no build event")))?
+            .as_str(),
+        kind => kind.as_str(),
     };
+    let key = payload::data_key(old.event);
     let news = News {
         kind: old.event,
+        event,
         repository: &old.repository,
         data: old.payload.get(key).cloned().unwrap_or(Value::Null),
         repo: old

@@ -56,16 +56,20 @@ pub enum Kind {
     Push,
     Delete,
     Pull,
+    /// An automated build was queued, succeeded or failed (which one is the body's `event`:
+    /// [`crate::payload::BuildEvent`]).
+    Build,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Push, Kind::Delete, Kind::Pull];
+    pub const ALL: [Kind; 4] = [Kind::Push, Kind::Delete, Kind::Pull, Kind::Build];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Push => "push",
             Kind::Delete => "delete",
             Kind::Pull => "pull",
+            Kind::Build => "build",
         }
     }
 
@@ -79,6 +83,7 @@ impl Kind {
             Kind::Push => "on_push",
             Kind::Delete => "on_delete",
             Kind::Pull => "on_pull",
+            Kind::Build => "on_build",
         }
     }
 }
@@ -134,8 +139,8 @@ pub struct Webhook {
     pub updated_at: i64,
 }
 
-const COLUMNS: &str = "id, name, url, on_push, on_delete, on_pull, secret, active, namespace, \
-                       repository, created_by, created_at, updated_at";
+const COLUMNS: &str = "id, name, url, on_push, on_delete, on_pull, on_build, secret, active, \
+                       namespace, repository, created_by, created_at, updated_at";
 
 /// A `webhooks` row as [`COLUMNS`] selects it; the flags are integers (0 or 1) on both backends.
 #[derive(sqlx::FromRow)]
@@ -146,6 +151,7 @@ struct WebhookRow {
     on_push: i64,
     on_delete: i64,
     on_pull: i64,
+    on_build: i64,
     secret: String,
     active: i64,
     namespace: String,
@@ -160,6 +166,7 @@ fn webhook(row: WebhookRow) -> Webhook {
         (Kind::Push, row.on_push),
         (Kind::Delete, row.on_delete),
         (Kind::Pull, row.on_pull),
+        (Kind::Build, row.on_build),
     ]
     .into_iter()
     .filter(|&(_, on)| on != 0)
@@ -229,7 +236,7 @@ fn validate(input: &Input, allow: &guard::Allowlist) -> Result<()> {
     guard::check_url(&input.url, allow).map_err(Error::Invalid)?;
     if input.events.is_empty() {
         return Err(Error::Invalid(
-            "choose at least one event: push, delete or pull".into(),
+            "choose at least one event: push, delete, pull or build".into(),
         ));
     }
     if input.secret.as_ref().is_some_and(|s| s.len() > MAX_SECRET) {
@@ -318,8 +325,8 @@ pub async fn create(
     let has = |k: Kind| i64::from(input.events.contains(&k));
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO webhooks (namespace, repository, name, url, on_push, on_delete, on_pull,
-                               secret, active, created_by, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
+                               on_build, secret, active, created_by, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
     )
     .bind(owner.namespace())
     .bind(owner.repository())
@@ -328,6 +335,7 @@ pub async fn create(
     .bind(has(Kind::Push))
     .bind(has(Kind::Delete))
     .bind(has(Kind::Pull))
+    .bind(has(Kind::Build))
     .bind(input.secret.as_deref().unwrap_or(""))
     .bind(i64::from(input.active))
     .bind(actor)
@@ -360,7 +368,7 @@ pub async fn update(
     let has = |k: Kind| i64::from(input.events.contains(&k));
     sqlx::query(
         "UPDATE webhooks SET name = $2, url = $3, on_push = $4, on_delete = $5, on_pull = $6,
-                secret = COALESCE($7, secret), active = $8, updated_at = $9
+                on_build = $7, secret = COALESCE($8, secret), active = $9, updated_at = $10
          WHERE id = $1",
     )
     .bind(id)
@@ -369,6 +377,7 @@ pub async fn update(
     .bind(has(Kind::Push))
     .bind(has(Kind::Delete))
     .bind(has(Kind::Pull))
+    .bind(has(Kind::Build))
     .bind(patch.secret.as_deref())
     .bind(i64::from(input.active))
     .bind(berth_accounts::now())

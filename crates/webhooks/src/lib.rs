@@ -1,7 +1,8 @@
-//! Berth's webhooks: HTTP callbacks on registry events, on a repository or on an organization
-//! (all its repositories).
+//! Berth's webhooks: HTTP callbacks on registry events and automated builds, on a repository or
+//! on an organization (all its repositories).
 //!
-//! The registry's events reach [`sink::Sink`]. An event's deliveries are written to an outbox
+//! The registry's events reach [`sink::Sink`]; the builds crate stages its own
+//! ([`deliveries::stage_build`]). An event's deliveries are written to an outbox
 //! ([`deliveries`]) in the same transaction as the event itself, then sent by the background
 //! [`sender`] with retries and kept as the delivery log. [`hooks`] is what owners manage,
 //! [`payload`] says what is sent, [`guard`] says where it may go.
@@ -22,6 +23,7 @@ use tokio::sync::Notify;
 
 pub use berth_accounts::{Error, Result};
 pub use hooks::{create, delete, get, list, update, Config, Input, Kind, Owner, Patch, Webhook};
+pub use payload::BuildEvent;
 
 /// Pulls queued for webhooks beyond this many (a database that stays down) are dropped, oldest
 /// first, with a warning.

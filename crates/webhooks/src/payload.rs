@@ -17,6 +17,30 @@
 //!
 //! `delete_data` is `{deleted_at, deleter, target: "manifest"|"tag"|"repository", tag, digest}`;
 //! `pull_data` is `{pulled_at, puller, tag, digest}`. `tag` is `null` where there was none.
+//!
+//! Automated builds are one subscription (`build`) with three events, named in the body's
+//! `event` ([`BuildEvent`]): `build_queued`, `build_success` and `build_failure`. Their data is
+//! `build_data`, as the builds crate describes the build:
+//!
+//! ```json
+//! {
+//!   "event": "build_success",
+//!   "callback_url": "https://berth.example/api/v1/webhooks/callbacks/<delivery>/<token>",
+//!   "build_data": {"build_id": "…", "status": "success", "trigger": "push",
+//!                  "source_ref": "refs/heads/main", "commit": "<40 hex>",
+//!                  "tags": ["latest", "1.2"], "digest": "sha256:…",
+//!                  "queued_at": 1700000000, "finished_at": 1700000090, "duration_seconds": 90,
+//!                  "build_url": "https://berth.example/r/acme/app/builds/…", "error": null},
+//!   "repository": {…}
+//! }
+//! ```
+//!
+//! `build_id` names the build, `status` is where it stands, `trigger` what started it (a push
+//! from the git host, or someone by hand), `source_ref` the git ref built and `commit` its
+//! commit id; `tags` are the image's tags and `digest` its manifest's (`null` until pushed);
+//! `queued_at` and `finished_at` are seconds since the epoch (`finished_at` and
+//! `duration_seconds` are `null` while the build has not finished); `build_url` is the build's
+//! page and `error` why it failed (`null` otherwise). The `X-Berth-Event` header says `build`.
 
 use berth_registry::events::{Event, EventAction, EventTarget};
 use serde_json::{json, Value};
@@ -24,6 +48,30 @@ use serde_json::{json, Value};
 use berth_accounts::repos::RepoSettings;
 
 use crate::hooks::Kind;
+
+/// Which build event a `build` delivery reports: its body's `event`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildEvent {
+    Queued,
+    Success,
+    Failure,
+}
+
+impl BuildEvent {
+    pub const ALL: [BuildEvent; 3] = [BuildEvent::Queued, BuildEvent::Success, BuildEvent::Failure];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuildEvent::Queued => "build_queued",
+            BuildEvent::Success => "build_success",
+            BuildEvent::Failure => "build_failure",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<BuildEvent> {
+        BuildEvent::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+}
 
 /// The event kind a registry event is delivered as, if any.
 pub fn kind_of(event: &Event) -> Option<Kind> {
@@ -79,6 +127,8 @@ fn data(
             "tag": tag,
             "digest": digest,
         }),
+        // No registry event is a build ([`kind_of`]): a build's data comes from the builds crate.
+        Kind::Build => Value::Null,
     }
 }
 
@@ -104,17 +154,53 @@ pub fn repository(public_url: &str, name: &str, settings: Option<&RepoSettings>)
     })
 }
 
-/// The whole body of one delivery.
-pub fn body(kind: Kind, callback_url: &str, data: Value, repository: Value) -> Value {
-    let key = match kind {
+/// Where a body of `kind` holds its data.
+pub fn data_key(kind: Kind) -> &'static str {
+    match kind {
         Kind::Push => "push_data",
         Kind::Delete => "delete_data",
         Kind::Pull => "pull_data",
-    };
+        Kind::Build => "build_data",
+    }
+}
+
+/// The whole body of one delivery of `kind`; `event` is the kind's name, or for a build the
+/// [`BuildEvent`]'s.
+pub fn body(kind: Kind, event: &str, callback_url: &str, data: Value, repository: Value) -> Value {
     json!({
-        "event": kind.as_str(),
+        "event": event,
         "callback_url": callback_url,
-        key: data,
+        data_key(kind): data,
         "repository": repository,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_events_are_named_as_bodies_name_them() {
+        for event in BuildEvent::ALL {
+            assert_eq!(BuildEvent::parse(event.as_str()), Some(event));
+        }
+        assert_eq!(BuildEvent::Failure.as_str(), "build_failure");
+        assert_eq!(BuildEvent::parse("build"), None);
+        assert_eq!(Kind::parse("build"), Some(Kind::Build));
+    }
+
+    #[test]
+    fn a_build_body_carries_build_data() {
+        let data = json!({"build_id": "b1", "status": "failure", "error": "no Dockerfile"});
+        let body = body(
+            Kind::Build,
+            BuildEvent::Failure.as_str(),
+            "https://berth.example/cb",
+            data.clone(),
+            json!({}),
+        );
+        assert_eq!(body["event"], "build_failure");
+        assert_eq!(body["build_data"], data);
+        assert!(body.get("push_data").is_none());
+    }
 }

@@ -27,6 +27,7 @@ pub struct HookForm {
     pub on_push: Option<String>,
     pub on_delete: Option<String>,
     pub on_pull: Option<String>,
+    pub on_build: Option<String>,
     #[serde(default)]
     pub secret: String,
     pub remove_secret: Option<String>,
@@ -41,6 +42,7 @@ impl HookForm {
             (Kind::Push, &self.on_push),
             (Kind::Delete, &self.on_delete),
             (Kind::Pull, &self.on_pull),
+            (Kind::Build, &self.on_build),
         ]
         .into_iter()
         .filter(|(_, on)| on.is_some())
@@ -56,6 +58,7 @@ impl HookForm {
             on_push: on(Kind::Push),
             on_delete: on(Kind::Delete),
             on_pull: on(Kind::Pull),
+            on_build: on(Kind::Build),
             active: hook.active.then(|| "on".to_owned()),
             ..HookForm::default()
         }
@@ -127,7 +130,8 @@ pub async fn section(
 
 pub struct DeliveryRow {
     pub id: String,
-    pub event: &'static str,
+    /// As the body names it (`build_failure` rather than `build`).
+    pub event: String,
     pub status: &'static str,
     pub attempts: i64,
     pub when: String,
@@ -159,7 +163,7 @@ struct HookPage {
 fn delivery_row(d: &deliveries::Delivery) -> DeliveryRow {
     DeliveryRow {
         id: d.id.clone(),
-        event: d.event.as_str(),
+        event: d.event_name().to_owned(),
         status: d.status.as_str(),
         attempts: d.attempts,
         when: d
