@@ -32,6 +32,7 @@ impl Hub {
         tuf::store::delete_of_repository(conn, repository).await?;
         immutable::delete_of_repository(conn, repository).await?;
         retention::delete_of_repository(conn, repository).await?;
+        berth_builds::sources::delete_of_repository(conn, repository).await?;
         faults::point("delete-repository:webhooks").await;
         stars::delete_of_repository(conn, repository).await?;
         comments::delete_of_repository(conn, repository).await?;
@@ -121,6 +122,7 @@ impl Hub {
         tuf::store::delete_of_namespace(conn, namespace).await?;
         immutable::delete_of_namespace(conn, namespace).await?;
         retention::delete_of_namespace(conn, namespace).await?;
+        berth_builds::sources::delete_of_namespace(conn, namespace).await?;
         stars::delete_of_namespace(conn, namespace).await?;
         comments::delete_of_namespace(conn, namespace).await?;
         quota::delete_of_namespace(conn, namespace).await?;

@@ -9,6 +9,7 @@ use anyhow::Context;
 use berth_accounts::authorizer::AccountsAuthorizer;
 use berth_accounts::jwt::TokenKeys;
 use berth_accounts::Accounts;
+use berth_builds::Builds;
 use berth_hub::gc::GcConfig;
 use berth_hub::Hub;
 use berth_registry::meta::Meta;
@@ -34,6 +35,7 @@ pub struct State {
     pub hub: web::Data<Hub>,
     pub trust: web::Data<Trust>,
     pub gc: web::Data<GcConfig>,
+    pub builds: web::Data<Builds>,
 }
 
 impl State {
@@ -53,6 +55,8 @@ impl State {
             state.trust.clone().into_inner(),
             config.gc.clone(),
         ));
+        berth_builds::runner::spawn(&state.builds.clone().into_inner())
+            .map_err(|e| anyhow::anyhow!("starting the build worker: {e}"))?;
         Ok(state)
     }
 
@@ -74,13 +78,23 @@ impl State {
             config.webhooks.clone(),
         ));
         let authorizer = AccountsAuthorizer(accounts.clone());
-        let sink = Sink {
-            accounts: accounts.clone(),
-            webhooks: webhooks.clone(),
-        };
         let trust_secret =
             berth_accounts::keyfile::load_or_create_secret(&config.data_dir.join("trust.secret"))
                 .map_err(|e| anyhow::anyhow!("content trust secret: {e}"))?;
+        let builds = Arc::new(Builds::new(
+            pool.clone(),
+            accounts.clone(),
+            webhooks.clone(),
+            TrustSecret::new(trust_secret),
+            config.builds.clone(),
+        ));
+        let sink = berth_builds::sink::Sink {
+            inner: Sink {
+                accounts: accounts.clone(),
+                webhooks: webhooks.clone(),
+            },
+            builds: builds.clone(),
+        };
         let trust = Arc::new(Trust::new(
             pool.clone(),
             accounts.db.clone(),
@@ -112,6 +126,7 @@ impl State {
             hub: web::Data::new(hub),
             trust: web::Data::from(trust),
             gc: web::Data::new(config.gc.clone()),
+            builds: web::Data::from(builds),
         })
     }
 
@@ -142,6 +157,7 @@ impl State {
         .app_data(self.hub.clone())
         .app_data(self.trust.clone())
         .app_data(self.gc.clone())
+        .app_data(self.builds.clone())
         .configure(berth_registry::configure(self.registry.clone()))
         .configure(berth_web::configure(self.site.clone()));
     }

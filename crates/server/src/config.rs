@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use berth_accounts::AuthConfig;
+use berth_builds::Config as BuildsConfig;
 use berth_hub::gc::{parse_duration, GcConfig};
 use berth_registry::RegistryConfig;
 use berth_webhooks::{guard::Allowlist, Config as WebhookConfig};
@@ -43,6 +44,10 @@ pub struct Args {
     /// Storage quota of namespaces without their own, in bytes (default: unlimited).
     #[arg(long, env = "BERTH_DEFAULT_QUOTA_BYTES")]
     pub default_quota_bytes: Option<u64>,
+    /// The Docker Engine automated builds run on (`unix:///var/run/docker.sock`,
+    /// `tcp://host:2375`); builds are off without one.
+    #[arg(long, env = "BERTH_BUILDS_DOCKER_HOST")]
+    pub builds_docker_host: Option<String>,
 }
 
 /// The optional configuration file; every key is optional.
@@ -63,6 +68,23 @@ struct File {
     webhooks: WebhooksFile,
     #[serde(default)]
     gc: GcFile,
+    #[serde(default)]
+    builds: BuildsFile,
+}
+
+/// `[builds]`: automated builds, off until `docker_host` is set.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BuildsFile {
+    docker_host: Option<String>,
+    /// Berth's registry as the Engine reaches it (`host:port`; default: the public URL's host).
+    registry: Option<String>,
+    concurrency: Option<usize>,
+    /// A duration (`1h`, `30m`).
+    timeout: Option<String>,
+    log_cap_bytes: Option<u64>,
+    /// CIDRs and `host:port`s of git hosts the SSRF guard lets through.
+    allowed_sources: Option<Vec<String>>,
 }
 
 /// `[gc]`: durations are written like `90s`, `15m`, `1h`, `7d`.
@@ -118,6 +140,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub webhooks: WebhookConfig,
     pub gc: GcConfig,
+    pub builds: BuildsConfig,
     /// HTTPS, when a certificate and key are given.
     pub tls: Option<TlsFiles>,
 }
@@ -201,6 +224,7 @@ impl Config {
         auth.token_ttl = file.auth.token_ttl_secs.unwrap_or(auth.token_ttl);
         let webhooks = webhooks(args, file.webhooks, &public_url)?;
         let gc = gc(file.gc, &data_dir)?;
+        let builds = builds(args, file.builds, &public_url, &data_dir)?;
         Ok(Config {
             listen,
             data_dir,
@@ -210,6 +234,7 @@ impl Config {
             auth,
             webhooks,
             gc,
+            builds,
             tls,
         })
     }
@@ -261,6 +286,60 @@ fn webhooks(args: &Args, file: WebhooksFile, public_url: &str) -> anyhow::Result
         anyhow::ensure!(n >= 1, "webhooks.concurrency must be at least 1");
         c.concurrency = n;
     }
+    Ok(c)
+}
+
+fn builds(
+    args: &Args,
+    file: BuildsFile,
+    public_url: &str,
+    data_dir: &Path,
+) -> anyhow::Result<BuildsConfig> {
+    let registry = file
+        .registry
+        .unwrap_or_else(|| host_of(public_url).to_owned());
+    let mut c = BuildsConfig::off(
+        public_url,
+        &registry,
+        berth_builds::runner::work_dir(data_dir),
+    );
+    c.docker_host = args
+        .builds_docker_host
+        .clone()
+        .or(file.docker_host)
+        .filter(|h| !h.trim().is_empty());
+    if let Some(host) = &c.docker_host {
+        anyhow::ensure!(
+            ["unix://", "tcp://", "http://"]
+                .iter()
+                .any(|p| host.starts_with(p)),
+            "builds.docker_host {host:?} must be unix:///path/to/docker.sock or tcp://host:port"
+        );
+    }
+    if let Some(n) = file.concurrency {
+        anyhow::ensure!(n >= 1, "builds.concurrency must be at least 1");
+        c.concurrency = n;
+    }
+    if let Some(t) = file.timeout {
+        c.timeout = parse_duration(&t).map_err(|e| anyhow::anyhow!("builds.timeout: {e}"))?;
+        anyhow::ensure!(
+            c.timeout.as_secs() >= 60,
+            "builds.timeout must be at least a minute"
+        );
+    }
+    if let Some(n) = file.log_cap_bytes {
+        anyhow::ensure!(n >= 4096, "builds.log_cap_bytes must be at least 4096");
+        c.log_cap = n;
+    }
+    let allowed = file
+        .allowed_sources
+        .unwrap_or_default()
+        .iter()
+        .try_fold(Allowlist::default(), |mut a, entry| {
+            a.add(entry).map(|()| a)
+        })
+        .map_err(|e| anyhow::anyhow!("builds.allowed_sources: {e}"))?;
+    c.allowed_sources = std::sync::Arc::new(allowed);
     Ok(c)
 }
 

@@ -133,7 +133,8 @@ impl TufKey {
     }
 }
 
-/// The key that seals the private keys Berth holds (AES-256-GCM).
+/// The key that seals the secrets Berth holds at rest (AES-256-GCM): the trust keys, and the
+/// credentials and deploy keys of build sources.
 #[derive(Clone)]
 pub struct TrustSecret([u8; 32]);
 
@@ -147,7 +148,7 @@ impl TrustSecret {
     }
 
     /// Encrypts `plain`, bound to `context`: the nonce, then the ciphertext and tag.
-    fn seal(&self, context: &str, plain: &[u8]) -> Result<Vec<u8>, String> {
+    pub fn seal(&self, context: &str, plain: &[u8]) -> Result<Vec<u8>, String> {
         let mut in_out = plain.to_vec();
         let nonce = self
             .key()?
@@ -158,7 +159,7 @@ impl TrustSecret {
         Ok(out)
     }
 
-    fn open(&self, context: &str, sealed: &[u8]) -> Result<Vec<u8>, String> {
+    pub fn open(&self, context: &str, sealed: &[u8]) -> Result<Vec<u8>, String> {
         if sealed.len() < NONCE_LEN {
             return Err("a sealed key is truncated".into());
         }

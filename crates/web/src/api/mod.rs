@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`, and the token service at `/auth/token`.
 
+mod builds;
 mod community;
 mod error;
 mod gc;
@@ -79,7 +80,56 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/user/tokens", web::post().to(users::create_token))
                 .route("/user/tokens/{id}", web::delete().to(users::revoke_token))
                 .route("/repositories", web::post().to(repos::create))
+                .service(
+                    web::resource("/build-hooks/{id}")
+                        .app_data(web::PayloadConfig::new(builds::MAX_EVENT_BYTES))
+                        .route(web::post().to(builds::push_event)),
+                )
                 // Before the catch-all routes of a repository itself.
+                .route(
+                    "/repositories/{name:.+}/build-source",
+                    web::get().to(builds::get_source),
+                )
+                .route(
+                    "/repositories/{name:.+}/build-source",
+                    web::put().to(builds::put_source),
+                )
+                .route(
+                    "/repositories/{name:.+}/build-source",
+                    web::delete().to(builds::delete_source),
+                )
+                .route(
+                    "/repositories/{name:.+}/build-rules",
+                    web::get().to(builds::get_rules),
+                )
+                .route(
+                    "/repositories/{name:.+}/build-rules",
+                    web::put().to(builds::put_rules),
+                )
+                .route(
+                    "/repositories/{name:.+}/build-badge",
+                    web::get().to(builds::badge),
+                )
+                .route(
+                    "/repositories/{name:.+}/builds/{id}/log",
+                    web::get().to(builds::log),
+                )
+                .route(
+                    "/repositories/{name:.+}/builds/{id}/cancel",
+                    web::post().to(builds::cancel),
+                )
+                .route(
+                    "/repositories/{name:.+}/builds/{id}",
+                    web::get().to(builds::get),
+                )
+                .route(
+                    "/repositories/{name:.+}/builds",
+                    web::get().to(builds::list),
+                )
+                .route(
+                    "/repositories/{name:.+}/builds",
+                    web::post().to(builds::create),
+                )
                 .route(
                     "/repositories/{name:.+}/tags/{tag}",
                     web::get().to(community::tag),
