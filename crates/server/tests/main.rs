@@ -19,6 +19,7 @@ mod e2e_trust;
 mod error_bodies;
 mod faults;
 mod gc;
+mod git_server;
 mod hostile_input;
 mod immutable_tags;
 mod migrations;

@@ -6,6 +6,7 @@
 
 pub mod binary;
 pub mod check;
+pub mod git;
 pub mod matrix;
 pub mod pg;
 pub mod receiver;
