@@ -298,10 +298,13 @@ fn builds(
     let registry = file
         .registry
         .unwrap_or_else(|| host_of(public_url).to_owned());
+    // Git and the build steps run in directories of their own: the path must not be relative.
+    let data_dir = std::path::absolute(data_dir)
+        .with_context(|| format!("the data directory {}", data_dir.display()))?;
     let mut c = BuildsConfig::off(
         public_url,
         &registry,
-        berth_builds::runner::work_dir(data_dir),
+        berth_builds::runner::work_dir(&data_dir),
     );
     c.docker_host = args
         .builds_docker_host

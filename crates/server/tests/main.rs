@@ -12,6 +12,7 @@ mod credentials;
 mod deletion_faults;
 mod e2e_browser;
 mod e2e_browser_smoke;
+mod e2e_builds;
 mod e2e_docker;
 mod e2e_signing;
 mod e2e_skopeo;
