@@ -42,7 +42,8 @@ pub async fn guard_host(url: &str, allow: &Allowlist) -> Result<(), String> {
         if let Some(why) = guard::refusal(addr.ip(), allow) {
             return Err(format!(
                 "the source host {host} is refused: {}",
-                why.replace("webhooks.allowed_targets", "builds.allowed_sources")
+                why.trim_start_matches("refused: ")
+                    .replace("webhooks.allowed_targets", "builds.allowed_sources")
             ));
         }
     }

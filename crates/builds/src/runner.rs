@@ -23,11 +23,11 @@ const POLL_EVERY: Duration = Duration::from_secs(5);
 const MAX_CONTEXT_BYTES: u64 = 2 << 30;
 
 /// Starts the worker when builds are on; it stops when the last user of `builds` is gone.
-pub fn spawn(builds: &Arc<Builds>) -> Result<(), String> {
-    let Some(host) = builds.config.docker_host.clone() else {
-        return Ok(());
-    };
-    let engine = Engine::connect(&host, builds.config.timeout + Duration::from_secs(60))?;
+/// The Engine is reached per build, so it may start after Berth (or restart under it).
+pub fn spawn(builds: &Arc<Builds>) {
+    if builds.config.docker_host.is_none() {
+        return;
+    }
     let weak = Arc::downgrade(builds);
     let wake = builds.wake.clone();
     let slots = Arc::new(Semaphore::new(builds.config.concurrency.max(1)));
@@ -44,9 +44,9 @@ pub fn spawn(builds: &Arc<Builds>) -> Result<(), String> {
             while let Ok(permit) = slots.clone().try_acquire_owned() {
                 match queue::claim(&builds).await {
                     Ok(Some(build)) => {
-                        let (builds, engine) = (builds.clone(), engine.clone());
+                        let builds = builds.clone();
                         tokio::spawn(async move {
-                            run(&builds, &engine, build).await;
+                            run(&builds, build).await;
                             drop(permit);
                             builds.wake();
                         });
@@ -62,11 +62,22 @@ pub fn spawn(builds: &Arc<Builds>) -> Result<(), String> {
             let _ = tokio::time::timeout(POLL_EVERY, wake.notified()).await;
         }
     });
-    Ok(())
 }
 
 /// Runs one claimed build to its end and records how it ended.
-async fn run(builds: &Arc<Builds>, engine: &Engine, build: Build) {
+async fn run(builds: &Arc<Builds>, build: Build) {
+    let host = builds.config.docker_host.as_deref().unwrap_or_default();
+    let engine = match Engine::connect(host, builds.config.timeout + Duration::from_secs(60)) {
+        Ok(engine) => engine,
+        Err(e) => {
+            let outcome = Outcome::Failed(format!("the Docker Engine is not reachable: {e}"));
+            if let Err(e) = queue::finish(builds, &build, &outcome).await {
+                tracing::error!(id = build.id, error = %e, "recording how a build ended");
+            }
+            return;
+        }
+    };
+    let engine = &engine;
     tracing::info!(id = build.id, repository = %build.repository, "build started");
     let (tx, rx) = mpsc::unbounded_channel::<String>();
     let writer = tokio::spawn(write_log(builds.clone(), build.id, rx));

@@ -200,6 +200,21 @@ pub async fn link(
     input: SourceInput,
 ) -> Result<Source> {
     let url = source::parse_url(input.url.trim(), admin).map_err(Error::Invalid)?;
+    // An address is refused now; a host name when a build resolves it (see `git::guard_host`).
+    if let (Some(host), Some(port)) = (&url.host, url.port) {
+        let allow = &builds.config.allowed_sources;
+        if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+            if let Some(why) = berth_webhooks::guard::refusal(ip, allow) {
+                if !allow.allows_endpoint(host, port) {
+                    return Err(Error::Invalid(format!(
+                        "the source host is refused: {}",
+                        why.trim_start_matches("refused: ")
+                            .replace("webhooks.allowed_targets", "builds.allowed_sources")
+                    )));
+                }
+            }
+        }
+    }
     if let Some(rules) = &input.rules {
         rules::validate_rules(rules).map_err(Error::Invalid)?;
     }

@@ -55,8 +55,7 @@ impl State {
             state.trust.clone().into_inner(),
             config.gc.clone(),
         ));
-        berth_builds::runner::spawn(&state.builds.clone().into_inner())
-            .map_err(|e| anyhow::anyhow!("starting the build worker: {e}"))?;
+        berth_builds::runner::spawn(&state.builds.clone().into_inner());
         Ok(state)
     }
 

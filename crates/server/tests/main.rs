@@ -7,6 +7,7 @@
 mod common;
 
 mod auth;
+mod builds_api;
 mod community_api;
 mod credentials;
 mod deletion_faults;

@@ -28,10 +28,18 @@ fn no_source(name: &str) -> ApiError {
     )
 }
 
-/// The caller, who must be allowed to push to `name` (to start or cancel its builds).
+/// The caller, who must be allowed to push to `name` (to start or cancel its builds); `401`
+/// first for nobody.
 async fn writer_of(accounts: &Accounts, req: &HttpRequest, name: &str) -> Result<String, ApiError> {
-    let (who, permission) = readable(accounts, req, name).await?;
+    let who = super::identity(accounts, req).await?;
     let me = who.name().ok_or_else(ApiError::unauthorized)?.to_owned();
+    let Some((_, permission)) = accounts.readable(&who, name).await? else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("repository {name} not found"),
+        ));
+    };
     if permission < Permission::Write {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
