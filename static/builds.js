@@ -8,7 +8,15 @@
   if (!log || typeof EventSource !== "function") return;
   const chip = document.getElementById("build-status");
   const error = document.getElementById("build-error");
+  const duration = document.getElementById("build-duration");
+  const digest = document.getElementById("build-digest");
   const source = new EventSource(log.dataset.buildEvents);
+
+  // As the server writes durations: 1h 2m, 3m 4s, 5s.
+  const span = (s) => {
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+    return h > 0 ? `${h}h ${m}m` : m > 0 ? `${m}m ${s % 60}s` : `${s % 60}s`;
+  };
 
   // Follows the end only while the reader is at the end: scrolling up to read stops it.
   const atEnd = (el) => el.scrollHeight - el.scrollTop - el.clientHeight < 24;
@@ -40,6 +48,14 @@
     if (chip && typeof build.status === "string") {
       chip.textContent = build.status;
       chip.className = chip.className.replace(/\bstatus-[a-z]+\b/, "status-" + build.status);
+    }
+    if (duration && Number.isInteger(build.duration_seconds)) {
+      duration.textContent = span(build.duration_seconds);
+    }
+    if (digest && typeof build.digest === "string") {
+      const code = document.createElement("code");
+      code.textContent = build.digest;
+      digest.replaceChildren(code);
     }
     if (error && build.error) {
       error.textContent = build.error;

@@ -913,6 +913,7 @@ async fn builds_are_linked_read_and_followed_live() {
         .goto(&app.url(&format!("/r/alice/web/builds/{running}")))
         .await;
     assert_eq!(alice.text("#build-status").await, "building");
+    let running_for = alice.text("#build-duration").await;
     alice
         .execute("window.__samePage = true; return null;")
         .await;
@@ -966,6 +967,8 @@ async fn builds_are_linked_read_and_followed_live() {
         "The command '/bin/sh -c make' returned a non-zero code: 2\n",
     )
     .await;
+    // At least a second after the page was drawn, so its final duration differs.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     builds::set_status(&app, running, "failed", "make failed").await;
     grows("returned a non-zero code: 2").await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -977,6 +980,11 @@ async fn builds_are_linked_read_and_followed_live() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(alice.text("#build-error").await, "make failed");
+    let took = alice.text("#build-duration").await;
+    assert!(
+        took.starts_with("1m ") && took != running_for,
+        "the final duration {took:?}, after {running_for:?} when the page was drawn"
+    );
     assert_eq!(
         alice
             .execute("return document.querySelector(\"form[action$='/cancel']\").hidden;")
