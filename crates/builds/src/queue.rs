@@ -461,12 +461,18 @@ pub async fn log_since(builds: &Builds, id: i64, after: i64) -> Result<Vec<LogCh
 
 /// Build `id`'s whole stored log.
 pub async fn log_text(builds: &Builds, id: i64) -> Result<String> {
+    Ok(log_snapshot(builds, id).await?.0)
+}
+
+/// Build `id`'s whole stored log and the `seq` of its last piece (`-1` for none), where a live
+/// view of it goes on from ([`log_since`]).
+pub async fn log_snapshot(builds: &Builds, id: i64) -> Result<(String, i64)> {
     let mut text = String::new();
     let mut after = -1;
     loop {
         let chunks = log_since(builds, id, after).await?;
         let Some(last) = chunks.last() else {
-            return Ok(text);
+            return Ok((text, after));
         };
         after = last.seq;
         for c in &chunks {

@@ -770,3 +770,231 @@ async fn a_site_administrator_sets_a_quota_on_the_storage_card() {
     screenshot(&admin, "settings-storage-usage").await;
     admin.close().await;
 }
+
+/// Automated builds in the browser: alice links her repository to a git source and adds a tag
+/// rule on the build settings page, then reads the Builds tab; a failed build's page shows the
+/// failing step, and script in a log stays text; a running build's log grows on its page as
+/// the worker writes it, through the live log and without a reload, until it fails. Builds are
+/// written into the database as a worker leaves them: no Docker build runs here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn builds_are_linked_read_and_followed_live() {
+    use common::builds::{self, Row, FAILED_LOG};
+
+    let app = TestApp::start_with(builds::on).await;
+    let alice = Browser::start().await;
+    sign_up_in(&alice, &app, "alice").await;
+    app.push_image("alice/web", "latest", b"web layer").await;
+
+    // Link a source from the repository's settings.
+    alice.goto(&app.url("/r/alice/web/settings")).await;
+    alice
+        .click_and_wait("a[href='/r/alice/web/settings/builds']")
+        .await;
+    alice
+        .fill("#source_url", "https://git.example.com/alice/web.git")
+        .await;
+    alice.click("input[name='base_rebuild']").await;
+    alice
+        .submit("form[action='/r/alice/web/settings/builds#source']")
+        .await;
+    assert!(alice.text(".notice").await.contains("Source saved."));
+    let push_url = alice.attr("#push-url", "value").await.unwrap_or_default();
+    assert!(
+        push_url.starts_with(&format!("{}/api/v1/build-hooks/", app.base)),
+        "the push-event URL: {push_url:?}"
+    );
+
+    // Add a rule in the editor's empty row: tags v1.2.3 build 1.2.3.
+    choose(&alice, "select[name='rule1_kind']", "tag").await;
+    alice
+        .fill("input[name='rule1_source']", "/^v([0-9.]+)$/")
+        .await;
+    alice.fill("input[name='rule1_tag']", "{\\1}").await;
+    alice
+        .fill("textarea[name='rule1_args']", "CHANNEL=stable")
+        .await;
+    alice
+        .submit("form[action='/r/alice/web/settings/builds/rules#rules']")
+        .await;
+    assert!(alice.text(".notice").await.contains("Build rules saved."));
+    assert_eq!(
+        alice
+            .attr("input[name='rule1_tag']", "value")
+            .await
+            .as_deref(),
+        Some("{\\1}")
+    );
+    let rules = app.json("/api/v1/repositories/alice/web/build-rules").await;
+    assert_eq!(rules["rules"][1]["source"], "/^v([0-9.]+)$/", "{rules}");
+    assert_eq!(rules["rules"][1]["build_args"]["CHANNEL"], "stable");
+    alice.assert_no_alert().await;
+    alice
+        .execute("document.getElementById('rules').scrollIntoView(); return null;")
+        .await;
+    screenshot(&alice, "build-settings").await;
+
+    // A build that failed, with its log, and one that is running.
+    let failed = builds::insert(
+        &app,
+        Row {
+            repository: "alice/web",
+            status: "failed",
+            ref_name: "main",
+            commit: "3f2c9e1a7b4d5c6e7f8091a2b3c4d5e6f7a8b9c0",
+            tag: "latest",
+            error: "the Dockerfile's build failed: The command '/bin/sh -c false' returned a \
+                    non-zero code: 1",
+        },
+    )
+    .await;
+    builds::append_log(&app, failed, "echo <script>window.__pwned=1</script>\n").await;
+    for piece in FAILED_LOG {
+        builds::append_log(&app, failed, piece).await;
+    }
+    let running = builds::insert(
+        &app,
+        Row {
+            repository: "alice/web",
+            status: "building",
+            ref_name: "v1.2.3",
+            commit: "9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b",
+            tag: "1.2.3",
+            error: "",
+        },
+    )
+    .await;
+    builds::append_log(&app, running, "Step 1/3 : FROM alpine:3.20\n").await;
+
+    // The Builds tab lists both, newest first.
+    alice.goto(&app.url("/r/alice/web")).await;
+    alice.click_and_wait("a[href='/r/alice/web/builds']").await;
+    let rows = alice.find_all(".builds-table tbody tr").await;
+    assert_eq!(rows.len(), 2);
+    let first = alice.text(".builds-table tbody tr:first-child").await;
+    assert!(
+        first.contains(&format!("#{running}")) && first.contains("building"),
+        "{first}"
+    );
+    assert!(alice.exists("#build-badge").await && alice.exists("#build-now").await);
+    alice.assert_no_alert().await;
+    screenshot(&alice, "builds-tab").await;
+    alice.prefer_dark(true).await;
+    screenshot(&alice, "builds-tab-dark").await;
+    alice.prefer_dark(false).await;
+
+    // The failed build: its error up top, the failing step in its log, script as text.
+    alice
+        .click_and_wait(&format!("a[href='/r/alice/web/builds/{failed}']"))
+        .await;
+    assert_eq!(alice.text("#build-status").await, "failed");
+    assert!(alice
+        .text("#build-error")
+        .await
+        .contains("returned a non-zero code: 1"));
+    let log = alice.text("#build-log").await;
+    for line in [
+        "Step 2/3 : RUN false",
+        "The command '/bin/sh -c false' returned a non-zero code: 1",
+        "echo <script>window.__pwned=1</script>",
+    ] {
+        assert!(log.contains(line), "the log shows {line:?}:\n{log}");
+    }
+    assert_eq!(
+        alice
+            .execute("return document.getElementById('build-log').children.length;")
+            .await,
+        0,
+        "the log is text only"
+    );
+    alice.assert_no_alert().await;
+
+    // The running build: what its worker writes appears on the open page.
+    alice
+        .goto(&app.url(&format!("/r/alice/web/builds/{running}")))
+        .await;
+    assert_eq!(alice.text("#build-status").await, "building");
+    let running_for = alice.text("#build-duration").await;
+    alice
+        .execute("window.__samePage = true; return null;")
+        .await;
+    let grows = |want: &'static str| {
+        let alice = &alice;
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                let log = alice.text("#build-log").await;
+                if log.contains(want) {
+                    return log;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the open page never showed {want:?}; its log:\n{log}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    };
+    builds::append_log(
+        &app,
+        running,
+        "Step 2/3 : RUN make\n<img src=x onerror=\"window.__pwned=2\">compiling\n",
+    )
+    .await;
+    let log = grows("compiling").await;
+    assert!(
+        log.contains("Step 1/3 : FROM alpine:3.20\nStep 2/3 : RUN make\n<img src=x"),
+        "appended in order, as text:\n{log}"
+    );
+    assert_eq!(
+        alice.execute("return window.__samePage === true;").await,
+        true,
+        "the page was not reloaded"
+    );
+    alice.assert_no_alert().await;
+    alice
+        .execute("document.getElementById('log').scrollIntoView(); return null;")
+        .await;
+    screenshot(&alice, "build-live-log").await;
+    alice.prefer_dark(true).await;
+    screenshot(&alice, "build-live-log-dark").await;
+    alice.prefer_dark(false).await;
+
+    // It fails: the last lines arrive, then the status, and the Cancel button goes.
+    assert!(alice.exists("form[action$='/cancel']").await);
+    builds::append_log(
+        &app,
+        running,
+        "The command '/bin/sh -c make' returned a non-zero code: 2\n",
+    )
+    .await;
+    // At least a second after the page was drawn, so its final duration differs.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    builds::set_status(&app, running, "failed", "make failed").await;
+    grows("returned a non-zero code: 2").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while alice.text("#build-status").await != "failed" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the status never turned to failed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(alice.text("#build-error").await, "make failed");
+    let took = alice.text("#build-duration").await;
+    assert!(
+        took.starts_with("1m ") && took != running_for,
+        "the final duration {took:?}, after {running_for:?} when the page was drawn"
+    );
+    assert_eq!(
+        alice
+            .execute("return document.querySelector(\"form[action$='/cancel']\").hidden;")
+            .await,
+        true
+    );
+    assert_eq!(
+        alice.execute("return window.__samePage === true;").await,
+        true
+    );
+    alice.assert_no_alert().await;
+    alice.close().await;
+}

@@ -29,6 +29,7 @@ mod namespaces;
 mod openapi;
 mod orgs;
 mod pages_accounts;
+mod pages_builds;
 mod pages_repository;
 mod protocol_strict;
 mod quotas;

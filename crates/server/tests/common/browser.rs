@@ -321,6 +321,35 @@ impl Browser {
             .unwrap_or_default()
     }
 
+    /// Makes the page see `prefers-color-scheme: dark` (or light), as a system in dark mode
+    /// would: through chromedriver's DevTools command, which lasts for the session.
+    pub async fn prefer_dark(&self, dark: bool) {
+        let url = format!(
+            "{}/session/{}/goog/cdp/execute",
+            self.webdriver.trim_end_matches('/'),
+            self.session_id
+        );
+        let scheme = if dark { "dark" } else { "light" };
+        let r = reqwest::Client::new()
+            .post(&url)
+            .json(&json!({
+                "cmd": "Emulation.setEmulatedMedia",
+                "params": { "features": [{ "name": "prefers-color-scheme", "value": scheme }] },
+            }))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("asking {url} for the {scheme} colour scheme: {e}"));
+        assert!(
+            r.status().is_success(),
+            "chromedriver refused the {scheme} colour scheme: {}",
+            r.text().await.unwrap_or_default()
+        );
+        let applied = self
+            .execute("return window.matchMedia('(prefers-color-scheme: dark)').matches;")
+            .await;
+        assert_eq!(applied, json!(dark), "the page sees the {scheme} scheme");
+    }
+
     /// Saves the current page as `target/screenshots/<name>-desktop.png` (1280×900) and
     /// `<name>-phone.png` (390×844); returns both paths. Leaves the window at desktop size.
     pub async fn screenshot(&self, name: &str) -> (PathBuf, PathBuf) {

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod binary;
+pub mod builds;
 pub mod check;
 pub mod git;
 pub mod matrix;

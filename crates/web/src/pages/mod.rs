@@ -4,6 +4,7 @@
 
 mod assets;
 mod auth;
+mod builds;
 mod chrome;
 mod error;
 mod filters;

@@ -25,7 +25,7 @@ pub struct Head {
     pub signed_in: bool,
     pub admin: bool,
     pub comments: i64,
-    /// Which tab is open: `overview`, `tags` or `settings`.
+    /// Which tab is open: `overview`, `tags`, `builds` or `settings`.
     pub tab: &'static str,
     /// What the repository stores, on the tabs that show it.
     pub storage: Option<String>,

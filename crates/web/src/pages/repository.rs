@@ -1,15 +1,18 @@
 //! A repository's pages under `/r/{namespace}/{name}` (as on Docker Hub): the overview with its
-//! README, pull command, stars and comments; the tags tab and a tag's page (in `tags.rs`); and
-//! the administrators' settings (in `repo_settings.rs`). Names may have more than two parts, so
-//! the path is read from its end: `…/tags`, `…/tags/{tag}`, `…/settings` and the form actions.
+//! README, pull command, stars and comments; the tags tab and a tag's page (in `tags.rs`); the
+//! builds tab, a build's page and its live log (in `builds.rs`); and the administrators'
+//! settings (in `repo_settings.rs`, the build settings in `builds.rs`). Names may have more than
+//! two parts, so the path is read from its end: `…/tags`, `…/tags/{tag}`, `…/builds`,
+//! `…/builds/{id}`, `…/settings` and the form actions.
 //!
 //! A repository the viewer may not read answers exactly like one that does not exist.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use berth_accounts::access::Permission;
 use berth_accounts::Accounts;
+use berth_builds::Builds;
 use berth_hub::comments::{self, Comment};
 use berth_hub::{stars, Hub};
 use berth_registry::auth::Principal;
@@ -24,7 +27,9 @@ use super::forms::PageNumber;
 use super::repo_head::{head, load, Head, Repo};
 use super::settings::login_first;
 use super::storage;
-use super::{render, repo_settings, see_other, tags, time, webhooks, Chrome, PageError, Viewer};
+use super::{
+    builds, render, repo_settings, see_other, tags, time, webhooks, Chrome, PageError, Viewer,
+};
 use crate::{markdown, Site};
 
 /// Comments shown a page.
@@ -36,7 +41,13 @@ pub enum Target {
     Overview,
     Tags,
     Tag(String),
+    Builds,
+    /// A build's page, by its id.
+    Build(String),
+    /// A build's live log.
+    BuildEvents(String),
     Settings,
+    BuildSettings,
     /// A webhook's page (`new`, or its id) under the settings.
     Webhook(String),
     /// A form action (`star`, `comments`, `settings/delete`, …) and its arguments.
@@ -64,10 +75,13 @@ pub fn parse(tail: &str, post: bool) -> (String, Target) {
                 ["settings", "webhooks", id] => id.parse::<i64>().is_ok(),
                 ["settings", "webhooks"] => true,
                 ["settings", "retention", "preview" | "remove"] => true,
+                ["settings", "builds", "rules" | "unlink"] => true,
+                ["settings", "builds"] => true,
+                ["builds", id, "cancel"] => id.parse::<i64>().is_ok(),
                 ["settings", "delete" | "teams" | "signed-only" | "immutable-tags" | "retention"] => {
                     true
                 }
-                ["star" | "unstar" | "comments" | "settings"] => true,
+                ["star" | "unstar" | "comments" | "settings" | "builds"] => true,
                 _ => false,
             };
             if known {
@@ -79,11 +93,23 @@ pub fn parse(tail: &str, post: bool) -> (String, Target) {
     if fits(3) && parts[n - 3] == "settings" && parts[n - 2] == "webhooks" {
         return (name(n - 3), Target::Webhook(parts[n - 1].to_owned()));
     }
+    if fits(3) && parts[n - 3] == "builds" && parts[n - 1] == "events" {
+        return (name(n - 3), Target::BuildEvents(parts[n - 2].to_owned()));
+    }
     if fits(2) && parts[n - 2] == "tags" {
         return (name(n - 2), Target::Tag(parts[n - 1].to_owned()));
     }
+    if fits(2) && parts[n - 2] == "settings" && parts[n - 1] == "builds" {
+        return (name(n - 2), Target::BuildSettings);
+    }
+    if fits(2) && parts[n - 2] == "builds" {
+        return (name(n - 2), Target::Build(parts[n - 1].to_owned()));
+    }
     if fits(1) && parts[n - 1] == "tags" {
         return (name(n - 1), Target::Tags);
+    }
+    if fits(1) && parts[n - 1] == "builds" {
+        return (name(n - 1), Target::Builds);
     }
     if fits(1) && parts[n - 1] == "settings" {
         return (name(n - 1), Target::Settings);
@@ -128,6 +154,8 @@ pub struct RepoQuery {
     unconfirmed: Option<String>,
     /// Set by the redirect after the retention policy was saved or removed.
     retention: Option<String>,
+    /// Where a build's live log goes on from: the last piece its page showed.
+    after: Option<i64>,
 }
 
 /// `GET /r/{tail}`.
@@ -140,8 +168,10 @@ pub async fn get(
     site: web::Data<Site>,
     registry: web::Data<Registry>,
     trust: web::Data<Trust>,
+    builds: web::Data<Builds>,
     tail: web::Path<String>,
     query: web::Query<RepoQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
     let (name, target) = parse(&tail, false);
     let repo = load(&accounts, &viewer, &name).await?;
@@ -167,6 +197,23 @@ pub async fn get(
                 &repo,
                 &tag,
                 unconfirmed,
+            )
+            .await
+        }
+        Target::Builds => {
+            builds::list(&viewer, &accounts, &hub, &site, &builds, &repo, page, None).await
+        }
+        Target::Build(id) => {
+            builds::detail(&viewer, &accounts, &hub, &site, &builds, &repo, &id).await
+        }
+        Target::BuildEvents(id) => {
+            builds::events(builds.into_inner(), &repo, &id, &req, query.after).await
+        }
+        Target::BuildSettings => {
+            let notice = builds::saved_notice(query.saved.as_deref());
+            let refused = builds::Refused::default();
+            builds::settings(
+                &viewer, &accounts, &hub, &site, &builds, &repo, refused, notice,
             )
             .await
         }
@@ -275,6 +322,9 @@ pub struct RepoForm {
     pub body: String,
     #[serde(flatten)]
     pub settings: repo_settings::SettingsForm,
+    /// Last: it keeps the rules editor's numbered fields, which no other form has.
+    #[serde(flatten)]
+    pub builds: builds::BuildsForm,
 }
 
 /// `POST /r/{tail}`: star, comment, and the settings forms.
@@ -287,6 +337,7 @@ pub async fn post(
     trust: web::Data<Trust>,
     registry: web::Data<Registry>,
     site: web::Data<Site>,
+    builds: web::Data<Builds>,
     tail: web::Path<String>,
     form: web::Form<RepoForm>,
 ) -> Result<HttpResponse, PageError> {
@@ -361,6 +412,34 @@ pub async fn post(
                 return Err(PageError::not_found());
             }
             Ok(see_other(&format!("{url}/tags?deleted=1")))
+        }
+        ["builds"] => {
+            builds::build_now(
+                &viewer,
+                &accounts,
+                &hub,
+                &site,
+                &builds,
+                &repo,
+                user,
+                &form.builds,
+            )
+            .await
+        }
+        ["builds", id, "cancel"] => builds::cancel(&builds, &repo, user, id).await,
+        ["settings", "builds", ref rest @ ..] => {
+            builds::settings_post(
+                &viewer,
+                &accounts,
+                &hub,
+                &site,
+                &builds,
+                &repo,
+                user,
+                rest,
+                &form.builds,
+            )
+            .await
         }
         ["settings", ..] => {
             repo_settings::post(
@@ -445,6 +524,46 @@ mod tests {
                 "acme/team/app".into(),
                 Target::Action(vec!["settings".into(), "immutable-tags".into()])
             )
+        );
+        assert_eq!(
+            parse("acme/app/builds", false),
+            ("acme/app".into(), Target::Builds)
+        );
+        assert_eq!(
+            parse("acme/team/app/builds/12", false),
+            ("acme/team/app".into(), Target::Build("12".into()))
+        );
+        assert_eq!(
+            parse("acme/app/builds/12/events", false),
+            ("acme/app".into(), Target::BuildEvents("12".into()))
+        );
+        assert_eq!(
+            parse("acme/app/settings/builds", false),
+            ("acme/app".into(), Target::BuildSettings)
+        );
+        // A tag may be called "builds"; a repository "builds" has no tab of that name.
+        assert_eq!(
+            parse("acme/app/tags/builds", false),
+            ("acme/app".into(), Target::Tag("builds".into()))
+        );
+        assert_eq!(
+            parse("acme/builds", false),
+            ("acme/builds".into(), Target::Overview)
+        );
+        assert_eq!(
+            parse("acme/app/builds/7/cancel", true),
+            (
+                "acme/app".into(),
+                Target::Action(vec!["builds".into(), "7".into(), "cancel".into()])
+            )
+        );
+        assert_eq!(
+            parse("acme/app/settings/builds/rules", true).1,
+            Target::Action(vec!["settings".into(), "builds".into(), "rules".into()])
+        );
+        assert_eq!(
+            parse("acme/app/builds", true).1,
+            Target::Action(vec!["builds".into()])
         );
         assert_eq!(
             parse("acme/app/comments/x/delete", true),
