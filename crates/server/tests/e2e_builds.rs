@@ -339,6 +339,19 @@ async fn e2e_builds_a_failing_dockerfile_shows_its_line_and_fires_build_failure(
         log.contains("Step 3/3 : COPY missing.txt /missing.txt"),
         "the log shows the failing line:\n{log}"
     );
+    let page = app
+        .anonymous
+        .get(app.url(&format!("/r/{repo}/builds/{id}")))
+        .send()
+        .await
+        .expect("build page")
+        .text()
+        .await
+        .expect("build page text");
+    assert!(
+        page.contains("Step 3/3 : COPY missing.txt /missing.txt"),
+        "the build page shows the failing line"
+    );
     let tags = app
         .client
         .get(app.url(&format!("/v2/{repo}/tags/list")))
