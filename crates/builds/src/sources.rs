@@ -399,32 +399,26 @@ pub async fn unlink(builds: &Builds, actor: &str, repository: &str) -> Result<()
 
 /// Deletes everything of builds about `repository`, inside the transaction that deletes it.
 pub async fn delete_of_repository(conn: &mut AnyConnection, repository: &str) -> Result<()> {
-    sqlx::query(
-        "DELETE FROM build_logs WHERE build_id IN (SELECT id FROM builds WHERE repository = $1)",
-    )
-    .bind(repository)
-    .execute(&mut *conn)
-    .await?;
-    for table in ["builds", "build_bases", "build_sources"] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE repository = $1"))
-            .bind(repository)
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
+    delete_where(conn, "repository", repository).await
 }
 
 /// Deletes everything of builds under `namespace`, inside the transaction that deletes it.
 pub async fn delete_of_namespace(conn: &mut AnyConnection, namespace: &str) -> Result<()> {
-    sqlx::query(
-        "DELETE FROM build_logs WHERE build_id IN (SELECT id FROM builds WHERE namespace = $1)",
-    )
-    .bind(namespace)
+    delete_where(conn, "namespace", namespace).await
+}
+
+/// Deletes the builds, logs, bases and sources whose `column` (`repository` or `namespace`,
+/// which every builds table has) is `value`.
+async fn delete_where(conn: &mut AnyConnection, column: &str, value: &str) -> Result<()> {
+    sqlx::query(&format!(
+        "DELETE FROM build_logs WHERE build_id IN (SELECT id FROM builds WHERE {column} = $1)"
+    ))
+    .bind(value)
     .execute(&mut *conn)
     .await?;
     for table in ["builds", "build_bases", "build_sources"] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE namespace = $1"))
-            .bind(namespace)
+        sqlx::query(&format!("DELETE FROM {table} WHERE {column} = $1"))
+            .bind(value)
             .execute(&mut *conn)
             .await?;
     }
