@@ -80,7 +80,7 @@ pub struct Rule {
     pub source: String,
     /// The Docker tag template: `latest`, `{sourceref}`, `release-{\1}` (`{\N}` = capture N).
     pub tag: String,
-    /// The Dockerfile, relative to the repository root.
+    /// The Dockerfile, relative to the build context (as on Docker Hub).
     #[serde(default = "default_dockerfile")]
     pub dockerfile: String,
     /// The build context, a directory relative to the repository root (`.` for the root).
@@ -200,7 +200,7 @@ fn path_problem(what: &str, path: &str) -> Option<String> {
     }
     if path.starts_with('/') {
         return Some(format!(
-            "{what} {path:?} must be relative to the repository root, not absolute"
+            "{what} {path:?} must be a relative path, not absolute"
         ));
     }
     if path.split('/').any(|c| c == "..") {

@@ -282,10 +282,7 @@ async fn pack(context: &Path, tar: &Path) -> Result<u64, String> {
     let (context, tar) = (context.to_owned(), tar.to_owned());
     tokio::task::spawn_blocking(move || -> Result<u64, String> {
         if !context.is_dir() {
-            return Err(format!(
-                "the build context {} is not a directory in the repository",
-                context.display()
-            ));
+            return Err("the build context is not a directory of the repository".into());
         }
         let file = std::fs::File::create(&tar).map_err(|e| format!("packing the context: {e}"))?;
         let mut builder = tar::Builder::new(std::io::BufWriter::new(file));
