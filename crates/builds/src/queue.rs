@@ -14,7 +14,9 @@ use berth_accounts::audit;
 use berth_webhooks::payload::BuildEvent;
 
 use crate::rules::{self, RefKind, Rule};
-use crate::{now_ms, sources, Builds, Error, Result};
+use berth_webhooks::deliveries::now_ms;
+
+use crate::{sources, Builds, Error, Result};
 
 /// How long a claim lasts without renewal, in milliseconds.
 pub(crate) const LEASE_MS: i64 = 15_000;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
 
 use berth_accounts::service::RequestedScope;
+use berth_registry::lifecycle::quota::human_size;
 
 use crate::engine::Engine;
 use crate::queue::{self, Build, Outcome, Status};
@@ -203,7 +204,7 @@ async fn steps(
     let size = pack(&context, &tar).await?;
     log(&format!(
         "Sending a build context of {} to the Docker Engine\n",
-        human_bytes(size)
+        human_size(size as i64)
     ));
     let image = format!("{registry}/{}", build.repository);
     let first = build
@@ -300,23 +301,14 @@ async fn pack(context: &Path, tar: &Path) -> Result<u64, String> {
         if size > MAX_CONTEXT_BYTES {
             return Err(format!(
                 "the build context is {}, more than the {} allowed",
-                human_bytes(size),
-                human_bytes(MAX_CONTEXT_BYTES)
+                human_size(size as i64),
+                human_size(MAX_CONTEXT_BYTES as i64)
             ));
         }
         Ok(size)
     })
     .await
     .map_err(|e| e.to_string())?
-}
-
-fn human_bytes(n: u64) -> String {
-    match n {
-        n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / (1u64 << 30) as f64),
-        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
-        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
-        n => format!("{n} B"),
-    }
 }
 
 /// Writes the log to the database in pieces (about three a second while output flows), up to
@@ -358,7 +350,7 @@ async fn write_log(builds: Arc<Builds>, id: i64, mut rx: mpsc::UnboundedReceiver
                 piece.push_str(&format!(
                     "\n[The log reached {} and is cut here; the build goes on, and its result \
                      is recorded.]\n",
-                    human_bytes(cap)
+                    human_size(cap as i64)
                 ));
                 truncated = true;
                 cut = true;

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use berth_registry::events::{Event, EventAction, EventSink, EventTarget};
 use futures_util::future::BoxFuture;
 
-use crate::{queue, Builds, Error};
+use berth_webhooks::sink::database_error;
+
+use crate::{queue, Builds};
 
 /// Wraps another sink, adding base-image rebuilds.
 pub struct Sink<S> {
@@ -34,10 +36,7 @@ impl<S: EventSink> EventSink for Sink<S> {
                 if self.builds.config.enabled() {
                     queue::stage_rebuilds(&self.builds, conn, &event.repository, tag)
                         .await
-                        .map_err(|e| match e {
-                            Error::Database(e) => e,
-                            e => sqlx::Error::Protocol(format!("queueing rebuilds: {e}")),
-                        })?;
+                        .map_err(|e| database_error(e, "queueing rebuilds"))?;
                 }
             }
             Ok(())

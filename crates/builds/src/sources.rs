@@ -107,12 +107,17 @@ fn push_url(builds: &Builds, hook_id: &str) -> String {
     format!("{}/api/v1/build-hooks/{hook_id}", builds.config.public_url)
 }
 
+/// The scheme of a stored source URL (checked when it was linked).
+fn stored_scheme(repository: &str, url: &str) -> Result<Scheme> {
+    source::parse_url(url, true)
+        .map(|u| u.scheme)
+        .map_err(|e| Error::Internal(format!("stored source URL of {repository}: {e}")))
+}
+
 fn source(builds: &Builds, row: &sqlx::any::AnyRow) -> Result<Source> {
     let repository: String = row.try_get("repository")?;
     let url: String = row.try_get("url")?;
-    let scheme = source::parse_url(&url, true)
-        .map_err(|e| Error::Internal(format!("stored source URL of {repository}: {e}")))?
-        .scheme;
+    let scheme = stored_scheme(&repository, &url)?;
     let rules: String = row.try_get("rules")?;
     let rules: Vec<Rule> = serde_json::from_str(&rules)
         .map_err(|e| Error::Internal(format!("stored build rules of {repository}: {e}")))?;
@@ -174,9 +179,7 @@ pub(crate) async fn access(builds: &Builds, repository: &str) -> Result<Access> 
     let password: Option<Vec<u8>> = row.try_get("sealed_password")?;
     let deploy: Option<Vec<u8>> = row.try_get("sealed_deploy")?;
     Ok(Access {
-        scheme: source::parse_url(&url, true)
-            .map_err(|e| Error::Internal(format!("stored source URL of {repository}: {e}")))?
-            .scheme,
+        scheme: stored_scheme(repository, &url)?,
         url,
         username: row.try_get("username")?,
         password: password

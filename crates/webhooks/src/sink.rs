@@ -16,7 +16,9 @@ pub struct Sink {
     pub webhooks: Arc<Webhooks>,
 }
 
-fn database_error(e: Error, doing: &str) -> sqlx::Error {
+/// An error of a store, as a registry event sink reports it: its database error, or the
+/// failure of `doing`.
+pub fn database_error(e: Error, doing: &str) -> sqlx::Error {
     match e {
         Error::Database(e) => e,
         e => sqlx::Error::Protocol(format!("{doing}: {e}")),
