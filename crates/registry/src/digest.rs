@@ -3,7 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use sha2::{Digest as _, Sha256, Sha512};
+use sha2_resumable::digest::common::hazmat::{SerializableState, SerializedState};
+use sha2_resumable::{Digest as _, Sha256, Sha512};
 
 use crate::error::{Code, Error};
 
@@ -89,7 +90,9 @@ impl FromStr for Digest {
     }
 }
 
-/// One-pass streaming hasher for either algorithm.
+/// One-pass streaming hasher for either algorithm. Its state can be saved between the chunks of
+/// an upload ([`Hasher::save`]) and taken up again by any process ([`Hasher::restore`]), so the
+/// bytes of an upload are hashed once however many requests and replicas they pass through.
 #[derive(Clone)]
 pub enum Hasher {
     Sha256(Sha256),
@@ -125,11 +128,61 @@ impl Hasher {
         };
         Digest { algorithm, hex }
     }
+
+    /// The hasher's state, as bytes: the algorithm's name, a colon, then the state.
+    pub fn save(&self) -> Vec<u8> {
+        let (name, state) = match self {
+            Hasher::Sha256(h) => ("sha256", h.serialize().to_vec()),
+            Hasher::Sha512(h) => ("sha512", h.serialize().to_vec()),
+        };
+        let mut out = Vec::with_capacity(name.len() + 1 + state.len());
+        out.extend_from_slice(name.as_bytes());
+        out.push(b':');
+        out.extend_from_slice(&state);
+        out
+    }
+
+    /// A hasher saved by [`Hasher::save`]; `None` for bytes that are not one.
+    pub fn restore(saved: &[u8]) -> Option<Hasher> {
+        let colon = saved.iter().position(|&b| b == b':')?;
+        let (name, state) = (&saved[..colon], &saved[colon + 1..]);
+        match name {
+            b"sha256" => {
+                let state = SerializedState::<Sha256>::try_from(state).ok()?;
+                Sha256::deserialize(&state).ok().map(Hasher::Sha256)
+            }
+            b"sha512" => {
+                let state = SerializedState::<Sha512>::try_from(state).ok()?;
+                Sha512::deserialize(&state).ok().map(Hasher::Sha512)
+            }
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_saved_hasher_goes_on_where_it_stopped() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 + i / 13) as u8).collect();
+        for algorithm in [Algorithm::Sha256, Algorithm::Sha512] {
+            let whole = Digest::of(algorithm, &data);
+            // Cut points inside and on block boundaries.
+            for cut in [0, 1, 63, 64, 65, 127, 128, 129, 4_097, 10_000] {
+                let mut first = Hasher::new(algorithm);
+                first.update(&data[..cut]);
+                let saved = first.save();
+                let mut second = Hasher::restore(&saved).expect("restores");
+                second.update(&data[cut..]);
+                assert_eq!(second.finish(), whole, "{algorithm:?} cut at {cut}");
+            }
+        }
+        assert!(Hasher::restore(b"sha256:short").is_none());
+        assert!(Hasher::restore(b"md5:").is_none());
+        assert!(Hasher::restore(b"").is_none());
+    }
 
     #[test]
     fn parses_and_rejects() {

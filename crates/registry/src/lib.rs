@@ -49,6 +49,9 @@ pub struct RegistryConfig {
     pub host: String,
     /// The storage quota of namespaces without their own, in bytes (`None`: unlimited).
     pub default_quota_bytes: Option<u64>,
+    /// Answers blob `GET`s with a `307` to a short-lived URL of the blob store, where the store
+    /// can give one (S3), so the bytes do not pass through Berth.
+    pub redirect_pulls: bool,
 }
 
 impl Default for RegistryConfig {
@@ -61,6 +64,7 @@ impl Default for RegistryConfig {
             sparse_manifests: false,
             host: "localhost:5000".to_owned(),
             default_quota_bytes: None,
+            redirect_pulls: false,
         }
     }
 }

@@ -93,6 +93,8 @@ pub struct Upload {
     pub repository: String,
     pub owner: String,
     pub size: i64,
+    /// The running hash over the first `size` bytes ([`crate::digest::Hasher::save`]).
+    pub hash_state: Option<Vec<u8>>,
 }
 
 #[derive(Clone)]
@@ -826,18 +828,57 @@ impl Meta {
     }
 
     pub async fn upload(&self, id: &str) -> Result<Option<Upload>> {
-        Ok(
-            sqlx::query_as("SELECT id, repository, owner, size FROM uploads WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?,
+        Ok(sqlx::query_as(
+            "SELECT id, repository, owner, size, hash_state FROM uploads WHERE id = $1",
         )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
-    pub async fn set_upload_size(&self, id: &str, size: i64) -> Result<()> {
-        sqlx::query("UPDATE uploads SET size = $2, updated_at = $3 WHERE id = $1")
+    /// Claims an upload for one request, wherever it is served, until `until_ms` at most: the
+    /// session as it is now, or `None` when it is gone or another request holds it
+    /// ([`Meta::upload`] tells which).
+    pub async fn claim_upload(
+        &self,
+        id: &str,
+        owner: &str,
+        until_ms: i64,
+    ) -> Result<Option<Upload>> {
+        Ok(sqlx::query_as(
+            "UPDATE uploads SET lease_owner = $2, lease_until_ms = $3
+             WHERE id = $1 AND (lease_owner IS NULL OR lease_until_ms < $4)
+             RETURNING id, repository, owner, size, hash_state",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(until_ms)
+        .bind(crate::clock::now_ms())
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Gives up a claim taken by [`Meta::claim_upload`] (no effect once another holds it).
+    pub async fn release_upload(&self, id: &str, owner: &str) -> Result<()> {
+        sqlx::query("UPDATE uploads SET lease_owner = NULL WHERE id = $1 AND lease_owner = $2")
+            .bind(id)
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records how much an upload holds and the running hash over it.
+    pub async fn set_upload_size(
+        &self,
+        id: &str,
+        size: i64,
+        hash_state: Option<Vec<u8>>,
+    ) -> Result<()> {
+        sqlx::query("UPDATE uploads SET size = $2, hash_state = $3, updated_at = $4 WHERE id = $1")
             .bind(id)
             .bind(size)
+            .bind(hash_state)
             .bind(now())
             .execute(&self.pool)
             .await?;

@@ -1,9 +1,14 @@
 //! Blob upload sessions: streaming request bodies into the blob store while hashing, one writer
 //! per session at a time, and committing a blob once its digest checks out.
 //!
-//! The session row (repository, owner, size) is in the database and the bytes are in the blob
-//! store, so uploads survive a restart. The running hash is kept in memory between chunks;
-//! when it is missing (after a restart) the upload is hashed again from storage on completion.
+//! The session row (repository, owner, size, the running hash) is in the database and the bytes
+//! are in the blob store, so an upload survives a restart and may go on at any replica. The
+//! running hash is also kept in memory between chunks, which spares reading it back; a session
+//! from before hashes were saved is hashed again from storage on completion.
+//!
+//! One request writes to a session at a time: this process's requests are kept apart in memory,
+//! and where the blob store is shared by several replicas a claim in the session's row keeps
+//! the others' apart too.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -16,7 +21,7 @@ use tokio::sync::mpsc;
 use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{Code, Error, Result};
 use crate::lifecycle::quota;
-use crate::meta::Upload;
+use crate::meta::{Meta, Upload};
 use crate::storage::Chunk;
 use crate::Registry;
 
@@ -24,6 +29,9 @@ use crate::Registry;
 const PIPE_DEPTH: usize = 8;
 /// Size of the chunks handed to the writer.
 const COALESCE: usize = 512 << 10;
+/// How long a request's claim on a shared session lasts at most: a replica that dies while
+/// writing holds the session this long (clients start a new upload when a chunk fails).
+const CLAIM_MS: i64 = 15 * 60 * 1000;
 
 #[derive(Default)]
 pub(crate) struct Sessions {
@@ -43,6 +51,8 @@ pub(crate) struct Lease<'a> {
     id: String,
     pub hasher: Option<(u64, Hasher)>,
     finished: bool,
+    /// The claim in the session's row, given up when the request ends.
+    claim: Option<(Meta, String)>,
 }
 
 impl Sessions {
@@ -59,6 +69,7 @@ impl Sessions {
             id: id.to_owned(),
             hasher: slot.hasher.take(),
             finished: false,
+            claim: None,
         })
     }
 }
@@ -72,6 +83,15 @@ impl Lease<'_> {
 
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
+        if let Some((meta, token)) = self.claim.take() {
+            let id = self.id.clone();
+            // After the response: the next request may wait a moment, never for the lease.
+            tokio::spawn(async move {
+                if let Err(e) = meta.release_upload(&id, &token).await {
+                    tracing::warn!(upload = %id, error = %e, "releasing an upload's claim");
+                }
+            });
+        }
         let mut map = self
             .sessions
             .inner
@@ -83,6 +103,31 @@ impl Drop for Lease<'_> {
             slot.busy = false;
             slot.hasher = self.hasher.take();
         }
+    }
+}
+
+/// The session as it is now, read for the request holding `lease`. Where the blob store is
+/// shared by several replicas, the session is also claimed in its row; a session another
+/// replica's request is writing to is [`Code::RangeInvalid`], like one this process is writing.
+pub(crate) async fn claim(reg: &Registry, lease: &mut Lease<'_>) -> Result<Upload> {
+    let unknown = || Error::new(Code::BlobUploadUnknown, "unknown upload");
+    if !reg.store.shared() {
+        return reg.meta.upload(&lease.id).await?.ok_or_else(unknown);
+    }
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    let until = crate::clock::now_ms() + CLAIM_MS;
+    match reg.meta.claim_upload(&lease.id, &token, until).await? {
+        Some(upload) => {
+            lease.claim = Some((reg.meta.clone(), token));
+            Ok(upload)
+        }
+        None => match reg.meta.upload(&lease.id).await? {
+            Some(_) => Err(Error::new(
+                Code::RangeInvalid,
+                "another request is writing to this upload",
+            )),
+            None => Err(unknown()),
+        },
     }
 }
 
@@ -187,7 +232,11 @@ pub(crate) async fn complete(
         }
         return Err(e);
     }
-    let computed = match lease.hasher.take() {
+    let saved = || {
+        let saved = upload.hash_state.as_deref().and_then(Hasher::restore)?;
+        Some((upload.size as u64, saved))
+    };
+    let computed = match lease.hasher.take().or_else(saved) {
         Some((covered, h)) if covered == size && h.algorithm() == digest.algorithm() => h.finish(),
         _ => {
             reg.store
@@ -232,14 +281,20 @@ pub(crate) async fn complete(
     Ok(())
 }
 
-/// The hasher to continue with at `offset`: the remembered one if it covers exactly that much,
-/// a fresh one at the start, otherwise none (the digest is computed from storage at the end).
+/// The hasher to continue with at `offset`: the remembered one (in memory, or saved in the
+/// session's row) if it covers exactly that much, a fresh one at the start, otherwise none (the
+/// digest is computed from storage at the end).
 pub(crate) fn hasher_at(
     lease: &mut Lease<'_>,
-    offset: u64,
+    upload: &Upload,
     algorithm: Algorithm,
 ) -> Option<Hasher> {
-    match lease.hasher.take() {
+    let offset = upload.size as u64;
+    let saved = || {
+        let saved = upload.hash_state.as_deref().and_then(Hasher::restore)?;
+        Some((offset, saved))
+    };
+    match lease.hasher.take().or_else(saved) {
         Some((covered, h)) if covered == offset && h.algorithm() == algorithm => Some(h),
         _ if offset == 0 => Some(Hasher::new(algorithm)),
         _ => None,

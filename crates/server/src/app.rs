@@ -13,7 +13,7 @@ use berth_builds::Builds;
 use berth_hub::gc::GcConfig;
 use berth_hub::Hub;
 use berth_registry::meta::Meta;
-use berth_registry::storage::FsStore;
+use berth_registry::storage::{BlobStore, FsStore, S3Store};
 use berth_registry::Registry;
 use berth_trust::tuf::keys::TrustSecret;
 use berth_trust::Trust;
@@ -21,7 +21,7 @@ use berth_webhooks::sink::Sink;
 use berth_webhooks::Webhooks;
 use sqlx::AnyPool;
 
-use crate::config::Config;
+use crate::config::{Config, StorageConfig};
 use crate::db;
 
 /// The shared state of a running Berth.
@@ -66,8 +66,22 @@ impl State {
             format!("creating the data directory {}", config.data_dir.display())
         })?;
         let pool = db::open(&config.database_url).await?;
-        let store =
-            FsStore::open(config.data_dir.join("storage")).context("opening blob storage")?;
+        let store: Arc<dyn BlobStore> = match &config.storage {
+            StorageConfig::Fs { root } => {
+                Arc::new(FsStore::open(root).context("opening blob storage")?)
+            }
+            StorageConfig::S3(settings) => {
+                let store = S3Store::open(settings)?;
+                store.check().await.with_context(|| {
+                    format!(
+                        "opening S3 bucket {:?} at {}",
+                        settings.bucket,
+                        settings.endpoint.as_deref().unwrap_or("AWS")
+                    )
+                })?;
+                Arc::new(store)
+            }
+        };
         let keys = TokenKeys::load_or_create(&config.data_dir)
             .map_err(|e| anyhow::anyhow!("token signing key: {e}"))?;
         let accounts = Arc::new(Accounts::new(pool.clone(), config.auth.clone(), keys));
@@ -108,7 +122,7 @@ impl State {
         );
         let registry = Registry::new(
             meta,
-            Arc::new(store),
+            store,
             Arc::new(authorizer),
             Arc::new(sink),
             config.registry.clone(),

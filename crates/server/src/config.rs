@@ -8,6 +8,7 @@ use anyhow::Context;
 use berth_accounts::AuthConfig;
 use berth_builds::Config as BuildsConfig;
 use berth_hub::gc::{parse_duration, GcConfig};
+use berth_registry::storage::S3Settings;
 use berth_registry::RegistryConfig;
 use berth_webhooks::{guard::Allowlist, Config as WebhookConfig};
 
@@ -48,6 +49,21 @@ pub struct Args {
     /// `tcp://host:2375`); builds are off without one.
     #[arg(long, env = "BERTH_BUILDS_DOCKER_HOST")]
     pub builds_docker_host: Option<String>,
+    /// Where blobs are stored: `fs` (the data directory, the default) or `s3`.
+    #[arg(long, env = "BERTH_STORAGE_BACKEND")]
+    pub storage_backend: Option<String>,
+    /// The S3 bucket.
+    #[arg(long, env = "BERTH_STORAGE_BUCKET")]
+    pub storage_bucket: Option<String>,
+    /// The S3 endpoint (`http://garage:3900`); unset for AWS.
+    #[arg(long, env = "BERTH_STORAGE_ENDPOINT")]
+    pub storage_endpoint: Option<String>,
+    /// The S3 region (default `us-east-1`; Garage's is usually `garage`).
+    #[arg(long, env = "BERTH_STORAGE_REGION")]
+    pub storage_region: Option<String>,
+    /// Redirect blob pulls to presigned S3 URLs (`true`/`false`).
+    #[arg(long, env = "BERTH_STORAGE_REDIRECT")]
+    pub storage_redirect: Option<bool>,
 }
 
 /// The optional configuration file; every key is optional.
@@ -70,6 +86,42 @@ struct File {
     gc: GcFile,
     #[serde(default)]
     builds: BuildsFile,
+    #[serde(default)]
+    storage: StorageFile,
+}
+
+/// `[storage]`: where blobs live.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StorageFile {
+    /// `fs` (default) or `s3`.
+    backend: Option<String>,
+    /// The directory of the `fs` backend (default: `storage` in the data directory).
+    path: Option<PathBuf>,
+    bucket: Option<String>,
+    endpoint: Option<String>,
+    region: Option<String>,
+    prefix: Option<String>,
+    redirect: Option<bool>,
+    /// The endpoint clients reach, when it differs from `endpoint` (for redirects).
+    public_endpoint: Option<String>,
+    /// A TOML file with `access_key_id` and `secret_access_key` (default: the
+    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` environment variables).
+    credentials_file: Option<PathBuf>,
+}
+
+/// Where blobs are stored.
+#[derive(Debug, Clone)]
+pub enum StorageConfig {
+    Fs { root: PathBuf },
+    S3(S3Settings),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Credentials {
+    access_key_id: String,
+    secret_access_key: String,
 }
 
 /// `[builds]`: automated builds, off until `docker_host` is set.
@@ -141,6 +193,7 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     pub gc: GcConfig,
     pub builds: BuildsConfig,
+    pub storage: StorageConfig,
     /// HTTPS, when a certificate and key are given.
     pub tls: Option<TlsFiles>,
 }
@@ -188,8 +241,17 @@ impl Config {
             .clone()
             .or(file.public_url)
             .unwrap_or_else(|| format!("{scheme}://{listen}"));
+        let redirect = args.storage_redirect.or(file.storage.redirect);
+        let storage = storage(args, file.storage, &data_dir)?;
+        if redirect == Some(true) && !matches!(storage, StorageConfig::S3(_)) {
+            anyhow::bail!(
+                "[storage] redirect needs backend = \"s3\": only an object store can hand \
+                 clients a URL of their own"
+            );
+        }
         let defaults = RegistryConfig::default();
         let registry = RegistryConfig {
+            redirect_pulls: redirect.unwrap_or(false),
             delete_enabled: file
                 .registry
                 .delete_enabled
@@ -235,6 +297,7 @@ impl Config {
             webhooks,
             gc,
             builds,
+            storage,
             tls,
         })
     }
@@ -344,6 +407,74 @@ fn builds(
         .map_err(|e| anyhow::anyhow!("builds.allowed_sources: {e}"))?;
     c.allowed_sources = std::sync::Arc::new(allowed);
     Ok(c)
+}
+
+fn storage(args: &Args, file: StorageFile, data_dir: &Path) -> anyhow::Result<StorageConfig> {
+    let backend = args.storage_backend.clone().or(file.backend);
+    match backend.as_deref().unwrap_or("fs") {
+        "fs" => Ok(StorageConfig::Fs {
+            root: file.path.unwrap_or_else(|| data_dir.join("storage")),
+        }),
+        "s3" => {
+            let bucket = args
+                .storage_bucket
+                .clone()
+                .or(file.bucket)
+                .filter(|b| !b.is_empty())
+                .context("[storage] backend = \"s3\" needs a bucket (BERTH_STORAGE_BUCKET)")?;
+            let endpoint = args.storage_endpoint.clone().or(file.endpoint);
+            for url in endpoint.iter().chain(file.public_endpoint.iter()) {
+                let parsed = url::Url::parse(url)
+                    .with_context(|| format!("[storage] endpoint {url:?} is not a URL"))?;
+                if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+                    anyhow::bail!("[storage] endpoint {url:?} must be http(s)://host[:port]");
+                }
+            }
+            let (access_key_id, secret_access_key) = match file.credentials_file {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path).with_context(|| {
+                        format!("reading the S3 credentials file {}", path.display())
+                    })?;
+                    let c: Credentials = toml::from_str(&text).with_context(|| {
+                        format!(
+                            "{}: expected access_key_id and secret_access_key",
+                            path.display()
+                        )
+                    })?;
+                    (c.access_key_id, c.secret_access_key)
+                }
+                None => {
+                    let var = |name: &str| {
+                        std::env::var(name)
+                            .ok()
+                            .filter(|v| !v.is_empty())
+                            .with_context(|| {
+                                format!(
+                                    "S3 storage needs credentials: set AWS_ACCESS_KEY_ID and \
+                                 AWS_SECRET_ACCESS_KEY, or [storage] credentials_file ({name} is \
+                                 not set)"
+                                )
+                            })
+                    };
+                    (var("AWS_ACCESS_KEY_ID")?, var("AWS_SECRET_ACCESS_KEY")?)
+                }
+            };
+            Ok(StorageConfig::S3(S3Settings {
+                bucket,
+                endpoint,
+                region: args
+                    .storage_region
+                    .clone()
+                    .or(file.region)
+                    .unwrap_or_else(|| "us-east-1".to_owned()),
+                access_key_id,
+                secret_access_key,
+                prefix: file.prefix.unwrap_or_default(),
+                public_endpoint: file.public_endpoint,
+            }))
+        }
+        other => anyhow::bail!("[storage] backend must be \"fs\" or \"s3\", not {other:?}"),
+    }
 }
 
 fn gc(file: GcFile, data_dir: &Path) -> anyhow::Result<GcConfig> {

@@ -29,6 +29,16 @@ pub(super) async fn get(
         .await?
         .ok_or_else(|| unknown(&digest))?;
     let total = size as u64;
+    if reg.config.redirect_pulls && req.method() == Method::GET {
+        if let Some(url) = reg.store.redirect_url(&digest).await? {
+            pulled(reg, name, &digest, size, principal);
+            // The client fetches the bytes from the store, with its `Range` if it sent one.
+            return Ok(HttpResponse::TemporaryRedirect()
+                .insert_header((header::LOCATION, url))
+                .insert_header(("Docker-Content-Digest", digest.to_string()))
+                .finish());
+        }
+    }
     let range = req
         .headers()
         .get(header::RANGE)
@@ -70,18 +80,22 @@ pub(super) async fn get(
     };
     let resp = resp.body(SizedStream::new(len, body));
     if req.method() == Method::GET && resp.status().is_success() {
-        reg.events.record(Event {
-            action: EventAction::Pull,
-            target: EventTarget::Blob,
-            repository: name.to_owned(),
-            digest: digest.to_string(),
-            media_type: None,
-            size,
-            tag: None,
-            actor: principal,
-        });
+        pulled(reg, name, &digest, size, principal);
     }
     Ok(resp)
+}
+
+fn pulled(reg: &Registry, name: &str, digest: &Digest, size: i64, actor: crate::auth::Principal) {
+    reg.events.record(Event {
+        action: EventAction::Pull,
+        target: EventTarget::Blob,
+        repository: name.to_owned(),
+        digest: digest.to_string(),
+        media_type: None,
+        size,
+        tag: None,
+        actor,
+    });
 }
 
 pub(super) async fn delete(

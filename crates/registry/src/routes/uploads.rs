@@ -100,6 +100,7 @@ pub(super) async fn start(
         repository: name.to_owned(),
         owner: owner(&principal).to_owned(),
         size: 0,
+        hash_state: None,
     };
     let mut lease = reg
         .uploads
@@ -268,7 +269,7 @@ async fn append(
         }
         None => None,
     };
-    let hasher = session::hasher_at(lease, offset, algorithm);
+    let hasher = session::hasher_at(lease, upload, algorithm);
     let (size, hasher) = session::stream_into(reg, &upload.id, offset, payload, hasher).await?;
     if expected_len.is_some_and(|len| size - offset != len) {
         session::truncate(reg, &upload.id, offset).await?;
@@ -278,7 +279,10 @@ async fn append(
         ));
     }
     if size != offset {
-        reg.meta.set_upload_size(&upload.id, size as i64).await?;
+        let state = hasher.as_ref().map(|h| h.save());
+        reg.meta
+            .set_upload_size(&upload.id, size as i64, state)
+            .await?;
     }
     lease.hasher = hasher.map(|h| (size, h));
     Ok(size)
@@ -310,18 +314,20 @@ async fn load(
 /// Takes the session for this request and reads its state again under the lease (another
 /// request may have appended since it was loaded).
 async fn lease<'a>(reg: &'a Registry, upload: &mut Upload) -> Result<Lease<'a>> {
-    let lease = reg.uploads.lease(&upload.id).ok_or_else(|| {
-        Error::new(
+    let held = upload.size as u64;
+    let busy = |e: Error| e.with_header("Range", range(held));
+    let mut lease = reg.uploads.lease(&upload.id).ok_or_else(|| {
+        busy(Error::new(
             Code::RangeInvalid,
             "another request is writing to this upload",
-        )
-        .with_header("Range", range(upload.size as u64))
+        ))
     })?;
-    *upload = reg
-        .meta
-        .upload(&upload.id)
-        .await?
-        .ok_or_else(|| Error::new(Code::BlobUploadUnknown, "unknown upload"))?;
+    *upload = session::claim(reg, &mut lease)
+        .await
+        .map_err(|e| match e.code() {
+            Code::RangeInvalid => busy(e),
+            _ => e,
+        })?;
     Ok(lease)
 }
 

@@ -8,6 +8,7 @@
 
 mod fs;
 mod read;
+mod s3;
 #[cfg(any(test, feature = "test-suite"))]
 pub mod suite;
 
@@ -23,6 +24,7 @@ use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{Code, Error, Result};
 
 pub use fs::FsStore;
+pub use s3::{S3Settings, S3Store};
 
 /// One piece of a streamed request body. A stream that closes without [`Chunk::End`] was cut
 /// short (the client went away) and everything it appended is discarded.
@@ -45,6 +47,19 @@ pub(crate) fn absent(digest: &Digest) -> Error {
 
 #[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
+    /// Whether several Berth processes may use this store at once (an object store is; a
+    /// local directory is not), so that an upload session must be claimed in the database by
+    /// the request writing to it.
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// A URL the client may fetch the blob from directly for a while, if this store can give
+    /// one (a presigned object store URL); pulls are then redirected to it.
+    async fn redirect_url(&self, _digest: &Digest) -> Result<Option<String>> {
+        Ok(None)
+    }
+
     /// Creates an empty upload object.
     async fn create_upload(&self, id: &str) -> Result<()>;
 
