@@ -27,6 +27,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use base64::Engine;
+use berth_registry::metrics::{Credential, LoginResult, Metrics};
 
 use crate::access::{Identity, Permission};
 pub use crate::error::{Error, Result};
@@ -96,6 +97,7 @@ pub struct Accounts {
     /// Pulls and pushes counted in memory and written in batches by [`Accounts::flush_counters`],
     /// so a busy pull path costs no database write per request.
     counters: std::sync::Mutex<Counters>,
+    metrics: Metrics,
 }
 
 #[derive(Default)]
@@ -133,7 +135,14 @@ impl Accounts {
             keys,
             throttle,
             counters: std::sync::Mutex::new(Counters::default()),
+            metrics: Metrics::default(),
         }
+    }
+
+    /// Counts logins into `metrics` (the handle the server serves).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Counts a pull of `repository` (written by the next flush).
@@ -192,6 +201,33 @@ impl Accounts {
     /// secret). Throttled as [`throttle`] describes: a valid token or robot secret is never
     /// refused, and a password attempt is counted before it is verified.
     pub async fn login(&self, name: &str, secret: &str, peer: Option<IpAddr>) -> Result<Identity> {
+        let credential = if name.contains('+') {
+            Credential::Robot
+        } else if secret.starts_with(tokens::PREFIX) {
+            Credential::Token
+        } else {
+            Credential::Password
+        };
+        let result = self.check_login(name, secret, peer).await;
+        let counted = match &result {
+            Ok(_) => Some(LoginResult::Success),
+            Err(Error::BadCredentials) => Some(LoginResult::Failure),
+            Err(Error::Throttled { .. }) => Some(LoginResult::Throttled),
+            // Not an answer about the credentials (the database is away).
+            Err(_) => None,
+        };
+        if let Some(counted) = counted {
+            self.metrics.login(credential, counted);
+        }
+        result
+    }
+
+    async fn check_login(
+        &self,
+        name: &str,
+        secret: &str,
+        peer: Option<IpAddr>,
+    ) -> Result<Identity> {
         let keys = throttle::Keys::new(name, peer);
         // No account has a control character in its name: such a name is a failed login, and
         // one the audit log could not even store.

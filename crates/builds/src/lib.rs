@@ -28,6 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use berth_accounts::Accounts;
+use berth_registry::metrics::Metrics;
 use berth_trust::tuf::keys::TrustSecret;
 use berth_webhooks::guard::Allowlist;
 use berth_webhooks::Webhooks;
@@ -91,6 +92,8 @@ pub struct Builds {
     pub(crate) wake: Arc<Notify>,
     /// Names this process's claims on running builds.
     pub(crate) worker_id: String,
+    /// Counts builds as they end.
+    pub(crate) metrics: Metrics,
 }
 
 impl Builds {
@@ -109,7 +112,14 @@ impl Builds {
             config,
             wake: Arc::default(),
             worker_id: uuid::Uuid::new_v4().to_string(),
+            metrics: Metrics::default(),
         }
+    }
+
+    /// Counts into `metrics` (the handle the server serves).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Tells the worker that builds were queued or cancelled.

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use sqlx::{AnyConnection, Row};
 
 use berth_accounts::audit;
+use berth_registry::metrics::BuildOutcome;
 use berth_webhooks::payload::BuildEvent;
 
 use crate::rules::{self, RefKind, Rule};
@@ -392,6 +393,15 @@ pub async fn get(builds: &Builds, repository: &str, id: i64) -> Result<Build> {
     build(&row)
 }
 
+/// How many builds wait for a worker, over every server.
+pub async fn queued_count(builds: &Builds) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM builds WHERE status = 'queued'")
+            .fetch_one(&builds.pool)
+            .await?,
+    )
+}
+
 /// The status of `repository`'s latest build, for its badge.
 pub async fn latest_status(builds: &Builds, repository: &str) -> Result<Option<Status>> {
     let status: Option<String> = sqlx::query_scalar(
@@ -414,7 +424,8 @@ pub async fn cancel(builds: &Builds, actor: &str, repository: &str, id: i64) -> 
             b.status.as_str()
         )));
     }
-    sqlx::query(
+    // A queued build ends here; a running one ends when its worker sees the request.
+    let ended = sqlx::query(
         "UPDATE builds SET status = 'cancelled', finished_at = $2,
                 error = 'cancelled by ' || $3
          WHERE id = $1 AND status = 'queued'",
@@ -423,13 +434,17 @@ pub async fn cancel(builds: &Builds, actor: &str, repository: &str, id: i64) -> 
     .bind(berth_accounts::now())
     .bind(actor)
     .execute(&mut *tx)
-    .await?;
+    .await?
+    .rows_affected();
     sqlx::query("UPDATE builds SET cancel_requested = 1 WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
     audit::record_in(&mut tx, actor, "build.cancel", repository, &id.to_string()).await?;
     tx.commit().await?;
+    builds
+        .metrics
+        .builds_finished(BuildOutcome::Cancelled, ended);
     builds.wake();
     get(builds, repository, id).await
 }
@@ -604,6 +619,12 @@ pub(crate) async fn finish(builds: &Builds, b: &Build, outcome: &Outcome) -> Res
         _ => {}
     }
     tx.commit().await?;
+    let ended = match status {
+        Status::Success => BuildOutcome::Success,
+        Status::Cancelled => BuildOutcome::Cancelled,
+        _ => BuildOutcome::Failed,
+    };
+    builds.metrics.builds_finished(ended, 1);
     builds.webhooks.wake();
     Ok(())
 }
@@ -644,6 +665,9 @@ pub(crate) async fn fail_interrupted(builds: &Builds) -> Result<usize> {
         announce(builds, &mut tx, *id, BuildEvent::Failure).await?;
     }
     tx.commit().await?;
+    builds
+        .metrics
+        .builds_finished(BuildOutcome::Failed, ids.len() as u64);
     if !ids.is_empty() {
         builds.webhooks.wake();
     }

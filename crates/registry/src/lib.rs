@@ -14,6 +14,7 @@ pub mod events;
 pub mod lifecycle;
 pub mod manifest;
 pub mod meta;
+pub mod metrics;
 pub mod names;
 mod routes;
 mod sql;
@@ -109,6 +110,11 @@ impl Registry {
 
     pub fn meta(&self) -> &meta::Meta {
         &self.meta
+    }
+
+    /// The counters this registry keeps (its metadata store's).
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.meta.metrics
     }
 
     pub fn config(&self) -> &RegistryConfig {

@@ -16,6 +16,7 @@ use crate::error::{Code, Error, Result};
 use crate::events::{Event, EventSink};
 use crate::lifecycle::immutable;
 use crate::lifecycle::quota::{self, Quotas};
+use crate::metrics::Metrics;
 
 pub(crate) mod cache;
 mod usage;
@@ -102,6 +103,8 @@ pub struct Meta {
     pub(crate) pool: AnyPool,
     pub(crate) cache: Arc<ManifestCache>,
     pub(crate) quotas: Arc<Quotas>,
+    /// Counts manifest cache hits, and is the registry's handle for its other counters.
+    pub(crate) metrics: Metrics,
 }
 
 async fn ensure_repository(tx: &mut Transaction<'_, Any>, name: &str) -> Result<i64> {
@@ -338,7 +341,14 @@ impl Meta {
             quotas: Arc::new(Quotas::new(Backend::of_pool(&pool))),
             pool,
             cache: Arc::default(),
+            metrics: Metrics::default(),
         }
+    }
+
+    /// Counts into `metrics` (the handle the server serves) instead of a private one.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// The pool, for the storage lifecycle's own tables.
@@ -461,8 +471,10 @@ impl Meta {
         by_digest: bool,
     ) -> Result<Option<Cached>> {
         if let Some(hit) = self.cache.get(name, reference, by_digest) {
+            self.metrics.manifest_cache(true);
             return Ok(Some(hit));
         }
+        self.metrics.manifest_cache(false);
         let generation = self.cache.generation();
         let sql = if by_digest {
             "SELECT m.digest, m.media_type, m.size, m.content FROM repositories r

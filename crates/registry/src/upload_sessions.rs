@@ -148,6 +148,8 @@ pub(crate) async fn stream_into(
     mut payload: web::Payload,
     hasher: Option<Hasher>,
 ) -> Result<(u64, Option<Hasher>)> {
+    let metrics = reg.metrics();
+    let _streaming = metrics.upload_started();
     let (tx, rx) = mpsc::channel(PIPE_DEPTH);
     let write = reg.store.append(id, offset, rx, hasher);
     let pump = async move {
@@ -161,6 +163,7 @@ pub(crate) async fn stream_into(
                     format!("reading request body: {e}"),
                 )
             })?;
+            metrics.blob_received(chunk.len());
             if buf.is_empty() && chunk.len() >= COALESCE {
                 if tx.send(Chunk::Data(chunk)).await.is_err() {
                     return Ok(());

@@ -23,6 +23,7 @@ use sqlx::AnyPool;
 
 use crate::config::{Config, StorageConfig};
 use crate::db;
+use crate::metrics::{self, Metrics};
 
 /// The shared state of a running Berth.
 #[derive(Clone)]
@@ -36,6 +37,8 @@ pub struct State {
     pub trust: web::Data<Trust>,
     pub gc: web::Data<GcConfig>,
     pub builds: web::Data<Builds>,
+    /// Every metric, shared by the request middleware, the services and the metrics listener.
+    pub metrics: Arc<Metrics>,
 }
 
 impl State {
@@ -84,23 +87,29 @@ impl State {
         };
         let keys = TokenKeys::load_or_create(&config.data_dir)
             .map_err(|e| anyhow::anyhow!("token signing key: {e}"))?;
-        let accounts = Arc::new(Accounts::new(pool.clone(), config.auth.clone(), keys));
-        let webhooks = Arc::new(Webhooks::new(
-            pool.clone(),
-            accounts.db.clone(),
-            config.webhooks.clone(),
-        ));
+        let metrics = Arc::new(Metrics::new());
+        let accounts = Arc::new(
+            Accounts::new(pool.clone(), config.auth.clone(), keys)
+                .with_metrics(metrics.domain.clone()),
+        );
+        let webhooks = Arc::new(
+            Webhooks::new(pool.clone(), accounts.db.clone(), config.webhooks.clone())
+                .with_metrics(metrics.domain.clone()),
+        );
         let authorizer = AccountsAuthorizer(accounts.clone());
         let trust_secret =
             berth_accounts::keyfile::load_or_create_secret(&config.data_dir.join("trust.secret"))
                 .map_err(|e| anyhow::anyhow!("content trust secret: {e}"))?;
-        let builds = Arc::new(Builds::new(
-            pool.clone(),
-            accounts.clone(),
-            webhooks.clone(),
-            TrustSecret::new(trust_secret),
-            config.builds.clone(),
-        ));
+        let builds = Arc::new(
+            Builds::new(
+                pool.clone(),
+                accounts.clone(),
+                webhooks.clone(),
+                TrustSecret::new(trust_secret),
+                config.builds.clone(),
+            )
+            .with_metrics(metrics.domain.clone()),
+        );
         let sink = berth_builds::sink::Sink {
             inner: Sink {
                 accounts: accounts.clone(),
@@ -113,7 +122,7 @@ impl State {
             accounts.db.clone(),
             TrustSecret::new(trust_secret),
         ));
-        let meta = Meta::new(pool.clone());
+        let meta = Meta::new(pool.clone()).with_metrics(metrics.domain.clone());
         let hub = Hub::new(
             pool.clone(),
             accounts.clone(),
@@ -140,6 +149,7 @@ impl State {
             trust: web::Data::from(trust),
             gc: web::Data::new(config.gc.clone()),
             builds: web::Data::from(builds),
+            metrics,
         })
     }
 
@@ -209,11 +219,14 @@ pub fn server(
 ) -> anyhow::Result<Server> {
     let server = HttpServer::new(move || {
         let state = state.clone();
+        let counts = state.metrics.clone();
         App::new()
-            .wrap_fn(|req, srv| {
+            .wrap_fn(move |req, srv| {
                 let started = Instant::now();
                 let method = req.method().to_string();
                 let path = req.path().to_owned();
+                let route = metrics::route_class(&path, || req.match_pattern().is_some());
+                let counts = counts.clone();
                 let fut = srv.call(req);
                 async move {
                     let res = fut.await;
@@ -221,6 +234,7 @@ pub fn server(
                         Ok(r) => r.status().as_u16(),
                         Err(e) => e.as_response_error().status_code().as_u16(),
                     };
+                    counts.request(route, status, started.elapsed());
                     tracing::info!(
                         %method,
                         %path,
@@ -238,5 +252,33 @@ pub fn server(
         None => server.listen(listener)?,
     };
     let server = server.shutdown_timeout(30).run();
+    Ok(server)
+}
+
+/// `GET /metrics`.
+async fn scrape(state: web::Data<State>) -> HttpResponse {
+    let body = state
+        .metrics
+        .render(&state.pool, &state.webhooks, &state.builds)
+        .await;
+    HttpResponse::Ok()
+        .content_type(metrics::CONTENT_TYPE)
+        .insert_header(("Cache-Control", "no-store"))
+        .body(body)
+}
+
+/// The metrics listener: `GET /metrics` and nothing else (every other path is `404`).
+pub fn metrics_server(state: State, listener: std::net::TcpListener) -> anyhow::Result<Server> {
+    let state = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route("/metrics", web::get().to(scrape))
+    })
+    // Scrapes come a few a minute: one worker is plenty.
+    .workers(1)
+    .listen(listener)?
+    .shutdown_timeout(5)
+    .run();
     Ok(server)
 }

@@ -64,6 +64,10 @@ pub struct Args {
     /// Redirect blob pulls to presigned S3 URLs (`true`/`false`).
     #[arg(long, env = "BERTH_STORAGE_REDIRECT")]
     pub storage_redirect: Option<bool>,
+    /// Serve Prometheus metrics at `GET /metrics` on this address, a listener of its own
+    /// (e.g. `127.0.0.1:9102`); off when unset. Never on the public listener.
+    #[arg(long, env = "BERTH_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// The optional configuration file; every key is optional.
@@ -88,6 +92,15 @@ struct File {
     builds: BuildsFile,
     #[serde(default)]
     storage: StorageFile,
+    #[serde(default)]
+    metrics: MetricsFile,
+}
+
+/// `[metrics]`: Prometheus metrics, off until `listen` is set.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricsFile {
+    listen: Option<SocketAddr>,
 }
 
 /// `[storage]`: where blobs live.
@@ -196,6 +209,8 @@ pub struct Config {
     pub storage: StorageConfig,
     /// HTTPS, when a certificate and key are given.
     pub tls: Option<TlsFiles>,
+    /// Where `GET /metrics` is served (a listener of its own); `None`: not served.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Config {
@@ -287,6 +302,11 @@ impl Config {
         let webhooks = webhooks(args, file.webhooks, &public_url)?;
         let gc = gc(file.gc, &data_dir)?;
         let builds = builds(args, file.builds, &public_url, &data_dir)?;
+        let metrics_listen = args.metrics_listen.or(file.metrics.listen);
+        anyhow::ensure!(
+            metrics_listen.is_none_or(|m| m != listen || m.port() == 0),
+            "metrics.listen must differ from listen: metrics are never served on the public listener"
+        );
         Ok(Config {
             listen,
             data_dir,
@@ -299,6 +319,7 @@ impl Config {
             builds,
             storage,
             tls,
+            metrics_listen,
         })
     }
 
@@ -597,6 +618,38 @@ mod tests {
         assert!(Config::merge(&bad, File::default()).is_err());
         let file: File = toml::from_str("[webhooks]\ntimeout_secs = -1\n").expect("valid toml");
         assert!(Config::merge(&Args::default(), file).is_err());
+    }
+
+    #[test]
+    fn metrics_are_off_unless_given_a_listener_of_their_own() {
+        let c = Config::merge(&Args::default(), File::default()).expect("defaults");
+        assert_eq!(c.metrics_listen, None);
+        let file: File =
+            toml::from_str("[metrics]\nlisten = \"127.0.0.1:9102\"\n").expect("valid toml");
+        let c = Config::merge(&Args::default(), file).expect("valid configuration");
+        assert_eq!(
+            c.metrics_listen,
+            Some(SocketAddr::from(([127, 0, 0, 1], 9102)))
+        );
+        let file: File =
+            toml::from_str("[metrics]\nlisten = \"127.0.0.1:9102\"\n").expect("valid toml");
+        let args = Args {
+            metrics_listen: Some(SocketAddr::from(([10, 0, 0, 5], 9200))),
+            ..Args::default()
+        };
+        let c = Config::merge(&args, file).expect("valid configuration");
+        assert_eq!(
+            c.metrics_listen,
+            Some(SocketAddr::from(([10, 0, 0, 5], 9200)))
+        );
+        let same = Args {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 5000))),
+            metrics_listen: Some(SocketAddr::from(([127, 0, 0, 1], 5000))),
+            ..Args::default()
+        };
+        assert!(Config::merge(&same, File::default()).is_err());
+        let typo: Result<File, _> = toml::from_str("[metrics]\nlisten_on = \"127.0.0.1:1\"\n");
+        assert!(typo.is_err());
     }
 
     #[test]

@@ -5,4 +5,5 @@ pub mod app;
 pub mod config;
 pub mod db;
 pub mod gc;
+pub mod metrics;
 pub mod tls;

@@ -113,9 +113,29 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         data_dir = %config.data_dir.display(),
         "berth is serving"
     );
+    let metrics = match config.metrics_listen {
+        Some(addr) => {
+            let listener = std::net::TcpListener::bind(addr)?;
+            tracing::info!(listen = %listener.local_addr()?, "serving metrics at /metrics");
+            Some(berth::app::metrics_server(state.clone(), listener)?)
+        }
+        None => None,
+    };
     let accounts = state.accounts.clone();
-    // actix-web stops gracefully on SIGINT/SIGTERM: it finishes requests in flight.
-    app::server(state, listener, tls)?.await?;
+    // actix-web stops gracefully on SIGINT/SIGTERM: it finishes requests in flight. Both
+    // servers hear the signal; the metrics listener ends with the public one.
+    let public = app::server(state, listener, tls)?;
+    match metrics {
+        Some(metrics) => {
+            let handle = metrics.handle();
+            let metrics = tokio::spawn(metrics);
+            let served = public.await;
+            handle.stop(true).await;
+            metrics.await??;
+            served?;
+        }
+        None => public.await?,
+    }
     if let Err(e) = accounts.flush_counters().await {
         tracing::warn!(error = %e, "writing the last pull counts");
     }

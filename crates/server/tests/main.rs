@@ -24,6 +24,7 @@ mod gc;
 mod git_server;
 mod hostile_input;
 mod immutable_tags;
+mod metrics;
 mod migrations;
 mod namespaces;
 mod openapi;

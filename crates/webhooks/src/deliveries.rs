@@ -4,6 +4,7 @@
 //! the outcome of its last attempt.
 
 use berth_registry::events::Event;
+use berth_registry::metrics::DeliveryFailure;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::AnyConnection;
@@ -471,6 +472,16 @@ pub async fn next_due(hooks: &Webhooks) -> Result<Option<i64>> {
     .await?)
 }
 
+/// Deliveries not yet delivered, failed or refused: waiting for their first attempt or a retry,
+/// or being sent now.
+pub async fn pending_count(hooks: &Webhooks) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'")
+            .fetch_one(&hooks.pool)
+            .await?,
+    )
+}
+
 /// How long the log keeps a finished delivery.
 pub const KEEP_SECS: i64 = 30 * 24 * 3600;
 
@@ -540,6 +551,15 @@ pub async fn finish(
     .bind(&attempt.error)
     .execute(pool)
     .await?;
+    let failure = match status {
+        Status::Delivered => None,
+        Status::Pending => Some(DeliveryFailure::Retry),
+        Status::Refused => Some(DeliveryFailure::Refused),
+        Status::Failed => Some(DeliveryFailure::Failed),
+    };
+    if let Some(failure) = failure {
+        hooks.metrics.webhook_delivery_failed(failure);
+    }
     Ok(status)
 }
 

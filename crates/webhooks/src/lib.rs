@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use berth_registry::events::Event;
+use berth_registry::metrics::Metrics;
 use sqlx::AnyPool;
 use tokio::sync::Notify;
 
@@ -42,6 +43,8 @@ pub struct Webhooks {
     pull_hooks: AtomicBool,
     /// Pulls waiting to be written to the outbox by the next [`Webhooks::flush_pulled`].
     pulled: Mutex<Vec<Event>>,
+    /// Counts failed delivery attempts.
+    pub(crate) metrics: Metrics,
 }
 
 impl Webhooks {
@@ -53,7 +56,14 @@ impl Webhooks {
             wake: Arc::default(),
             pull_hooks: AtomicBool::new(false),
             pulled: Mutex::default(),
+            metrics: Metrics::default(),
         }
+    }
+
+    /// Counts into `metrics` (the handle the server serves).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Tells the sender that deliveries were written.

@@ -301,6 +301,11 @@ pub async fn collect(
     .run()
     .await;
     let elapsed = started.elapsed().as_millis() as u64;
+    reg.metrics().gc_run(
+        options.dry_run,
+        result.is_ok(),
+        result.as_ref().map_or(0, |r| r.bytes_freed),
+    );
     match &result {
         Ok(report) => {
             sqlx::query(

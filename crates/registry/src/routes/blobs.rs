@@ -3,6 +3,7 @@
 use actix_web::body::SizedStream;
 use actix_web::http::{header, Method};
 use actix_web::{HttpRequest, HttpResponse};
+use futures_util::TryStreamExt;
 
 use super::authorize_repo;
 use crate::auth::Action;
@@ -78,6 +79,8 @@ pub(super) async fn get(
         }
         Err(e) => return Err(e),
     };
+    let metrics = reg.metrics().clone();
+    let body = body.inspect_ok(move |chunk| metrics.blob_sent(chunk.len()));
     let resp = resp.body(SizedStream::new(len, body));
     if req.method() == Method::GET && resp.status().is_success() {
         pulled(reg, name, &digest, size, principal);

@@ -117,7 +117,10 @@ pub struct TestApp {
     pub config: Config,
     /// The certificate of the CA that signed the server's certificate, when serving HTTPS.
     pub ca_pem: Option<String>,
+    /// `http://127.0.0.1:<port>` of the metrics listener, when the configuration has one.
+    pub metrics_base: Option<String>,
     handle: actix_web::dev::ServerHandle,
+    metrics_handle: Option<actix_web::dev::ServerHandle>,
 }
 
 /// A throwaway CA and a certificate it signed for 127.0.0.1, written as PEM files into `dir`:
@@ -212,6 +215,18 @@ impl TestApp {
         let server = app::server(state.clone(), listener, tls_config).expect("server");
         let handle = server.handle();
         tokio::spawn(server);
+        let (metrics_base, metrics_handle) = match config.metrics_listen {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr).expect("bind the metrics listener");
+                let addr = listener.local_addr().expect("metrics addr");
+                let server =
+                    berth::app::metrics_server(state.clone(), listener).expect("metrics server");
+                let handle = server.handle();
+                tokio::spawn(server);
+                (Some(format!("http://{addr}")), Some(handle))
+            }
+            None => (None, None),
+        };
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert(
             reqwest::header::AUTHORIZATION,
@@ -235,7 +250,9 @@ impl TestApp {
             dir,
             config,
             ca_pem,
+            metrics_base,
             handle,
+            metrics_handle,
         }
     }
 
@@ -377,6 +394,9 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         // Stops accepting at once; the runtime's end reaps the rest.
         drop(self.handle.stop(false));
+        if let Some(handle) = &self.metrics_handle {
+            drop(handle.stop(false));
+        }
     }
 }
 
