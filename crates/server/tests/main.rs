@@ -15,6 +15,7 @@ mod e2e_browser;
 mod e2e_browser_smoke;
 mod e2e_builds;
 mod e2e_docker;
+mod e2e_scale;
 mod e2e_signing;
 mod e2e_skopeo;
 mod e2e_trust;

@@ -27,6 +27,14 @@ pub mod docker;
 #[cfg(feature = "e2e")]
 pub mod skopeo;
 
+/// The Garage cluster scripts/test starts, for S3 storage.
+#[cfg(feature = "e2e")]
+pub mod garage;
+
+/// nginx in front of several replicas.
+#[cfg(feature = "e2e")]
+pub mod nginx;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 
