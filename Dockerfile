@@ -16,8 +16,8 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 berth \
     && useradd --system --uid 10001 --gid berth --home-dir /var/lib/berth --shell /usr/sbin/nologin berth \
-    && mkdir -p /var/lib/berth \
-    && chown berth:berth /var/lib/berth
+    && mkdir -p /var/lib/berth /var/lib/berth-secrets \
+    && chown berth:berth /var/lib/berth /var/lib/berth-secrets
 COPY --from=builder /usr/local/bin/berth /usr/local/bin/berth
 ENV BERTH_LISTEN=0.0.0.0:5000 \
     BERTH_DATA_DIR=/var/lib/berth

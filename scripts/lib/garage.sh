@@ -1,5 +1,6 @@
 # A three-node Garage cluster on loopback (replication factor 3), with one bucket and one key,
-# for scripts/test and scripts/bench. Each node is `garage -c DIR/nodeN.toml server`; a test may
+# for scripts/test and scripts/bench. It is set up by deploy/garage-init.py, through Garage's
+# admin API, as docker-compose.yml's scaled profile sets up its cluster. Each node is `garage -c DIR/nodeN.toml server`; a test may
 # stop one and start it again with the same command.
 #
 #   start_garage DIR   starts it; writes DIR/env (GARAGE_ENDPOINT, GARAGE_BUCKET,
@@ -37,8 +38,9 @@ _garage_wait_port() {
 start_garage() {
     GARAGE_DIR="$1"
     mkdir -p "$GARAGE_DIR"
-    local secret ports
+    local secret ports admin_token
     secret=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+    admin_token=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
     read -r -a ports <<<"$(_garage_ports)"
     local n
     for n in 1 2 3; do
@@ -60,6 +62,7 @@ root_domain = ".s3.garage.localhost"
 
 [admin]
 api_bind_addr = "127.0.0.1:$admin"
+admin_token = "$admin_token"
 EOF
         echo "$s3" >"$GARAGE_DIR/node$n.s3port"
         echo "$rpc" >"$GARAGE_DIR/node$n.rpcport"
@@ -67,38 +70,20 @@ EOF
         GARAGE_PIDS+=($!)
         echo $! >"$GARAGE_DIR/node$n.pid"
     done
-    for n in 1 2 3; do
-        _garage_wait_port "$(cat "$GARAGE_DIR/node$n.rpcport")" || return 1
-    done
-    local g=(garage -c "$GARAGE_DIR/node1.toml")
-    local ids=()
-    for n in 1 2 3; do
-        local id
-        id=$(garage -c "$GARAGE_DIR/node$n.toml" node id -q 2>/dev/null | cut -d@ -f1)
-        ids+=("$id")
-        if ((n > 1)); then
-            "${g[@]}" node connect "$id@127.0.0.1:$(cat "$GARAGE_DIR/node$n.rpcport")" >/dev/null
-        fi
-    done
-    for id in "${ids[@]}"; do
-        "${g[@]}" layout assign -z dc1 -c 1G "$id" >/dev/null
-    done
-    "${g[@]}" layout apply --version 1 >/dev/null
-    local key_id secret_key
+    local key_id secret_key admins=() rpcs=()
     key_id="GK$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
     secret_key=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
-    # The layout takes a moment to reach every node; bucket creation needs it.
-    local tries=0
-    until "${g[@]}" bucket create berth >/dev/null 2>&1; do
-        tries=$((tries + 1))
-        if ((tries >= 100)); then
-            "${g[@]}" bucket create berth
-            return 1
-        fi
-        sleep 0.2
+    for n in 1 2 3; do
+        admins+=("http://127.0.0.1:${ports[$(((n - 1) * 3 + 2))]}")
+        rpcs+=("127.0.0.1:$(cat "$GARAGE_DIR/node$n.rpcport")")
     done
-    "${g[@]}" key import --yes -n berth "$key_id" "$secret_key" >/dev/null
-    "${g[@]}" bucket allow --read --write --owner berth --key "$key_id" >/dev/null
+    "$(dirname "${BASH_SOURCE[0]}")/../../deploy/garage-init.py" \
+        --admin "$(IFS=,; echo "${admins[*]}")" --rpc "$(IFS=,; echo "${rpcs[*]}")" \
+        --token "$admin_token" --bucket berth --key-id "$key_id" --secret "$secret_key" \
+        >"$GARAGE_DIR/init.log" 2>&1 || {
+        cat "$GARAGE_DIR/init.log" >&2
+        return 1
+    }
     _garage_wait_port "$(cat "$GARAGE_DIR/node1.s3port")" || return 1
     cat >"$GARAGE_DIR/env" <<EOF
 GARAGE_ENDPOINT=http://127.0.0.1:$(cat "$GARAGE_DIR/node1.s3port")
