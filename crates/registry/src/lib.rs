@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod backend;
 pub mod clock;
+pub mod coherence;
 pub mod digest;
 pub mod error;
 pub mod events;
@@ -49,6 +50,10 @@ pub struct RegistryConfig {
     pub host: String,
     /// The storage quota of namespaces without their own, in bytes (`None`: unlimited).
     pub default_quota_bytes: Option<u64>,
+    /// How long what was read for pulls (manifests, which namespaces have quotas) is served
+    /// from memory. Changes made through any replica reach the others at once (see
+    /// [`coherence`]); this bounds how stale one can be should word of a change be lost.
+    pub cache_ttl: std::time::Duration,
 }
 
 impl Default for RegistryConfig {
@@ -61,6 +66,7 @@ impl Default for RegistryConfig {
             sparse_manifests: false,
             host: "localhost:5000".to_owned(),
             default_quota_bytes: None,
+            cache_ttl: std::time::Duration::from_secs(1),
         }
     }
 }
@@ -86,6 +92,7 @@ impl Registry {
         config: RegistryConfig,
     ) -> Self {
         meta.quotas().set_default(config.default_quota_bytes);
+        meta.set_cache_ttl(config.cache_ttl);
         Registry {
             meta,
             store,
