@@ -425,11 +425,14 @@ pub async fn claim(hooks: &Webhooks, limit: usize, lease_ms: i64) -> Result<Vec<
         Backend::Sqlite => "",
     };
     const DUE: &str = "status = 'pending' AND next_attempt_ms <= $1 AND lease_until_ms < $1";
+    // Materialized: PostgreSQL may otherwise run the picking query again for the update and
+    // lease more rows than `limit`, which would wait out their lease unsent.
     let due: Vec<String> = sqlx::query_scalar(&format!(
-        "UPDATE webhook_deliveries SET lease_until_ms = $2
-         WHERE {DUE} AND id IN
+        "WITH picked AS MATERIALIZED
              (SELECT id FROM webhook_deliveries WHERE {DUE}
               ORDER BY next_attempt_ms, seq LIMIT $3{skip_locked})
+         UPDATE webhook_deliveries SET lease_until_ms = $2
+         WHERE {DUE} AND id IN (SELECT id FROM picked)
          RETURNING id"
     ))
     .bind(now)
