@@ -531,7 +531,11 @@ async fn pushes_and_collections_through_either_replica_lose_nothing_acknowledged
     let mut n = 0u32;
     while Instant::now() < until {
         n += 1;
-        let (up, put) = if n.is_multiple_of(2) { (&a, &b) } else { (&b, &a) };
+        let (up, put) = if n.is_multiple_of(2) {
+            (&a, &b)
+        } else {
+            (&b, &a)
+        };
         let layer = format!("layer {}", n % 5).into_bytes();
         let config = format!(r#"{{"architecture":"amd64","os":"linux","n":{n}}}"#).into_bytes();
         let config_digest = up.push_blob(&repo, &config).await;
