@@ -81,6 +81,8 @@ pub enum JwtError {
 #[derive(Clone)]
 pub struct TokenKeys {
     key_id: String,
+    /// SHA-256 of the public key's SubjectPublicKeyInfo, hex.
+    fingerprint: String,
     certificate_pem: String,
     encoding: EncodingKey,
     decoding: DecodingKey,
@@ -148,6 +150,7 @@ impl TokenKeys {
 
         Ok(TokenKeys {
             key_id: libtrust_key_id(&spki),
+            fingerprint: hex::encode(Sha256::digest(&spki)),
             certificate_pem,
             encoding: EncodingKey::from_ec_der(&key.serialize_der()),
             decoding: DecodingKey::from_ec_der(key.public_key_raw()),
@@ -158,6 +161,12 @@ impl TokenKeys {
     /// The certificate PEM: what a stock CNCF Distribution lists as `auth.token.rootcertbundle`.
     pub fn certificate_pem(&self) -> &str {
         &self.certificate_pem
+    }
+
+    /// SHA-256 of the public key (its SubjectPublicKeyInfo), hex: which key this is, for
+    /// comparing with other processes'.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// The libtrust key ID of the public key (what Distribution matches the JWT header `kid` against).

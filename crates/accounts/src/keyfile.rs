@@ -1,11 +1,20 @@
-//! Key files in the data directory (the token-signing key, the content trust secret): written
-//! once, atomically, with narrow permissions, and read as they are from then on.
+//! Key files in the secrets directory (the token-signing key, the content trust secret):
+//! written once, atomically, with narrow permissions, and read as they are from then on.
+//!
+//! Processes sharing one database must share these files too (one process's tokens are checked
+//! by another; trust keys sealed by one are opened by another). Each records the fingerprints
+//! of its keys ([`shared_fingerprint`]): the first to start sets them, and one whose keys differ
+//! learns so before it serves anything.
 
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
+
+use crate::Db;
 
 /// Reads the 32-byte secret at `path`, creating it (mode 0600) on first start.
 pub fn load_or_create_secret(path: &Path) -> io::Result<[u8; 32]> {
@@ -76,6 +85,31 @@ pub fn write_new(path: &Path, contents: &[u8], mode: u32) -> io::Result<bool> {
     })();
     let _ = fs::remove_file(&tmp);
     result
+}
+
+/// SHA-256 of a secret, hex: what may be recorded or shown of it.
+pub fn fingerprint(secret: &[u8]) -> String {
+    hex::encode(Sha256::digest(secret))
+}
+
+/// The fingerprint every process on this database must have for the key `name`: `fingerprint`
+/// if none was recorded yet (it is now), or the one recorded first.
+pub async fn shared_fingerprint(db: &Db, name: &str, fingerprint: &str) -> crate::Result<String> {
+    sqlx::query(
+        "INSERT INTO secret_fingerprints (name, fingerprint, recorded_at) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(name)
+    .bind(fingerprint)
+    .bind(crate::now())
+    .execute(&db.pool)
+    .await?;
+    Ok(
+        sqlx::query_scalar("SELECT fingerprint FROM secret_fingerprints WHERE name = $1")
+            .bind(name)
+            .fetch_one(&db.pool)
+            .await?,
+    )
 }
 
 #[cfg(test)]

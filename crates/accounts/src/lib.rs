@@ -128,9 +128,11 @@ pub fn parse_basic(header: &str) -> Option<(String, String)> {
 
 impl Accounts {
     pub fn new(pool: sqlx::AnyPool, config: AuthConfig, keys: jwt::TokenKeys) -> Self {
-        let throttle = throttle::Throttle::new(config.throttle_failures, config.throttle_window);
+        let db = Db::new(pool);
+        let throttle =
+            throttle::Throttle::new(db.clone(), config.throttle_failures, config.throttle_window);
         Accounts {
-            db: Db::new(pool),
+            db,
             config,
             keys,
             throttle,
@@ -232,7 +234,7 @@ impl Accounts {
         // No account has a control character in its name: such a name is a failed login, and
         // one the audit log could not even store.
         if name.chars().any(char::is_control) {
-            self.throttle.failed_secret(&keys)?;
+            self.throttle.failed_secret(&keys).await?;
             return Err(Error::BadCredentials);
         }
         if name.contains('+') || secret.starts_with(tokens::PREFIX) {
@@ -255,18 +257,34 @@ impl Accounts {
             if let Some(identity) = identity {
                 return Ok(identity);
             }
-            self.throttle.failed_secret(&keys)?;
+            self.throttle.failed_secret(&keys).await?;
             audit::record(&self.db, name, "login.failed", name, keys.address()).await?;
             return Err(Error::BadCredentials);
         }
-        self.throttle.reserve(&keys)?;
-        let slow = self.throttle.slow(&keys);
+        let reservation = self.throttle.reserve(&keys).await?;
+        let slow = match self.throttle.slow(&keys).await {
+            Ok(slow) => slow,
+            Err(e) => {
+                self.throttle.release(reservation).await.ok();
+                return Err(e);
+            }
+        };
         if !slow.is_zero() {
             tokio::time::sleep(slow).await;
         }
+        // Handing a reservation back, or counting a failure against the account too, is
+        // bookkeeping: should the database refuse it, the attempt's own answer still stands.
+        let noted = |what: &str, r: Result<()>| {
+            if let Err(e) = r {
+                tracing::warn!(error = %e, "login throttling: {what}");
+            }
+        };
         match users::check_password(&self.db, name, secret).await {
             Ok(Some(user)) => {
-                self.throttle.succeeded(&keys);
+                noted(
+                    "handing back a reservation",
+                    self.throttle.succeeded(&keys, reservation).await,
+                );
                 Ok(Identity {
                     user: Some(user),
                     scope: None,
@@ -274,13 +292,16 @@ impl Accounts {
                 })
             }
             Ok(None) => {
-                self.throttle.failed(&keys);
+                noted("counting a failure", self.throttle.failed(&keys).await);
                 audit::record(&self.db, name, "login.failed", name, keys.address()).await?;
                 Err(Error::BadCredentials)
             }
             Err(e) => {
                 // Not verified (busy, database away): the attempt does not count.
-                self.throttle.release(&keys);
+                noted(
+                    "handing back a reservation",
+                    self.throttle.release(reservation).await,
+                );
                 Err(e)
             }
         }

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod backend;
 pub mod clock;
+pub mod coherence;
 pub mod digest;
 pub mod error;
 pub mod events;
@@ -53,6 +54,10 @@ pub struct RegistryConfig {
     /// Answers blob `GET`s with a `307` to a short-lived URL of the blob store, where the store
     /// can give one (S3), so the bytes do not pass through Berth.
     pub redirect_pulls: bool,
+    /// How long what was read for pulls (manifests, which namespaces have quotas) is served
+    /// from memory. Changes made through any replica reach the others at once (see
+    /// [`coherence`]); this bounds how stale one can be should word of a change be lost.
+    pub cache_ttl: std::time::Duration,
 }
 
 impl Default for RegistryConfig {
@@ -66,6 +71,7 @@ impl Default for RegistryConfig {
             host: "localhost:5000".to_owned(),
             default_quota_bytes: None,
             redirect_pulls: false,
+            cache_ttl: std::time::Duration::from_secs(1),
         }
     }
 }
@@ -91,6 +97,7 @@ impl Registry {
         config: RegistryConfig,
     ) -> Self {
         meta.quotas().set_default(config.default_quota_bytes);
+        meta.set_cache_ttl(config.cache_ttl);
         Registry {
             meta,
             store,

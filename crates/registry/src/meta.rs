@@ -11,6 +11,7 @@ use bytes::Bytes;
 use sqlx::{Any, AnyPool, Transaction};
 
 use crate::backend::Backend;
+use crate::coherence::{self, Coherence, Topic};
 use crate::digest::Digest;
 use crate::error::{Code, Error, Result};
 use crate::events::{Event, EventSink};
@@ -351,6 +352,28 @@ impl Meta {
         self
     }
 
+    /// How long manifests and the quota set are served from memory at most.
+    pub fn set_cache_ttl(&self, ttl: std::time::Duration) {
+        self.cache.set_ttl(ttl);
+        self.quotas.set_ttl(ttl);
+    }
+
+    /// Has this process's caches forget what other processes change.
+    pub fn follow(&self, coherence: &Coherence) {
+        let cache = self.cache.clone();
+        coherence.on(Topic::Manifests, move || cache.invalidate());
+        let quotas = self.quotas.clone();
+        coherence.on(Topic::Quotas, move || quotas.forget());
+    }
+
+    /// Begins a write to tags, manifests or repositories; the other processes hear of it when
+    /// it commits.
+    async fn begin_write(&self) -> Result<Transaction<'static, Any>> {
+        let mut tx = self.pool.begin().await?;
+        coherence::announce(&mut tx, Topic::Manifests).await?;
+        Ok(tx)
+    }
+
     /// The pool, for the storage lifecycle's own tables.
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
@@ -518,7 +541,7 @@ impl Meta {
         events: &[Event],
     ) -> Result<()> {
         let _fresh = self.cache.on_write();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let repo = ensure_repository(&mut tx, m.repository).await?;
         immutable::guard_push(&mut tx, m.repository, repo, m.tags, m.digest).await?;
         let now = now();
@@ -607,7 +630,7 @@ impl Meta {
         event: &Event,
     ) -> Result<bool> {
         let _fresh = self.cache.on_write();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let deleted: Option<i64> = sqlx::query_scalar(
             "DELETE FROM manifests WHERE digest = $2
              AND repository_id = (SELECT id FROM repositories WHERE name = $1)
@@ -641,7 +664,7 @@ impl Meta {
         event_for: impl FnOnce(String) -> Event,
     ) -> Result<Option<Event>> {
         let _fresh = self.cache.on_write();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let digest: Option<String> = sqlx::query_scalar(
             "DELETE FROM tags WHERE name = $2
              AND repository_id = (SELECT id FROM repositories WHERE name = $1)
@@ -814,7 +837,7 @@ impl Meta {
     /// transaction, so a deletion happens completely or not at all.
     pub async fn begin_deletion(&self) -> Result<Deletion<'_>> {
         let fresh = self.cache.on_write();
-        let tx = self.pool.begin().await?;
+        let tx = self.begin_write().await?;
         Ok(Deletion { tx, _fresh: fresh })
     }
 

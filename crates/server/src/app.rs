@@ -8,10 +8,12 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
 use berth_accounts::authorizer::AccountsAuthorizer;
 use berth_accounts::jwt::TokenKeys;
+use berth_accounts::keyfile;
 use berth_accounts::Accounts;
 use berth_builds::Builds;
 use berth_hub::gc::GcConfig;
 use berth_hub::Hub;
+use berth_registry::coherence::Coherence;
 use berth_registry::meta::Meta;
 use berth_registry::storage::{BlobStore, FsStore, S3Store};
 use berth_registry::Registry;
@@ -24,6 +26,9 @@ use sqlx::AnyPool;
 use crate::config::{Config, StorageConfig};
 use crate::db;
 use crate::metrics::{self, Metrics};
+
+/// The content trust secret's file in the secrets directory.
+const TRUST_SECRET: &str = "trust.secret";
 
 /// The shared state of a running Berth.
 #[derive(Clone)]
@@ -39,6 +44,8 @@ pub struct State {
     pub builds: web::Data<Builds>,
     /// Every metric, shared by the request middleware, the services and the metrics listener.
     pub metrics: Arc<Metrics>,
+    /// What this process's caches do when another process changes what they hold.
+    pub coherence: Arc<Coherence>,
 }
 
 impl State {
@@ -46,6 +53,11 @@ impl State {
     /// deliveries and scheduled garbage collection.
     pub async fn open(config: &Config) -> anyhow::Result<State> {
         let state = State::build(config).await?;
+        if db::backend_of(&config.database_url)? == db::Backend::Postgres {
+            berth_registry::coherence::spawn_listener(&state.coherence, &config.database_url)
+                .await
+                .context("listening for other replicas' changes")?;
+        }
         spawn_counter_flush(
             state.accounts.clone().into_inner(),
             state.webhooks.clone().into_inner(),
@@ -85,7 +97,7 @@ impl State {
                 Arc::new(store)
             }
         };
-        let keys = TokenKeys::load_or_create(&config.data_dir)
+        let keys = TokenKeys::load_or_create(&config.secrets_dir)
             .map_err(|e| anyhow::anyhow!("token signing key: {e}"))?;
         let metrics = Arc::new(Metrics::new());
         let accounts = Arc::new(
@@ -98,8 +110,35 @@ impl State {
         );
         let authorizer = AccountsAuthorizer(accounts.clone());
         let trust_secret =
-            berth_accounts::keyfile::load_or_create_secret(&config.data_dir.join("trust.secret"))
+            berth_accounts::keyfile::load_or_create_secret(&config.secrets_dir.join(TRUST_SECRET))
                 .map_err(|e| anyhow::anyhow!("content trust secret: {e}"))?;
+        if db::backend_of(&config.database_url)? == db::Backend::Postgres {
+            let shared = [
+                (
+                    "token_signing_key",
+                    "token-signing key",
+                    accounts.keys.fingerprint().to_owned(),
+                ),
+                (
+                    "trust_secret",
+                    "content trust secret",
+                    keyfile::fingerprint(&trust_secret),
+                ),
+            ];
+            for (name, what, fingerprint) in shared {
+                let recorded = keyfile::shared_fingerprint(&accounts.db, name, &fingerprint)
+                    .await
+                    .with_context(|| format!("recording the {what}'s fingerprint"))?;
+                anyhow::ensure!(
+                    recorded == fingerprint,
+                    "the {what} in {dir} (SHA-256 {fingerprint}) is not the one the other Berth \
+                     processes on this database use (SHA-256 {recorded}): every replica must \
+                     read the same secrets directory; set [auth] secrets_dir (BERTH_SECRETS_DIR, \
+                     --secrets-dir) to the directory they share",
+                    dir = config.secrets_dir.display(),
+                );
+            }
+        }
         let builds = Arc::new(
             Builds::new(
                 pool.clone(),
@@ -122,7 +161,12 @@ impl State {
             accounts.db.clone(),
             TrustSecret::new(trust_secret),
         ));
+        trust.set_cache_ttl(config.registry.cache_ttl);
         let meta = Meta::new(pool.clone()).with_metrics(metrics.domain.clone());
+        let coherence = Arc::new(Coherence::default());
+        meta.follow(&coherence);
+        trust.follow(&coherence);
+        webhooks.follow(&coherence);
         let hub = Hub::new(
             pool.clone(),
             accounts.clone(),
@@ -150,6 +194,7 @@ impl State {
             gc: web::Data::new(config.gc.clone()),
             builds: web::Data::from(builds),
             metrics,
+            coherence,
         })
     }
 

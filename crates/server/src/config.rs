@@ -24,6 +24,10 @@ pub struct Args {
     /// Directory for the SQLite database and blobs.
     #[arg(long, env = "BERTH_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Directory of the token-signing key and the content trust secret (default: the data
+    /// directory); replicas on one database must share it.
+    #[arg(long, env = "BERTH_SECRETS_DIR")]
+    pub secrets_dir: Option<PathBuf>,
     /// Database URL: `sqlite://…` or `postgres://…` (default: SQLite in the data directory).
     #[arg(long, env = "BERTH_DATABASE_URL")]
     pub database_url: Option<String>,
@@ -178,6 +182,7 @@ struct WebhooksFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AuthFile {
+    secrets_dir: Option<PathBuf>,
     anonymous_pull: Option<bool>,
     open_signup: Option<bool>,
     default_private: Option<bool>,
@@ -199,6 +204,8 @@ struct RegistryFile {
 pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// Where the token-signing key and the content trust secret live.
+    pub secrets_dir: PathBuf,
     pub database_url: String,
     pub public_url: String,
     pub registry: RegistryConfig,
@@ -292,8 +299,14 @@ impl Config {
                 .default_quota_bytes
                 .or(file.registry.default_quota_bytes)
                 .or(defaults.default_quota_bytes),
+            cache_ttl: defaults.cache_ttl,
         };
         let public_url = public_url.trim_end_matches('/').to_owned();
+        let secrets_dir = args
+            .secrets_dir
+            .clone()
+            .or(file.auth.secrets_dir)
+            .unwrap_or_else(|| data_dir.clone());
         let mut auth = AuthConfig::for_url(&public_url);
         auth.anonymous_pull = file.auth.anonymous_pull.unwrap_or(auth.anonymous_pull);
         auth.open_signup = file.auth.open_signup.unwrap_or(auth.open_signup);
@@ -310,6 +323,7 @@ impl Config {
         Ok(Config {
             listen,
             data_dir,
+            secrets_dir,
             database_url,
             public_url,
             registry,
@@ -572,6 +586,24 @@ mod tests {
             unknown.is_err(),
             "typos in the file are errors, not silently ignored"
         );
+    }
+
+    #[test]
+    fn secrets_live_in_the_data_directory_unless_set() {
+        let c = Config::merge(&Args::default(), File::default()).expect("valid configuration");
+        assert_eq!(c.secrets_dir, c.data_dir);
+        let file: File =
+            toml::from_str("[auth]\nsecrets_dir = \"/run/berth\"\n").expect("valid toml");
+        let c = Config::merge(&Args::default(), file).expect("valid configuration");
+        assert_eq!(c.secrets_dir, PathBuf::from("/run/berth"));
+        let file: File =
+            toml::from_str("[auth]\nsecrets_dir = \"/run/berth\"\n").expect("valid toml");
+        let args = Args {
+            secrets_dir: Some(PathBuf::from("/mnt/shared")),
+            ..Args::default()
+        };
+        let c = Config::merge(&args, file).expect("valid configuration");
+        assert_eq!(c.secrets_dir, PathBuf::from("/mnt/shared"));
     }
 
     #[test]

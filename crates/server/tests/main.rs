@@ -37,6 +37,7 @@ mod protocol_strict;
 mod quotas;
 mod registry_blobs;
 mod registry_manifests;
+mod replicas;
 mod repositories_api;
 mod restart;
 mod retention;

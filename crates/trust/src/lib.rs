@@ -17,6 +17,7 @@ pub mod tuf;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use async_trait::async_trait;
+use berth_registry::coherence::{self, Coherence, Topic};
 use berth_registry::digest::Digest;
 use berth_registry::error::{Code, Error, Result};
 use berth_registry::names::namespace_of;
@@ -48,6 +49,34 @@ impl Trust {
             signed_only: signing::PolicyCache::default(),
             verdicts: signatures::Verdicts::default(),
         }
+    }
+
+    /// How long the signed-only policy and keys are served from memory at most.
+    pub fn set_cache_ttl(&self, ttl: std::time::Duration) {
+        self.signed_only.set_ttl(ttl);
+    }
+
+    /// Has this process's caches forget what other processes change.
+    pub fn follow(self: &std::sync::Arc<Self>, coherence: &Coherence) {
+        let trust = std::sync::Arc::downgrade(self);
+        coherence.on(Topic::Signing, move || {
+            if let Some(t) = trust.upgrade() {
+                t.signed_only.forget();
+            }
+        });
+        let trust = std::sync::Arc::downgrade(self);
+        coherence.on(Topic::Trust, move || {
+            if let Some(t) = trust.upgrade() {
+                t.tuf.forget();
+            }
+        });
+    }
+
+    /// A policy or key changed (and committed): forgotten here, and announced to the others.
+    pub(crate) async fn changed_signing(&self) -> berth_accounts::Result<()> {
+        self.signed_only.forget();
+        coherence::announce_on(&self.pool, Topic::Signing).await?;
+        Ok(())
     }
 }
 

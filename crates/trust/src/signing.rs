@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use berth_accounts::error::{Error, Result};
 use berth_accounts::users::User;
 use berth_accounts::{audit, now, orgs};
+use berth_registry::coherence::{self, Topic};
 use berth_registry::names::namespace_of;
 use serde::Serialize;
 
@@ -116,7 +117,7 @@ pub async fn add(
         )),
         _ => e.into(),
     })?;
-    trust.signed_only.forget();
+    trust.changed_signing().await?;
     audit::record(
         &trust.accounts,
         &actor.name,
@@ -143,7 +144,7 @@ pub async fn remove(trust: &Trust, actor: &User, namespace: &str, id: i64) -> Re
     .fetch_optional(pool)
     .await?;
     let name = name.ok_or_else(|| Error::NotFound("signing key".into()))?;
-    trust.signed_only.forget();
+    trust.changed_signing().await?;
     audit::record(
         &trust.accounts,
         &actor.name,
@@ -170,16 +171,29 @@ pub async fn trusted(trust: &Trust, namespace: &str) -> Result<Vec<TrustedKey>> 
 
 /// What every manifest pull asks — the scopes where the policy is on, and a namespace's keys —
 /// read at most once a second: a database round trip each would halve what a registry serves.
-/// A change made here shows at once; one made by another replica within a second.
-#[derive(Default)]
+/// A change made here shows at once; one made by another replica as soon as its notification
+/// arrives (see [`berth_registry::coherence`]), and within the time-to-live should it be lost.
 pub struct PolicyCache {
     scopes: Memo<Arc<HashSet<String>>>,
     keys: Memo<Arc<Vec<TrustedKey>>>,
-    /// Bumped by every local change: a read that began before one is not kept.
+    /// Bumped by every change: a read that began before one is not kept.
     generation: AtomicU64,
+    /// How long a value is served, in milliseconds.
+    ttl_ms: AtomicU64,
 }
 
-/// Values by key, each for [`POLICY_TTL`].
+impl Default for PolicyCache {
+    fn default() -> Self {
+        PolicyCache {
+            scopes: Memo::default(),
+            keys: Memo::default(),
+            generation: AtomicU64::default(),
+            ttl_ms: AtomicU64::new(POLICY_TTL.as_millis() as u64),
+        }
+    }
+}
+
+/// Values by key, each for the cache's time-to-live.
 struct Memo<V>(Mutex<HashMap<String, (Instant, V)>>);
 
 impl<V> Default for Memo<V> {
@@ -196,15 +210,20 @@ impl<V: Clone> Memo<V> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn get(&self, key: &str) -> Option<V> {
+    fn get(&self, key: &str, ttl: Duration) -> Option<V> {
         let entries = self.entries();
         let (at, value) = entries.get(key)?;
-        (at.elapsed() < POLICY_TTL).then(|| value.clone())
+        (at.elapsed() < ttl).then(|| value.clone())
     }
 }
 
 impl PolicyCache {
-    fn forget(&self) {
+    pub(crate) fn set_ttl(&self, ttl: Duration) {
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        self.ttl_ms.store(ms, Ordering::Relaxed);
+    }
+
+    pub(crate) fn forget(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.scopes.entries().clear();
         self.keys.entries().clear();
@@ -217,7 +236,8 @@ impl PolicyCache {
         key: &str,
         load: impl std::future::Future<Output = Result<V>>,
     ) -> Result<V> {
-        if let Some(value) = memo.get(key) {
+        let ttl = Duration::from_millis(self.ttl_ms.load(Ordering::Relaxed));
+        if let Some(value) = memo.get(key, ttl) {
             return Ok(value);
         }
         let read = Instant::now();
@@ -306,7 +326,7 @@ pub async fn set_signed_only(trust: &Trust, actor: &str, scope: &str, on: bool) 
             .execute(pool)
             .await?;
     }
-    trust.signed_only.forget();
+    trust.changed_signing().await?;
     let action = if on {
         "policy.signed_only.on"
     } else {
@@ -323,6 +343,7 @@ pub async fn delete_of_namespace(conn: &mut sqlx::AnyConnection, namespace: &str
             .execute(&mut *conn)
             .await?;
     }
+    coherence::announce(conn, Topic::Signing).await?;
     Ok(())
 }
 
@@ -332,5 +353,6 @@ pub async fn delete_of_repository(conn: &mut sqlx::AnyConnection, repository: &s
         .bind(repository)
         .execute(&mut *conn)
         .await?;
+    coherence::announce(conn, Topic::Signing).await?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! taken up again, and several replicas never send the same delivery at once), and kept with
 //! the outcome of its last attempt.
 
+use berth_registry::backend::Backend;
 use berth_registry::events::Event;
 use berth_registry::metrics::DeliveryFailure;
 use serde::{Deserialize, Serialize};
@@ -410,33 +411,38 @@ struct ClaimedRow {
 }
 
 /// Claims up to `limit` due deliveries for `lease_ms`, oldest due first.
+///
+/// One statement picks and leases them, so whatever it leases was due and unleased when the
+/// lease was written: under PostgreSQL's READ COMMITTED, a row another sender leased (or
+/// attempted and rescheduled) meanwhile is re-checked against the whole condition after that
+/// sender's write, and left alone. On PostgreSQL, rows another sender is claiming at that very
+/// moment are skipped rather than waited for, so senders on several replicas share a backlog;
+/// on SQLite writes run one at a time.
 pub async fn claim(hooks: &Webhooks, limit: usize, lease_ms: i64) -> Result<Vec<Claimed>> {
     let pool = &hooks.pool;
     let now = now_ms();
-    let due: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM webhook_deliveries
-         WHERE status = 'pending' AND next_attempt_ms <= $1 AND lease_until_ms < $1
-         ORDER BY next_attempt_ms, seq LIMIT $2",
-    )
+    let skip_locked = match Backend::of_pool(pool) {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    const DUE: &str = "status = 'pending' AND next_attempt_ms <= $1 AND lease_until_ms < $1";
+    // Materialized: PostgreSQL may otherwise run the picking query again for the update and
+    // lease more rows than `limit`, which would wait out their lease unsent.
+    let due: Vec<String> = sqlx::query_scalar(&format!(
+        "WITH picked AS MATERIALIZED
+             (SELECT id FROM webhook_deliveries WHERE {DUE}
+              ORDER BY next_attempt_ms, seq LIMIT $3{skip_locked})
+         UPDATE webhook_deliveries SET lease_until_ms = $2
+         WHERE {DUE} AND id IN (SELECT id FROM picked)
+         RETURNING id"
+    ))
     .bind(now)
+    .bind(now + lease_ms)
     .bind(limit as i64)
     .fetch_all(pool)
     .await?;
     let mut claimed = Vec::with_capacity(due.len());
     for id in due {
-        let took = sqlx::query(
-            "UPDATE webhook_deliveries SET lease_until_ms = $2
-             WHERE id = $1 AND status = 'pending' AND lease_until_ms < $3",
-        )
-        .bind(&id)
-        .bind(now + lease_ms)
-        .bind(now)
-        .execute(pool)
-        .await?
-        .rows_affected();
-        if took == 0 {
-            continue; // another sender took it
-        }
         let row = sqlx::query_as::<_, ClaimedRow>(
             "SELECT d.id, d.event, d.payload, d.attempts, w.url, w.secret, w.active
              FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE d.id = $1",

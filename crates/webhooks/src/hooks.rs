@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use berth_accounts::audit;
+use berth_registry::coherence::{self, Topic};
 
 use crate::guard;
 use crate::{Error, Result, Webhooks};
@@ -299,6 +300,15 @@ async fn audit_change(
     audit::record(&hooks.accounts, actor, action, &owner.label(), &detail).await
 }
 
+/// Tells the other processes that a webhook now listens for pulls: they queue pulls from now
+/// on, instead of from their next check.
+async fn announce_if_pulls(pool: &sqlx::AnyPool, input: &Input) -> Result<()> {
+    if input.active && input.events.contains(&Kind::Pull) {
+        coherence::announce_on(pool, Topic::Webhooks).await?;
+    }
+    Ok(())
+}
+
 pub async fn create(
     hooks: &Webhooks,
     config: &Config,
@@ -343,6 +353,7 @@ pub async fn create(
     .fetch_one(pool)
     .await
     .map_err(name_taken(&input.name))?;
+    announce_if_pulls(pool, &input).await?;
     audit_change(hooks, actor, "webhook.create", owner, &input).await?;
     get(hooks, owner, id).await
 }
@@ -384,6 +395,7 @@ pub async fn update(
     .execute(pool)
     .await
     .map_err(name_taken(&input.name))?;
+    announce_if_pulls(pool, &input).await?;
     audit_change(hooks, actor, "webhook.update", owner, &input).await?;
     get(hooks, owner, id).await
 }

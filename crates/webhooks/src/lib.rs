@@ -76,6 +76,16 @@ impl Webhooks {
         self.pull_hooks.store(true, Ordering::Relaxed);
     }
 
+    /// Has this process hear of webhooks for pulls made through other processes.
+    pub fn follow(self: &Arc<Self>, coherence: &berth_registry::coherence::Coherence) {
+        let hooks = Arc::downgrade(self);
+        coherence.on(berth_registry::coherence::Topic::Webhooks, move || {
+            if let Some(h) = hooks.upgrade() {
+                h.pulls_watched();
+            }
+        });
+    }
+
     /// Queues a pull for the webhooks that listen for pulls (written by the next flush).
     pub fn queue_pull(&self, event: &Event) {
         if !self.pull_hooks.load(Ordering::Relaxed) {

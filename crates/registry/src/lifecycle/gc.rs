@@ -52,6 +52,7 @@ use sqlx::{Any, AnyPool};
 
 use super::retention;
 use crate::backend::Backend;
+use crate::coherence::{self, Topic};
 use crate::digest::Digest;
 use crate::error::Result;
 use crate::meta::{now, placeholders};
@@ -653,6 +654,9 @@ impl Collection<'_> {
                 q = q.bind(*id);
             }
             deleted += q.fetch_all(self.pool()).await?.len() as u64;
+        }
+        if deleted > 0 {
+            coherence::announce_on(self.pool(), Topic::Manifests).await?;
         }
         self.report(Phase::Manifests, ids.len(), ids.len());
         Ok(deleted)

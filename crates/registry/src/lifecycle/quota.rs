@@ -32,9 +32,10 @@
 //!
 //! **Cost when no quota applies.** The manifest `PUT` path is benchmarked, so a namespace
 //! with neither its own quota nor a default costs no query at all: this process keeps the set
-//! of namespaces that have a row, reloaded (one small query) at most once every [`TTL`]. A
-//! quota set through this process is seen at once; one set through another replica sharing
-//! the database is enforced within [`TTL`]. When a quota does apply, the check costs the
+//! of namespaces that have a row, reloaded (one small query) at most once every [`TTL`] (or the
+//! configured cache time-to-live). A quota set through this process is seen at once; one set
+//! through another replica sharing the database as soon as its notification arrives (see
+//! [`crate::coherence`]), and within the time-to-live should it be lost. When a quota does apply, the check costs the
 //! lock, the quota row, and two aggregate queries (only one when the push adds nothing).
 
 use std::collections::HashSet;
@@ -45,6 +46,7 @@ use std::time::{Duration, Instant};
 use sqlx::AnyConnection;
 
 use crate::backend::Backend;
+use crate::coherence::{self, Topic};
 use crate::digest::Digest;
 use crate::error::{Code, Error, Result};
 use crate::names::namespace_of;
@@ -65,6 +67,8 @@ const LOCK_CLASS: i32 = 0x5155_4f54; // "QUOT"
 pub struct Quotas {
     backend: Backend,
     default: AtomicU64,
+    /// How long the set of namespaces with a row is trusted, in milliseconds.
+    ttl_ms: AtomicU64,
     known: Mutex<Known>,
 }
 
@@ -75,6 +79,8 @@ struct Known {
     loaded: Option<Instant>,
     /// When this process last changed a quota row.
     changed: Option<Instant>,
+    /// When another process last said it changed one.
+    forgotten: Option<Instant>,
 }
 
 impl Quotas {
@@ -82,8 +88,22 @@ impl Quotas {
         Quotas {
             backend,
             default: AtomicU64::new(NO_DEFAULT),
+            ttl_ms: AtomicU64::new(TTL.as_millis() as u64),
             known: Mutex::default(),
         }
+    }
+
+    pub(crate) fn set_ttl(&self, ttl: Duration) {
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        self.ttl_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Reads the set of namespaces with a row again before the next check: another process
+    /// changed one.
+    pub fn forget(&self) {
+        let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        known.loaded = None;
+        known.forgotten = Some(Instant::now());
     }
 
     /// Sets the default quota of namespaces without their own (`None`: unlimited).
@@ -104,8 +124,9 @@ impl Quotas {
     /// otherwise after reading the set of namespaces with rows again.
     async fn may_have_row(&self, conn: &mut AnyConnection, namespace: &str) -> Result<bool> {
         {
+            let ttl = Duration::from_millis(self.ttl_ms.load(Ordering::Relaxed));
             let known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
-            if known.loaded.is_some_and(|at| at.elapsed() < TTL) {
+            if known.loaded.is_some_and(|at| at.elapsed() < ttl) {
                 return Ok(known.namespaces.contains(namespace));
             }
         }
@@ -119,7 +140,11 @@ impl Quotas {
         // memory (which has the change) stays, and the next check reads again.
         if known.changed.is_none_or(|at| at < read_at) {
             known.namespaces = rows.into_iter().collect();
-            known.loaded = Some(read_at);
+            // A read that raced another process's change is used once, not kept.
+            known.loaded = known
+                .forgotten
+                .is_none_or(|at| at < read_at)
+                .then_some(read_at);
             return Ok(has);
         }
         Ok(has || known.namespaces.contains(namespace))
@@ -359,6 +384,7 @@ pub async fn set_in(
             .bind(namespace)
             .fetch_optional(&mut *conn)
             .await?;
+    coherence::announce(conn, Topic::Quotas).await?;
     if let Some(b) = bytes {
         sqlx::query(
             "INSERT INTO namespace_quotas (namespace, bytes, updated_at) VALUES ($1, $2, $3)",
@@ -377,8 +403,9 @@ pub async fn set_in(
 pub async fn delete_of_namespace(conn: &mut AnyConnection, namespace: &str) -> Result<()> {
     sqlx::query("DELETE FROM namespace_quotas WHERE namespace = $1")
         .bind(namespace)
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
+    coherence::announce(conn, Topic::Quotas).await?;
     Ok(())
 }
 

@@ -5,8 +5,9 @@
 //! this process bumps it after its transaction ends, and an entry is only served while the
 //! generation it was read under is still current. A reader notes the generation *before* its
 //! query, so an entry read while a write was committing is never served after that write.
-//! Writes this process cannot see (another replica on the same PostgreSQL, an `admin` command)
-//! show within [`TTL`].
+//! Writes made elsewhere (another replica on the same PostgreSQL, an `admin` command) bump it
+//! too, when their notification arrives (see [`crate::coherence`]); should one be lost, they
+//! show within the time-to-live ([`TTL`] unless configured).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-/// How long an entry is served at most, which bounds how stale a replica can be.
+/// How long an entry is served at most by default, which bounds how stale a replica can be.
 pub const TTL: Duration = Duration::from_secs(1);
 /// Manifests larger than this are not kept.
 const MAX_ENTRY_BYTES: usize = 256 * 1024;
@@ -37,10 +38,21 @@ struct Entry {
     fetched: Instant,
 }
 
-#[derive(Default)]
 pub struct ManifestCache {
     generation: AtomicU64,
+    /// The time-to-live, in milliseconds.
+    ttl_ms: AtomicU64,
     entries: Mutex<Entries>,
+}
+
+impl Default for ManifestCache {
+    fn default() -> Self {
+        ManifestCache {
+            generation: AtomicU64::default(),
+            ttl_ms: AtomicU64::new(TTL.as_millis() as u64),
+            entries: Mutex::default(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -58,6 +70,11 @@ impl ManifestCache {
         self.generation.load(Ordering::Acquire)
     }
 
+    pub fn set_ttl(&self, ttl: Duration) {
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        self.ttl_ms.store(ms, Ordering::Relaxed);
+    }
+
     /// Called after every write to tags, manifests or repositories.
     pub fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
@@ -71,11 +88,12 @@ impl ManifestCache {
 
     pub fn get(&self, repository: &str, reference: &str, by_digest: bool) -> Option<Cached> {
         let current = self.generation();
+        let ttl = Duration::from_millis(self.ttl_ms.load(Ordering::Relaxed));
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         let entry = entries
             .map
             .get(&(repository.to_owned(), reference.to_owned(), by_digest))?;
-        (entry.generation == current && entry.fetched.elapsed() < TTL).then(|| entry.value.clone())
+        (entry.generation == current && entry.fetched.elapsed() < ttl).then(|| entry.value.clone())
     }
 
     /// Keeps `value`, read from the database under `generation`.

@@ -171,7 +171,43 @@ impl TestApp {
         TestApp::boot(|_| {}, true).await
     }
 
+    /// Starts a second Berth on this one's database and data directory (its blobs and
+    /// secrets), as another replica behind a load balancer would run: same administrator and
+    /// token. PostgreSQL only: SQLite is one process's.
+    pub async fn replica(&self, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let database_url = self.config.database_url.clone();
+        let data_dir = self.config.data_dir.clone();
+        let primary = self.config.clone();
+        TestApp::boot_as(
+            move |c| {
+                // Behind one load balancer: one public name, which tokens are issued for.
+                c.public_url = primary.public_url.clone();
+                c.registry.host = primary.registry.host.clone();
+                c.auth.realm = primary.auth.realm.clone();
+                c.auth.service = primary.auth.service.clone();
+                c.auth.issuer = primary.auth.issuer.clone();
+                c.database_url = database_url;
+                c.data_dir = data_dir.clone();
+                c.secrets_dir = data_dir.clone();
+                c.gc.lock_file = data_dir.join("gc.lock");
+                tweak(c);
+            },
+            false,
+            Some(self.admin_token.clone()),
+        )
+        .await
+    }
+
     async fn boot(tweak: impl FnOnce(&mut Config), tls: bool) -> TestApp {
+        TestApp::boot_as(tweak, tls, None).await
+    }
+
+    /// Boots an app; `admin_token`: the administrator exists already, with this token.
+    async fn boot_as(
+        tweak: impl FnOnce(&mut Config),
+        tls: bool,
+        admin_token: Option<String>,
+    ) -> TestApp {
         berth_accounts::install_tls_provider();
         let dir = tempfile::tempdir().expect("tempdir");
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
@@ -195,27 +231,32 @@ impl TestApp {
         let mut config = Config::load(&args).expect("config");
         tweak(&mut config);
         let state = State::open(&config).await.expect("open state");
-        let admin = berth_accounts::users::create(
-            &state.accounts.db,
-            berth_accounts::users::NewUser {
-                name: ADMIN,
-                email: "admin@example.com",
-                password: ADMIN_PASSWORD,
-            },
-            true,
-        )
-        .await
-        .expect("create admin");
-        let admin_token = berth_accounts::tokens::create(
-            &state.accounts.db,
-            &admin,
-            "tests",
-            berth_accounts::access::Scope::ReadWriteDelete,
-            None,
-        )
-        .await
-        .expect("admin token")
-        .token;
+        let admin_token = match admin_token {
+            Some(token) => token,
+            None => {
+                let admin = berth_accounts::users::create(
+                    &state.accounts.db,
+                    berth_accounts::users::NewUser {
+                        name: ADMIN,
+                        email: "admin@example.com",
+                        password: ADMIN_PASSWORD,
+                    },
+                    true,
+                )
+                .await
+                .expect("create admin");
+                berth_accounts::tokens::create(
+                    &state.accounts.db,
+                    &admin,
+                    "tests",
+                    berth_accounts::access::Scope::ReadWriteDelete,
+                    None,
+                )
+                .await
+                .expect("admin token")
+                .token
+            }
+        };
         let tls_config = config
             .tls
             .as_ref()

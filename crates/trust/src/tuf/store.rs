@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use berth_registry::clock::now;
+use berth_registry::coherence::{self, Topic};
 use berth_registry::error::Result;
 use sqlx::AnyPool;
 
@@ -68,6 +69,11 @@ impl TufStore {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// Another process changed trust data.
+    pub(crate) fn forget(&self) {
+        self.changed();
+    }
+
     /// The latest file of every role of a collection: `(role, data)`.
     pub async fn tuf_latest(&self, gun: &str) -> Result<Vec<(String, Vec<u8>)>> {
         let rows: Vec<RoleData> = sqlx::query_as(
@@ -128,6 +134,7 @@ impl TufStore {
         root: i64,
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
+        coherence::announce(&mut tx, Topic::Trust).await?;
         let created_at = now();
         for f in files {
             let inserted = sqlx::query(
@@ -204,6 +211,7 @@ impl TufStore {
     /// Deletes a collection's files and keys. `false` when it had none.
     pub async fn tuf_delete(&self, gun: &str) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
+        coherence::announce(&mut tx, Topic::Trust).await?;
         let files = sqlx::query("DELETE FROM tuf_files WHERE gun = $1")
             .bind(gun)
             .execute(&mut *tx)
