@@ -47,8 +47,8 @@ async fn assert_store_honest(store: &S3Store) {
     }
 }
 
-/// Replicas of one Berth: one PostgreSQL database, one bucket prefix, one data directory for
-/// their shared secrets, each on a port of its own.
+/// Replicas of one Berth: one PostgreSQL database, one bucket prefix and one shared secrets
+/// directory; each has a data directory and a port of its own.
 struct Replicas {
     dir: tempfile::TempDir,
     database_url: String,
@@ -87,6 +87,10 @@ impl Replicas {
     async fn start(&self, i: usize, public: &str) -> Berth {
         let mut env: Vec<(String, String)> = self.garage.serve_env();
         env.push(("BERTH_PUBLIC_URL".into(), public.to_owned()));
+        let data = self.dir.path().join(format!("replica{i}"));
+        env.push(("BERTH_DATA_DIR".into(), data.display().to_string()));
+        let secrets = self.dir.path().join("secrets");
+        env.push(("BERTH_SECRETS_DIR".into(), secrets.display().to_string()));
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         binary::start_with_log(
             self.dir.path(),
@@ -166,7 +170,12 @@ async fn two_replicas_behind_nginx_serve_as_one_registry() {
             .send()
             .await
             .expect("patch");
-        assert_eq!(r.status(), StatusCode::ACCEPTED, "chunk {i} on replica {}", (i + 1) % 2);
+        assert_eq!(
+            r.status(),
+            StatusCode::ACCEPTED,
+            "chunk {i} on replica {}",
+            (i + 1) % 2
+        );
         offset += chunk.len();
         assert_eq!(header(&r, "Range"), format!("0-{}", offset - 1));
     }
@@ -214,7 +223,10 @@ async fn two_replicas_behind_nginx_serve_as_one_registry() {
     // Every layer is served by each replica.
     let manifest: serde_json::Value = client
         .get(format!("{}/v2/root1/app/manifests/1", direct[0]))
-        .header("Accept", "application/vnd.docker.distribution.manifest.v2+json")
+        .header(
+            "Accept",
+            "application/vnd.docker.distribution.manifest.v2+json",
+        )
         .send()
         .await
         .expect("manifest")
@@ -232,7 +244,11 @@ async fn two_replicas_behind_nginx_serve_as_one_registry() {
     }
     docker.ok(&["rmi", &tag]).await;
     docker.ok(&["pull", &tag]).await;
-    assert_eq!(docker.image_id(&tag).await, id, "the pulled image is the pushed one");
+    assert_eq!(
+        docker.image_id(&tag).await,
+        id,
+        "the pulled image is the pushed one"
+    );
 
     // skopeo copies a two-platform index through nginx; each replica serves it.
     let skopeo = Skopeo::new();
@@ -279,7 +295,9 @@ async fn two_replicas_behind_nginx_serve_as_one_registry() {
 /// Waits until some upload session is being written to (claimed in its row).
 async fn wait_for_a_write(database_url: &str) {
     sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(database_url).await.expect("database");
+    let pool = sqlx::AnyPool::connect(database_url)
+        .await
+        .expect("database");
     for _ in 0..2000 {
         let writing: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM uploads WHERE lease_owner IS NOT NULL")
@@ -350,7 +368,9 @@ async fn s3_app(redirect: bool) -> (TestApp, Garage) {
 #[tokio::test]
 async fn pushes_and_pulls_go_on_while_a_storage_node_is_down() {
     let (app, garage) = s3_app(false).await;
-    let (before, _) = app.push_image("ops/steady", "before", &random_bytes(1 << 20)).await;
+    let (before, _) = app
+        .push_image("ops/steady", "before", &random_bytes(1 << 20))
+        .await;
     garage.stop_node(3);
     let outcome = async {
         let layer = random_bytes(9 << 20);
@@ -405,11 +425,17 @@ async fn pulls_are_redirected_to_presigned_storage_urls() {
     assert!(out.starts_with("HTTP/1.1 307"), "{out}");
     let url = out
         .lines()
-        .find_map(|l| l.strip_prefix("location: ").or_else(|| l.strip_prefix("Location: ")))
+        .find_map(|l| {
+            l.strip_prefix("location: ")
+                .or_else(|| l.strip_prefix("Location: "))
+        })
         .expect("a Location")
         .trim()
         .to_owned();
-    assert!(url.contains("X-Amz-Signature=") && url.contains("X-Amz-Expires=1200"), "{url}");
+    assert!(
+        url.contains("X-Amz-Signature=") && url.contains("X-Amz-Expires=1200"),
+        "{url}"
+    );
     // curl follows it to the bytes; HEAD is answered by Berth itself.
     let out = run_command_ok({
         let mut c = tokio::process::Command::new("curl");
@@ -418,13 +444,21 @@ async fn pulls_are_redirected_to_presigned_storage_urls() {
         c
     })
     .await;
-    assert!(sha256(&out.stdout) == digest, "following the redirect gives the blob");
+    assert!(
+        sha256(&out.stdout) == digest,
+        "following the redirect gives the blob"
+    );
     let head = app.head(&blob).await;
     assert_eq!(head.status(), StatusCode::OK);
     assert_eq!(header(&head, "Content-Length"), layer.len().to_string());
 
     // Someone without access gets no URL.
-    let r = app.anonymous.get(app.url(&blob)).send().await.expect("anonymous");
+    let r = app
+        .anonymous
+        .get(app.url(&blob))
+        .send()
+        .await
+        .expect("anonymous");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert!(r.headers().get("Location").is_none());
 

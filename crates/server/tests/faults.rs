@@ -266,6 +266,10 @@ async fn a_full_disk_fails_the_push_cleanly_and_recovers_when_space_is_freed() {
             // The default layout: the SQLite database in the data directory, on the same disk.
             c.database_url = format!("sqlite://{}?mode=rwc", data_dir.join("berth.db").display());
         }
+        // Blobs in the data directory too, as by default.
+        c.storage = berth::config::StorageConfig::Fs {
+            root: data_dir.join("storage"),
+        };
         c.data_dir = data_dir;
     })
     .await;

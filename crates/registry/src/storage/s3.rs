@@ -131,15 +131,20 @@ impl S3Store {
         self.key(&format!("uploads/{id}/{offset:020}"))
     }
 
-    /// An upload's segments by offset, with their sizes.
-    async fn segments(&self, id: &str) -> Result<BTreeMap<u64, u64>> {
-        let listed: Vec<_> = self
-            .store
-            .list(Some(&self.upload_dir(id)))
+    /// Every object under `prefix`.
+    async fn list_under(&self, prefix: &Path) -> Result<Vec<object_store::ObjectMeta>> {
+        self.store
+            .list(Some(prefix))
             .try_collect()
             .await
-            .map_err(storage_error)?;
-        Ok(listed
+            .map_err(storage_error)
+    }
+
+    /// An upload's segments by offset, with their sizes.
+    async fn segments(&self, id: &str) -> Result<BTreeMap<u64, u64>> {
+        Ok(self
+            .list_under(&self.upload_dir(id))
+            .await?
             .into_iter()
             .filter_map(|meta| {
                 let offset = meta.location.filename()?.parse().ok()?;
@@ -449,12 +454,7 @@ impl BlobStore for S3Store {
     }
 
     async fn list_uploads(&self) -> Result<Vec<Listed>> {
-        let listed: Vec<_> = self
-            .store
-            .list(Some(&self.key("uploads")))
-            .try_collect()
-            .await
-            .map_err(storage_error)?;
+        let listed = self.list_under(&self.key("uploads")).await?;
         let mut uploads: BTreeMap<String, Listed> = BTreeMap::new();
         for meta in listed {
             let mut parts = meta.location.parts().collect::<Vec<_>>().into_iter().rev();
@@ -475,12 +475,7 @@ impl BlobStore for S3Store {
     }
 
     async fn list_blobs(&self) -> Result<Vec<Listed>> {
-        let listed: Vec<_> = self
-            .store
-            .list(Some(&self.key("blobs")))
-            .try_collect()
-            .await
-            .map_err(storage_error)?;
+        let listed = self.list_under(&self.key("blobs")).await?;
         Ok(listed
             .into_iter()
             .filter_map(|meta| {

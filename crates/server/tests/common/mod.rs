@@ -188,6 +188,7 @@ impl TestApp {
                 c.auth.issuer = primary.auth.issuer.clone();
                 c.database_url = database_url;
                 c.data_dir = data_dir.clone();
+                c.storage = primary.storage.clone();
                 c.secrets_dir = data_dir.clone();
                 c.gc.lock_file = data_dir.join("gc.lock");
                 tweak(c);

@@ -77,7 +77,7 @@ http {{
         );
         let conf_path = dir.join("nginx.conf");
         std::fs::write(&conf_path, conf).expect("write nginx.conf");
-        let child = Command::new("nginx")
+        let mut child = Command::new("nginx")
             .arg("-c")
             .arg(&conf_path)
             .arg("-p")
@@ -93,6 +93,8 @@ http {{
             }
             std::thread::sleep(Duration::from_millis(25));
         }
+        child.kill().ok();
+        child.wait().ok();
         panic!(
             "nginx did not start: {}",
             std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
