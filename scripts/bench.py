@@ -4,6 +4,8 @@
 Run through scripts/bench, which installs what is missing and builds Berth in release mode.
 Writes target/bench/report.md (a table) and target/bench/report.json (an array of
 {"name", "unit", "berth", "distribution", "ratio"}, ratio > 1 meaning Berth is better).
+Given --garage (a running cluster from scripts/lib/garage.sh), it adds the scale-out rows: see
+scale_out_rows.
 """
 
 import argparse
@@ -30,10 +32,10 @@ MIB = 1 << 20
 
 FULL = dict(blob_mib=1024, chunk_mib=64, tags=10_000, repos=100_000, wrk_secs=10,
             image_layers=5, layer_mib=40, pushers=16, pusher_mib=64,
-            gc_manifests=10_000, gc_layers=10)
+            gc_manifests=10_000, gc_layers=10, moves=20)
 QUICK = dict(blob_mib=128, chunk_mib=16, tags=1_000, repos=2_000, wrk_secs=2,
              image_layers=5, layer_mib=8, pushers=16, pusher_mib=4,
-             gc_manifests=1_000, gc_layers=10)
+             gc_manifests=1_000, gc_layers=10, moves=20)
 
 
 def log(msg):
@@ -130,9 +132,13 @@ def berth_token(server, scope):
     return json.loads(out)["token"]
 
 
-def start_distribution(work):
+def start_distribution(work, storage=None, name="distribution"):
+    """Distribution on local disk, or on the `storage` section given (YAML, indented by 2)."""
     port = free_port()
-    cfg = os.path.join(work, "distribution.yml")
+    cfg = os.path.join(work, f"{name}.yml")
+    storage = storage or f"""  filesystem:
+    rootdirectory: {work}/distribution
+"""
     with open(cfg, "w") as f:
         f.write(f"""version: 0.1
 log:
@@ -140,16 +146,17 @@ log:
   accesslog:
     disabled: true
 storage:
-  filesystem:
-    rootdirectory: {work}/distribution
-  delete:
+{storage}  delete:
     enabled: true
 http:
   addr: 127.0.0.1:{port}
 """)
+    # The AWS SDK in Debian's build panics at start when AWS_CA_BUNDLE is set (its transport
+    # cannot take a custom bundle); the S3 store here is plain HTTP on loopback anyway.
+    env = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
     proc = subprocess.Popen(["docker-registry", "serve", cfg],
-                            stdout=open(os.path.join(work, "distribution.log"), "w"),
-                            stderr=subprocess.STDOUT)
+                            stdout=open(os.path.join(work, f"{name}.log"), "w"),
+                            stderr=subprocess.STDOUT, env=env)
     server = Server("Distribution", port, proc, [], [])
     server.wait_ready()
     return server
@@ -282,9 +289,11 @@ def reference_lines(work):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true", help="small sizes: under 2 minutes")
+    ap.add_argument("--quick", action="store_true", help="small sizes: about 3 minutes")
     ap.add_argument("--berth", required=True, help="the berth release binary")
     ap.add_argument("--out", required=True, help="directory for report.md and report.json")
+    ap.add_argument("--garage", help="directory of a running Garage cluster's env file "
+                    "(scripts/lib/garage.sh), for the scale-out rows")
     args = ap.parse_args()
     p = QUICK if args.quick else FULL
     started = time.monotonic()
@@ -399,6 +408,14 @@ def main():
         else:
             log("no Docker daemon (docker info failed): skipping the docker CLI rows")
 
+        missing = scale_out_missing(args.garage)
+        if missing:
+            scale = {"skipped": "no " + ", no ".join(missing)}
+            log(f"scale-out rows skipped: {scale['skipped']}")
+        else:
+            scale = scale_out_rows(p, work, args.berth, args.garage,
+                                   (blob, digest, size_mb, config, config_digest, manifest))
+
         mb = "MB/s"
         rows += [
             (f"monolithic push of {p['blob_mib']} MiB", mb, r[berth.name, "push"], r[dist.name, "push"], True),
@@ -436,7 +453,7 @@ def main():
             ("RSS growth while pushing and pulling the large blob", "MiB",
              r[berth.name, "rss_growth"], r[dist.name, "rss_growth"], False),
         ]
-        report(args.out, rows, gc, refs, p, args.quick, time.monotonic() - started)
+        report(args.out, rows, gc, refs, p, args.quick, time.monotonic() - started, scale)
     finally:
         for s in servers:
             s.proc.terminate()
@@ -563,7 +580,344 @@ def gc_rows(p, work, binary, berth, config, config_digest, big_digest, size_mb):
     ]
 
 
-def report(out, rows, gc, refs, p, quick, elapsed):
+PG_BIN = "/usr/lib/postgresql/15/bin"
+
+
+def nginx_binary():
+    if shutil.which("nginx"):
+        return shutil.which("nginx")
+    return "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None
+
+
+def scale_out_missing(garage_dir):
+    """What the scale-out rows need and this machine lacks (empty when they can run)."""
+    missing = []
+    if not garage_dir:
+        missing.append("Garage cluster (--garage; scripts/bench starts one when `garage` "
+                       "is on PATH)")
+    if not nginx_binary():
+        missing.append("nginx")
+    if not os.access(f"{PG_BIN}/initdb", os.X_OK):
+        missing.append(f"PostgreSQL 15 in {PG_BIN}")
+    return missing
+
+
+def read_env_file(path):
+    env = {}
+    with open(path) as f:
+        for line in f:
+            if "=" in line:
+                k, v = line.strip().split("=", 1)
+                env[k] = v
+    return env
+
+
+class Postgres:
+    """A throwaway PostgreSQL 15 cluster on a free loopback port, fsync off, in a directory of its
+    own (the bench's work dir is private to us, and PostgreSQL runs as `postgres` when we are
+    root, as it refuses to run as root)."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="berth-bench-pg.")
+        self.port = free_port()
+        self.as_user = []
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+        self.started = False
+        run([*self.as_user, f"{PG_BIN}/initdb", "-D", f"{self.dir}/data", "-A", "trust",
+             "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8"], cwd=self.dir)
+        self.pg_ctl("start", "-l", f"{self.dir}/postgres.log", "-o",
+                    f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off")
+        self.started = True
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+
+    def pg_ctl(self, action, *args):
+        # Never our pipes: the server it starts would hold them open after pg_ctl exits.
+        status = subprocess.run([*self.as_user, f"{PG_BIN}/pg_ctl", "-D", f"{self.dir}/data",
+                                 "-w", "-t", "30", *args, action], cwd=self.dir,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL).returncode
+        if status != 0:
+            try:
+                with open(f"{self.dir}/postgres.log") as f:
+                    tail = f.read()[-2000:]
+            except OSError:
+                tail = ""
+            raise RuntimeError(f"pg_ctl {action} failed ({status}):\n{tail}")
+
+    def stop(self):
+        if self.started:
+            try:
+                self.pg_ctl("stop", "-m", "immediate")
+            except RuntimeError as e:
+                log(str(e))
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def start_nginx(work, sites):
+    """nginx in front of Berth replicas, as in the scale-out tests: no stickiness, no request
+    buffering, no body limit, the Host passed through. `sites` is [(listen port, [replica
+    ports])], one server and upstream each."""
+    d = os.path.join(work, "nginx")
+    os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
+    blocks = []
+    for i, (port, upstreams) in enumerate(sites):
+        servers = "".join(f"        server 127.0.0.1:{u};\n" for u in upstreams)
+        blocks.append(f"""    upstream berth{i} {{
+{servers}        keepalive 16;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        client_max_body_size 0;
+        proxy_request_buffering off;
+        proxy_buffering off;
+        location / {{
+            proxy_pass http://berth{i};
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_read_timeout 600s;
+            proxy_send_timeout 600s;
+        }}
+    }}
+""")
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""daemon off;
+worker_processes auto;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    client_body_temp_path {d}/tmp/body;
+    proxy_temp_path {d}/tmp/proxy;
+    fastcgi_temp_path {d}/tmp/fastcgi;
+    uwsgi_temp_path {d}/tmp/uwsgi;
+    scgi_temp_path {d}/tmp/scgi;
+    access_log off;
+{"".join(blocks)}}}
+""")
+    proc = subprocess.Popen([nginx_binary(), "-c", conf, "-p", d], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL,
+                            stderr=open(os.path.join(d, "stderr.log"), "w"))
+    for port, _ in sites:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"nginx did not start: {open(d + '/error.log').read()}")
+                time.sleep(0.05)
+        else:
+            raise RuntimeError(f"nginx did not listen on {port}")
+    return proc
+
+
+def pull_verified(s, repo, digest, follow=False):
+    """GETs a blob with curl (following a redirect when asked), hashing it as it arrives;
+    returns seconds. A redirecting server must answer 307, and the bytes must hash to `digest`."""
+    url = f"{s.base}/v2/{repo}/blobs/{digest}"
+    if follow:
+        code = s.curl("-o", "/dev/null", "-w", "%{http_code}", url)
+        if code != "307":
+            raise RuntimeError(f"{s.name}: blob GET answered {code}, not a 307 redirect")
+    h = hashlib.sha256()
+    t = time.monotonic()
+    # Without --location-trusted, curl keeps the credentials off the presigned URL's host.
+    proc = subprocess.Popen(["curl", "-fsS", *s.curl_auth, *(["-L"] if follow else []), url],
+                            stdout=subprocess.PIPE)
+    while chunk := proc.stdout.read(4 * MIB):
+        h.update(chunk)
+    if proc.wait() != 0:
+        raise RuntimeError(f"{s.name}: pull of {digest} failed (curl {proc.returncode})")
+    secs = time.monotonic() - t
+    if "sha256:" + h.hexdigest() != digest:
+        raise RuntimeError(f"{s.name}: pulled sha256:{h.hexdigest()}, expected {digest}")
+    return secs
+
+
+def manifest_request(conn, method, path, body=None, headers=None):
+    conn.request(method, path, body=body, headers={"Accept": OCI_MANIFEST, **(headers or {})})
+    r = conn.getresponse()
+    data = r.read()
+    return r.status, r.getheader("Docker-Content-Digest"), data
+
+
+def freshness(a, b, moves, config_path, config_digest):
+    """Moves a tag on replica `a` and polls replica `b` until it serves the new digest; returns
+    the milliseconds from each PUT's answer to `b`'s first answer with the new digest."""
+    repo, tag = "bench/fresh", "moving"
+    push_monolithic(a, repo, config_path, config_digest)
+    auth = {"Authorization": "Basic " + base64.b64encode(a.curl_auth[1].encode()).decode()}
+    docs = []
+    for i in range(moves + 1):
+        doc = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                          "config": {"mediaType": OCI_CONFIG, "digest": config_digest,
+                                     "size": os.path.getsize(config_path)},
+                          "layers": [], "annotations": {"bench.move": str(i)}}).encode()
+        docs.append((doc, "sha256:" + hashlib.sha256(doc).hexdigest()))
+    ca = http.client.HTTPConnection("127.0.0.1", a.port, timeout=30)
+    cb = http.client.HTTPConnection("127.0.0.1", b.port, timeout=30)
+    path = f"/v2/{repo}/manifests/{tag}"
+
+    def move(doc, digest):
+        status, got, body = manifest_request(ca, "PUT", path, doc,
+                                             {**auth, "Content-Type": OCI_MANIFEST})
+        if status != 201 or got != digest:
+            raise RuntimeError(f"PUT {path} on {a.name}: {status} {got} {body[:200]!r}")
+
+    def wait_for(digest):
+        t = time.monotonic()
+        while True:
+            status, got, _ = manifest_request(cb, "GET", path)
+            now = time.monotonic()
+            if status == 200 and got == digest:
+                return now
+            if now - t > 10:
+                raise RuntimeError(f"{b.name} still serves {got} ({status}) for {path} 10 s "
+                                   f"after {a.name} moved it to {digest}")
+
+    move(*docs[0])
+    wait_for(docs[0][1])
+    times = []
+    for doc, digest in docs[1:]:
+        # B has just read the old digest; move at moments spread over the next second, so
+        # that a cache refreshing on a timer is caught at every phase, not always the same one.
+        time.sleep(0.05 + (len(times) % 10) / 10)
+        move(doc, digest)
+        t = time.monotonic()
+        times.append((wait_for(digest) - t) * 1000)
+    return times
+
+
+def scale_out_rows(p, work, binary, garage_dir, files):
+    """Berth on a three-node Garage cluster beside Distribution on the same bucket (under
+    prefixes of their own), replicas behind nginx on one PostgreSQL, and how soon a tag moved
+    on one replica is seen on another. Returns {"store": rows, "replicas": rows, "fresh": rows}."""
+    g = read_env_file(os.path.join(garage_dir, "env"))
+    blob, digest, size_mb, config, config_digest, manifest = files
+    procs, pg = [], None
+    try:
+        log("scale-out: PostgreSQL, 3 Berth instances on Garage, nginx, 2 Distributions on Garage")
+        pg = Postgres()
+        data = os.path.join(work, "scale-berth")
+        toml = os.path.join(work, "scale-berth.toml")
+        with open(toml, "w") as f:
+            f.write('[storage]\nprefix = "bench-berth"\n')
+        password = f"bench password {os.getpid()}"
+        subprocess.run([binary, "admin", "create-user", "bench", "--email", "bench@example.com",
+                        "--password-stdin", "--admin", "--data-dir", data,
+                        "--database-url", pg.url],
+                       input=password + "\n", check=True, capture_output=True, text=True)
+        env = dict(os.environ, BERTH_LOG="warn", BERTH_STORAGE_BACKEND="s3",
+                   BERTH_STORAGE_BUCKET=g["GARAGE_BUCKET"],
+                   BERTH_STORAGE_ENDPOINT=g["GARAGE_ENDPOINT"],
+                   BERTH_STORAGE_REGION=g["GARAGE_REGION"],
+                   AWS_ACCESS_KEY_ID=g["GARAGE_KEY_ID"], AWS_SECRET_ACCESS_KEY=g["GARAGE_SECRET"])
+        lb2, lb1 = free_port(), free_port()
+
+        def berth(name, public, **extra):
+            port = free_port()
+            proc = subprocess.Popen(
+                [binary, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data,
+                 "--database-url", pg.url, "--config", toml],
+                stdout=open(os.path.join(work, f"{name}.log"), "w"), stderr=subprocess.STDOUT,
+                env=dict(env, BERTH_PUBLIC_URL=public or f"http://127.0.0.1:{port}", **extra))
+            procs.append(proc)
+            s = Server(name, port, proc, [], [])
+            s.wait_ready()
+            return s
+
+        # A and B are the replicas behind nginx; C, on the same database and bucket, redirects
+        # pulls to presigned URLs.
+        a = berth("replica A", f"http://127.0.0.1:{lb2}")
+        b = berth("replica B", f"http://127.0.0.1:{lb2}")
+        c = berth("Berth redirecting", None, BERTH_STORAGE_REDIRECT="true")
+        procs.append(start_nginx(work, [(lb2, [a.port, b.port]), (lb1, [a.port])]))
+        out = run(["curl", "-fsS", "-u", f"bench:{password}",
+                   "-H", "Content-Type: application/json",
+                   "-d", '{"name": "bench", "scope": "read-write-delete"}',
+                   f"{a.base}/api/v1/user/tokens"])
+        pat = json.loads(out)["token"]
+        for s in (a, b, c):
+            s.curl_auth = ["-u", f"bench:{pat}"]
+
+        def s3_storage(redirect):
+            return f"""  s3:
+    regionendpoint: {g["GARAGE_ENDPOINT"]}
+    region: {g["GARAGE_REGION"]}
+    bucket: {g["GARAGE_BUCKET"]}
+    accesskey: {g["GARAGE_KEY_ID"]}
+    secretkey: {g["GARAGE_SECRET"]}
+    secure: false
+    v4auth: true
+    rootdirectory: /bench-distribution
+  redirect:
+    disable: {"false" if redirect else "true"}
+"""
+        # 2.8's s3 driver addresses buckets as paths whenever regionendpoint is set (it has no
+        # forcepathstyle key); both instances share the prefix, so the second sees the first's push.
+        dist = start_distribution(work, s3_storage(False), "distribution-s3")
+        procs.append(dist.proc)
+        dist_redirect = start_distribution(work, s3_storage(True), "distribution-s3-redirect")
+        procs.append(dist_redirect.proc)
+
+        r = {}
+        for name, s, redirecting in (("Berth", a, c), ("Distribution", dist, dist_redirect)):
+            log(f"{name} on Garage: push and pulls of {p['blob_mib']} MiB")
+            push_monolithic(s, "bench/app", config, config_digest)
+            os.sync()
+            r[name, "push"] = size_mb / push_monolithic(s, "bench/app", blob, digest)
+            r[name, "pull"] = size_mb / pull_verified(s, "bench/app", digest)
+            r[name, "redirect"] = size_mb / pull_verified(redirecting, "bench/app", digest,
+                                                         follow=True)
+        mb = "MB/s"
+        store = [
+            (f"monolithic push of {p['blob_mib']} MiB", mb, r["Berth", "push"],
+             r["Distribution", "push"], True),
+            (f"pull of {p['blob_mib']} MiB through the registry", mb, r["Berth", "pull"],
+             r["Distribution", "pull"], True),
+            (f"pull of {p['blob_mib']} MiB redirected to the store (307, `curl -L`)", mb,
+             r["Berth", "redirect"], r["Distribution", "redirect"], True),
+        ]
+
+        log("Berth replicas: manifest GETs through nginx with wrk")
+        put_manifest(a, "bench/app", "latest", manifest)
+        for s in (a, b):
+            s.curl("-o", "/dev/null", "-H", f"Accept: {OCI_MANIFEST}",
+                   f"{s.base}/v2/bench/app/manifests/latest")
+        url = "/v2/bench/app/manifests/latest"
+        one = wrk(f"http://127.0.0.1:{lb1}{url}", p["wrk_secs"], [])
+        two = wrk(f"http://127.0.0.1:{lb2}{url}", p["wrk_secs"], [])
+        replicas = [
+            ("manifest GET by tag through nginx, anonymous", "req/s", two[0], one[0], True),
+            ("manifest GET by tag through nginx, anonymous, p99", "ms", two[1], one[1], False),
+        ]
+
+        log(f"Berth replicas: a tag moved on A, seen on B ({p['moves']} moves)")
+        times = freshness(a, b, p["moves"], config, config_digest)
+        fresh = [
+            (f"tag moved on replica A until replica B serves it, median of {len(times)}", "ms",
+             statistics.median(times)),
+            (f"tag moved on replica A until replica B serves it, max of {len(times)}", "ms",
+             max(times)),
+        ]
+        return {"store": store, "replicas": replicas, "fresh": fresh}
+    finally:
+        for proc in procs:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if pg:
+            pg.stop()
+
+
+def report(out, rows, gc, refs, p, quick, elapsed, scale):
     os.makedirs(out, exist_ok=True)
     data = []
     md = ["# Berth beside CNCF Distribution", "",
@@ -585,6 +939,42 @@ def report(out, rows, gc, refs, p, quick, elapsed):
         data.append({"name": name, "unit": unit, "berth": round(value, 3), "target": target,
                      "met": met})
         md.append(f"| {name} | {unit} | {value:,.1f} | {target} | {'yes' if met else 'no'} |")
+    md += ["", "## Scale-out", ""]
+    if "skipped" in scale:
+        md.append(f"Skipped: {scale['skipped']}.")
+    else:
+        md += ["Berth beside Distribution, both storing blobs on the same three-node Garage "
+               "cluster (S3 on loopback, replication factor 3) under prefixes of their own; Berth "
+               "on a throwaway PostgreSQL. Pulls through the registry with redirects off (Berth's "
+               "default; Distribution's `redirect: disable: true`), and redirected pulls from a "
+               "second instance of each with them on (`BERTH_STORAGE_REDIRECT=true`; "
+               "Distribution's default), each pulled blob's SHA-256 checked.", "",
+               "| Measurement | Unit | Berth | Distribution | Ratio |", "|---|---|---:|---:|---:|"]
+        for name, unit, b, d, higher in scale["store"]:
+            ratio = (b / d if higher else d / b) if b and d else 0.0
+            data.append({"name": f"Garage: {name}", "unit": unit, "berth": round(b, 3),
+                         "distribution": round(d, 3), "ratio": round(ratio, 3)})
+            md.append(f"| {name} | {unit} | {b:,.1f} | {d:,.1f} | {ratio:.2f}× |")
+        md += ["", "Two Berth replicas (one PostgreSQL, one bucket) behind nginx, round-robin, "
+               "beside one Berth replica behind the same nginx (not Distribution): `wrk -t2 -c4` "
+               "as in the rows above. Everything runs on this one machine, so the replicas share "
+               "its cores with nginx, PostgreSQL and wrk: this shows what spreading requests "
+               "over replicas costs or gains here, not what two machines would serve. Ratio > 1 "
+               "means two replicas do better.", "",
+               "| Measurement | Unit | 2 replicas | 1 replica | Ratio |",
+               "|---|---|---:|---:|---:|"]
+        for name, unit, two, one, higher in scale["replicas"]:
+            ratio = (two / one if higher else one / two) if two and one else 0.0
+            data.append({"name": f"replicas: {name}", "unit": unit, "berth": round(two, 3),
+                         "one_replica": round(one, 3), "ratio": round(ratio, 3)})
+            md.append(f"| {name} | {unit} | {two:,.1f} | {one:,.1f} | {ratio:.2f}× |")
+        md += ["", "Cross-replica freshness: a manifest `PUT` moves a tag on replica A, then "
+               "replica B's `GET /v2/<repo>/manifests/<tag>` is polled until its "
+               "`Docker-Content-Digest` is the new digest (from A's answer to B's first fresh "
+               "answer).", "", "| Measurement | Unit | Berth |", "|---|---|---:|"]
+        for name, unit, value in scale["fresh"]:
+            data.append({"name": f"replicas: {name}", "unit": unit, "berth": round(value, 3)})
+            md.append(f"| {name} | {unit} | {value:,.1f} |")
     md += ["", "Reference lines for this machine:", "",
            f"- single-core SHA-256 (`openssl speed -evp sha256`, 16 KiB blocks): {refs['sha256']:,.0f} MB/s",
            f"- sequential disk write (`dd bs=1M count=1024 conv=fdatasync`): {refs['disk']:,.0f} MB/s"]
