@@ -41,6 +41,8 @@ impl Nginx {
         let d = dir.display();
         let conf = format!(
             r#"daemon off;
+# One process, so that stopping it (SIGKILL in Drop) leaves no workers behind.
+master_process off;
 worker_processes 1;
 pid {d}/nginx.pid;
 error_log {d}/error.log warn;
