@@ -33,10 +33,26 @@ fn long_cache(c: &mut Config) {
     c.registry.cache_ttl = Duration::from_secs(60);
 }
 
-/// Two replicas with long caches.
+/// Two replicas with long caches, each listening for the other's changes.
 async fn two_replicas() -> (TestApp, TestApp) {
     let a = TestApp::start_with(long_cache).await;
     let b = a.replica(long_cache).await;
+    // A listener forgets everything once it listens; a test that primes a cache before then
+    // would see it emptied.
+    let db = database(&a).await;
+    within(Duration::from_secs(10), "both replicas listen", || async {
+        let listening: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity
+             WHERE application_name = $1 AND datname = current_database()
+               AND state = 'idle' AND query ILIKE 'LISTEN%'",
+        )
+        .bind(berth_registry::coherence::LISTENER_NAME)
+        .fetch_one(&db)
+        .await
+        .expect("pg_stat_activity");
+        listening >= 2
+    })
+    .await;
     (a, b)
 }
 
@@ -88,6 +104,9 @@ async fn a_tag_moved_through_one_replica_is_served_fresh_by_the_other() {
     let repo = format!("{ADMIN}/app");
     let (_, first) = a.push_image(&repo, "latest", b"first layer").await;
     let (_, other) = a.push_image(&repo, "other", b"other layer").await;
+    // Word of those pushes may still be on its way to B: let it arrive before B's cache is
+    // primed, so that only the write below could change what B holds.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(served(&b, &repo, "latest").await, Ok(first.clone()));
 
     // B keeps what it read: a change that nobody announces (written behind Berth's back) is
@@ -144,6 +163,9 @@ async fn a_replica_that_lost_its_listener_forgets_everything_once_it_listens_aga
     let repo = format!("{ADMIN}/app");
     let (_, first) = a.push_image(&repo, "latest", b"first layer").await;
     let (_, other) = a.push_image(&repo, "other", b"other layer").await;
+    // Word of those pushes may still be on its way to B: let it arrive before B's cache is
+    // primed, so that only the write below could change what B holds.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(served(&b, &repo, "latest").await, Ok(first.clone()));
     let db = database(&a).await;
     sqlx::query(
