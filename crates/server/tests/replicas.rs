@@ -95,32 +95,36 @@ async fn database(app: &TestApp) -> sqlx::AnyPool {
         .expect("connect to the replicas' database")
 }
 
-#[tokio::test]
-async fn a_tag_moved_through_one_replica_is_served_fresh_by_the_other() {
-    if !replicas_supported() {
-        return;
-    }
-    let (a, b) = two_replicas().await;
+/// Pushes `latest` (and `other`) through A and has B cache `latest`; then moves `latest` to
+/// `other` in the database behind Berth's back, so that no replica announces it. Returns the
+/// repository, the digest B cached and the one `latest` now names.
+async fn cached_then_moved_unannounced(a: &TestApp, b: &TestApp) -> (String, String, String) {
     let repo = format!("{ADMIN}/app");
     let (_, first) = a.push_image(&repo, "latest", b"first layer").await;
     let (_, other) = a.push_image(&repo, "other", b"other layer").await;
     // Word of those pushes may still be on its way to B: let it arrive before B's cache is
     // primed, so that only the write below could change what B holds.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(served(&b, &repo, "latest").await, Ok(first.clone()));
-
-    // B keeps what it read: a change that nobody announces (written behind Berth's back) is
-    // not seen for the cache's minute.
-    let db = database(&a).await;
+    assert_eq!(served(b, &repo, "latest").await, Ok(first.clone()));
     sqlx::query(
         "UPDATE tags SET manifest_digest = $1 WHERE name = 'latest'
          AND repository_id = (SELECT id FROM repositories WHERE name = $2)",
     )
     .bind(&other)
     .bind(&repo)
-    .execute(&db)
+    .execute(&database(a).await)
     .await
     .expect("move the tag unannounced");
+    (repo, first, other)
+}
+
+#[tokio::test]
+async fn a_tag_moved_through_one_replica_is_served_fresh_by_the_other() {
+    if !replicas_supported() {
+        return;
+    }
+    let (a, b) = two_replicas().await;
+    let (repo, first, _) = cached_then_moved_unannounced(&a, &b).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         served(&b, &repo, "latest").await,
@@ -160,23 +164,8 @@ async fn a_replica_that_lost_its_listener_forgets_everything_once_it_listens_aga
         return;
     }
     let (a, b) = two_replicas().await;
-    let repo = format!("{ADMIN}/app");
-    let (_, first) = a.push_image(&repo, "latest", b"first layer").await;
-    let (_, other) = a.push_image(&repo, "other", b"other layer").await;
-    // Word of those pushes may still be on its way to B: let it arrive before B's cache is
-    // primed, so that only the write below could change what B holds.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(served(&b, &repo, "latest").await, Ok(first.clone()));
+    let (repo, first, other) = cached_then_moved_unannounced(&a, &b).await;
     let db = database(&a).await;
-    sqlx::query(
-        "UPDATE tags SET manifest_digest = $1 WHERE name = 'latest'
-         AND repository_id = (SELECT id FROM repositories WHERE name = $2)",
-    )
-    .bind(&other)
-    .bind(&repo)
-    .execute(&db)
-    .await
-    .expect("move the tag unannounced");
     assert_eq!(served(&b, &repo, "latest").await, Ok(first.clone()));
 
     // Cut every listener's connection to this database, as a failover would: while it was
