@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use berth_registry::backend::Backend;
+use berth_registry::clock::now_ms;
 
 use crate::error::{Error, Result};
 use crate::Db;
@@ -107,13 +108,6 @@ fn client_key(ip: IpAddr) -> String {
         },
         v4 => v4.to_string(),
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 #[derive(sqlx::FromRow)]

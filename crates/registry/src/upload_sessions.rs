@@ -235,11 +235,7 @@ pub(crate) async fn complete(
         }
         return Err(e);
     }
-    let saved = || {
-        let saved = upload.hash_state.as_deref().and_then(Hasher::restore)?;
-        Some((upload.size as u64, saved))
-    };
-    let computed = match lease.hasher.take().or_else(saved) {
+    let computed = match lease.hasher.take().or_else(|| saved_hasher(upload)) {
         Some((covered, h)) if covered == size && h.algorithm() == digest.algorithm() => h.finish(),
         _ => {
             reg.store
@@ -284,6 +280,12 @@ pub(crate) async fn complete(
     Ok(())
 }
 
+/// The running hash saved in the session's row, with how many bytes it covers.
+fn saved_hasher(upload: &Upload) -> Option<(u64, Hasher)> {
+    let saved = upload.hash_state.as_deref().and_then(Hasher::restore)?;
+    Some((upload.size as u64, saved))
+}
+
 /// The hasher to continue with at `offset`: the remembered one (in memory, or saved in the
 /// session's row) if it covers exactly that much, a fresh one at the start, otherwise none (the
 /// digest is computed from storage at the end).
@@ -293,11 +295,7 @@ pub(crate) fn hasher_at(
     algorithm: Algorithm,
 ) -> Option<Hasher> {
     let offset = upload.size as u64;
-    let saved = || {
-        let saved = upload.hash_state.as_deref().and_then(Hasher::restore)?;
-        Some((offset, saved))
-    };
-    match lease.hasher.take().or_else(saved) {
+    match lease.hasher.take().or_else(|| saved_hasher(upload)) {
         Some((covered, h)) if covered == offset && h.algorithm() == algorithm => Some(h),
         _ if offset == 0 => Some(Hasher::new(algorithm)),
         _ => None,

@@ -16,6 +16,9 @@ use crate::hooks::{Config, Kind};
 use crate::payload::BuildEvent;
 use crate::{payload, Error, Result, Webhooks};
 
+/// The clock in Unix milliseconds that delivery times are kept in (the registry's).
+pub use berth_registry::clock::now_ms;
+
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -157,13 +160,6 @@ fn delivery(row: DeliveryRow) -> Result<Delivery> {
         callback,
         payload: serde_json::from_str(&row.payload).unwrap_or(Value::Null),
     })
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// A new delivery id and its callback secret.
