@@ -296,7 +296,12 @@ pub fn server(
         Some(config) => server.listen_rustls_0_23(listener, config)?,
         None => server.listen(listener)?,
     };
-    let server = server.shutdown_timeout(30).run();
+    // Idle connections stay open 75 s, as nginx keeps them: clients (Go's transport keeps
+    // them 90 s) then rarely reuse one the server is closing at that moment.
+    let server = server
+        .keep_alive(std::time::Duration::from_secs(75))
+        .shutdown_timeout(30)
+        .run();
     Ok(server)
 }
 

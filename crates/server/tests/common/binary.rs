@@ -30,6 +30,7 @@ pub fn authed_client() -> reqwest::Client {
     );
     reqwest::Client::builder()
         .default_headers(headers)
+        .pool_idle_timeout(std::time::Duration::from_secs(20))
         .build()
         .expect("client")
 }

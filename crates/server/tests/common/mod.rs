@@ -283,7 +283,11 @@ impl TestApp {
             basic(ADMIN, &admin_token).parse().expect("header"),
         );
         let builder = || {
-            let b = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+            // Idle connections are dropped well before the server's keep-alive closes them, so
+            // a request never goes out on a connection being closed under it.
+            let b = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .pool_idle_timeout(std::time::Duration::from_secs(20));
             match &ca_pem {
                 Some(pem) => b.add_root_certificate(
                     reqwest::Certificate::from_pem(pem.as_bytes()).expect("CA certificate"),

@@ -11,6 +11,7 @@ pub fn browser() -> Client {
     Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
+        .pool_idle_timeout(std::time::Duration::from_secs(20))
         .build()
         .expect("client")
 }
