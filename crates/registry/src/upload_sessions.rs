@@ -83,7 +83,8 @@ impl Lease<'_> {
 
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
-        if let Some((meta, token)) = self.claim.take() {
+        // A finished session's row is gone with its claim: nothing to release.
+        if let Some((meta, token)) = self.claim.take().filter(|_| !self.finished) {
             let id = self.id.clone();
             // After the response: the next request may wait a moment, never for the lease.
             tokio::spawn(async move {
@@ -97,37 +98,72 @@ impl Drop for Lease<'_> {
             .inner
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        if self.finished {
-            map.remove(&self.id);
-        } else if let Some(slot) = map.get_mut(&self.id) {
-            slot.busy = false;
-            slot.hasher = self.hasher.take();
+        match self.hasher.take() {
+            // Nothing to remember (the session is over, or was never this caller's, or the
+            // running hash is in its row): no slot is kept for it.
+            None => {
+                map.remove(&self.id);
+            }
+            Some(_) if self.finished => {
+                map.remove(&self.id);
+            }
+            Some(hasher) => {
+                if let Some(slot) = map.get_mut(&self.id) {
+                    slot.busy = false;
+                    slot.hasher = Some(hasher);
+                }
+            }
         }
     }
 }
 
-/// The session as it is now, read for the request holding `lease`. Where the blob store is
-/// shared by several replicas, the session is also claimed in its row; a session another
-/// replica's request is writing to is [`Code::RangeInvalid`], like one this process is writing.
-pub(crate) async fn claim(reg: &Registry, lease: &mut Lease<'_>) -> Result<Upload> {
+/// The session as it is now, read for the request holding `lease`, if it belongs to
+/// `repository` and `owner` (anyone else's session is as unknown as one that never existed).
+/// Where the blob store is shared by several replicas, the session is also claimed in its row;
+/// a session another replica's request is writing to is [`Code::RangeInvalid`], like one this
+/// process is writing (see [`busy`]).
+pub(crate) async fn claim(
+    reg: &Registry,
+    lease: &mut Lease<'_>,
+    repository: &str,
+    owner: &str,
+) -> Result<Upload> {
     let unknown = || Error::new(Code::BlobUploadUnknown, "unknown upload");
+    let theirs = |u: &Upload| u.repository == repository && u.owner == owner;
     if !reg.store.shared() {
-        return reg.meta.upload(&lease.id).await?.ok_or_else(unknown);
+        return reg
+            .meta
+            .upload(&lease.id)
+            .await?
+            .filter(theirs)
+            .ok_or_else(unknown);
     }
     let token = uuid::Uuid::new_v4().simple().to_string();
     let until = crate::clock::now_ms() + CLAIM_MS;
-    match reg.meta.claim_upload(&lease.id, &token, until).await? {
+    match reg
+        .meta
+        .claim_upload(&lease.id, repository, owner, &token, until)
+        .await?
+    {
         Some(upload) => {
             lease.claim = Some((reg.meta.clone(), token));
             Ok(upload)
         }
-        None => match reg.meta.upload(&lease.id).await? {
-            Some(_) => Err(Error::new(
-                Code::RangeInvalid,
-                "another request is writing to this upload",
-            )),
-            None => Err(unknown()),
-        },
+        None => Err(busy(reg, &lease.id, repository, owner).await),
+    }
+}
+
+/// The error for a session another request is writing to: [`Code::RangeInvalid`] with the
+/// session's size so far in `Range`, or unknown if it is gone or not the caller's.
+pub(crate) async fn busy(reg: &Registry, id: &str, repository: &str, owner: &str) -> Error {
+    match reg.meta.upload(id).await {
+        Ok(Some(u)) if u.repository == repository && u.owner == owner => Error::new(
+            Code::RangeInvalid,
+            "another request is writing to this upload",
+        )
+        .with_header("Range", format!("0-{}", (u.size as u64).saturating_sub(1))),
+        Ok(_) => Error::new(Code::BlobUploadUnknown, "unknown upload"),
+        Err(e) => e,
     }
 }
 
@@ -200,10 +236,20 @@ pub(crate) async fn truncate(reg: &Registry, id: &str, offset: u64) -> Result<()
     reg.store.append(id, offset, rx, None).await.map(|_| ())
 }
 
-/// Starts a new upload session in the store and the database.
-pub(crate) async fn create(reg: &Registry, repository: &str, owner: &str) -> Result<String> {
+/// Starts a new upload in the store and, when it is a session later requests go on with
+/// (`listed`), in the database. A monolithic upload, whole in the request that starts it, has
+/// no row: nothing else can name it, and a crash leaves only bytes for the upload sweep.
+pub(crate) async fn create(
+    reg: &Registry,
+    repository: &str,
+    owner: &str,
+    listed: bool,
+) -> Result<String> {
     let id = uuid::Uuid::new_v4().hyphenated().to_string();
     reg.store.create_upload(&id).await?;
+    if !listed {
+        return Ok(id);
+    }
     if let Err(e) = reg.meta.create_upload(&id, repository, owner).await {
         reg.store.delete_upload(&id).await.ok();
         return Err(e);
@@ -272,11 +318,10 @@ pub(crate) async fn complete(
         }
         reg.store.commit(&upload.id, digest).await?;
     }
-    link.commit().await?;
+    link.commit(&upload.id).await?;
     if !placed {
         reg.store.delete_upload(&upload.id).await.ok();
     }
-    reg.meta.delete_upload(&upload.id).await?;
     Ok(())
 }
 

@@ -89,7 +89,7 @@ pub(super) async fn start(
     }
 
     let digest = digest_param(req)?;
-    let id = session::create(reg, name, owner(&principal)).await?;
+    let id = session::create(reg, name, owner(&principal), digest.is_none()).await?;
     let Some(digest) = digest else {
         return Ok(in_progress(name, &id, 0));
     };
@@ -186,10 +186,21 @@ async fn write_and_complete(
         content_range,
         digest.algorithm(),
         declared,
+        false,
     )
     .await?;
-    session::complete(reg, upload, lease, size, digest).await?;
-    Ok(size)
+    let done = session::complete(reg, upload, lease, size, digest).await;
+    if let Err(e) = &done {
+        // Not recorded above, since completing forgets the session: a failure that leaves it
+        // to be retried records what it holds now.
+        if !matches!(e.code(), Code::DigestInvalid | Code::Denied) && size != upload.size as u64 {
+            reg.meta
+                .set_upload_size(&upload.id, size as i64, None)
+                .await
+                .ok();
+        }
+    }
+    done.map(|()| size)
 }
 
 /// Reads the `Content-Range` header of a chunk, if there is one.
@@ -230,7 +241,9 @@ fn content_length(req: &HttpRequest) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-/// Appends the request body to the upload, enforcing chunk order. Returns the new size.
+/// Appends the request body to the upload, enforcing chunk order. Returns the new size, which
+/// is recorded in the session's row with the running hash when the session goes on (`record`).
+#[allow(clippy::too_many_arguments)]
 async fn append(
     reg: &Registry,
     upload: &Upload,
@@ -239,6 +252,7 @@ async fn append(
     content_range: Option<(u64, u64)>,
     algorithm: Algorithm,
     declared_len: Option<u64>,
+    record: bool,
 ) -> Result<u64> {
     let offset = upload.size as u64;
     let out_of_order = || {
@@ -278,7 +292,7 @@ async fn append(
             "chunk length does not match its Content-Range",
         ));
     }
-    if size != offset {
+    if record && size != offset {
         let state = hasher.as_ref().map(|h| h.save());
         reg.meta
             .set_upload_size(&upload.id, size as i64, state)
@@ -288,8 +302,8 @@ async fn append(
     Ok(size)
 }
 
-/// Loads an upload session for this caller and repository. Someone else's session, or a session
-/// of another repository, is as unknown as one that never existed.
+/// Loads an upload session for this caller and repository, to read. Someone else's session,
+/// or a session of another repository, is as unknown as one that never existed.
 async fn load(
     reg: &Registry,
     req: &HttpRequest,
@@ -304,31 +318,37 @@ async fn load(
         .await?
         .filter(|u| u.repository == name && u.owner == owner(&principal))
         .ok_or_else(|| Error::new(Code::BlobUploadUnknown, "unknown upload"))?;
+    still_stored(reg, &upload).await?;
+    Ok((upload, principal))
+}
+
+/// An upload whose bytes were swept (by the upload sweep, or lost) is forgotten.
+async fn still_stored(reg: &Registry, upload: &Upload) -> Result<()> {
     if reg.store.upload_size(&upload.id).await?.is_none() {
         reg.meta.delete_upload(&upload.id).await?;
         return Err(Error::new(Code::BlobUploadUnknown, "unknown upload"));
     }
-    Ok((upload, principal))
+    Ok(())
 }
 
-/// Takes the session for this request and reads its state again under the lease (another
-/// request may have appended since it was loaded).
-async fn lease<'a>(reg: &'a Registry, upload: &mut Upload) -> Result<Lease<'a>> {
-    let held = upload.size as u64;
-    let busy = |e: Error| e.with_header("Range", range(held));
-    let mut lease = reg.uploads.lease(&upload.id).ok_or_else(|| {
-        busy(Error::new(
-            Code::RangeInvalid,
-            "another request is writing to this upload",
-        ))
-    })?;
-    *upload = session::claim(reg, &mut lease)
-        .await
-        .map_err(|e| match e.code() {
-            Code::RangeInvalid => busy(e),
-            _ => e,
-        })?;
-    Ok(lease)
+/// Takes an upload session for this request, to write: the session as it is now, read once
+/// under the lease (another request may have appended a moment ago), and the lease. Another
+/// request writing to it is [`Code::RangeInvalid`], with what it holds so far.
+async fn open<'a>(
+    reg: &'a Registry,
+    req: &HttpRequest,
+    name: &str,
+    id: &str,
+) -> Result<(Upload, Principal, Lease<'a>)> {
+    let principal = authorize_repo(reg, req, name, &[Action::Pull, Action::Push]).await?;
+    let id = session::parse_id(id)?;
+    let owner = owner(&principal);
+    let Some(mut lease) = reg.uploads.lease(&id) else {
+        return Err(session::busy(reg, &id, name, owner).await);
+    };
+    let upload = session::claim(reg, &mut lease, name, owner).await?;
+    still_stored(reg, &upload).await?;
+    Ok((upload, principal, lease))
 }
 
 pub(super) async fn patch(
@@ -338,9 +358,8 @@ pub(super) async fn patch(
     name: &str,
     id: &str,
 ) -> Result<HttpResponse> {
-    let (mut upload, _) = load(reg, req, name, id).await?;
+    let (upload, _, mut lease) = open(reg, req, name, id).await?;
     let range = content_range(req)?;
-    let mut lease = lease(reg, &mut upload).await?;
     let declared = content_length(req);
     let size = append(
         reg,
@@ -350,6 +369,7 @@ pub(super) async fn patch(
         range,
         Algorithm::Sha256,
         declared,
+        true,
     )
     .await?;
     Ok(in_progress(name, &upload.id, size))
@@ -362,11 +382,10 @@ pub(super) async fn put(
     name: &str,
     id: &str,
 ) -> Result<HttpResponse> {
-    let (mut upload, principal) = load(reg, req, name, id).await?;
+    let (upload, principal, mut lease) = open(reg, req, name, id).await?;
     let digest = digest_param(req)?
         .ok_or_else(|| Error::new(Code::DigestInvalid, "the digest parameter is required"))?;
     let range = content_range(req)?;
-    let mut lease = lease(reg, &mut upload).await?;
     match write_and_complete(reg, req, &upload, &mut lease, payload, &digest, range).await {
         Ok(size) => {
             lease.finish();
@@ -404,8 +423,7 @@ pub(super) async fn cancel(
     name: &str,
     id: &str,
 ) -> Result<HttpResponse> {
-    let (mut upload, _) = load(reg, req, name, id).await?;
-    let lease = lease(reg, &mut upload).await?;
+    let (upload, _, lease) = open(reg, req, name, id).await?;
     session::discard(reg, &upload.id).await?;
     lease.finish();
     Ok(HttpResponse::NoContent().finish())

@@ -79,30 +79,17 @@ fn write_from(
     mut body: mpsc::Receiver<Chunk>,
     hasher: Option<Hasher>,
 ) -> Result<(u64, Option<Hasher>)> {
-    // Hashing runs on its own thread beside the writer: one pass over the bytes, two cores.
-    // A third thread writes the page cache back to disk as the upload goes, so the `fsync`
-    // that makes the finished blob durable has little left to do.
-    let flushed = file.try_clone()?;
+    // A small body (most layers, every config) is hashed on this thread as it is written: no
+    // thread to start, no hand-over per chunk. Past `HASH_INLINE` bytes, hashing moves to a
+    // thread of its own beside the writer: one pass over the bytes, two cores. Past
+    // `FLUSH_EVERY`, a third thread writes the page cache back to disk as the upload goes, so
+    // the `fsync` that makes the finished blob durable has little left to do.
     std::thread::scope(|scope| {
-        // A few chunks of slack: the hasher is the slower of the two, and what waits for it
-        // is memory.
-        let (to_hasher, chunks) = std::sync::mpsc::sync_channel::<Bytes>(HASH_QUEUE);
-        let hashing = hasher.map(|mut h| {
-            scope.spawn(move || {
-                for chunk in chunks {
-                    h.update(&chunk);
-                }
-                h
-            })
-        });
-        // Not joined: the write is done when its bytes are written, not when they are on disk.
-        let (to_flusher, ticks) = std::sync::mpsc::sync_channel::<()>(1);
-        std::thread::spawn(move || {
-            for () in ticks {
-                // Best effort: the commit's own `fsync` is what durability rests on.
-                flushed.sync_data().ok();
-            }
-        });
+        let mut hashing = match hasher {
+            Some(h) => Hashing::Inline(h),
+            None => Hashing::Off,
+        };
+        let mut flusher: Option<std::sync::mpsc::SyncSender<()>> = None;
         let mut size = offset;
         let mut unflushed = 0;
         let complete = loop {
@@ -112,29 +99,22 @@ fn write_from(
                     size += bytes.len() as u64;
                     unflushed += bytes.len();
                     if unflushed >= FLUSH_EVERY {
+                        let tick = match &flusher {
+                            Some(tick) => tick,
+                            None => flusher.insert(spawn_flusher(file)?),
+                        };
                         // A flush already under way covers these bytes too.
-                        to_flusher.try_send(()).ok();
+                        tick.try_send(()).ok();
                         unflushed = 0;
                     }
-                    if hashing.is_some() {
-                        to_hasher
-                            .send(bytes)
-                            .map_err(|_| Error::internal("hasher stopped"))?;
-                    }
+                    hashing = hashing.feed(scope, bytes, size - offset > HASH_INLINE)?;
                 }
                 Some(Chunk::End) => break true,
                 None => break false,
             }
         };
-        drop(to_hasher);
-        drop(to_flusher);
-        let hasher = match hashing {
-            Some(t) => Some(
-                t.join()
-                    .map_err(|_| Error::internal("hasher thread panicked"))?,
-            ),
-            None => None,
-        };
+        drop(flusher);
+        let hasher = hashing.finish()?;
         if !complete {
             return Err(Error::new(
                 crate::error::Code::BlobUploadInvalid,
@@ -143,6 +123,82 @@ fn write_from(
         }
         Ok((size, hasher))
     })
+}
+
+/// Bytes of one request hashed on the writing thread before hashing moves beside it.
+const HASH_INLINE: u64 = 4 << 20;
+
+/// Where a body's running hash is computed.
+enum Hashing<'scope> {
+    Off,
+    Inline(Hasher),
+    /// On a thread of its own, fed through a short queue: the hasher is the slower of the
+    /// two, and what waits for it is memory.
+    Beside(
+        std::sync::mpsc::SyncSender<Bytes>,
+        std::thread::ScopedJoinHandle<'scope, Hasher>,
+    ),
+}
+
+impl<'scope> Hashing<'scope> {
+    fn feed<'env>(
+        self,
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        bytes: Bytes,
+        large: bool,
+    ) -> Result<Self> {
+        Ok(match self {
+            Hashing::Off => Hashing::Off,
+            Hashing::Inline(mut h) if !large => {
+                h.update(&bytes);
+                Hashing::Inline(h)
+            }
+            Hashing::Inline(mut h) => {
+                let (tx, chunks) = std::sync::mpsc::sync_channel::<Bytes>(HASH_QUEUE);
+                let thread = scope.spawn(move || {
+                    for chunk in chunks {
+                        h.update(&chunk);
+                    }
+                    h
+                });
+                Hashing::Beside(tx, thread).feed(scope, bytes, large)?
+            }
+            Hashing::Beside(tx, thread) => {
+                tx.send(bytes)
+                    .map_err(|_| Error::internal("hasher stopped"))?;
+                Hashing::Beside(tx, thread)
+            }
+        })
+    }
+
+    fn finish(self) -> Result<Option<Hasher>> {
+        match self {
+            Hashing::Off => Ok(None),
+            Hashing::Inline(h) => Ok(Some(h)),
+            Hashing::Beside(tx, thread) => {
+                drop(tx);
+                thread
+                    .join()
+                    .map(Some)
+                    .map_err(|_| Error::internal("hasher thread panicked"))
+            }
+        }
+    }
+}
+
+/// A thread that writes `file`'s dirty pages back each time it is told to; it ends when its
+/// sender is dropped. Not joined: the write is done when its bytes are written, not when they
+/// are on disk.
+fn spawn_flusher(file: &File) -> Result<std::sync::mpsc::SyncSender<()>> {
+    let flushed = file.try_clone()?;
+    let (tick, ticks) = std::sync::mpsc::sync_channel::<()>(1);
+    std::thread::spawn(move || {
+        for () in ticks {
+            // Best effort: the commit's own `fsync` is what durability rests on.
+            flushed.sync_data().ok();
+        }
+    });
+    Ok(tick)
 }
 
 #[async_trait]
