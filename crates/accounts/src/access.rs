@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 use berth_registry::names::namespace_of;
 
 use crate::error::{Error, Result};
-use crate::repos::RepoSettings;
 use crate::users::User;
 
 /// What a personal access token allows at most.
@@ -210,17 +209,18 @@ impl Default for OrgAccess {
     }
 }
 
-/// The decision. `settings` is `None` when the repository does not exist as an account object;
-/// `org` is the caller's standing in the organization of the repository's namespace.
+/// The decision. `private` is the repository's visibility, `None` when it does not exist as
+/// an account object; `org` is the caller's standing in the organization of the repository's
+/// namespace.
 pub fn permission(
     identity: &Identity,
     repository: &str,
-    settings: Option<&RepoSettings>,
+    private: Option<bool>,
     org: &OrgAccess,
     anonymous_pull: bool,
 ) -> Permission {
-    let public = match settings {
-        Some(s) if !s.private && (identity.is_signed_in() || anonymous_pull) => Permission::Read,
+    let public = match private {
+        Some(false) if identity.is_signed_in() || anonymous_pull => Permission::Read,
         _ => Permission::None,
     };
     if let Some(robot) = &identity.robot {
@@ -264,21 +264,6 @@ mod tests {
         }
     }
 
-    fn repo(private: bool) -> RepoSettings {
-        RepoSettings {
-            repository: "alice/app".into(),
-            namespace: "alice".into(),
-            private,
-            description: String::new(),
-            full_description: String::new(),
-            pull_count: 0,
-            created_at: 0,
-            last_pushed_at: None,
-            star_count: 0,
-            comment_count: 0,
-        }
-    }
-
     const NONE: OrgAccess = OrgAccess {
         role: None,
         team: Permission::None,
@@ -288,88 +273,53 @@ mod tests {
     fn the_rules() {
         use Permission::{Admin, Read, Write};
         let no = Permission::None;
-        let public = repo(false);
-        let private = repo(true);
+        let public = Some(false);
+        let private = Some(true);
         let alice = user("alice", false);
         let bob = user("bob1", false);
         let root = user("root1", true);
         let anon = Identity::anonymous();
 
-        assert_eq!(
-            permission(&alice, "alice/app", Some(&private), &NONE, true),
-            Admin
-        );
+        assert_eq!(permission(&alice, "alice/app", private, &NONE, true), Admin);
         assert_eq!(
             permission(&alice, "alice/new", None, &NONE, true),
             Admin,
             "own namespace"
         );
-        assert_eq!(
-            permission(&root, "alice/app", Some(&private), &NONE, true),
-            Admin
-        );
+        assert_eq!(permission(&root, "alice/app", private, &NONE, true), Admin);
         assert_eq!(permission(&root, "toplevel", None, &NONE, true), Admin);
         assert_eq!(permission(&alice, "toplevel", None, &NONE, true), no);
 
-        assert_eq!(
-            permission(&bob, "alice/app", Some(&public), &NONE, true),
-            Read
-        );
-        assert_eq!(
-            permission(&bob, "alice/app", Some(&private), &NONE, true),
-            no
-        );
+        assert_eq!(permission(&bob, "alice/app", public, &NONE, true), Read);
+        assert_eq!(permission(&bob, "alice/app", private, &NONE, true), no);
         assert_eq!(permission(&bob, "alice/new", None, &NONE, true), no);
+        assert_eq!(permission(&anon, "alice/app", public, &NONE, true), Read);
         assert_eq!(
-            permission(&anon, "alice/app", Some(&public), &NONE, true),
-            Read
-        );
-        assert_eq!(
-            permission(&anon, "alice/app", Some(&public), &NONE, false),
+            permission(&anon, "alice/app", public, &NONE, false),
             no,
             "anonymous pull off"
         );
-        assert_eq!(
-            permission(&bob, "alice/app", Some(&public), &NONE, false),
-            Read
-        );
-        assert_eq!(
-            permission(&anon, "alice/app", Some(&private), &NONE, true),
-            no
-        );
+        assert_eq!(permission(&bob, "alice/app", public, &NONE, false), Read);
+        assert_eq!(permission(&anon, "alice/app", private, &NONE, true), no);
 
         let mut read_token = alice.clone();
         read_token.scope = Some(Scope::Read);
         assert_eq!(
-            permission(&read_token, "alice/app", Some(&private), &NONE, true),
+            permission(&read_token, "alice/app", private, &NONE, true),
             Read
         );
         let mut rw = alice.clone();
         rw.scope = Some(Scope::ReadWrite);
-        assert_eq!(
-            permission(&rw, "alice/app", Some(&private), &NONE, true),
-            Write
-        );
+        assert_eq!(permission(&rw, "alice/app", private, &NONE, true), Write);
 
         let mut gone = alice.clone();
         if let Some(u) = gone.user.as_mut() {
             u.active = false;
         }
-        assert_eq!(
-            permission(&gone, "alice/app", Some(&public), &NONE, true),
-            no
-        );
+        assert_eq!(permission(&gone, "alice/app", public, &NONE, true), no);
 
         assert!(Write.allows("push") && !Write.allows("delete") && Read.allows("pull"));
         assert!(!Read.allows("push") && !no.allows("pull") && !Admin.allows("*"));
-    }
-
-    fn org_repo(name: &str, private: bool) -> RepoSettings {
-        RepoSettings {
-            repository: name.into(),
-            namespace: "acme".into(),
-            ..repo(private)
-        }
     }
 
     fn standing(role: Option<Role>, team: Permission) -> OrgAccess {
@@ -380,85 +330,52 @@ mod tests {
     fn organizations_and_teams() {
         use Permission::{Admin, Read, Write};
         let no = Permission::None;
-        let private = org_repo("acme/app", true);
-        let public = org_repo("acme/site", false);
+        let private = Some(true);
+        let public = Some(false);
         let carol = user("carol", false);
 
         // Owners: everything, existing repositories or new ones.
         let owner = standing(Some(Role::Owner), no);
-        assert_eq!(
-            permission(&carol, "acme/app", Some(&private), &owner, true),
-            Admin
-        );
+        assert_eq!(permission(&carol, "acme/app", private, &owner, true), Admin);
         assert_eq!(permission(&carol, "acme/new", None, &owner, true), Admin);
         // Members: the best of their teams' grants, which may precede the repository.
         for (team, want) in [(Read, Read), (Write, Write), (Admin, Admin)] {
             let member = standing(Some(Role::Member), team);
-            assert_eq!(
-                permission(&carol, "acme/app", Some(&private), &member, true),
-                want
-            );
+            assert_eq!(permission(&carol, "acme/app", private, &member, true), want);
             assert_eq!(permission(&carol, "acme/new", None, &member, true), want);
         }
         // A member without a grant: a private repository is invisible, a public one pullable,
         // and nothing new may be pushed.
         let bare = standing(Some(Role::Member), no);
-        assert_eq!(
-            permission(&carol, "acme/app", Some(&private), &bare, true),
-            no
-        );
-        assert_eq!(
-            permission(&carol, "acme/site", Some(&public), &bare, true),
-            Read
-        );
+        assert_eq!(permission(&carol, "acme/app", private, &bare, true), no);
+        assert_eq!(permission(&carol, "acme/site", public, &bare, true), Read);
         assert_eq!(permission(&carol, "acme/new", None, &bare, true), no);
         // A team grant without membership counts for nothing.
         let stale = standing(None, Admin);
-        assert_eq!(
-            permission(&carol, "acme/app", Some(&private), &stale, true),
-            no
-        );
-        assert_eq!(
-            permission(&carol, "acme/site", Some(&public), &stale, true),
-            Read
-        );
+        assert_eq!(permission(&carol, "acme/app", private, &stale, true), no);
+        assert_eq!(permission(&carol, "acme/site", public, &stale, true), Read);
         // Outsiders and anonymous callers: public pulls only.
-        assert_eq!(
-            permission(&carol, "acme/app", Some(&private), &NONE, true),
-            no
-        );
+        assert_eq!(permission(&carol, "acme/app", private, &NONE, true), no);
         let anon = Identity::anonymous();
-        assert_eq!(
-            permission(&anon, "acme/site", Some(&public), &NONE, true),
-            Read
-        );
-        assert_eq!(
-            permission(&anon, "acme/app", Some(&private), &owner, true),
-            no
-        );
+        assert_eq!(permission(&anon, "acme/site", public, &NONE, true), Read);
+        assert_eq!(permission(&anon, "acme/app", private, &owner, true), no);
         // Token scopes still cap an owner.
         let mut read_token = carol.clone();
         read_token.scope = Some(Scope::Read);
         assert_eq!(
-            permission(&read_token, "acme/app", Some(&private), &owner, true),
+            permission(&read_token, "acme/app", private, &owner, true),
             Read
         );
         let mut rw = carol.clone();
         rw.scope = Some(Scope::ReadWrite);
         let writer = standing(Some(Role::Member), Admin);
-        assert_eq!(
-            permission(&rw, "acme/app", Some(&private), &writer, true),
-            Write
-        );
+        assert_eq!(permission(&rw, "acme/app", private, &writer, true), Write);
         // A deactivated owner has nothing.
         let mut gone = carol.clone();
         if let Some(u) = gone.user.as_mut() {
             u.active = false;
         }
-        assert_eq!(
-            permission(&gone, "acme/app", Some(&private), &owner, true),
-            no
-        );
+        assert_eq!(permission(&gone, "acme/app", private, &owner, true), no);
     }
 
     #[test]
@@ -481,31 +398,17 @@ mod tests {
         };
         assert!(robot.is_signed_in());
         assert_eq!(robot.name(), Some("acme+ci"));
-        let private = org_repo("acme/app", true);
-        let docs = org_repo("acme/docs", true);
-        let secret = org_repo("acme/secret", true);
-        let public = org_repo("acme/site", false);
+        let private = Some(true);
+        let public = Some(false);
         // Whatever standing is passed in, the robot gets its list and no more.
         let owner = standing(Some(Role::Owner), Admin);
-        assert_eq!(
-            permission(&robot, "acme/app", Some(&private), &owner, true),
-            Write
-        );
+        assert_eq!(permission(&robot, "acme/app", private, &owner, true), Write);
         assert_eq!(permission(&robot, "acme/app", None, &NONE, true), Write);
-        assert_eq!(
-            permission(&robot, "acme/docs", Some(&docs), &owner, true),
-            Read
-        );
-        assert_eq!(
-            permission(&robot, "acme/secret", Some(&secret), &owner, true),
-            no
-        );
+        assert_eq!(permission(&robot, "acme/docs", private, &owner, true), Read);
+        assert_eq!(permission(&robot, "acme/secret", private, &owner, true), no);
         assert_eq!(permission(&robot, "acme/new", None, &owner, true), no);
         assert_eq!(permission(&robot, "other/app", None, &NONE, true), no);
         // Public repositories: pull, as for any signed-in caller, even with anonymous pull off.
-        assert_eq!(
-            permission(&robot, "acme/site", Some(&public), &owner, false),
-            Read
-        );
+        assert_eq!(permission(&robot, "acme/site", public, &owner, false), Read);
     }
 }

@@ -220,7 +220,7 @@ impl Authorizer for AccountsAuthorizer {
                 crate::access::permission(
                     &identity,
                     name,
-                    s,
+                    s.map(|s| s.private),
                     &orgs.for_repository(name),
                     self.0.config.anonymous_pull,
                 ) >= Permission::Read

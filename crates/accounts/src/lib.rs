@@ -27,6 +27,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use base64::Engine;
+use berth_registry::cache::GenerationCache;
 use berth_registry::metrics::{Credential, LoginResult, Metrics};
 
 use crate::access::{Identity, Permission};
@@ -81,11 +82,36 @@ impl AuthConfig {
 #[derive(Clone)]
 pub struct Db {
     pub(crate) pool: sqlx::AnyPool,
+    /// Whether each repository recently asked about is private (`None`: no such repository),
+    /// so that an anonymous pull costs no database read. Every write to a repository's
+    /// existence or visibility bumps it ([`repos`]).
+    pub(crate) privacy: std::sync::Arc<GenerationCache<String, Option<bool>>>,
 }
+
+/// Repository names kept in the privacy cache, at most (about 64 bytes each).
+const PRIVACY_ENTRIES: usize = 100_000;
 
 impl Db {
     pub fn new(pool: sqlx::AnyPool) -> Self {
-        Db { pool }
+        Db {
+            pool,
+            privacy: std::sync::Arc::new(GenerationCache::new(
+                |name, _| name.len() + 32,
+                1024,
+                PRIVACY_ENTRIES * 64,
+            )),
+        }
+    }
+
+    /// How long a repository's visibility is kept at most, should an announcement be lost.
+    pub fn set_cache_ttl(&self, ttl: Duration) {
+        self.privacy.set_ttl(ttl);
+    }
+
+    /// Forgets every repository's visibility: after a deletion, and when another process
+    /// announces a change (see [`Accounts::follow`]).
+    pub fn forget_visibility(&self) {
+        self.privacy.invalidate();
     }
 }
 
@@ -329,7 +355,25 @@ impl Accounts {
 
     /// What the identity may do to a repository.
     pub async fn permission(&self, identity: &Identity, repository: &str) -> Result<Permission> {
-        Ok(self.access(identity, repository).await?.1)
+        let private = repos::privacy(&self.db, repository).await?;
+        let org = self.org_access(identity, &[repository]).await?;
+        Ok(access::permission(
+            identity,
+            repository,
+            private,
+            &org.for_repository(repository),
+            self.config.anonymous_pull,
+        ))
+    }
+
+    /// Follows the announcements of other processes on the same database (see
+    /// [`berth_registry::coherence`]): a repository made private elsewhere is private here at
+    /// once.
+    pub fn follow(&self, coherence: &berth_registry::coherence::Coherence) {
+        let db = self.db.clone();
+        coherence.on(berth_registry::coherence::Topic::Repositories, move || {
+            db.forget_visibility()
+        });
     }
 
     /// A repository's settings (if it exists as an account object) and what the identity may
@@ -344,7 +388,7 @@ impl Accounts {
         let permission = access::permission(
             identity,
             repository,
-            settings.as_ref(),
+            settings.as_ref().map(|s| s.private),
             &org.for_repository(repository),
             self.config.anonymous_pull,
         );

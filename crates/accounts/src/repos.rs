@@ -1,5 +1,6 @@
 //! Repositories as account objects: namespace, visibility, descriptions, counters.
 
+use berth_registry::coherence::{self, Topic};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, FromRow};
@@ -81,6 +82,32 @@ pub async fn get(db: &Db, repository: &str) -> Result<Option<RepoSettings>> {
     Ok(row.map(RepoSettings::from))
 }
 
+/// Whether a repository is private, `None` if it does not exist as an account object: what
+/// access decisions need, from memory when it was read a moment ago.
+pub async fn privacy(db: &Db, repository: &str) -> Result<Option<bool>> {
+    if let Some(hit) = db.privacy.get(repository) {
+        return Ok(hit);
+    }
+    let generation = db.privacy.generation();
+    let private: Option<i64> =
+        sqlx::query_scalar("SELECT private FROM repository_settings WHERE repository = $1")
+            .bind(repository)
+            .fetch_optional(&db.pool)
+            .await?;
+    let private = private.map(|p| p != 0);
+    db.privacy.put(repository.to_owned(), generation, private);
+    Ok(private)
+}
+
+/// A repository's existence or visibility changed (the write has committed): this process
+/// forgets what it kept at once, and the others when PostgreSQL delivers the announcement.
+async fn changed(db: &Db) {
+    if let Err(e) = coherence::announce_on(&db.pool, Topic::Repositories).await {
+        tracing::warn!(error = %e, "announcing a repository change");
+    }
+    db.forget_visibility();
+}
+
 /// Creates the account side of a repository on its first push; `true` if it was new.
 pub async fn ensure(db: &Db, repository: &str, private: bool, actor: &str) -> Result<bool> {
     let pool = &db.pool;
@@ -108,6 +135,7 @@ pub async fn ensure(db: &Db, repository: &str, private: bool, actor: &str) -> Re
     .rows_affected()
         > 0;
     if created {
+        changed(db).await;
         crate::audit::record(
             db,
             actor,
@@ -130,6 +158,7 @@ pub async fn set_visibility(db: &Db, actor: &str, repository: &str, private: boo
     if done.rows_affected() == 0 {
         return Err(Error::NotFound(format!("repository {repository}")));
     }
+    changed(db).await;
     crate::audit::record(
         db,
         actor,
@@ -268,6 +297,7 @@ pub async fn count_in_namespace(conn: &mut AnyConnection, namespace: &str) -> Re
 /// Removes the settings of every repository of a namespace (a user or an organization going
 /// away), inside the caller's transaction; returns how many there were.
 pub async fn delete_of_namespace(conn: &mut AnyConnection, namespace: &str) -> Result<u64> {
+    coherence::announce(conn, Topic::Repositories).await?;
     Ok(
         sqlx::query("DELETE FROM repository_settings WHERE namespace = $1")
             .bind(namespace)
@@ -279,6 +309,7 @@ pub async fn delete_of_namespace(conn: &mut AnyConnection, namespace: &str) -> R
 
 /// Removes the settings of a repository, inside the caller's transaction.
 pub async fn delete_of_repository(conn: &mut AnyConnection, repository: &str) -> Result<()> {
+    coherence::announce(conn, Topic::Repositories).await?;
     sqlx::query("DELETE FROM repository_settings WHERE repository = $1")
         .bind(repository)
         .execute(conn)

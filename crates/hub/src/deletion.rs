@@ -40,6 +40,7 @@ impl Hub {
         audit::record_in(conn, actor, "repository.delete", repository, "").await?;
         faults::point("delete-repository:commit").await;
         deletion.commit().await?;
+        self.accounts.db.forget_visibility();
         self.webhooks.wake();
         Ok(())
     }
@@ -80,6 +81,7 @@ impl Hub {
         .await?;
         faults::point("delete-org:commit").await;
         deletion.commit().await?;
+        self.accounts.db.forget_visibility();
         self.webhooks.wake();
         Ok(())
     }
@@ -104,6 +106,7 @@ impl Hub {
         )
         .await?;
         deletion.commit().await?;
+        self.accounts.db.forget_visibility();
         Ok(removed)
     }
 

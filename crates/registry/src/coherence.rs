@@ -2,7 +2,7 @@
 //!
 //! A few answers every pull needs are kept in memory for a moment (manifests, the quota set,
 //! the signed-only policy and keys, trust data's generation, whether a webhook listens for
-//! pulls). A write in this process forgets what it changed at once; other processes sharing
+//! pulls, which repositories are private). A write in this process forgets what it changed at once; other processes sharing
 //! the database learn of it here:
 //!
 //! - every write that changes what a cache holds also calls [`announce`] with its [`Topic`]
@@ -46,15 +46,18 @@ pub enum Topic {
     Trust,
     /// Webhooks, and which events they listen for.
     Webhooks,
+    /// Repositories' account settings: which exist, and which are private.
+    Repositories,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 5] = [
+    pub const ALL: [Topic; 6] = [
         Topic::Manifests,
         Topic::Quotas,
         Topic::Signing,
         Topic::Trust,
         Topic::Webhooks,
+        Topic::Repositories,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +67,7 @@ impl Topic {
             Topic::Signing => "signing",
             Topic::Trust => "trust",
             Topic::Webhooks => "webhooks",
+            Topic::Repositories => "repositories",
         }
     }
 

@@ -347,7 +347,7 @@ impl Meta {
         Meta {
             quotas: Arc::new(Quotas::new(Backend::of_pool(&pool))),
             pool,
-            cache: Arc::default(),
+            cache: Arc::new(cache::manifest_cache()),
             metrics: Metrics::default(),
         }
     }
@@ -499,7 +499,8 @@ impl Meta {
         reference: &str,
         by_digest: bool,
     ) -> Result<Option<Cached>> {
-        if let Some(hit) = self.cache.get(name, reference, by_digest) {
+        let key = (name.to_owned(), reference.to_owned(), by_digest);
+        if let Some(hit) = self.cache.get(&key) {
             self.metrics.manifest_cache(true);
             return Ok(Some(hit));
         }
@@ -529,8 +530,7 @@ impl Meta {
             size: row.size,
             content: Bytes::from(row.content),
         };
-        self.cache
-            .put(name, reference, by_digest, generation, value.clone());
+        self.cache.put(key, generation, value.clone());
         Ok(Some(value))
     }
 

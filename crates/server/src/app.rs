@@ -162,9 +162,11 @@ impl State {
             TrustSecret::new(trust_secret),
         ));
         trust.set_cache_ttl(config.registry.cache_ttl);
+        accounts.db.set_cache_ttl(config.registry.cache_ttl);
         let meta = Meta::new(pool.clone()).with_metrics(metrics.domain.clone());
         let coherence = Arc::new(Coherence::default());
         meta.follow(&coherence);
+        accounts.follow(&coherence);
         trust.follow(&coherence);
         webhooks.follow(&coherence);
         let hub = Hub::new(

@@ -626,3 +626,46 @@ async fn administrators_deactivate_users() {
     )
     .await;
 }
+
+/// Who may pull is kept in memory between requests (an anonymous pull reads no database): a
+/// repository made private, public again, or deleted must hold for the very next request.
+#[tokio::test]
+async fn a_visibility_change_holds_for_the_very_next_anonymous_pull() {
+    let app = TestApp::start().await;
+    app.push_image("library/shown", "v1", b"shown layer").await;
+    let manifest = || async {
+        app.anonymous
+            .get(app.url("/v2/library/shown/manifests/v1"))
+            .header("Accept", "application/vnd.oci.image.manifest.v1+json")
+            .send()
+            .await
+            .expect("anonymous GET")
+            .status()
+    };
+    let app = &app;
+    let visibility = |v: &'static str| async move {
+        let r = app
+            .request(Method::PATCH, "/api/v1/repositories/library/shown")
+            .json(&json!({ "visibility": v }))
+            .send()
+            .await
+            .expect("PATCH visibility");
+        assert_eq!(r.status(), StatusCode::OK, "make {v}");
+    };
+    // Twice: the second answer comes from what the first kept.
+    assert_eq!(manifest().await, StatusCode::OK);
+    assert_eq!(manifest().await, StatusCode::OK);
+    visibility("private").await;
+    assert_eq!(manifest().await, StatusCode::UNAUTHORIZED);
+    assert_eq!(manifest().await, StatusCode::UNAUTHORIZED);
+    visibility("public").await;
+    assert_eq!(manifest().await, StatusCode::OK);
+    let r = app
+        .request(Method::DELETE, "/api/v1/repositories/library/shown")
+        .send()
+        .await
+        .expect("DELETE");
+    assert!(r.status().is_success(), "delete: {}", r.status());
+    // Gone: challenged, exactly like a repository that never existed.
+    assert_eq!(manifest().await, StatusCode::UNAUTHORIZED);
+}

@@ -158,6 +158,60 @@ async fn a_tag_moved_through_one_replica_is_served_fresh_by_the_other() {
     println!("B served each moved tag after {took:?}");
 }
 
+/// An anonymous pull on B, of a repository made private through A.
+async fn anonymous_status(app: &TestApp, repo: &str) -> StatusCode {
+    app.anonymous
+        .get(app.url(&format!("/v2/{repo}/manifests/latest")))
+        .header("Accept", OCI_MANIFEST)
+        .send()
+        .await
+        .expect("anonymous GET manifest")
+        .status()
+}
+
+#[tokio::test]
+async fn a_repository_made_private_through_one_replica_is_hidden_by_the_other() {
+    if !replicas_supported() {
+        return;
+    }
+    let (a, b) = two_replicas().await;
+    let repo = format!("{ADMIN}/shown");
+    a.push_image(&repo, "latest", b"shown layer").await;
+    // B keeps the repository's visibility once it has answered an anonymous pull.
+    within(
+        Duration::from_secs(1),
+        "B serves the public image",
+        || async { anonymous_status(&b, &repo).await == StatusCode::OK },
+    )
+    .await;
+    let visibility = |v: &'static str| {
+        let a = &a;
+        let repo = &repo;
+        async move {
+            let r = a
+                .client
+                .patch(a.url(&format!("/api/v1/repositories/{repo}")))
+                .json(&serde_json::json!({ "visibility": v }))
+                .send()
+                .await
+                .expect("PATCH visibility");
+            assert_eq!(r.status(), StatusCode::OK, "make {v}");
+        }
+    };
+    visibility("private").await;
+    within(
+        Duration::from_secs(1),
+        "B hides the private image",
+        || async { anonymous_status(&b, &repo).await == StatusCode::UNAUTHORIZED },
+    )
+    .await;
+    visibility("public").await;
+    within(Duration::from_secs(1), "B shows it again", || async {
+        anonymous_status(&b, &repo).await == StatusCode::OK
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_replica_that_lost_its_listener_forgets_everything_once_it_listens_again() {
     if !replicas_supported() {
