@@ -31,11 +31,11 @@ OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 MIB = 1 << 20
 
 FULL = dict(blob_mib=1024, chunk_mib=64, tags=10_000, repos=100_000, wrk_secs=10,
-            image_layers=5, layer_mib=40, pushers=16, pusher_mib=64,
-            gc_manifests=10_000, gc_layers=10, moves=20)
+            pushers=16, pusher_mib=64, gc_manifests=10_000, gc_layers=10, moves=20)
 QUICK = dict(blob_mib=128, chunk_mib=16, tags=1_000, repos=2_000, wrk_secs=2,
-             image_layers=5, layer_mib=8, pushers=16, pusher_mib=4,
-             gc_manifests=1_000, gc_layers=10, moves=20)
+             pushers=16, pusher_mib=4, gc_manifests=1_000, gc_layers=10, moves=20)
+# The image docker pushes and pulls, in both runs: layers of 1 to 20 MiB, the common case.
+LAYERS_MIB = (1, 2, 5, 10, 20)
 
 
 def log(msg):
@@ -132,12 +132,20 @@ def berth_token(server, scope):
     return json.loads(out)["token"]
 
 
-def start_distribution(work, storage=None, name="distribution"):
+def distribution_version(binary):
+    """What a Distribution binary says it is: `v3.1.1+unknown`, `v2.8.2+ds1`..."""
+    out = run([binary, "--version"])
+    versions = [w for w in out.split() if re.match(r"v?\d+\.\d+", w)]
+    return versions[-1] if versions else out.strip()
+
+
+def start_distribution(work, storage=None, name="distribution", binary="docker-registry",
+                       label="Distribution"):
     """Distribution on local disk, or on the `storage` section given (YAML, indented by 2)."""
     port = free_port()
     cfg = os.path.join(work, f"{name}.yml")
     storage = storage or f"""  filesystem:
-    rootdirectory: {work}/distribution
+    rootdirectory: {work}/{name}
 """
     with open(cfg, "w") as f:
         f.write(f"""version: 0.1
@@ -154,10 +162,10 @@ http:
     # The AWS SDK in Debian's build panics at start when AWS_CA_BUNDLE is set (its transport
     # cannot take a custom bundle); the S3 store here is plain HTTP on loopback anyway.
     env = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
-    proc = subprocess.Popen(["docker-registry", "serve", cfg],
+    proc = subprocess.Popen([binary, "serve", cfg],
                             stdout=open(os.path.join(work, f"{name}.log"), "w"),
                             stderr=subprocess.STDOUT, env=env)
-    server = Server("Distribution", port, proc, [], [])
+    server = Server(label, port, proc, [], [])
     server.wait_ready()
     return server
 
@@ -206,6 +214,48 @@ def push_chunked(s, repo, chunks, digest):
     return time.monotonic() - t
 
 
+def push_kept_alive(s, repo, path, digest):
+    """POST, then a PUT streaming the file, on one kept-alive connection as docker and other
+    clients push; returns seconds for both. (A curl process per request would measure mostly
+    curl starting: 32 of them take about 0.1 s of this machine's 2 cores.)"""
+    headers = {}
+    if s.curl_auth:
+        headers["Authorization"] = "Basic " + base64.b64encode(s.curl_auth[1].encode()).decode()
+    conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=120, blocksize=MIB)
+    t = time.monotonic()
+    conn.request("POST", f"/v2/{repo}/blobs/uploads/", headers=headers)
+    r = conn.getresponse()
+    r.read()
+    if r.status != 202:
+        raise RuntimeError(f"{s.name}: POST {repo}: {r.status}")
+    loc = urllib.parse.urlsplit(location(f"Location: {r.getheader('Location')}", s.base))
+    target = urllib.parse.urlunsplit(("", "", loc.path, loc.query, ""))
+    with open(path, "rb") as body:
+        conn.request("PUT", with_query(target, digest=digest), body=body,
+                     headers={**headers, "Content-Type": "application/octet-stream",
+                              "Content-Length": str(os.path.getsize(path))})
+        r = conn.getresponse()
+        r.read()
+    conn.close()
+    if r.status != 201:
+        raise RuntimeError(f"{s.name}: PUT {repo}: {r.status}")
+    return time.monotonic() - t
+
+
+class one_core:
+    """Pins every thread of a server to CPU 0 for the length of a `with` block (`taskset -a`);
+    the clients stay free to use every core."""
+
+    def __init__(self, server):
+        self.pid = str(server.proc.pid)
+
+    def __enter__(self):
+        run(["taskset", "-a", "-p", "-c", "0", self.pid])
+
+    def __exit__(self, *exc):
+        run(["taskset", "-a", "-p", "-c", f"0-{os.cpu_count() - 1}", self.pid])
+
+
 def pull(s, repo, digest):
     t = time.monotonic()
     s.curl("-o", "/dev/null", f"{s.base}/v2/{repo}/blobs/{digest}")
@@ -217,9 +267,9 @@ def put_manifest(s, repo, ref, path):
            "-o", "/dev/null", f"{s.base}/v2/{repo}/manifests/{ref}")
 
 
-def wrk(url, secs, extra):
-    out = run(["wrk", "-t2", "-c4", f"-d{secs}s", "--latency", "-H", f"Accept: {OCI_MANIFEST}",
-               *extra, url])
+def wrk(url, secs, extra, connections=4):
+    out = run(["wrk", "-t2", f"-c{connections}", f"-d{secs}s", "--latency",
+               "-H", f"Accept: {OCI_MANIFEST}", *extra, url])
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
@@ -294,7 +344,11 @@ def main():
     ap.add_argument("--out", required=True, help="directory for report.md and report.json")
     ap.add_argument("--garage", help="directory of a running Garage cluster's env file "
                     "(scripts/lib/garage.sh), for the scale-out rows")
+    ap.add_argument("--distribution", action="append", metavar="PATH",
+                    help="a Distribution binary to measure beside Berth (default: Debian's "
+                    "docker-registry); given twice, both are measured in the same run")
     args = ap.parse_args()
+    binaries = args.distribution or ["docker-registry"]
     p = QUICK if args.quick else FULL
     started = time.monotonic()
     work = tempfile.mkdtemp(prefix="berth-bench.")
@@ -303,13 +357,23 @@ def main():
     try:
         refs = reference_lines(work)
         berth = start_berth(args.berth, work)
-        dist = start_distribution(work)
-        servers = [berth, dist]
+        peers = []
+        for i, binary in enumerate(binaries):
+            label = f"Distribution {distribution_version(binary)}"
+            if any(p.name == label for p in peers):
+                label += f" ({i + 1})"
+            peers.append(start_distribution(work, name=f"distribution{i}", binary=binary,
+                                            label=label))
+            peers[-1].binary = binary
+        servers = [berth, *peers]
 
         log(f"files: a {p['blob_mib']} MiB blob, {p['pushers']} of {p['pusher_mib']} MiB")
         blob = os.path.join(work, "blob")
         random_file(blob, p["blob_mib"])
         digest = sha256_file(blob)
+        core_blob = os.path.join(work, "core-blob")
+        random_file(core_blob, p["blob_mib"])
+        core_digest = sha256_file(core_blob)
         chunks = []
         with open(blob, "rb") as f:
             i = 0
@@ -361,7 +425,7 @@ def main():
             total = sum(os.path.getsize(f) for f, _ in pusher_files) / 1e6
             t = time.monotonic()
             with concurrent.futures.ThreadPoolExecutor(p["pushers"]) as pool:
-                list(pool.map(lambda fd: push_monolithic(s, f"bench/p{fd[1][7:15]}", *fd),
+                list(pool.map(lambda fd: push_kept_alive(s, f"bench/p{fd[1][7:15]}", *fd),
                               pusher_files))
             r[s.name, "concurrent"] = total / (time.monotonic() - t)
 
@@ -370,6 +434,15 @@ def main():
             for ref, key in (("latest", "tag"), (manifest_digest, "digest")):
                 url = f"{s.base}/v2/bench/app/manifests/{ref}"
                 r[s.name, f"get_{key}"] = wrk(url, p["wrk_secs"], [])
+            r[s.name, "get_64"] = wrk(f"{s.base}/v2/bench/app/manifests/latest", p["wrk_secs"],
+                                      [], connections=64)
+            log(f"{s.name}: on one core (taskset -c 0)")
+            with one_core(s):
+                r[s.name, "core_push"] = size_mb / push_monolithic(s, "bench/core", core_blob,
+                                                                  core_digest)
+                r[s.name, "core_pull"] = size_mb / pull(s, "bench/app", digest)
+                r[s.name, "core_get"] = wrk(f"{s.base}/v2/bench/app/manifests/latest",
+                                            p["wrk_secs"], [])
             if s is berth:
                 token = berth_token(s, "repository:bench/app:pull")
                 r[s.name, "get_token"] = wrk(f"{s.base}/v2/bench/app/manifests/latest",
@@ -395,7 +468,7 @@ def main():
             r[s.name, "tags"] = ms
             # Distribution walks its whole tree for every page of a large catalog (over a minute
             # for 100,000 repositories): one run of it is enough to tell.
-            runs = 1 if s is dist and p["repos"] >= 10_000 else 3
+            runs = 1 if s is not berth and p["repos"] >= 10_000 else 3
             ms, n = median_ms(lambda: list_all(s, "/v2/_catalog", "repositories", catalog_auth),
                               runs=runs)
             assert n >= p["repos"], f"{s.name} listed {n} repositories"
@@ -404,7 +477,7 @@ def main():
         gc = gc_rows(p, work, args.berth, berth, config, config_digest, digest, size_mb)
 
         if docker_available():
-            docker_rows(p, work, berth, dist, r)
+            docker_rows(p, work, berth, peers, r)
         else:
             log("no Docker daemon (docker info failed): skipping the docker CLI rows")
 
@@ -413,47 +486,45 @@ def main():
             scale = {"skipped": "no " + ", no ".join(missing)}
             log(f"scale-out rows skipped: {scale['skipped']}")
         else:
+            # Distribution on Garage is Debian's 2.8: v3's S3 driver refuses Garage's
+            # answers to its upload requests here.
             scale = scale_out_rows(p, work, args.berth, args.garage,
                                    (blob, digest, size_mb, config, config_digest, manifest))
 
+        def row(name, unit, key, higher, pick=lambda v: v, berth_key=None, peer_key=None):
+            rows.append((name, unit, pick(r[berth.name, berth_key or key]),
+                         [pick(r[d.name, peer_key or key]) for d in peers], higher))
+
         mb = "MB/s"
-        rows += [
-            (f"monolithic push of {p['blob_mib']} MiB", mb, r[berth.name, "push"], r[dist.name, "push"], True),
-            (f"chunked push of {p['blob_mib']} MiB in {p['chunk_mib']} MiB chunks", mb,
-             r[berth.name, "chunked"], r[dist.name, "chunked"], True),
-            (f"pull of {p['blob_mib']} MiB", mb, r[berth.name, "pull"], r[dist.name, "pull"], True),
-            (f"{p['pushers']} concurrent pushers of {p['pusher_mib']} MiB (total)", mb,
-             r[berth.name, "concurrent"], r[dist.name, "concurrent"], True),
-        ]
+        row(f"monolithic push of {p['blob_mib']} MiB", mb, "push", True)
+        row(f"chunked push of {p['blob_mib']} MiB in {p['chunk_mib']} MiB chunks", mb, "chunked",
+            True)
+        row(f"pull of {p['blob_mib']} MiB", mb, "pull", True)
+        row(f"{p['pushers']} concurrent pushers of {p['pusher_mib']} MiB (total)", mb,
+            "concurrent", True)
+        first, p99 = (lambda v: v[0]), (lambda v: v[1])
         for key, what in (("get_tag", "by tag"), ("get_digest", "by digest")):
-            rows.append((f"manifest GET {what}, anonymous", "req/s", r[berth.name, key][0],
-                         r[dist.name, key][0], True))
-            rows.append((f"manifest GET {what}, anonymous, p99", "ms", r[berth.name, key][1],
-                         r[dist.name, key][1], False))
-        rows.append(("manifest GET by tag, Berth with a bearer token (vs Distribution anonymous)",
-                     "req/s", r[berth.name, "get_token"][0], r[dist.name, "get_tag"][0], True))
-        rows.append(("manifest GET by tag, Berth with a bearer token, p99", "ms",
-                     r[berth.name, "get_token"][1], r[dist.name, "get_tag"][1], False))
-        rows += [
-            (f"tag list of {p['tags']} tags (pages of 1000)", "ms", r[berth.name, "tags"],
-             r[dist.name, "tags"], False),
-            (f"catalog of {p['repos']}+ repositories (pages of 1000)", "ms",
-             r[berth.name, "catalog"], r[dist.name, "catalog"], False),
-        ]
+            row(f"manifest GET {what}, anonymous", "req/s", key, True, first)
+            row(f"manifest GET {what}, anonymous, p99", "ms", key, False, p99)
+        row("manifest GET by tag, Berth with a bearer token (vs Distribution anonymous)",
+            "req/s", "get_tag", True, first, berth_key="get_token")
+        row("manifest GET by tag, Berth with a bearer token, p99", "ms", "get_tag", False, p99,
+            berth_key="get_token")
+        row("manifest GET by tag, anonymous, 64 connections", "req/s", "get_64", True, first)
+        row("manifest GET by tag, anonymous, 64 connections, p99", "ms", "get_64", False, p99)
+        row(f"one core: monolithic push of {p['blob_mib']} MiB", mb, "core_push", True)
+        row(f"one core: pull of {p['blob_mib']} MiB", mb, "core_pull", True)
+        row("one core: manifest GET by tag, anonymous", "req/s", "core_get", True, first)
+        row(f"tag list of {p['tags']} tags (pages of 1000)", "ms", "tags", False)
+        row(f"catalog of {p['repos']}+ repositories (pages of 1000)", "ms", "catalog", False)
         if (berth.name, "docker_push") in r:
-            label = f"{p['image_layers']}-layer {p['image_layers'] * p['layer_mib']} MiB image"
-            rows += [
-                (f"docker push of a {label}", "s", r[berth.name, "docker_push"],
-                 r[dist.name, "docker_push"], False),
-                (f"docker pull of a {label}", "s", r[berth.name, "docker_pull"],
-                 r[dist.name, "docker_pull"], False),
-            ]
-        rows += [
-            ("peak RSS during the large-blob runs", "MiB", r[berth.name, "rss"], r[dist.name, "rss"], False),
-            ("RSS growth while pushing and pulling the large blob", "MiB",
-             r[berth.name, "rss_growth"], r[dist.name, "rss_growth"], False),
-        ]
-        report(args.out, rows, gc, refs, p, args.quick, time.monotonic() - started, scale)
+            label = (f"{len(LAYERS_MIB)}-layer image ({', '.join(map(str, LAYERS_MIB))} MiB "
+                     "layers)")
+            row(f"docker push of a {label}", "s", "docker_push", False)
+            row(f"docker pull of a {label}", "s", "docker_pull", False)
+        row("peak RSS during the large-blob runs", "MiB", "rss", False)
+        row("RSS growth while pushing and pulling the large blob", "MiB", "rss_growth", False)
+        report(args.out, rows, gc, refs, p, args.quick, time.monotonic() - started, scale, peers)
     finally:
         for s in servers:
             s.proc.terminate()
@@ -464,13 +535,13 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
 
 
-def docker_rows(p, work, berth, dist, r):
+def docker_rows(p, work, berth, peers, r):
     log("docker CLI: build, push and pull an image")
     ctx = os.path.join(work, "image")
     os.makedirs(ctx)
     lines = ["FROM scratch"]
-    for i in range(p["image_layers"]):
-        random_file(os.path.join(ctx, f"layer{i}"), p["layer_mib"])
+    for i, mib in enumerate(LAYERS_MIB):
+        random_file(os.path.join(ctx, f"layer{i}"), mib)
         lines.append(f"COPY layer{i} /layer{i}")
     with open(os.path.join(ctx, "Dockerfile"), "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -479,14 +550,14 @@ def docker_rows(p, work, berth, dist, r):
     subprocess.run(["docker", "login", "-u", "bench", "--password-stdin", berth.host],
                    input=berth.pat, check=True, capture_output=True, text=True)
     tags = {}
-    for s in (berth, dist):
+    for s in (berth, *peers):
         tags[s.name] = f"{s.host}/bench/image:v1"
         run(["docker", "tag", local, tags[s.name]])
         t = time.monotonic()
         run(["docker", "push", tags[s.name]])
         r[s.name, "docker_push"] = time.monotonic() - t
     run(["docker", "rmi", local, *tags.values()])
-    for s in (berth, dist):
+    for s in (berth, *peers):
         t = time.monotonic()
         run(["docker", "pull", tags[s.name]])
         r[s.name, "docker_pull"] = time.monotonic() - t
@@ -793,7 +864,7 @@ def freshness(a, b, moves, config_path, config_digest):
     return times
 
 
-def scale_out_rows(p, work, binary, garage_dir, files):
+def scale_out_rows(p, work, binary, garage_dir, files, distribution="docker-registry"):
     """Berth on a three-node Garage cluster beside Distribution on the same bucket (under
     prefixes of their own), replicas behind nginx on one PostgreSQL, and how soon a tag moved
     on one replica is seen on another. Returns {"store": rows, "replicas": rows, "fresh": rows}."""
@@ -860,9 +931,10 @@ def scale_out_rows(p, work, binary, garage_dir, files):
 """
         # 2.8's s3 driver addresses buckets as paths whenever regionendpoint is set (it has no
         # forcepathstyle key); both instances share the prefix, so the second sees the first's push.
-        dist = start_distribution(work, s3_storage(False), "distribution-s3")
+        dist = start_distribution(work, s3_storage(False), "distribution-s3", distribution)
         procs.append(dist.proc)
-        dist_redirect = start_distribution(work, s3_storage(True), "distribution-s3-redirect")
+        dist_redirect = start_distribution(work, s3_storage(True), "distribution-s3-redirect",
+                                           distribution)
         procs.append(dist_redirect.proc)
 
         r = {}
@@ -917,22 +989,30 @@ def scale_out_rows(p, work, binary, garage_dir, files):
             pg.stop()
 
 
-def report(out, rows, gc, refs, p, quick, elapsed, scale):
+def report(out, rows, gc, refs, p, quick, elapsed, scale, peers):
     os.makedirs(out, exist_ok=True)
     data = []
+    names = [d.name for d in peers]
     md = ["# Berth beside CNCF Distribution", "",
           f"{'Quick' if quick else 'Full'} run of `scripts/bench{' --quick' if quick else ''}`, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, "
-          f"{elapsed:.0f} s. Both servers on loopback and the same local disk; Distribution "
+          f"{elapsed:.0f} s, beside {' and '.join(f'{n} (`{d.binary}`)' for n, d in zip(names, peers))}. "
+          "All servers on loopback and the same local disk; Distribution "
           "without authentication, Berth with a personal access token (Basic) unless a row says "
-          "otherwise. Ratio > 1 means Berth is better (for times and memory: Distribution's value "
-          "over Berth's).", "",
-          "| Measurement | Unit | Berth | Distribution | Ratio |", "|---|---|---:|---:|---:|"]
-    for name, unit, b, d, higher in rows:
-        ratio = (b / d if higher else d / b) if b and d else 0.0
+          "otherwise. Distribution never calls `fsync`; Berth makes every blob and its row "
+          "durable before it answers `201`. \"One core\" rows pin every thread of the server to "
+          "CPU 0 (`taskset -a -c 0`), the client left free. Ratio > 1 means Berth is better (for "
+          "times and memory: Distribution's value over Berth's).", "",
+          "| Measurement | Unit | Berth | " + " | ".join(f"{n} | Ratio" for n in names) + " |",
+          "|---|---|---:|" + "---:|---:|" * len(names)]
+    for name, unit, b, ds, higher in rows:
+        ratios = [((b / d if higher else d / b) if b and d else 0.0) for d in ds]
         data.append({"name": name, "unit": unit, "berth": round(b, 3),
-                     "distribution": round(d, 3), "ratio": round(ratio, 3)})
-        md.append(f"| {name} | {unit} | {b:,.1f} | {d:,.1f} | {ratio:.2f}× |")
+                     "distribution": round(ds[0], 3), "ratio": round(ratios[0], 3),
+                     "peers": [{"name": n, "value": round(d, 3), "ratio": round(x, 3)}
+                               for n, d, x in zip(names, ds, ratios)]})
+        md.append(f"| {name} | {unit} | {b:,.1f} | "
+                  + " | ".join(f"{d:,.1f} | {x:.2f}×" for d, x in zip(ds, ratios)) + " |")
     md += ["", "Garbage collection (Berth alone: Distribution collects only offline):", "",
            "| Measurement | Unit | Berth | Target | Met |", "|---|---|---:|---|---|"]
     for name, unit, value, target, met in gc:
