@@ -75,6 +75,16 @@ impl Sessions {
 }
 
 impl Lease<'_> {
+    /// Gives up the claim in the session's row now, before the response goes out: the
+    /// client's next request (docker's `PUT` right after its `PATCH`) must find it free.
+    pub async fn release(mut self) {
+        if let Some((meta, token)) = self.claim.take() {
+            if let Err(e) = meta.release_upload(&self.id, &token).await {
+                tracing::warn!(upload = %self.id, error = %e, "releasing an upload's claim");
+            }
+        }
+    }
+
     /// The session is over (completed or cancelled): forget it.
     pub fn finish(mut self) {
         self.finished = true;
@@ -86,7 +96,7 @@ impl Drop for Lease<'_> {
         // A finished session's row is gone with its claim: nothing to release.
         if let Some((meta, token)) = self.claim.take().filter(|_| !self.finished) {
             let id = self.id.clone();
-            // After the response: the next request may wait a moment, never for the lease.
+            // A request that failed: released after the response, never holding it up.
             tokio::spawn(async move {
                 if let Err(e) = meta.release_upload(&id, &token).await {
                     tracing::warn!(upload = %id, error = %e, "releasing an upload's claim");

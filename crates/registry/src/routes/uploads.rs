@@ -372,6 +372,7 @@ pub(super) async fn patch(
         true,
     )
     .await?;
+    lease.release().await;
     Ok(in_progress(name, &upload.id, size))
 }
 
