@@ -989,6 +989,13 @@ def scale_out_rows(p, work, binary, garage_dir, files, distribution="docker-regi
             pg.stop()
 
 
+def ratio(berth, other, higher):
+    """Berth's lead over `other`: > 1 when Berth is better (0 when either is missing)."""
+    if not berth or not other:
+        return 0.0
+    return berth / other if higher else other / berth
+
+
 def report(out, rows, gc, refs, p, quick, elapsed, scale, peers):
     os.makedirs(out, exist_ok=True)
     data = []
@@ -1006,7 +1013,7 @@ def report(out, rows, gc, refs, p, quick, elapsed, scale, peers):
           "| Measurement | Unit | Berth | " + " | ".join(f"{n} | Ratio" for n in names) + " |",
           "|---|---|---:|" + "---:|---:|" * len(names)]
     for name, unit, b, ds, higher in rows:
-        ratios = [((b / d if higher else d / b) if b and d else 0.0) for d in ds]
+        ratios = [ratio(b, d, higher) for d in ds]
         data.append({"name": name, "unit": unit, "berth": round(b, 3),
                      "distribution": round(ds[0], 3), "ratio": round(ratios[0], 3),
                      "peers": [{"name": n, "value": round(d, 3), "ratio": round(x, 3)}
@@ -1031,10 +1038,10 @@ def report(out, rows, gc, refs, p, quick, elapsed, scale, peers):
                "Distribution's default), each pulled blob's SHA-256 checked.", "",
                "| Measurement | Unit | Berth | Distribution | Ratio |", "|---|---|---:|---:|---:|"]
         for name, unit, b, d, higher in scale["store"]:
-            ratio = (b / d if higher else d / b) if b and d else 0.0
+            x = ratio(b, d, higher)
             data.append({"name": f"Garage: {name}", "unit": unit, "berth": round(b, 3),
-                         "distribution": round(d, 3), "ratio": round(ratio, 3)})
-            md.append(f"| {name} | {unit} | {b:,.1f} | {d:,.1f} | {ratio:.2f}× |")
+                         "distribution": round(d, 3), "ratio": round(x, 3)})
+            md.append(f"| {name} | {unit} | {b:,.1f} | {d:,.1f} | {x:.2f}× |")
         md += ["", "Two Berth replicas (one PostgreSQL, one bucket) behind nginx, round-robin, "
                "beside one Berth replica behind the same nginx (not Distribution): `wrk -t2 -c4` "
                "as in the rows above. Everything runs on this one machine, so the replicas share "
@@ -1044,10 +1051,10 @@ def report(out, rows, gc, refs, p, quick, elapsed, scale, peers):
                "| Measurement | Unit | 2 replicas | 1 replica | Ratio |",
                "|---|---|---:|---:|---:|"]
         for name, unit, two, one, higher in scale["replicas"]:
-            ratio = (two / one if higher else one / two) if two and one else 0.0
+            x = ratio(two, one, higher)
             data.append({"name": f"replicas: {name}", "unit": unit, "berth": round(two, 3),
-                         "one_replica": round(one, 3), "ratio": round(ratio, 3)})
-            md.append(f"| {name} | {unit} | {two:,.1f} | {one:,.1f} | {ratio:.2f}× |")
+                         "one_replica": round(one, 3), "ratio": round(x, 3)})
+            md.append(f"| {name} | {unit} | {two:,.1f} | {one:,.1f} | {x:.2f}× |")
         md += ["", "Cross-replica freshness: a manifest `PUT` moves a tag on replica A, then "
                "replica B's `GET /v2/<repo>/manifests/<tag>` is polled until its "
                "`Docker-Content-Digest` is the new digest (from A's answer to B's first fresh "
