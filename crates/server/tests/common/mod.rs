@@ -19,6 +19,10 @@ pub mod web;
 #[cfg(feature = "e2e")]
 pub mod browser;
 
+/// A person's steps in that browser: sign up, log in, screenshots.
+#[cfg(feature = "e2e")]
+pub mod ui;
+
 /// The `docker` CLI against the private Docker daemon scripts/test starts.
 #[cfg(feature = "e2e")]
 pub mod docker;
