@@ -46,6 +46,13 @@ struct Args {
     /// Seed of the generator: the same seed gives the same catalogue.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Tags of one more, public repository, `<owner>/big-tags` (0: none): the tags tab and the
+    /// dashboard are measured on it.
+    #[arg(long, default_value_t = 10_000)]
+    big_repository_tags: usize,
+    /// The existing account that owns the big repository (default: the first seeded namespace).
+    #[arg(long)]
+    owner: Option<String>,
 }
 
 /// Repositories written per transaction.
@@ -102,7 +109,7 @@ async fn main() -> anyhow::Result<()> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() as i64;
     let mut rng = Rng::new(args.seed);
 
-    let namespaces = seed_namespaces(&pool, &mut rng, args.namespaces, now).await?;
+    let mut namespaces = seed_namespaces(&pool, &mut rng, args.namespaces, now).await?;
     let base_layer = digest(b"berth seed: the base layer every image shares");
     {
         let mut tx = pool.begin().await?;
@@ -149,18 +156,45 @@ async fn main() -> anyhow::Result<()> {
             started.elapsed()
         );
     }
+    let namespaces_seeded = namespaces.len();
+    let mut big = None;
+    if args.big_repository_tags > 0 {
+
+        let ns = match &args.owner {
+            Some(owner) => {
+                namespaces.push(Namespace {
+                    name: owner.clone(),
+                });
+                namespaces.len() - 1
+            }
+            None => 0,
+        };
+        let name = format!("{}/big-tags", namespaces[ns].name);
+        let mut repo = new_repo(&mut rng, args.repositories, name.clone(), ns, 1, now);
+        repo.private = false;
+        repo.tags = args.big_repository_tags;
+        tags_total += repo.tags;
+        let mut tx = pool.begin().await?;
+        seed_chunk(&mut tx, &[repo], &namespaces, &optional, &base_layer).await?;
+        tx.commit().await?;
+        big = Some(name);
+    }
     // Planner statistics, as a database that has been in use a while would have.
     sqlx::query("ANALYZE").execute(&pool).await?;
     pool.close().await;
 
     println!("repositories={}", args.repositories);
     println!("tags={tags_total}");
-    println!("namespaces={}", namespaces.len());
+    println!("namespaces={namespaces_seeded}");
     println!("common_word={}", words::COMMON);
     println!("rare_word={}", words::RARE);
     if let Some((name, tags)) = showcase {
         println!("repository={name}");
         println!("repository_tags={tags}");
+    }
+    if let Some(name) = big {
+        println!("big_repository={name}");
+        println!("big_repository_tags={}", args.big_repository_tags);
     }
     println!("seconds={:.1}", started.elapsed().as_secs_f64());
     Ok(())
