@@ -98,7 +98,7 @@ pub async fn create(hub: &Hub, repository: &str, author: &User, body: &str) -> R
         detail: &id.to_string(),
         ..activity::New::default()
     };
-    activity::record(&mut *tx, activity::Kind::Comment, &new).await?;
+    activity::record(&mut tx, activity::Kind::Comment, &new).await?;
     tx.commit().await?;
     get(hub, repository, id).await
 }

@@ -30,7 +30,7 @@ pub async fn star(hub: &Hub, user: &User, repository: &str) -> Result<()> {
             actor: &user.name,
             ..activity::New::default()
         };
-        activity::record(&mut *tx, activity::Kind::Star, &new).await?;
+        activity::record(&mut tx, activity::Kind::Star, &new).await?;
     }
     tx.commit().await?;
     Ok(())
