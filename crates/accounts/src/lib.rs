@@ -4,6 +4,7 @@
 //! registry's `Authorizer`.
 
 pub mod access;
+pub mod activity;
 pub mod audit;
 pub mod authorizer;
 pub mod credentials;
@@ -364,6 +365,45 @@ impl Accounts {
             &org.for_repository(repository),
             self.config.anonymous_pull,
         ))
+    }
+
+    /// Creates an empty repository before its first push (as Docker Hub does), for whoever
+    /// may push to it: `Invalid` for a name the registry's grammar refuses or a description
+    /// over the limits, `Forbidden` without the right to push there, `Conflict` when it
+    /// exists. The API's `POST /repositories` and the page's form both come here.
+    pub async fn create_repository(
+        &self,
+        identity: &Identity,
+        new: &repos::NewRepository,
+    ) -> Result<repos::RepoSettings> {
+        let user = identity.user.as_ref().ok_or(Error::Forbidden)?;
+        let full = format!("{}/{}", new.namespace, new.name);
+        if new.namespace.is_empty()
+            || new.name.is_empty()
+            || berth_registry::names::validate_name(&full).is_err()
+        {
+            return Err(Error::Invalid(format!(
+                "{full:?} is not a valid repository name: lowercase letters, digits and \
+                 separators (., _, __, -), parts joined by /"
+            )));
+        }
+        let changes = repos::Changes {
+            private: None,
+            description: Some(new.description.clone()),
+            full_description: new.full_description.clone(),
+        };
+        repos::validate(&changes)?;
+        if self.permission(identity, &full).await? < Permission::Write {
+            return Err(Error::Forbidden);
+        }
+        let private = new.private.unwrap_or(self.config.default_private);
+        if !repos::ensure(&self.db, &full, private, &user.name).await? {
+            return Err(Error::Conflict(format!("repository {full}")));
+        }
+        repos::update(&self.db, &user.name, &full, changes).await?;
+        repos::get(&self.db, &full)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("repository {full}")))
     }
 
     /// Follows the announcements of other processes on the same database (see

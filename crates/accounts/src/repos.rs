@@ -220,6 +220,17 @@ pub struct Changes {
     pub full_description: Option<String>,
 }
 
+/// A repository to create before its first push.
+#[derive(Debug, Clone, Default)]
+pub struct NewRepository {
+    pub namespace: String,
+    pub name: String,
+    /// `None`: the registry's default visibility.
+    pub private: Option<bool>,
+    pub description: String,
+    pub full_description: Option<String>,
+}
+
 pub const MAX_DESCRIPTION: usize = 100;
 pub const MAX_FULL_DESCRIPTION: usize = 25_000;
 

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use sqlx::{AnyConnection, Row};
 
-use berth_accounts::audit;
+use berth_accounts::{activity, audit};
 use berth_registry::metrics::BuildOutcome;
 use berth_webhooks::payload::BuildEvent;
 
@@ -229,6 +229,22 @@ pub(crate) async fn announce(
     event: BuildEvent,
 ) -> Result<()> {
     let b = read(conn, id).await?;
+    // A finished build is a line of the activity feed; a queued one is not news yet.
+    let outcome = match event {
+        BuildEvent::Queued => None,
+        BuildEvent::Success => Some("succeeded"),
+        BuildEvent::Failure => Some("failed"),
+    };
+    if let Some(outcome) = outcome {
+        let new = activity::New {
+            repository: &b.repository,
+            actor: &b.triggered_by,
+            tag: b.tags.first().map_or("", String::as_str),
+            digest: b.digest.as_deref().unwrap_or(""),
+            detail: outcome,
+        };
+        activity::record(conn, activity::Kind::Build, &new).await?;
+    }
     let data = news(&builds.config.public_url, &b);
     berth_webhooks::deliveries::stage_build(
         conn,

@@ -5,6 +5,7 @@ use serde::Serialize;
 use sqlx::AnyConnection;
 
 use crate::{Error, Hub, Result};
+use berth_accounts::activity;
 use berth_accounts::users::User;
 
 /// Longest comment, in bytes.
@@ -77,9 +78,9 @@ pub async fn get(hub: &Hub, repository: &str, id: i64) -> Result<Comment> {
 }
 
 pub async fn create(hub: &Hub, repository: &str, author: &User, body: &str) -> Result<Comment> {
-    let pool = &hub.pool;
     let body = validate(body)?;
     let now = berth_accounts::now();
+    let mut tx = hub.pool.begin().await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO comments (repository, author_id, body, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $4) RETURNING id",
@@ -88,8 +89,17 @@ pub async fn create(hub: &Hub, repository: &str, author: &User, body: &str) -> R
     .bind(author.id)
     .bind(body)
     .bind(now)
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await?;
+    // The feed names the comment, never quotes it: its text stays where it can be edited.
+    let new = activity::New {
+        repository,
+        actor: &author.name,
+        detail: &id.to_string(),
+        ..activity::New::default()
+    };
+    activity::record(&mut tx, activity::Kind::Comment, &new).await?;
+    tx.commit().await?;
     get(hub, repository, id).await
 }
 
@@ -132,11 +142,19 @@ pub async fn delete(
     if !own && !repository_admin {
         return Err(Error::Forbidden);
     }
+    let mut tx = pool.begin().await?;
     sqlx::query("DELETE FROM comments WHERE repository = $1 AND id = $2")
         .bind(repository)
         .bind(id)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
+    sqlx::query("DELETE FROM activity WHERE repository = $1 AND kind = $2 AND detail = $3")
+        .bind(repository)
+        .bind(activity::Kind::Comment.as_str())
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
     if !own {
         berth_accounts::audit::record(
             &hub.accounts.db,

@@ -7,7 +7,7 @@
 
 use berth_accounts::orgs::{self, Org};
 use berth_accounts::users::User;
-use berth_accounts::{audit, repos};
+use berth_accounts::{activity, audit, repos};
 use berth_registry::lifecycle::immutable;
 use berth_registry::lifecycle::quota;
 use berth_registry::lifecycle::retention;
@@ -36,6 +36,7 @@ impl Hub {
         faults::point("delete-repository:webhooks").await;
         stars::delete_of_repository(conn, repository).await?;
         comments::delete_of_repository(conn, repository).await?;
+        activity::delete_of_repository(conn, repository).await?;
         repos::delete_of_repository(conn, repository).await?;
         audit::record_in(conn, actor, "repository.delete", repository, "").await?;
         faults::point("delete-repository:commit").await;
@@ -95,6 +96,7 @@ impl Hub {
         let conn = deletion.conn();
         stars::delete_of_user(conn, user.id).await?;
         comments::delete_of_user(conn, user.id).await?;
+        activity::delete_of_actor(conn, &user.name).await?;
         faults::point("delete-user:namespace").await;
         berth_accounts::users::delete_of_user(conn, user).await?;
         audit::record_in(
@@ -128,6 +130,7 @@ impl Hub {
         berth_builds::sources::delete_of_namespace(conn, namespace).await?;
         stars::delete_of_namespace(conn, namespace).await?;
         comments::delete_of_namespace(conn, namespace).await?;
+        activity::delete_of_namespace(conn, namespace).await?;
         quota::delete_of_namespace(conn, namespace).await?;
         repos::delete_of_namespace(conn, namespace).await
     }

@@ -327,6 +327,43 @@ pub async fn search(hub: &Hub, viewer: &Viewer, query: &Query<'_>) -> Result<Res
     })
 }
 
+/// A page of the repositories of `namespaces` (a user's own and their organizations') that
+/// `viewer` may see, most recently pushed or created first: a signed-in person's dashboard.
+/// The namespace index narrows the rows to those namespaces before anything is sorted.
+pub async fn in_namespaces(
+    hub: &Hub,
+    viewer: &Viewer,
+    namespaces: &[String],
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<RepoSettings>> {
+    if namespaces.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::default();
+    let list: Vec<String> = namespaces
+        .iter()
+        .map(|n| sql.param(Bind::Text(n.clone())))
+        .collect();
+    let (visible, binds) = viewer.condition("rs", sql.binds.len() + 1);
+    sql.binds.extend(binds.into_iter().map(Bind::Text));
+    sql.push(&format!(
+        "SELECT {} FROM repository_settings rs WHERE rs.namespace IN ({}) AND {visible}
+         ORDER BY COALESCE(rs.last_pushed_at, rs.created_at) DESC, rs.repository",
+        repos::columns_of("rs"),
+        list.join(", ")
+    ));
+    let limit = sql.param(Bind::Int(limit.clamp(1, 100)));
+    let offset = sql.param(Bind::Int(offset.max(0)));
+    sql.push(&format!(" LIMIT {limit} OFFSET {offset}"));
+    sql.query()
+        .fetch_all(&hub.pool)
+        .await?
+        .iter()
+        .map(repos::settings)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::{words, Sort};

@@ -4,32 +4,57 @@
 use sqlx::AnyConnection;
 
 use crate::{Hub, Result};
+use berth_accounts::activity;
 use berth_accounts::repos::{self, RepoSettings};
 use berth_accounts::users::User;
 use berth_accounts::visibility::Viewer;
 
-/// Stars `repository` for `user`; starring twice is the same as once.
+/// Stars `repository` for `user`; starring twice is the same as once. A new star is a line of
+/// the activity feed, written with it.
 pub async fn star(hub: &Hub, user: &User, repository: &str) -> Result<()> {
-    let pool = &hub.pool;
-    sqlx::query(
+    let mut tx = hub.pool.begin().await?;
+    let added = sqlx::query(
         "INSERT INTO stars (account_id, repository, created_at) VALUES ($1, $2, $3)
          ON CONFLICT (account_id, repository) DO NOTHING",
     )
     .bind(user.id)
     .bind(repository)
     .bind(berth_accounts::now())
-    .execute(pool)
-    .await?;
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        > 0;
+    if added {
+        let new = activity::New {
+            repository,
+            actor: &user.name,
+            ..activity::New::default()
+        };
+        activity::record(&mut tx, activity::Kind::Star, &new).await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 
+/// Takes a star back, and its line of the feed with it.
 pub async fn unstar(hub: &Hub, user: &User, repository: &str) -> Result<()> {
-    let pool = &hub.pool;
-    sqlx::query("DELETE FROM stars WHERE account_id = $1 AND repository = $2")
+    let mut tx = hub.pool.begin().await?;
+    let removed = sqlx::query("DELETE FROM stars WHERE account_id = $1 AND repository = $2")
         .bind(user.id)
         .bind(repository)
-        .execute(pool)
-        .await?;
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+        > 0;
+    if removed {
+        sqlx::query("DELETE FROM activity WHERE repository = $1 AND actor = $2 AND kind = $3")
+            .bind(repository)
+            .bind(&user.name)
+            .bind(activity::Kind::Star.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 

@@ -1,9 +1,10 @@
-//! The registry's [`EventSink`]: every push and delete writes its webhook deliveries in the
-//! event's own transaction and is audited; pushes and pulls are counted on the repository.
+//! The registry's [`EventSink`]: every push and delete writes its webhook deliveries and its
+//! line of the activity feed in the event's own transaction and is audited; pushes and pulls
+//! are counted on the repository.
 
 use std::sync::Arc;
 
-use berth_accounts::{Accounts, Error};
+use berth_accounts::{activity, Accounts, Error};
 use berth_registry::events::{Event, EventAction, EventSink, EventTarget};
 use futures_util::future::BoxFuture;
 
@@ -35,8 +36,28 @@ impl EventSink for Sink {
         Box::pin(async move {
             deliveries::stage(conn, &self.webhooks.config, event)
                 .await
-                .map(drop)
-                .map_err(|e| database_error(e, "staging webhooks"))
+                .map_err(|e| database_error(e, "staging webhooks"))?;
+            let kind = match (event.action, event.target) {
+                // Tags people push; not the untagged platform manifests of an index.
+                (EventAction::Push, EventTarget::Manifest) if event.tag.is_some() => {
+                    Some(activity::Kind::Push)
+                }
+                (EventAction::Delete, EventTarget::Tag) => Some(activity::Kind::TagDelete),
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                let new = activity::New {
+                    repository: &event.repository,
+                    actor: event.actor.subject.as_deref().unwrap_or(""),
+                    tag: event.tag.as_deref().unwrap_or(""),
+                    digest: &event.digest,
+                    detail: "",
+                };
+                activity::record(conn, kind, &new)
+                    .await
+                    .map_err(|e| database_error(e, "recording activity"))?;
+            }
+            Ok(())
         })
     }
 

@@ -64,6 +64,8 @@ struct Optional {
     star_count: bool,
     comment_count: bool,
     pushed_by: bool,
+    /// The activity feed's table: one push line per tag.
+    activity: bool,
 }
 
 struct Namespace {
@@ -105,6 +107,7 @@ async fn main() -> anyhow::Result<()> {
         star_count: has_column(&pool, "repository_settings", "star_count").await,
         comment_count: has_column(&pool, "repository_settings", "comment_count").await,
         pushed_by: has_column(&pool, "tags", "pushed_by").await,
+        activity: has_column(&pool, "activity", "kind").await,
     };
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() as i64;
     let mut rng = Rng::new(args.seed);
@@ -388,6 +391,7 @@ async fn seed_chunk(
     let mut manifests = Vec::new();
     let mut manifest_blobs = Vec::new();
     let mut tags = Vec::new();
+    let mut activity = Vec::new();
     for (r, id) in repos.iter().zip(&ids) {
         let config = digest(format!("config of {}", r.name).as_bytes());
         let layer = digest(format!("layer of {}", r.name).as_bytes());
@@ -429,12 +433,23 @@ async fn seed_chunk(
             };
             let mut row = vec![
                 Val::Int(*id),
-                Val::Text(name),
+                Val::Text(name.clone()),
                 Val::Text(manifest_digest.clone()),
                 Val::Int(r.pushed_at - (t as i64) * 3_600),
             ];
             if optional.pushed_by {
                 row.push(Val::Text(namespaces[r.namespace].name.clone()));
+            }
+            if optional.activity {
+                activity.push(vec![
+                    Val::Int(r.pushed_at - (t as i64) * 3_600),
+                    Val::Text("push".to_owned()),
+                    Val::Text(r.name.clone()),
+                    Val::Text(namespaces[r.namespace].name.clone()),
+                    Val::Text(namespaces[r.namespace].name.clone()),
+                    Val::Text(name),
+                    Val::Text(manifest_digest.clone()),
+                ]);
             }
             tags.push(row);
         }
@@ -493,5 +508,13 @@ async fn seed_chunk(
     insert(tx, tag_columns, tags, "")
         .await
         .context("inserting tags")?;
+    insert(
+        tx,
+        "activity (created_at, kind, repository, namespace, actor, tag, digest)",
+        activity,
+        "",
+    )
+    .await
+    .context("inserting activity")?;
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`, and the token service at `/auth/token`.
 
+mod activity;
 mod builds;
 mod community;
 mod error;
@@ -54,6 +55,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(no_such_endpoint))
                 .route("/openapi.json", web::get().to(openapi))
                 .route("/search", web::get().to(search::api))
+                .route("/activity", web::get().to(activity::list))
                 .route("/session", web::post().to(sessions::sign_in))
                 .route("/session", web::get().to(sessions::current))
                 .route("/session", web::delete().to(sessions::sign_out))

@@ -49,39 +49,32 @@ pub async fn create(
     body: web::Json<NewRepository>,
 ) -> Result<HttpResponse, ApiError> {
     let who = identity(&accounts, &req).await?;
-    let me = who.user.clone().ok_or_else(ApiError::unauthorized)?;
+    if who.user.is_none() {
+        return Err(ApiError::unauthorized());
+    }
     let full = format!("{}/{}", body.namespace, body.name);
     valid_name(&full)?;
-    if accounts.permission(&who, &full).await? < Permission::Write {
-        return Err(ApiError::new(
+    let new = repos::NewRepository {
+        namespace: body.namespace.clone(),
+        name: body.name.clone(),
+        private: body.visibility.map(|v| v == Visibility::Private),
+        description: body.description.clone().unwrap_or_default(),
+        full_description: body.full_description.clone(),
+    };
+    match accounts.create_repository(&who, &new).await {
+        Ok(created) => Ok(HttpResponse::Created().json(created)),
+        Err(berth_accounts::Error::Forbidden) => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
             format!("you cannot create repositories in {:?}", body.namespace),
-        ));
-    }
-    let private = body
-        .visibility
-        .map_or(accounts.config.default_private, |v| {
-            v == Visibility::Private
-        });
-    let changes = Changes {
-        private: None,
-        description: body.description.clone(),
-        full_description: body.full_description.clone(),
-    };
-    repos::validate(&changes)?;
-    if !repos::ensure(&accounts.db, &full, private, &me.name).await? {
-        return Err(ApiError::new(
+        )),
+        Err(berth_accounts::Error::Conflict(_)) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "conflict",
             format!("repository {full} already exists"),
-        ));
+        )),
+        Err(e) => Err(e.into()),
     }
-    repos::update(&accounts.db, &me.name, &full, changes).await?;
-    let created = repos::get(&accounts.db, &full)
-        .await?
-        .ok_or_else(|| not_found(&full))?;
-    Ok(HttpResponse::Created().json(created))
 }
 
 /// The repository's settings, with `storage_bytes`: what its manifests' blobs take.

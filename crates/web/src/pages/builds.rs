@@ -28,7 +28,7 @@ use super::error::inline;
 use super::filters;
 use super::repo_head::{head, Head, Repo};
 use super::repo_settings::require_admin;
-use super::{render, see_other, time, Chrome, PageError, Viewer};
+use super::{render, see_other, Chrome, PageError, Viewer};
 use crate::Site;
 
 /// Builds the tab shows a page.
@@ -56,9 +56,10 @@ pub struct BuildView {
     /// Who or what queued it: a user (linked), a git host, a base image.
     pub by: String,
     pub by_user: bool,
-    pub queued: String,
-    pub started: String,
-    pub finished_at: String,
+    /// Unix seconds.
+    pub queued: i64,
+    pub started: Option<i64>,
+    pub finished_at: Option<i64>,
     pub duration: String,
     pub digest: String,
     pub dockerfile: String,
@@ -113,9 +114,9 @@ fn view(repository_url: &str, b: &Build) -> BuildView {
         trigger,
         by,
         by_user,
-        queued: time::date_time(b.queued_at),
-        started: b.started_at.map(time::date_time).unwrap_or_default(),
-        finished_at: b.finished_at.map(time::date_time).unwrap_or_default(),
+        queued: b.queued_at,
+        started: b.started_at,
+        finished_at: b.finished_at,
         duration: b.duration_seconds.map(duration).unwrap_or_default(),
         digest: b.digest.clone().unwrap_or_default(),
         dockerfile: b.dockerfile.clone(),
@@ -579,7 +580,7 @@ pub struct SourceView {
     pub push_url: String,
     pub push_secret: String,
     pub linked_by: String,
-    pub updated: String,
+    pub updated: i64,
 }
 
 #[derive(Template)]
@@ -681,7 +682,7 @@ pub async fn settings(
             push_url: s.push_url,
             push_secret: s.push_secret,
             linked_by: s.linked_by,
-            updated: time::date_time(s.updated_at),
+            updated: s.updated_at,
         }),
         form,
         rules,

@@ -17,6 +17,35 @@ pub fn counted(n: &str, singular: &str) -> String {
     }
 }
 
+/// `{{ ts|moment }}`: a time in Unix seconds as a `<time>` element, "3 hours ago" with the
+/// exact UTC time in its `title` (see [`super::time::element`]; digits and fixed words only).
+pub fn moment<T: Seconds>(
+    ts: T,
+    _: &dyn askama::Values,
+) -> askama::Result<askama::filters::Safe<String>> {
+    Ok(askama::filters::Safe(super::time::element(
+        ts.seconds(),
+        berth_accounts::now(),
+    )))
+}
+
+/// Unix seconds, however many references a template holds them through.
+pub trait Seconds {
+    fn seconds(&self) -> i64;
+}
+
+impl Seconds for i64 {
+    fn seconds(&self) -> i64 {
+        *self
+    }
+}
+
+impl<T: Seconds + ?Sized> Seconds for &T {
+    fn seconds(&self) -> i64 {
+        (**self).seconds()
+    }
+}
+
 /// English plurals of the nouns the pages count.
 fn plural(noun: &str) -> String {
     let consonant_y = noun.strip_suffix('y').filter(|stem| {

@@ -7,7 +7,7 @@ use berth_accounts::orgs::invitations::{self, Invitation};
 use berth_accounts::{Accounts, Error as AccountsError};
 use serde::Deserialize;
 
-use super::{see_other, time, PageError, Viewer};
+use super::{see_other, PageError, Viewer};
 
 pub struct InvitationRow {
     pub id: i64,
@@ -16,7 +16,7 @@ pub struct InvitationRow {
     /// What accepting gives: "member", "owner", or "team devs".
     pub what: String,
     pub invited_by: String,
-    pub expires: String,
+    pub expires: i64,
 }
 
 impl InvitationRow {
@@ -30,7 +30,7 @@ impl InvitationRow {
                 None => i.role.as_str().to_owned(),
             },
             invited_by: i.invited_by.clone(),
-            expires: time::date(i.expires_at),
+            expires: i.expires_at,
         }
     }
 }

@@ -50,6 +50,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .wrap_fn(security::wrap)
                 .route("/", get().to(home::page))
                 .route("/search", get().to(search::page))
+                .route("/repositories/new", get().to(home::new_repository_form))
+                .route("/repositories/new", post().to(home::create_repository))
                 .route("/r/{tail:.+}", get().to(repository::get))
                 .route("/r/{tail:.+}", post().to(repository::post))
                 .route("/login", get().to(auth::login_form))

@@ -22,13 +22,14 @@ use berth_webhooks::Webhooks;
 use serde::{Deserialize, Serialize};
 
 use super::error::inline;
+use super::filters;
 use super::flash::{no_store, put_flash, take_flash};
 use super::invitations::InvitationRow;
 use super::retention::{self, Card, Preview, RetentionForm};
 use super::settings::login_first;
 use super::storage::{self, Storage};
 use super::webhooks::{self, HooksSection};
-use super::{render, see_other, time, Chrome, PageError, Viewer};
+use super::{render, see_other, Chrome, PageError, Viewer};
 use crate::Site;
 
 /// What a refused form posted, kept for the page shown again.
@@ -46,8 +47,8 @@ pub struct RobotRow {
     pub name: String,
     pub short: String,
     pub grants: String,
-    pub created: String,
-    pub last_used: String,
+    pub created: i64,
+    pub last_used: Option<i64>,
 }
 
 impl RobotRow {
@@ -69,10 +70,8 @@ impl RobotRow {
             } else {
                 grants.join(", ")
             },
-            created: time::date(r.created_at),
-            last_used: r
-                .last_used_at
-                .map_or_else(|| "never".into(), time::date_time),
+            created: r.created_at,
+            last_used: r.last_used_at,
         }
     }
 }

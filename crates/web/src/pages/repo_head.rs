@@ -6,7 +6,7 @@ use berth_accounts::repos::RepoSettings;
 use berth_accounts::Accounts;
 use berth_hub::{stars, Hub};
 
-use super::{time, PageError, Viewer};
+use super::{PageError, Viewer};
 use crate::Site;
 
 /// The header every tab of a repository shows.
@@ -20,8 +20,15 @@ pub struct Head {
     pub stars: i64,
     pub starred: bool,
     pub pulls: i64,
-    pub pushed: String,
+    /// When it was last pushed (Unix seconds), if ever.
+    pub pushed: Option<i64>,
+    /// `host/namespace/name`, as `docker` names it.
+    pub image: String,
     pub pull_command: String,
+    /// On a tag's page: the pull command by the tag's digest.
+    pub pull_by_digest: Option<String>,
+    /// Nothing can be pulled from it yet: the header shows how to push instead.
+    pub empty: bool,
     pub signed_in: bool,
     pub admin: bool,
     pub comments: i64,
@@ -80,10 +87,13 @@ pub async fn head(
         stars: s.star_count,
         starred,
         pulls: s.pull_count,
-        pushed: s
-            .last_pushed_at
-            .map_or_else(|| "never".to_owned(), time::date_time),
+        pushed: s.last_pushed_at,
+        image: format!("{}/{}", site.registry_host(), s.repository),
         pull_command: format!("docker pull {}/{}", site.registry_host(), s.repository),
+        pull_by_digest: None,
+        // Never pushed; the tabs that count the tags also call a repository empty whose tags
+        // were all deleted.
+        empty: s.last_pushed_at.is_none(),
         signed_in: viewer.user.is_some(),
         admin: repo.permission >= Permission::Admin,
         comments: s.comment_count,

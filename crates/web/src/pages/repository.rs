@@ -27,9 +27,7 @@ use super::forms::PageNumber;
 use super::repo_head::{head, load, Head, Repo};
 use super::settings::login_first;
 use super::storage;
-use super::{
-    builds, render, repo_settings, see_other, tags, time, webhooks, Chrome, PageError, Viewer,
-};
+use super::{builds, render, repo_settings, see_other, tags, webhooks, Chrome, PageError, Viewer};
 use crate::{markdown, Site};
 
 /// Comments shown a page.
@@ -122,7 +120,8 @@ pub struct CommentView {
     pub author: String,
     pub html: String,
     pub body: String,
-    pub when: String,
+    /// When it was written (Unix seconds).
+    pub when: i64,
     pub edited: bool,
     pub can_edit: bool,
     pub can_delete: bool,
@@ -133,6 +132,9 @@ pub struct CommentView {
 struct OverviewPage {
     chrome: Chrome,
     head: Head,
+    /// The most recently pushed tags, and how many there are in all.
+    recent_tags: Vec<tags::TagRow>,
+    tag_count: i64,
     readme: String,
     comments: Vec<CommentView>,
     comment_page: i64,
@@ -177,7 +179,16 @@ pub async fn get(
     let repo = load(&accounts, &viewer, &name).await?;
     let page = query.page.map_or(1, |p| p.0).clamp(1, 10_000);
     match target {
-        Target::Overview => overview(&viewer, &accounts, &hub, &site, &repo, page, None, "").await,
+        Target::Overview => {
+            let stores = Stores {
+                accounts: &accounts,
+                hub: &hub,
+                site: &site,
+                registry: &registry,
+                trust: &trust,
+            };
+            overview(&viewer, &stores, &repo, page, None, "").await
+        }
         Target::Tags => {
             let notice = query.deleted.is_some().then_some("Tag deleted.");
             tags::list(
@@ -256,19 +267,38 @@ pub async fn get(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What the overview reads from.
+struct Stores<'a> {
+    accounts: &'a Accounts,
+    hub: &'a Hub,
+    site: &'a Site,
+    registry: &'a Registry,
+    trust: &'a Trust,
+}
+
+/// Tags the overview lists.
+const RECENT_TAGS: i64 = 5;
+
 async fn overview(
     viewer: &Viewer,
-    accounts: &Accounts,
-    hub: &Hub,
-    site: &Site,
+    stores: &Stores<'_>,
     repo: &Repo,
     page: i64,
     error: Option<String>,
     draft: &str,
 ) -> Result<HttpResponse, PageError> {
+    let Stores {
+        accounts,
+        hub,
+        site,
+        registry,
+        trust,
+    } = *stores;
     let mut head = head(accounts, hub, site, viewer, repo, "overview").await?;
     head.storage = Some(storage::of_repository(hub.meta(), &repo.settings.repository).await?);
+    let (tag_count, recent_tags) =
+        tags::recent(registry, trust, &head, site.registry_host(), RECENT_TAGS).await?;
+    head.empty = tag_count == 0;
     let (total, list) = comments::list(
         hub,
         &repo.settings.repository,
@@ -285,7 +315,7 @@ async fn overview(
             html: markdown::render(&c.body),
             can_edit: me == Some(c.author.as_str()),
             can_delete: admin || me == Some(c.author.as_str()),
-            when: time::date_time(c.created_at),
+            when: c.created_at,
             edited: c.updated_at != c.created_at,
             author: c.author,
             body: c.body,
@@ -299,6 +329,8 @@ async fn overview(
     };
     let view = OverviewPage {
         chrome: viewer.chrome.clone(),
+        recent_tags,
+        tag_count,
         readme: markdown::render(&repo.settings.full_description),
         comments,
         comment_page: page,
@@ -352,6 +384,13 @@ pub async fn post(
         return Ok(login_first(&url));
     };
     let action: Vec<&str> = action.iter().map(String::as_str).collect();
+    let stores = Stores {
+        accounts: &accounts,
+        hub: &hub,
+        site: &site,
+        registry: &registry,
+        trust: &trust,
+    };
     match action[..] {
         ["star"] => {
             stars::star(&hub, user, &name).await?;
@@ -365,17 +404,7 @@ pub async fn post(
             Ok(c) => Ok(see_other(&format!("{url}#comment-{}", c.id))),
             Err(e) => {
                 let message = inline(e)?;
-                overview(
-                    &viewer,
-                    &accounts,
-                    &hub,
-                    &site,
-                    &repo,
-                    1,
-                    Some(message),
-                    &form.body,
-                )
-                .await
+                overview(&viewer, &stores, &repo, 1, Some(message), &form.body).await
             }
         },
         ["comments", id, "edit"] => {
@@ -383,7 +412,7 @@ pub async fn post(
             match comments::update(&hub, &name, id, user, &form.body).await {
                 Ok(_) => Ok(see_other(&format!("{url}#comment-{id}"))),
                 Err(berth_accounts::Error::Invalid(m)) => {
-                    overview(&viewer, &accounts, &hub, &site, &repo, 1, Some(m), "").await
+                    overview(&viewer, &stores, &repo, 1, Some(m), "").await
                 }
                 Err(e) => Err(e.into()),
             }

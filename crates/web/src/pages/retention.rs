@@ -7,7 +7,7 @@ use berth_registry::lifecycle::retention::{self, Plan, Policy, RepositoryPlan, S
 use berth_registry::meta::Meta;
 use serde::Deserialize;
 
-use super::{time, PageError};
+use super::PageError;
 
 /// Rows a preview lists; the count above them is always whole.
 const SHOWN: usize = 200;
@@ -66,7 +66,7 @@ pub struct PreviewRow {
     pub repository: String,
     pub tag: String,
     pub digest: String,
-    pub pushed: String,
+    pub pushed: i64,
 }
 
 /// What a preview found.
@@ -95,7 +95,7 @@ impl Preview {
                 p.plan.delete.into_iter().map(move |t| PreviewRow {
                     repository: repository.clone(),
                     digest: t.digest.chars().take(19).collect(),
-                    pushed: time::date_time(t.pushed_at),
+                    pushed: t.pushed_at,
                     tag: t.tag,
                 })
             })

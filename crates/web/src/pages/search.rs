@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::filters;
 use super::forms::PageNumber;
-use super::{render, time, Chrome, PageError, Viewer};
+use super::{render, Chrome, PageError, Viewer};
 
 pub const PER_PAGE: i64 = 25;
 
@@ -38,7 +38,8 @@ pub struct Card {
     pub description: String,
     pub stars: i64,
     pub pulls: i64,
-    pub pushed: String,
+    /// When it was last pushed (Unix seconds), if ever.
+    pub pushed: Option<i64>,
 }
 
 impl Card {
@@ -50,9 +51,7 @@ impl Card {
             description: s.description.clone(),
             stars: s.star_count,
             pulls: s.pull_count,
-            pushed: s
-                .last_pushed_at
-                .map_or_else(|| "never".to_owned(), time::date),
+            pushed: s.last_pushed_at,
         }
     }
 }

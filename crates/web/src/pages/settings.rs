@@ -14,6 +14,7 @@ use berth_hub::Hub;
 use serde::{Deserialize, Serialize};
 
 use super::error::inline;
+use super::filters;
 use super::flash::{no_store, put_flash, take_flash};
 use super::invitations::InvitationRow;
 use super::{render, see_other, time, Chrome, PageError, Viewer};
@@ -33,9 +34,9 @@ pub struct TokenRow {
     pub id: i64,
     pub name: String,
     pub scope: &'static str,
-    pub created: String,
-    pub last_used: String,
-    pub expires: String,
+    pub created: i64,
+    pub last_used: Option<i64>,
+    pub expires: Option<i64>,
 }
 
 impl TokenRow {
@@ -44,11 +45,9 @@ impl TokenRow {
             id: t.id,
             name: t.name.clone(),
             scope: scope_label(t.scope),
-            created: time::date(t.created_at),
-            last_used: t
-                .last_used_at
-                .map_or_else(|| "Never".into(), time::date_time),
-            expires: t.expires_at.map_or_else(|| "Never".into(), time::date),
+            created: t.created_at,
+            last_used: t.last_used_at,
+            expires: t.expires_at,
         }
     }
 }

@@ -12,15 +12,18 @@ use berth_trust::{signing, Trust};
 use serde::Deserialize;
 
 use super::error::inline;
+use super::filters;
 use super::settings::login_first;
-use super::{render, see_other, time, Chrome, PageError, Viewer};
+use super::{render, see_other, Chrome, PageError, Viewer};
 
 pub struct KeyRow {
     pub id: i64,
     pub name: String,
     pub algorithm: String,
     pub fingerprint: String,
-    pub added: String,
+    /// When it was added (Unix seconds), and by whom.
+    pub added: i64,
+    pub added_by: String,
 }
 
 #[derive(Template)]
@@ -108,7 +111,8 @@ async fn show(
             name: k.name,
             algorithm: k.algorithm,
             fingerprint: k.fingerprint,
-            added: format!("{} by {}", time::date_time(k.created_at), k.created_by),
+            added: k.created_at,
+            added_by: k.created_by,
         })
         .collect();
     let signed_only = signing::is_set(trust, &namespace).await?;

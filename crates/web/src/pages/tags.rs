@@ -33,7 +33,8 @@ pub struct TagRow {
     pub short_digest: String,
     pub size: String,
     pub platforms: String,
-    pub pushed: String,
+    /// When it was last pushed (Unix seconds).
+    pub pushed: i64,
     pub pushed_by: Option<String>,
     pub pull_command: String,
     /// The key that signed it, when a signature verifies.
@@ -85,7 +86,7 @@ fn row(head: &Head, host: &str, rules: &Matcher, t: &TagSummary) -> TagRow {
         } else {
             t.platforms.join(", ")
         },
-        pushed: time::date_time(t.pushed_at),
+        pushed: t.pushed_at,
         pushed_by: t.pushed_by.clone(),
         pull_command: format!("docker pull {host}/{}:{}", head.name, t.name),
         name: t.name.clone(),
@@ -126,13 +127,14 @@ pub async fn list(
     page: i64,
     notice: Option<&'static str>,
 ) -> Result<HttpResponse, PageError> {
-    let head = head(accounts, hub, site, viewer, repo, "tags").await?;
+    let mut head = head(accounts, hub, site, viewer, repo, "tags").await?;
     let name = &repo.settings.repository;
     let (total, details) = registry
         .meta()
         .tag_details(name, (page - 1) * PER_PAGE, PER_PAGE)
         .await?
         .unwrap_or_default();
+    head.empty = total == 0;
     let keys = trusted_keys(trust, name).await?;
     let summaries = images::summarize(registry, trust, name, &details, &keys).await?;
     let rules = immutable::matcher(registry, name).await?;
@@ -205,7 +207,13 @@ pub async fn detail(
         .ok_or_else(PageError::not_found)?;
     let keys = trusted_keys(trust, name).await?;
     let view = images::view(registry, trust, name, &detail, &keys).await?;
-    let head = head(accounts, hub, site, viewer, repo, "tags").await?;
+    let mut head = head(accounts, hub, site, viewer, repo, "tags").await?;
+    head.empty = false;
+    head.pull_command = format!("docker pull {}:{}", head.image, view.summary.name);
+    head.pull_by_digest = Some(format!(
+        "docker pull {}@{}",
+        head.image, view.summary.digest
+    ));
     let rules = immutable::matcher(registry, name).await?;
     let page = TagPage {
         chrome: viewer.chrome.clone(),
@@ -240,4 +248,33 @@ pub async fn detail(
         head,
     };
     render(viewer, StatusCode::OK, &page)
+}
+
+/// The most recently pushed tags of a repository, for its overview, and how many it has.
+pub async fn recent(
+    registry: &Registry,
+    trust: &Trust,
+    head: &Head,
+    host: &str,
+    limit: i64,
+) -> Result<(i64, Vec<TagRow>), PageError> {
+    let name = &head.name;
+    let (total, details) = registry
+        .meta()
+        .tag_details(name, 0, limit)
+        .await?
+        .unwrap_or_default();
+    if details.is_empty() {
+        return Ok((total, Vec::new()));
+    }
+    let keys = trusted_keys(trust, name).await?;
+    let summaries = images::summarize(registry, trust, name, &details, &keys).await?;
+    let rules = immutable::matcher(registry, name).await?;
+    Ok((
+        total,
+        summaries
+            .iter()
+            .map(|t| row(head, host, &rules, t))
+            .collect(),
+    ))
 }

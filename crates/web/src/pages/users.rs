@@ -77,7 +77,8 @@ pub struct RepoRow {
     pub private: bool,
     pub description: String,
     pub pulls: i64,
-    pub updated: String,
+    /// Last pushed, or created if never pushed (Unix seconds).
+    pub updated: i64,
 }
 
 impl RepoRow {
@@ -88,7 +89,7 @@ impl RepoRow {
             private: s.private,
             description: s.description.clone(),
             pulls: s.pull_count,
-            updated: time::date(s.last_pushed_at.unwrap_or(s.created_at)),
+            updated: s.last_pushed_at.unwrap_or(s.created_at),
         }
     }
 }

@@ -11,8 +11,9 @@ use berth_webhooks::{self as webhooks, deliveries, Kind, Owner, Webhook, Webhook
 use serde::Deserialize;
 
 use super::error::inline;
+use super::filters;
 use super::settings::login_first;
-use super::{render, see_other, time, Chrome, PageError, Viewer};
+use super::{render, see_other, Chrome, PageError, Viewer};
 
 /// Deliveries the log shows.
 const LOG_ROWS: i64 = 50;
@@ -134,8 +135,8 @@ pub struct DeliveryRow {
     pub event: String,
     pub status: &'static str,
     pub attempts: i64,
-    pub when: String,
-    pub next: String,
+    pub when: i64,
+    pub next: Option<i64>,
     pub response: String,
     pub duration: String,
     pub error: String,
@@ -166,10 +167,8 @@ fn delivery_row(d: &deliveries::Delivery) -> DeliveryRow {
         event: d.event_name().to_owned(),
         status: d.status.as_str(),
         attempts: d.attempts,
-        when: d
-            .last_attempt_at
-            .map_or_else(|| time::date_time(d.created_at), time::date_time),
-        next: d.next_attempt_at.map(time::date_time).unwrap_or_default(),
+        when: d.last_attempt_at.unwrap_or(d.created_at),
+        next: d.next_attempt_at,
         response: d.response_status.map(|s| s.to_string()).unwrap_or_default(),
         duration: d
             .duration_ms
