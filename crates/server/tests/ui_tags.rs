@@ -6,7 +6,9 @@
 //! confirmation page (after cancelling once). carol, who may only read, sees no Delete button
 //! and cannot open the confirmation page. Each platform of `multi` has a page of its own with
 //! its layers beside the history that made them and its own size. At a 390 px phone width the
-//! tags table, the tag page and an organization's members table stay inside the screen.
+//! tags table, the tag page and an organization's members table stay inside the screen. And
+//! the last-pulled times behind the tab: written in batches, never by the pull, and never
+//! backwards whichever replica writes.
 
 use crate::common;
 
@@ -564,4 +566,93 @@ async fn tags_tag_pages_and_members_fit_a_phone() {
         alice.resize(common::browser::DESKTOP).await;
     }
     alice.close().await;
+}
+
+/// The last-pulled time of `tag` in `repo`, as stored.
+async fn stored_pull(app: &TestApp, repo: &str, tag: &str) -> Option<i64> {
+    sqlx::query_scalar(
+        "SELECT last_pulled_at FROM tags WHERE name = $1
+         AND repository_id = (SELECT id FROM repositories WHERE name = $2)",
+    )
+    .bind(tag)
+    .bind(repo)
+    .fetch_one(&app.state.pool)
+    .await
+    .expect("a tag's last pull")
+}
+
+async fn pull(app: &TestApp, reference: &str) {
+    let r = app
+        .anonymous
+        .get(app.url(&format!("/v2/alice/app/manifests/{reference}")))
+        .header("Accept", OCI_MANIFEST)
+        .send()
+        .await
+        .expect("pull");
+    assert_eq!(r.status(), StatusCode::OK, "pull {reference}");
+}
+
+/// A pull writes nothing itself: its time reaches the database with the next flush, and
+/// whichever replica flushes, a time never moves backwards (on SQLite, one process plays both).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_pulled_times_are_flushed_in_batches_and_never_go_back() {
+    // No flush on its own during the test: each is asked for.
+    let slow = |c: &mut berth::config::Config| {
+        c.registry.pull_flush_interval = std::time::Duration::from_secs(3600);
+    };
+    let a = TestApp::start_with(slow).await;
+    let replica = if backend_is_postgres() {
+        Some(a.replica(slow).await)
+    } else {
+        None
+    };
+    let b = replica.as_ref().unwrap_or(&a);
+    let (_, digest) = a.push_image("alice/app", "v1", b"v1").await;
+    a.push_image("alice/app", "v2", b"v2").await;
+
+    pull(&a, "v1").await;
+    pull(&a, "v1").await;
+    assert_eq!(
+        stored_pull(&a, "alice/app", "v1").await,
+        None,
+        "the GET wrote nothing"
+    );
+    let written = a.state.registry.meta().flush_pulls().await.expect("flush");
+    assert_eq!(written, 1, "two pulls of one tag make one write");
+    let first = stored_pull(&a, "alice/app", "v1").await.expect("written");
+    assert!(first >= berth_registry::clock::now() - 60);
+    assert_eq!(stored_pull(&a, "alice/app", "v2").await, None);
+
+    // Another replica saw an older pull: the later time stays.
+    let later = first + 1_000;
+    sqlx::query("UPDATE tags SET last_pulled_at = $1 WHERE name = 'v1'")
+        .bind(later)
+        .execute(&a.state.pool)
+        .await
+        .expect("a later pull");
+    pull(b, "v1").await;
+    b.state.registry.meta().flush_pulls().await.expect("flush");
+    assert_eq!(stored_pull(&a, "alice/app", "v1").await, Some(later));
+
+    // A pull by digest counts for the tags pointing at it.
+    pull(b, &digest).await;
+    b.state.registry.meta().flush_pulls().await.expect("flush");
+    assert_eq!(stored_pull(&a, "alice/app", "v1").await, Some(later));
+    sqlx::query("UPDATE tags SET last_pulled_at = 5 WHERE name = 'v1'")
+        .execute(&a.state.pool)
+        .await
+        .expect("an old pull");
+    pull(b, &digest).await;
+    b.state.registry.meta().flush_pulls().await.expect("flush");
+    assert!(stored_pull(&a, "alice/app", "v1").await.expect("written") >= first);
+    assert_eq!(
+        stored_pull(&a, "alice/app", "v2").await,
+        None,
+        "v2 was never pulled"
+    );
+    assert_eq!(
+        a.state.registry.meta().flush_pulls().await.expect("flush"),
+        0,
+        "nothing left to write"
+    );
 }
