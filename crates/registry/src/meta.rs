@@ -844,15 +844,22 @@ impl Meta {
         let matches = if filter.is_empty() {
             ""
         } else {
-            "AND LOWER(t.name) LIKE $4 ESCAPE '\\'"
+            "AND LOWER(name) LIKE $4 ESCAPE '\\'"
         };
-        let order = match q.order {
-            TagOrder::Newest => "t.updated_at DESC, t.name",
-            TagOrder::Name => "t.name",
+        let (order, outer) = match q.order {
+            TagOrder::Newest => ("updated_at DESC, name", "t.updated_at DESC, t.name"),
+            TagOrder::Name => ("name", "t.name"),
         };
+        // The page is cut from the tags alone (along an index), and only its rows are joined
+        // to their manifests: sorting the joined rows would carry every manifest along.
         let sql = format!(
-            "{TAG_DETAIL} WHERE t.repository_id = $1 AND r.id = $1 {matches}
-             ORDER BY {order} LIMIT $2 OFFSET $3"
+            "SELECT t.name, m.digest, m.media_type, m.content, t.updated_at, t.pushed_by,
+                    t.last_pulled_at
+             FROM (SELECT name, manifest_digest, updated_at, pushed_by, last_pulled_at
+                   FROM tags WHERE repository_id = $1 {matches}
+                   ORDER BY {order} LIMIT $2 OFFSET $3) t
+             JOIN manifests m ON m.repository_id = $1 AND m.digest = t.manifest_digest
+             ORDER BY {outer}"
         );
         let mut query = sqlx::query_as(&sql).bind(repo).bind(q.limit).bind(q.offset);
         if !filter.is_empty() {
