@@ -59,6 +59,8 @@ pub struct RegistryConfig {
     /// from memory. Changes made through any replica reach the others at once (see
     /// [`coherence`]); this bounds how stale one can be should word of a change be lost.
     pub cache_ttl: std::time::Duration,
+    /// How often the tags' last-pulled times noted in memory are written to the database.
+    pub pull_flush_interval: std::time::Duration,
 }
 
 impl Default for RegistryConfig {
@@ -73,6 +75,7 @@ impl Default for RegistryConfig {
             default_quota_bytes: None,
             redirect_pulls: false,
             cache_ttl: std::time::Duration::from_secs(1),
+            pull_flush_interval: std::time::Duration::from_secs(5),
         }
     }
 }

@@ -20,6 +20,7 @@ use crate::lifecycle::quota::{self, Quotas};
 use crate::metrics::Metrics;
 
 pub(crate) mod cache;
+mod pulls;
 mod usage;
 
 pub use cache::Cached;
@@ -71,10 +72,13 @@ pub struct TagDetail {
     pub content: Vec<u8>,
     pub updated_at: i64,
     pub pushed_by: Option<String>,
+    /// When it was last pulled (by name or digest), as of the last flush of pulls.
+    pub last_pulled_at: Option<i64>,
 }
 
 const TAG_DETAIL: &str =
-    "SELECT t.name, m.digest, m.media_type, m.content, t.updated_at, t.pushed_by
+    "SELECT t.name, m.digest, m.media_type, m.content, t.updated_at, t.pushed_by,
+            t.last_pulled_at
      FROM repositories r
      JOIN tags t ON t.repository_id = r.id
      JOIN manifests m ON m.repository_id = r.id AND m.digest = t.manifest_digest";
@@ -106,6 +110,52 @@ pub struct Meta {
     pub(crate) quotas: Arc<Quotas>,
     /// Counts manifest cache hits, and is the registry's handle for its other counters.
     pub(crate) metrics: Metrics,
+    /// Pulls noted since the last flush.
+    pub(crate) pulls: Arc<pulls::PullLog>,
+}
+
+/// How the tags tab orders a repository's tags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TagOrder {
+    /// Most recently pushed first.
+    #[default]
+    Newest,
+    /// By name, A to Z (byte order, as the registry's tag list).
+    Name,
+}
+
+/// A page of the tags tab: the tags whose name holds `filter` (ignoring case).
+#[derive(Debug, Clone, Default)]
+pub struct TagFilter<'a> {
+    pub filter: &'a str,
+    pub order: TagOrder,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+/// What [`Meta::tag_page`] found.
+#[derive(Debug, Clone, Default)]
+pub struct TagPage {
+    /// Tags of the repository in all.
+    pub total: i64,
+    /// Tags matching the filter (all of them without one).
+    pub matching: i64,
+    pub tags: Vec<TagDetail>,
+}
+
+/// `text` as a `LIKE` pattern matching it anywhere, lowercased, with `\` escaping the
+/// pattern's own characters.
+fn contains_pattern(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
 }
 
 async fn ensure_repository(tx: &mut Transaction<'_, Any>, name: &str) -> Result<i64> {
@@ -349,6 +399,7 @@ impl Meta {
             pool,
             cache: Arc::new(cache::manifest_cache()),
             metrics: Metrics::default(),
+            pulls: Arc::default(),
         }
     }
 
@@ -751,6 +802,82 @@ impl Meta {
         .fetch_all(&self.pool)
         .await?;
         Ok(Some((total, tags)))
+    }
+
+    /// A page of a repository's tags with their manifests, filtered by name and ordered as
+    /// asked, with the number of tags in all and of those matching. Counting, filtering and
+    /// paging run in the database over the repository's range of the tags' indexes (by name,
+    /// and newest first). `None` if the repository is unknown.
+    pub async fn tag_page(&self, name: &str, q: TagFilter<'_>) -> Result<Option<TagPage>> {
+        let repo: Option<i64> = sqlx::query_scalar("SELECT id FROM repositories WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(repo) = repo else {
+            return Ok(None);
+        };
+        let filter = q.filter.trim();
+        // No tag holds a character outside the tag grammar (nor could PostgreSQL's text hold
+        // a NUL): such a filter matches nothing, and is not sent.
+        let impossible = !filter
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        let filter = if impossible { "" } else { filter };
+        let pattern = contains_pattern(filter);
+        let (total, matching): (i64, i64) = if filter.is_empty() {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tags WHERE repository_id = $1")
+                .bind(repo)
+                .fetch_one(&self.pool)
+                .await?;
+            (n, n)
+        } else {
+            sqlx::query_as(
+                "SELECT COUNT(*),
+                        COALESCE(SUM(CASE WHEN LOWER(name) LIKE $2 ESCAPE '\\' THEN 1 ELSE 0 END), 0)
+                 FROM tags WHERE repository_id = $1",
+            )
+            .bind(repo)
+            .bind(&pattern)
+            .fetch_one(&self.pool)
+            .await?
+        };
+        let matches = if filter.is_empty() {
+            ""
+        } else {
+            "AND LOWER(name) LIKE $4 ESCAPE '\\'"
+        };
+        let (order, outer) = match q.order {
+            TagOrder::Newest => ("updated_at DESC, name", "t.updated_at DESC, t.name"),
+            TagOrder::Name => ("name", "t.name"),
+        };
+        // The page is cut from the tags alone (along an index), and only its rows are joined
+        // to their manifests: sorting the joined rows would carry every manifest along.
+        let sql = format!(
+            "SELECT t.name, m.digest, m.media_type, m.content, t.updated_at, t.pushed_by,
+                    t.last_pulled_at
+             FROM (SELECT name, manifest_digest, updated_at, pushed_by, last_pulled_at
+                   FROM tags WHERE repository_id = $1 {matches}
+                   ORDER BY {order} LIMIT $2 OFFSET $3) t
+             JOIN manifests m ON m.repository_id = $1 AND m.digest = t.manifest_digest
+             ORDER BY {outer}"
+        );
+        let mut query = sqlx::query_as(&sql).bind(repo).bind(q.limit).bind(q.offset);
+        if !filter.is_empty() {
+            query = query.bind(&pattern);
+        }
+        if impossible {
+            return Ok(Some(TagPage {
+                total,
+                matching: 0,
+                tags: Vec::new(),
+            }));
+        }
+        let tags = query.fetch_all(&self.pool).await?;
+        Ok(Some(TagPage {
+            total,
+            matching,
+            tags,
+        }))
     }
 
     /// One tag with its manifest.

@@ -62,6 +62,10 @@ impl State {
             state.accounts.clone().into_inner(),
             state.webhooks.clone().into_inner(),
         );
+        spawn_pull_flush(
+            state.registry.clone().into_inner(),
+            config.registry.pull_flush_interval,
+        );
         berth_webhooks::sender::spawn(&state.webhooks)
             .map_err(|e| anyhow::anyhow!("starting the webhook sender: {e}"))?;
         tokio::spawn(berth_hub::gc::run_on_schedule(
@@ -253,6 +257,26 @@ fn spawn_counter_flush(accounts: Arc<Accounts>, webhooks: Arc<Webhooks>) {
             }
             if let Err(e) = accounts.flush_counters().await {
                 tracing::warn!(error = %e, "writing pull counts");
+            }
+        }
+    });
+}
+
+/// Writes the tags' last-pulled times noted since the last tick, every `every` (and stops
+/// when the last user of the registry is gone).
+fn spawn_pull_flush(registry: Arc<Registry>, every: std::time::Duration) {
+    let weak = Arc::downgrade(&registry);
+    drop(registry);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(registry) = weak.upgrade() else {
+                break;
+            };
+            if let Err(e) = registry.meta().flush_pulls().await {
+                tracing::warn!(error = %e, "writing the tags' last-pulled times");
             }
         }
     });

@@ -198,6 +198,8 @@ struct RegistryFile {
     max_tags_per_push: Option<usize>,
     sparse_manifests: Option<bool>,
     default_quota_bytes: Option<u64>,
+    /// Seconds between writes of the tags' last-pulled times (default 5).
+    pull_flush_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -300,6 +302,11 @@ impl Config {
                 .or(file.registry.default_quota_bytes)
                 .or(defaults.default_quota_bytes),
             cache_ttl: defaults.cache_ttl,
+            pull_flush_interval: file
+                .registry
+                .pull_flush_secs
+                .filter(|s| *s > 0)
+                .map_or(defaults.pull_flush_interval, std::time::Duration::from_secs),
         };
         let public_url = public_url.trim_end_matches('/').to_owned();
         let secrets_dir = args

@@ -122,6 +122,7 @@ async fn serve(args: Args) -> anyhow::Result<()> {
         None => None,
     };
     let accounts = state.accounts.clone();
+    let registry = state.registry.clone();
     // actix-web stops gracefully on SIGINT/SIGTERM: it finishes requests in flight. Both
     // servers hear the signal; the metrics listener ends with the public one.
     let public = app::server(state, listener, tls)?;
@@ -138,6 +139,9 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     }
     if let Err(e) = accounts.flush_counters().await {
         tracing::warn!(error = %e, "writing the last pull counts");
+    }
+    if let Err(e) = registry.meta().flush_pulls().await {
+        tracing::warn!(error = %e, "writing the tags' last-pulled times");
     }
     tracing::info!("berth stopped");
     Ok(())

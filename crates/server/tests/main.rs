@@ -46,4 +46,5 @@ mod signing;
 mod tls;
 mod trust;
 mod ui_home;
+mod ui_tags;
 mod webhooks;

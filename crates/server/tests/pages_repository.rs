@@ -486,11 +486,11 @@ async fn an_administrator_deletes_a_tag_from_its_page_after_typing_its_name() {
     let bobby = sign_up_web(&app, "bobby").await;
     let (_, digest) = app.push_image("alice/web", "3.0", b"layer three").await;
 
-    // The tags tab links each tag's delete form; only administrators see either.
+    // The tags tab links each tag's delete confirmation; only administrators see either.
     let (status, html) = page(&alice, &app, "/r/alice/web/tags").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        html.contains("href=\"/r/alice/web/tags/3.0#delete\""),
+        html.contains("href=\"/r/alice/web/tags/3.0/delete\""),
         "{html}"
     );
     let (_, html) = page(&alice, &app, "/r/alice/web/tags/3.0").await;
@@ -499,7 +499,9 @@ async fn an_administrator_deletes_a_tag_from_its_page_after_typing_its_name() {
         let (status, html) = page(&bobby, &app, path).await;
         assert_eq!(status, StatusCode::OK, "{path}");
         assert!(
-            !html.contains("#delete") && !html.contains("id=\"delete\""),
+            !html.contains("#delete")
+                && !html.contains("id=\"delete\"")
+                && !html.contains("/delete\""),
             "{path}"
         );
     }

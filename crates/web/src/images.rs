@@ -39,8 +39,13 @@ pub struct TagSummary {
     /// Compressed size: config plus layers (for an index, the sum over its platforms).
     pub size: i64,
     pub platforms: Vec<String>,
+    /// For an index, each platform's own size (config plus layers) whose manifest is here, in
+    /// the index's order; empty for a single image.
+    pub platform_sizes: Vec<i64>,
     pub pushed_at: i64,
     pub pushed_by: Option<String>,
+    /// When it was last pulled, by name or digest.
+    pub last_pulled_at: Option<i64>,
     /// Signatures stored for the manifest, each checked against the namespace's keys.
     pub signatures: Vec<Signature>,
     /// Whether one of them verifies.
@@ -226,16 +231,17 @@ pub async fn summarize(
     let signed_tags = trust.signed_tags(registry, repository).await?;
     let mut out = Vec::with_capacity(tags.len());
     for (tag, doc) in tags.iter().zip(&docs) {
-        let (size, platforms) = if is_index(doc) {
+        let (size, platforms, platform_sizes) = if is_index(doc) {
             let entries = index_entries(doc);
-            let size = entries.iter().filter_map(|(_, d)| child_size(d)).sum();
-            (size, entries.into_iter().map(|(p, _)| p).collect())
+            let sizes: Vec<i64> = entries.iter().filter_map(|(_, d)| child_size(d)).collect();
+            let size = sizes.iter().sum();
+            (size, entries.into_iter().map(|(p, _)| p).collect(), sizes)
         } else {
             let platform = config_json(registry, doc)
                 .await
                 .map(|c| platform_name(&c))
                 .filter(|p| p != "/");
-            (image_size(doc), platform.into_iter().collect())
+            (image_size(doc), platform.into_iter().collect(), Vec::new())
         };
         let (signatures, signed) =
             signatures_of(registry, repository, tag, keys, &signed_tags).await?;
@@ -245,8 +251,10 @@ pub async fn summarize(
             media_type: tag.media_type.clone(),
             size,
             platforms,
+            platform_sizes,
             pushed_at: tag.updated_at,
             pushed_by: tag.pushed_by.clone(),
+            last_pulled_at: tag.last_pulled_at,
             signatures,
             signed,
         });
@@ -318,7 +326,8 @@ pub async fn view(
     let manifest = serde_json::to_string_pretty(&doc)
         .unwrap_or_else(|_| String::from_utf8_lossy(&tag.content).into_owned());
     // The summary comes from the same reads as the details: children or config, once.
-    let (size, platforms, layers, config_digest, config, images) = if is_index(&doc) {
+    let (size, platforms, platform_sizes, layers, config_digest, config, images) = if is_index(&doc)
+    {
         let entries = index_entries(&doc);
         let digests: Vec<String> = entries.iter().map(|(_, d)| d.clone()).collect();
         let rows = registry
@@ -338,7 +347,8 @@ pub async fn view(
             .collect();
         let size = images.iter().filter_map(|i| i.size).sum();
         let platforms = images.iter().map(|i| i.platform.clone()).collect();
-        (size, platforms, Vec::new(), None, None, images)
+        let sizes = images.iter().filter_map(|i| i.size).collect();
+        (size, platforms, sizes, Vec::new(), None, None, images)
     } else {
         let config_doc = config_json(registry, &doc).await;
         let platforms = config_doc
@@ -350,6 +360,7 @@ pub async fn view(
         (
             image_size(&doc),
             platforms,
+            Vec::new(),
             layers(&doc),
             config_digest(&doc).map(|d| d.to_string()),
             config_doc.as_ref().map(image_config),
@@ -365,8 +376,10 @@ pub async fn view(
             media_type: tag.media_type.clone(),
             size,
             platforms,
+            platform_sizes,
             pushed_at: tag.updated_at,
             pushed_by: tag.pushed_by.clone(),
+            last_pulled_at: tag.last_pulled_at,
             signatures,
             signed,
         },
@@ -376,6 +389,88 @@ pub async fn view(
         images,
         manifest,
     })
+}
+
+/// One platform's image of an index, for its own page.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlatformView {
+    pub platform: String,
+    pub digest: String,
+    pub media_type: String,
+    /// Config plus layers, compressed.
+    pub size: i64,
+    pub layers: Vec<Layer>,
+    pub config: Option<ImageConfig>,
+    /// Its manifest as stored, pretty-printed.
+    pub manifest: String,
+}
+
+/// The image an index (`index`, a tag's manifest) lists for the platform at `digest`; `None`
+/// when the index does not list it (an attestation is no platform) or it is not here.
+pub async fn platform(
+    registry: &Registry,
+    repository: &str,
+    index: &[u8],
+    digest: &str,
+) -> berth_registry::Result<Option<PlatformView>> {
+    let doc = parse(index);
+    let Some((platform, digest)) = index_entries(&doc).into_iter().find(|(_, d)| d == digest)
+    else {
+        return Ok(None);
+    };
+    let rows = registry
+        .meta()
+        .manifests_by_digest(repository, std::slice::from_ref(&digest))
+        .await?;
+    let Some(row) = rows.into_iter().find(|r| r.digest == digest) else {
+        return Ok(None);
+    };
+    let image = parse(&row.content);
+    let manifest = serde_json::to_string_pretty(&image)
+        .unwrap_or_else(|_| String::from_utf8_lossy(&row.content).into_owned());
+    let config = config_json(registry, &image).await;
+    Ok(Some(PlatformView {
+        platform,
+        digest,
+        media_type: row.media_type,
+        size: image_size(&image),
+        layers: layers(&image),
+        config: config.as_ref().map(image_config),
+        manifest,
+    }))
+}
+
+/// A line of an image's build history beside the layer it made.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// The history entry (`None`: a layer the history does not account for).
+    pub history: Option<HistoryStep>,
+    /// Its layer (`None`: an entry that made no layer, `empty_layer: true`, or one whose
+    /// layer the manifest lacks).
+    pub layer: Option<Layer>,
+}
+
+/// Pairs the history with the layers as the image config defines them: each entry without
+/// `empty_layer: true` made the next layer, in order. Layers left over (a history that is
+/// short or absent) are listed on their own.
+pub fn steps(layers: &[Layer], history: &[HistoryStep]) -> Vec<Step> {
+    let mut layers = layers.iter();
+    let mut out: Vec<Step> = history
+        .iter()
+        .map(|h| Step {
+            layer: if h.empty_layer {
+                None
+            } else {
+                layers.next().cloned()
+            },
+            history: Some(h.clone()),
+        })
+        .collect();
+    out.extend(layers.map(|l| Step {
+        history: None,
+        layer: Some(l.clone()),
+    }));
+    out
 }
 
 /// `1.2 MB`-style sizes (decimal units, as registries show them).
@@ -414,6 +509,46 @@ mod tests {
         ]});
         let names: Vec<String> = index_entries(&doc).into_iter().map(|(p, _)| p).collect();
         assert_eq!(names, ["linux/amd64", "linux/arm64/v8"]);
+    }
+
+    #[test]
+    fn history_lines_sit_beside_the_layers_they_made() {
+        let layer = |d: &str| Layer {
+            digest: d.to_owned(),
+            media_type: String::new(),
+            size: 1,
+        };
+        let step = |by: &str, empty: bool| HistoryStep {
+            created: None,
+            created_by: by.to_owned(),
+            empty_layer: empty,
+        };
+        let s = steps(
+            &[layer("a"), layer("b"), layer("c")],
+            &[
+                step("ADD x", false),
+                step("ENV y", true),
+                step("RUN z", false),
+            ],
+        );
+        let pairs: Vec<(Option<&str>, Option<&str>)> = s
+            .iter()
+            .map(|s| {
+                (
+                    s.history.as_ref().map(|h| h.created_by.as_str()),
+                    s.layer.as_ref().map(|l| l.digest.as_str()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                (Some("ADD x"), Some("a")),
+                (Some("ENV y"), None),
+                (Some("RUN z"), Some("b")),
+                (None, Some("c")),
+            ]
+        );
     }
 
     #[test]

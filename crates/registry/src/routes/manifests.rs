@@ -64,6 +64,11 @@ pub(super) async fn get(
         ));
     }
     if is_get {
+        let tag = match &reference_kind {
+            Reference::Tag(t) => Some(t.as_str()),
+            Reference::Digest(_) => None,
+        };
+        reg.meta.note_pull(name, tag, &row.digest);
         reg.events.record(Event {
             action: EventAction::Pull,
             target: EventTarget::Manifest,

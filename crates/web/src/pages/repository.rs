@@ -39,6 +39,10 @@ pub enum Target {
     Overview,
     Tags,
     Tag(String),
+    /// The page that asks before a tag is deleted.
+    TagDelete(String),
+    /// One platform of a multi-platform tag: the tag and the platform's manifest digest.
+    Platform(String, String),
     Builds,
     /// A build's page, by its id.
     Build(String),
@@ -90,6 +94,13 @@ pub fn parse(tail: &str, post: bool) -> (String, Target) {
     }
     if fits(3) && parts[n - 3] == "settings" && parts[n - 2] == "webhooks" {
         return (name(n - 3), Target::Webhook(parts[n - 1].to_owned()));
+    }
+    if fits(4) && parts[n - 4] == "tags" && parts[n - 2] == "platforms" {
+        let (tag, digest) = (parts[n - 3].to_owned(), parts[n - 1].to_owned());
+        return (name(n - 4), Target::Platform(tag, digest));
+    }
+    if fits(3) && parts[n - 3] == "tags" && parts[n - 1] == "delete" {
+        return (name(n - 3), Target::TagDelete(parts[n - 2].to_owned()));
     }
     if fits(3) && parts[n - 3] == "builds" && parts[n - 1] == "events" {
         return (name(n - 3), Target::BuildEvents(parts[n - 2].to_owned()));
@@ -158,6 +169,10 @@ pub struct RepoQuery {
     retention: Option<String>,
     /// Where a build's live log goes on from: the last piece its page showed.
     after: Option<i64>,
+    /// The tags tab's filter: part of a tag's name.
+    q: Option<String>,
+    /// The tags tab's order: `newest` (the default) or `name`.
+    sort: Option<String>,
 }
 
 /// `GET /r/{tail}`.
@@ -191,8 +206,21 @@ pub async fn get(
         }
         Target::Tags => {
             let notice = query.deleted.is_some().then_some("Tag deleted.");
+            let listing = tags::Listing::new(query.q.as_deref(), query.sort.as_deref(), page);
             tags::list(
-                &viewer, &accounts, &hub, &site, &registry, &trust, &repo, page, notice,
+                &viewer, &accounts, &hub, &site, &registry, &trust, &repo, &listing, notice,
+            )
+            .await
+        }
+        Target::TagDelete(tag) => {
+            tags::confirm_delete(
+                &viewer, &accounts, &hub, &site, &registry, &trust, &repo, &tag,
+            )
+            .await
+        }
+        Target::Platform(tag, digest) => {
+            tags::platform(
+                &viewer, &accounts, &hub, &site, &registry, &trust, &repo, &tag, &digest,
             )
             .await
         }
@@ -507,6 +535,17 @@ mod tests {
         assert_eq!(
             parse("acme/team/app/tags/v1.2", false),
             ("acme/team/app".into(), Target::Tag("v1.2".into()))
+        );
+        assert_eq!(
+            parse("acme/team/app/tags/v1.2/delete", false),
+            ("acme/team/app".into(), Target::TagDelete("v1.2".into()))
+        );
+        assert_eq!(
+            parse("acme/app/tags/v1/platforms/sha256:ab", false),
+            (
+                "acme/app".into(),
+                Target::Platform("v1".into(), "sha256:ab".into())
+            )
         );
         assert_eq!(
             parse("acme/settings", false),

@@ -97,7 +97,7 @@ fn url(q: &str, sort: Sort, namespace: &str, signed: bool, page: i64) -> String 
 }
 
 /// Percent-encodes a query-string value.
-fn encode(s: &str) -> String {
+pub(super) fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
