@@ -142,7 +142,6 @@ pub async fn assert_error_page(browser: &Browser, status: u16, what: &str) {
     );
 }
 
-
 /// [`screenshot`] in the light scheme as `name`, then in the dark scheme as `name-dark`: the
 /// three views (desktop, phone, dark) that every new or changed page is shown in.
 pub async fn screenshots(browser: &Browser, name: &str) {
