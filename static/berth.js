@@ -45,3 +45,35 @@ document.addEventListener("click", (event) => {
 for (const select of document.querySelectorAll("select[data-autosubmit]")) {
   select.addEventListener("change", () => select.form && select.form.requestSubmit());
 }
+
+// Username completion in member forms: <input list="…" data-complete-users> fills its
+// <datalist> with matching names as one types (the form works the same without this script).
+for (const input of document.querySelectorAll("input[data-complete-users]")) {
+  const list = input.list;
+  if (!list) continue;
+  let timer = null;
+  let asked = "";
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      const q = input.value.trim().toLowerCase();
+      if (q === "" || q === asked) return;
+      asked = q;
+      try {
+        const r = await fetch("/api/v1/users?q=" + encodeURIComponent(q), {
+          credentials: "same-origin",
+          headers: { Accept: "application/json" },
+        });
+        if (!r.ok || input.value.trim().toLowerCase() !== q) return;
+        const body = await r.json();
+        list.replaceChildren(...(body.users || []).map((name) => {
+          const option = document.createElement("option");
+          option.value = name;
+          return option;
+        }));
+      } catch {
+        // No suggestions: the field still takes a typed name.
+      }
+    }, 150);
+  });
+}

@@ -5,6 +5,7 @@
 //! does not belong yet invites them (see [`invitations`]).
 
 pub mod invitations;
+pub mod profile;
 
 use serde::Serialize;
 use sqlx::AnyConnection;
@@ -442,6 +443,7 @@ pub async fn delete_of_org(conn: &mut AnyConnection, org: &Org) -> Result<()> {
         "DELETE FROM team_repositories WHERE team_id IN (SELECT id FROM teams WHERE org_id = $1)",
         "DELETE FROM team_members WHERE team_id IN (SELECT id FROM teams WHERE org_id = $1)",
         "DELETE FROM org_invitations WHERE org_id = $1",
+        "DELETE FROM org_profiles WHERE org_id = $1",
         "DELETE FROM teams WHERE org_id = $1",
         "DELETE FROM org_members WHERE org_id = $1",
         "DELETE FROM accounts WHERE id = $1 AND kind = 'org'",

@@ -119,6 +119,36 @@ pub async fn by_id(db: &Db, id: i64) -> Result<Option<User>> {
     Ok(row.map(User::from))
 }
 
+/// Most names [`complete`] offers.
+pub const COMPLETIONS: i64 = 10;
+
+/// Names of active users that start with `prefix` (lower case, as names are), in order, at
+/// most [`COMPLETIONS`]: what a member form offers as someone types. It reads the unique name
+/// index from `prefix` on, never the whole table; organizations and inactive users are not
+/// offered.
+pub async fn complete(db: &Db, prefix: &str) -> Result<Vec<String>> {
+    let prefix = prefix.trim().to_ascii_lowercase();
+    if prefix.is_empty() || prefix.len() > 64 || !prefix.bytes().all(|b| b.is_ascii_graphic()) {
+        return Ok(Vec::new());
+    }
+    // Names starting with `prefix` sort together right from `prefix` on: the first rows of
+    // the index from there hold every match there is room for, and whatever follows them
+    // (names past the prefix) is dropped below.
+    let names = sqlx::query_scalar(
+        "SELECT name FROM accounts
+         WHERE name >= $1 AND kind = 'user' AND active = 1
+         ORDER BY name LIMIT $2",
+    )
+    .bind(&prefix)
+    .bind(COMPLETIONS)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(names
+        .into_iter()
+        .filter(|n: &String| n.starts_with(&prefix))
+        .collect())
+}
+
 /// Checks a user's password. Costs the same whether or not the user exists.
 pub async fn check_password(db: &Db, name: &str, given: &str) -> Result<Option<User>> {
     let pool = &db.pool;

@@ -45,6 +45,7 @@ mod sessions;
 mod signing;
 mod tls;
 mod trust;
+mod ui_content;
 mod ui_home;
 mod ui_tags;
 mod webhooks;

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod error;
+pub mod highlight;
 pub mod images;
 pub mod markdown;
 pub mod pages;

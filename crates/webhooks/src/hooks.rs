@@ -114,7 +114,7 @@ impl Owner {
     }
 
     /// How the audit log names it.
-    fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         match self {
             Owner::Repository(r) => r.clone(),
             Owner::Org(o) => format!("org {o}"),

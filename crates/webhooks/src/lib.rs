@@ -11,6 +11,7 @@ pub mod deliveries;
 pub mod guard;
 pub mod hooks;
 pub mod payload;
+pub mod ping;
 pub mod sender;
 pub mod sink;
 

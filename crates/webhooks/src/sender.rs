@@ -67,8 +67,19 @@ impl Sender {
                 ..Attempt::default()
             };
         }
+        self.post(&c.url, c.event.as_str(), &c.id, &c.payload, &c.secret)
+            .await
+    }
+
+    /// Sends a `ping` to `url` now, on the same guarded path as every delivery (the "Send test"
+    /// button), and says how it went.
+    pub async fn ping(&self, url: &str, secret: &str, id: &str, body: &str) -> Attempt {
+        self.post(url, "ping", id, body, secret).await
+    }
+
+    async fn post(&self, url: &str, event: &str, id: &str, body: &str, secret: &str) -> Attempt {
         let allow = &self.config.allowed_targets;
-        let url = match guard::check_url(&c.url, allow) {
+        let url = match guard::check_url(url, allow) {
             Ok(url) => url,
             Err(why) => {
                 return Attempt {
@@ -78,8 +89,9 @@ impl Sender {
                 }
             }
         };
+        let host = url.host_str().unwrap_or_default().to_owned();
         let port = url.port_or_known_default().unwrap_or(80);
-        let client = if allow.allows_endpoint(url.host_str().unwrap_or_default(), port) {
+        let client = if allow.allows_endpoint(&host, port) {
             &self.direct
         } else {
             &self.guarded
@@ -87,18 +99,18 @@ impl Sender {
         let mut req = client
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header("X-Berth-Event", c.event.as_str())
-            .header("X-Berth-Delivery", &c.id)
-            .body(c.payload.clone());
-        if !c.secret.is_empty() {
-            req = req.header(
-                "X-Berth-Signature-256",
-                signature(&c.secret, c.payload.as_bytes()),
-            );
+            .header("X-Berth-Event", event)
+            .header("X-Berth-Delivery", id)
+            .body(body.to_owned());
+        if !secret.is_empty() {
+            req = req.header("X-Berth-Signature-256", signature(secret, body.as_bytes()));
         }
+        // The response time: from sending until the receiver's answer (its status line and
+        // headers) arrived; reading the excerpt afterwards is not the receiver's latency.
         let started = Instant::now();
-        let elapsed = |started: Instant| started.elapsed().as_millis() as i64;
-        match req.send().await {
+        let sent = req.send().await;
+        let duration_ms = started.elapsed().as_millis() as i64;
+        match sent {
             Ok(mut resp) => {
                 let status = resp.status();
                 let mut excerpt = Vec::new();
@@ -115,11 +127,11 @@ impl Sender {
                 }
                 excerpt.truncate(EXCERPT_BYTES);
                 if error.is_empty() && !status.is_success() {
-                    error = format!("the receiver answered {status}");
+                    error = format!("the receiver answered HTTP {status}");
                 }
                 Attempt {
                     response_status: Some(status.as_u16()),
-                    duration_ms: elapsed(started),
+                    duration_ms,
                     response_excerpt: String::from_utf8_lossy(&excerpt).into_owned(),
                     error,
                     refused: false,
@@ -128,14 +140,50 @@ impl Sender {
             Err(e) => {
                 let refused = find_refusal(&e);
                 Attempt {
-                    duration_ms: elapsed(started),
-                    error: refused.clone().unwrap_or_else(|| chain(&e)),
+                    duration_ms,
+                    error: refused
+                        .clone()
+                        .unwrap_or_else(|| reason(&e, &host, self.config.timeout)),
                     refused: refused.is_some(),
                     ..Attempt::default()
                 }
             }
         }
     }
+}
+
+/// Why a request got no answer, as the delivery log says it: a DNS failure, a refused
+/// connection, a timeout, or the error itself.
+fn reason(e: &reqwest::Error, host: &str, timeout: Duration) -> String {
+    let detail = chain(e);
+    let lower = detail.to_ascii_lowercase();
+    if e.is_timeout() || io_kind(e) == Some(std::io::ErrorKind::TimedOut) {
+        format!("timeout: no answer within {} s", timeout.as_secs_f32())
+    } else if io_kind(e) == Some(std::io::ErrorKind::ConnectionRefused) {
+        format!("connection refused: nothing listens at {host}")
+    } else if lower.contains("dns error")
+        || lower.contains("lookup address")
+        || lower.contains("name or service not known")
+        || lower.contains("no address associated")
+    {
+        format!("DNS failure: {host} could not be resolved ({detail})")
+    } else if e.is_connect() {
+        format!("connection failed: {detail}")
+    } else {
+        detail
+    }
+}
+
+/// The kind of the I/O error under `e`, if there is one.
+fn io_kind(e: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        cur = err.source();
+    }
+    None
 }
 
 /// The guard's reason, if the guard is why the request failed.

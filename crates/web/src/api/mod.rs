@@ -60,6 +60,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/session", web::get().to(sessions::current))
                 .route("/session", web::delete().to(sessions::sign_out))
                 .route("/users", web::post().to(users::sign_up))
+                .route("/users", web::get().to(users::complete))
                 .route("/admin/gc", web::get().to(gc::status))
                 .route("/admin/gc", web::post().to(gc::run))
                 .route("/users/{name}/active", web::put().to(users::set_active))

@@ -66,12 +66,20 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let caller = identity(&accounts, &req).await?;
     let org = orgs::get(&accounts.db, &path).await?;
+    let profile = orgs::profile::get(&accounts.db, &org).await?;
     let insider = match &caller.user {
         Some(u) => orgs::can_see_members(&accounts.db, &org, u).await?,
         None => false,
     };
     if !insider {
-        return Ok(HttpResponse::Ok().json(serde_json::json!({ "name": org.name })));
+        // What an organization says about itself is public; fields it left empty are left out.
+        let mut public = serde_json::json!({ "name": org.name });
+        for (key, value) in [("description", profile.description), ("url", profile.url)] {
+            if !value.is_empty() {
+                public[key] = value.into();
+            }
+        }
+        return Ok(HttpResponse::Ok().json(public));
     }
     let members = orgs::members(&accounts.db, &org).await?;
     let teams = orgs::teams(&accounts.db, &org).await?;
@@ -79,6 +87,8 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "id": org.id,
         "name": org.name,
+        "description": profile.description,
+        "url": profile.url,
         "created_at": org.created_at,
         "members": members,
         "teams": teams,

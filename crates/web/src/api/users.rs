@@ -41,6 +41,24 @@ pub async fn sign_up(
     Ok(HttpResponse::Created().json(created))
 }
 
+#[derive(Deserialize)]
+pub struct CompleteQuery {
+    #[serde(default)]
+    q: String,
+}
+
+/// `GET /api/v1/users?q=bo`: names of active users starting with `q` (at most 10), for the
+/// member forms' completion. Signed-in callers only: nobody lists accounts anonymously.
+pub async fn complete(
+    req: HttpRequest,
+    accounts: web::Data<Accounts>,
+    query: web::Query<CompleteQuery>,
+) -> Result<HttpResponse, ApiError> {
+    user(&accounts, &req).await?;
+    let names = users::complete(&accounts.db, &query.q).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "users": names })))
+}
+
 pub async fn me(req: HttpRequest, accounts: web::Data<Accounts>) -> Result<HttpResponse, ApiError> {
     let (me, _) = user(&accounts, &req).await?;
     Ok(HttpResponse::Ok().json(me))

@@ -4,6 +4,7 @@
 
 mod assets;
 mod auth;
+mod avatars;
 mod builds;
 mod chrome;
 mod error;
@@ -42,6 +43,7 @@ pub use viewer::Viewer;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use web::post;
     cfg.route("/static/{file}", get().to(assets::serve))
+        .route("/avatars/{file}", get().to(avatars::serve))
         .service(
             web::scope("")
                 .app_data(forms::config())
@@ -93,6 +95,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(
                     web::scope("/o/{org}/settings")
                         .route("", get().to(org_settings::page))
+                        .route("/profile", post().to(org_settings::save_profile))
                         .route("/members", post().to(org_settings::set_member))
                         .route("/members/remove", post().to(org_settings::remove_member))
                         .route(

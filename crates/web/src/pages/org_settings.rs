@@ -10,6 +10,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use askama::Template;
 use berth_accounts::access::{Permission, Role};
+use berth_accounts::orgs::profile::{self, Profile};
 use berth_accounts::orgs::{self, invitations, Added, Member, Org, Team};
 use berth_accounts::robots::{self, RobotInfo};
 use berth_accounts::users::User;
@@ -41,6 +42,8 @@ pub struct Kept {
     pub robot_grants: String,
     /// The immutable tag patterns, when a refused list is shown again.
     pub immutable: Option<String>,
+    /// The profile form as typed, when a refused one is shown again.
+    pub profile: Option<Profile>,
 }
 
 pub struct RobotRow {
@@ -114,7 +117,9 @@ struct SettingsPage {
     /// What the organization stores and its quota; site administrators may change the quota.
     storage: Storage,
     site_admin: bool,
-    notice: Option<&'static str>,
+    /// The organization's description and web address.
+    profile: Profile,
+    notice: Option<String>,
     /// The section the error belongs to, and the error.
     error_in: &'static str,
     error: String,
@@ -131,7 +136,7 @@ async fn load_org(accounts: &Accounts, name: &str) -> Result<Org, PageError> {
 /// section it belongs to, and why) with what the form posted.
 #[derive(Default)]
 struct Outcome {
-    notice: Option<&'static str>,
+    notice: Option<String>,
     error: Option<(&'static str, String)>,
     kept: Kept,
     /// The retention card as a preview or a refused save left it (`None`: as saved).
@@ -172,9 +177,14 @@ async fn settings_page(
         Some(card) => card,
         None => retention_card(&stores.registry, org).await?,
     };
+    let profile = match kept.profile.clone() {
+        Some(typed) => typed,
+        None => profile::get(&accounts.db, org).await?,
+    };
     let page = SettingsPage {
         immutable,
         retention,
+        profile,
         hooks: webhooks::section(&stores.hooks, &owner, &settings_url).await?,
         storage: storage::of_namespace(stores.registry.meta(), &org.name).await?,
         site_admin: user.is_admin,
@@ -203,7 +213,12 @@ async fn settings_page(
 #[derive(Deserialize)]
 pub struct DoneQuery {
     done: Option<String>,
+    /// A flash holding the notice that names who and what changed.
+    said: Option<String>,
 }
+
+/// The flash kind of a notice that names who and what a change was about.
+const NOTICE_FLASH: &str = "org-notice";
 
 pub async fn page(
     viewer: Viewer,
@@ -229,8 +244,14 @@ pub async fn page(
         Some("retention") => Some("Retention policy saved."),
         Some("retention-removed") => Some("Retention policy removed."),
         Some("storage") => Some("Storage quota updated."),
+        Some("profile") => Some("Profile saved."),
         _ => None,
     };
+    let said = match query.said.as_deref() {
+        Some(id) => take_flash::<String>(&viewer, &accounts, NOTICE_FLASH, id).await?,
+        None => None,
+    };
+    let notice = said.or_else(|| notice.map(str::to_owned));
     settings_page(
         &viewer,
         &accounts,
@@ -273,7 +294,34 @@ async fn finish(
     kept: Kept,
 ) -> Result<HttpResponse, PageError> {
     finish_as(
-        viewer, accounts, stores, org, user, section, section, result, kept,
+        viewer, accounts, stores, org, user, section, section, result, kept, None,
+    )
+    .await
+}
+
+/// [`finish`], with a notice that says who and what (`bobby was removed from acme.`).
+#[allow(clippy::too_many_arguments)]
+async fn finish_said(
+    viewer: &Viewer,
+    accounts: &Accounts,
+    stores: &Stores,
+    org: &Org,
+    user: &User,
+    section: &'static str,
+    result: AccountsResult<()>,
+    said: String,
+) -> Result<HttpResponse, PageError> {
+    finish_as(
+        viewer,
+        accounts,
+        stores,
+        org,
+        user,
+        section,
+        section,
+        result,
+        Kept::default(),
+        Some(said),
     )
     .await
 }
@@ -289,14 +337,24 @@ async fn finish_added(
     section: &'static str,
     result: AccountsResult<Added>,
     kept: Kept,
+    said: (String, String),
 ) -> Result<HttpResponse, PageError> {
-    let done = match &result {
-        Ok(Added::Invited(_)) => "invited",
-        _ => section,
+    let (done, said) = match &result {
+        Ok(Added::Invited(_)) => ("invited", said.1),
+        _ => (section, said.0),
     };
     let result = result.map(drop);
     finish_as(
-        viewer, accounts, stores, org, user, section, done, result, kept,
+        viewer,
+        accounts,
+        stores,
+        org,
+        user,
+        section,
+        done,
+        result,
+        kept,
+        Some(said),
     )
     .await
 }
@@ -313,12 +371,22 @@ async fn finish_as(
     done: &'static str,
     result: AccountsResult<()>,
     kept: Kept,
+    said: Option<String>,
 ) -> Result<HttpResponse, PageError> {
     match result {
-        Ok(()) => Ok(see_other(&format!(
-            "/o/{}/settings?done={done}#{section}",
-            org.name
-        ))),
+        Ok(()) => {
+            let said = match said {
+                Some(text) => format!(
+                    "&said={}",
+                    put_flash(viewer, accounts, NOTICE_FLASH, &text).await?
+                ),
+                None => String::new(),
+            };
+            Ok(see_other(&format!(
+                "/o/{}/settings?done={done}{said}#{section}",
+                org.name
+            )))
+        }
         Err(AccountsError::Forbidden) => Err(PageError::forbidden(
             "Only the organization's owners can manage it.",
         )),
@@ -368,8 +436,16 @@ pub async fn set_member(
         member: form.username.clone(),
         ..Kept::default()
     };
+    let who = form.username.trim();
+    let said = (
+        format!("{who} is now {} of {}.", a_role(&form.role), org.name),
+        format!(
+            "{who} was invited to {}. They join when they accept, within 7 days.",
+            org.name
+        ),
+    );
     finish_added(
-        &viewer, &accounts, &stores, &org, user, "members", result, kept,
+        &viewer, &accounts, &stores, &org, user, "members", result, kept, said,
     )
     .await
 }
@@ -400,6 +476,7 @@ pub async fn cancel_invitation(
         "cancelled",
         result,
         Kept::default(),
+        None,
     )
     .await
 }
@@ -412,16 +489,11 @@ pub async fn remove_member(
     form: web::Form<MemberForm>,
 ) -> Result<HttpResponse, PageError> {
     let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
-    let result = orgs::remove_member(&accounts.db, &org, user, form.username.trim()).await;
-    finish(
-        &viewer,
-        &accounts,
-        &stores,
-        &org,
-        user,
-        "members",
-        result,
-        Kept::default(),
+    let who = form.username.trim();
+    let result = orgs::remove_member(&accounts.db, &org, user, who).await;
+    let said = format!("{who} was removed from {}.", org.name);
+    finish_said(
+        &viewer, &accounts, &stores, &org, user, "members", result, said,
     )
     .await
 }
@@ -454,8 +526,18 @@ pub async fn create_team(
         team: form.team.clone(),
         ..Kept::default()
     };
-    finish(
-        &viewer, &accounts, &stores, &org, user, "teams", result, kept,
+    let said = format!("Team {} was created.", form.team.trim());
+    finish_as(
+        &viewer,
+        &accounts,
+        &stores,
+        &org,
+        user,
+        "teams",
+        "teams",
+        result,
+        kept,
+        Some(said),
     )
     .await
 }
@@ -468,8 +550,15 @@ pub async fn add_team_member(
     form: web::Form<TeamForm>,
 ) -> Result<HttpResponse, PageError> {
     let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
-    let result =
-        orgs::add_team_member(&accounts.db, &org, user, &form.team, form.username.trim()).await;
+    let who = form.username.trim();
+    let result = orgs::add_team_member(&accounts.db, &org, user, &form.team, who).await;
+    let said = (
+        format!("{who} was added to team {}.", form.team),
+        format!(
+            "{who} was invited to team {}. They join when they accept, within 7 days.",
+            form.team
+        ),
+    );
     finish_added(
         &viewer,
         &accounts,
@@ -479,6 +568,7 @@ pub async fn add_team_member(
         "teams",
         result,
         Kept::default(),
+        said,
     )
     .await
 }
@@ -491,17 +581,11 @@ pub async fn remove_team_member(
     form: web::Form<TeamForm>,
 ) -> Result<HttpResponse, PageError> {
     let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
-    let result =
-        orgs::remove_team_member(&accounts.db, &org, user, &form.team, form.username.trim()).await;
-    finish(
-        &viewer,
-        &accounts,
-        &stores,
-        &org,
-        user,
-        "teams",
-        result,
-        Kept::default(),
+    let who = form.username.trim();
+    let result = orgs::remove_team_member(&accounts.db, &org, user, &form.team, who).await;
+    let said = format!("{who} was removed from team {}.", form.team);
+    finish_said(
+        &viewer, &accounts, &stores, &org, user, "teams", result, said,
     )
     .await
 }
@@ -695,15 +779,52 @@ pub async fn revoke_robot(
 ) -> Result<HttpResponse, PageError> {
     let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
     let result = robots::revoke(&accounts.db, &org, user, form.name.trim()).await;
+    let said = format!("Robot {}+{} was revoked.", org.name, form.name.trim());
+    finish_said(
+        &viewer, &accounts, &stores, &org, user, "robots", result, said,
+    )
+    .await
+}
+
+/// `owner` or `a member`, as the notice after a role change says it.
+fn a_role(role: &str) -> &'static str {
+    match role {
+        "owner" => "an owner",
+        _ => "a member",
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ProfileForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    url: String,
+}
+
+/// `POST /o/{org}/settings/profile`: the description and web address.
+pub async fn save_profile(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    stores: Stores,
+    path: web::Path<String>,
+    form: web::Form<ProfileForm>,
+) -> Result<HttpResponse, PageError> {
+    let (org, user) = start(&viewer, &accounts, &path, &form.csrf).await?;
+    let result = profile::set(&accounts.db, &org, user, &form.description, &form.url)
+        .await
+        .map(drop);
+    let kept = Kept {
+        profile: Some(Profile {
+            description: form.description.clone(),
+            url: form.url.clone(),
+        }),
+        ..Kept::default()
+    };
     finish(
-        &viewer,
-        &accounts,
-        &stores,
-        &org,
-        user,
-        "robots",
-        result,
-        Kept::default(),
+        &viewer, &accounts, &stores, &org, user, "profile", result, kept,
     )
     .await
 }

@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 use berth_accounts::access::Role;
+use berth_accounts::orgs::profile::Profile;
 use berth_accounts::orgs::{self, Member, Org, Team};
 use berth_accounts::Accounts;
 use berth_hub::Hub;
@@ -11,7 +12,6 @@ use berth_registry::meta::Meta;
 use berth_registry::Registry;
 use serde::Deserialize;
 
-use super::chrome::initial;
 use super::error::inline;
 use super::filters;
 use super::settings::login_first;
@@ -72,8 +72,9 @@ pub async fn create(
 struct OrgPage {
     chrome: Chrome,
     name: String,
-    initial: String,
     created: String,
+    /// Its description and web address (`http(s)` only, checked when saved).
+    profile: Profile,
     repositories: Vec<RepoRow>,
     paging: Paging,
     /// Shown to its members only.
@@ -214,8 +215,8 @@ async fn org_page(
     let (repositories, paging) = repositories(hub, viewer, &org.name, path, query).await?;
     let page = OrgPage {
         chrome: viewer.chrome.clone(),
-        initial: initial(&org.name),
         created: time::month_year(org.created_at),
+        profile: orgs::profile::get(&accounts.db, &org).await?,
         repositories,
         paging,
         insider,

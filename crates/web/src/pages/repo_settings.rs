@@ -57,6 +57,15 @@ struct SettingsPage {
     /// What the repository stores, and its namespace's usage and quota.
     storage: String,
     namespace_storage: Storage,
+    /// The overview as the unsaved form would show it (the Preview button), sanitized HTML.
+    preview: Option<String>,
+}
+
+/// The general form as typed but not saved, shown with its rendered overview.
+pub struct Draft {
+    pub description: String,
+    pub full_description: String,
+    pub private: Option<bool>,
 }
 
 impl SettingsPage {
@@ -116,6 +125,28 @@ pub async fn page(
     error: Option<(&'static str, String)>,
     notice: Option<(&'static str, &'static str)>,
 ) -> Result<HttpResponse, PageError> {
+    page_with(
+        viewer, accounts, hooks, hub, trust, registry, site, repo, retention, error, notice, None,
+    )
+    .await
+}
+
+/// [`page`], with the general form showing `draft` and its preview.
+#[allow(clippy::too_many_arguments)]
+async fn page_with(
+    viewer: &Viewer,
+    accounts: &Accounts,
+    hooks: &Webhooks,
+    hub: &Hub,
+    trust: &Trust,
+    registry: &Registry,
+    site: &Site,
+    repo: &Repo,
+    retention: Option<Card>,
+    error: Option<(&'static str, String)>,
+    notice: Option<(&'static str, &'static str)>,
+    draft: Option<Draft>,
+) -> Result<HttpResponse, PageError> {
     require_admin(repo)?;
     let org = org_of(accounts, repo).await?;
     let teams = match &org {
@@ -158,6 +189,20 @@ pub async fn page(
     let stored = storage::of_repository(hub.meta(), name).await?;
     let mut head = head(accounts, hub, site, viewer, repo, "settings").await?;
     head.storage = Some(stored.clone());
+    if let Some(private) = draft.as_ref().and_then(|d| d.private) {
+        head.private = private;
+    }
+    let (description, full_description, preview) = match draft {
+        Some(d) => {
+            let html = crate::markdown::render(&d.full_description);
+            (d.description, d.full_description, Some(html))
+        }
+        None => (
+            repo.settings.description.clone(),
+            repo.settings.full_description.clone(),
+            None,
+        ),
+    };
     let view = SettingsPage {
         immutable: pattern_of(ScopeKind::Repository).join("\n"),
         inherited_immutable: pattern_of(ScopeKind::Namespace),
@@ -169,8 +214,9 @@ pub async fn page(
         hooks: webhooks::section(hooks, &owner, &settings_url).await?,
         chrome: viewer.chrome.clone(),
         head,
-        description: repo.settings.description.clone(),
-        full_description: repo.settings.full_description.clone(),
+        description,
+        full_description,
+        preview,
         org: org.map(|o| o.name),
         teams,
         error,
@@ -190,6 +236,8 @@ pub struct SettingsForm {
     pub description: Option<String>,
     pub full_description: Option<String>,
     pub visibility: Option<String>,
+    /// Present when the general form's Preview button sent it: render, do not save.
+    pub preview: Option<String>,
     #[serde(default)]
     pub confirm_name: String,
     #[serde(default)]
@@ -266,6 +314,28 @@ pub async fn post(
                 Some("public") => Some(false),
                 Some(_) => return Err(PageError::bad_request("Visibility is public or private.")),
             };
+            if form.preview.is_some() {
+                let draft = Draft {
+                    description: form.description.clone().unwrap_or_default(),
+                    full_description: form.full_description.clone().unwrap_or_default(),
+                    private,
+                };
+                return page_with(
+                    viewer,
+                    accounts,
+                    hooks,
+                    hub,
+                    trust,
+                    registry,
+                    site,
+                    repo,
+                    None,
+                    None,
+                    Some(("general", "Preview: not saved yet.")),
+                    Some(draft),
+                )
+                .await;
+            }
             let changes = Changes {
                 private,
                 description: form.description.clone(),

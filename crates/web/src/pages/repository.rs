@@ -73,7 +73,9 @@ pub fn parse(tail: &str, post: bool) -> (String, Target) {
                 ["comments", id, "edit" | "delete"] => id.parse::<i64>().is_ok(),
                 ["tags", tag, "delete"] => berth_registry::names::is_tag(tag),
                 ["settings", "teams", "remove"] => true,
-                ["settings", "webhooks", id, "delete" | "redeliver"] => id.parse::<i64>().is_ok(),
+                ["settings", "webhooks", id, "delete" | "redeliver" | "ping"] => {
+                    id.parse::<i64>().is_ok()
+                }
                 ["settings", "webhooks", id] => id.parse::<i64>().is_ok(),
                 ["settings", "webhooks"] => true,
                 ["settings", "retention", "preview" | "remove"] => true,

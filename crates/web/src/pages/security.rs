@@ -8,7 +8,7 @@ use actix_web::HttpMessage;
 use super::{Chrome, PageError};
 
 /// No inline script or style anywhere, so the policy needs no `'unsafe-inline'`.
-pub const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; \
+pub const CSP: &str = "default-src 'self'; img-src 'self' data: https:; style-src 'self'; \
     script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
     frame-ancestors 'none'";
 

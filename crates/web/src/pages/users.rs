@@ -9,7 +9,6 @@ use berth_hub::Hub;
 use berth_registry::Registry;
 use serde::Deserialize;
 
-use super::chrome::initial;
 use super::filters;
 use super::forms::PageNumber;
 use super::storage::{self, Storage};
@@ -99,7 +98,6 @@ impl RepoRow {
 struct UserPage {
     chrome: Chrome,
     name: String,
-    initial: String,
     joined: String,
     is_self: bool,
     orgs: Vec<String>,
@@ -150,7 +148,6 @@ pub async fn page(
     let page = UserPage {
         starred,
         chrome: viewer.chrome.clone(),
-        initial: initial(&user.name),
         joined: time::month_year(user.created_at),
         is_self,
         storage,

@@ -1,7 +1,8 @@
 //! Webhook pages, for a repository (`/r/{name}/settings/webhooks/…`) and an organization
 //! (`/o/{org}/settings/webhooks/…`): the list in each settings page, a page per webhook with its
-//! form and its delivery log (with a redeliver button), and the form to add one. The caller
-//! checks who may manage the owner; the accounts crate validates and audits every change.
+//! form, a "Send test" button and its delivery log (with a redeliver button), and the form to add
+//! one. The caller checks who may manage the owner; the accounts crate validates and audits every
+//! change.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -140,6 +141,8 @@ pub struct DeliveryRow {
     pub response: String,
     pub duration: String,
     pub error: String,
+    /// What went wrong, in a few words for the status column (`DNS failure`, `HTTP 500`).
+    pub reason: String,
     pub excerpt: String,
     pub callback: String,
     pub payload: String,
@@ -159,6 +162,50 @@ struct HookPage {
     deliveries: Vec<DeliveryRow>,
     error: Option<String>,
     notice: Option<&'static str>,
+    /// How the "Send test" ping just went.
+    ping: Option<PingView>,
+}
+
+/// The outcome of a ping, as the webhook page shows it.
+pub struct PingView {
+    pub ok: bool,
+    /// `HTTP 200 in 12 ms`, or why it failed.
+    pub summary: String,
+    pub excerpt: String,
+}
+
+impl PingView {
+    fn of(a: &deliveries::Attempt) -> PingView {
+        let summary = match a.response_status {
+            Some(status) => format!("HTTP {status} in {} ms", a.duration_ms),
+            None => a.error.clone(),
+        };
+        let ok = a.response_status.is_some_and(|s| (200..300).contains(&s));
+        PingView {
+            ok,
+            summary: if ok || a.error.is_empty() || a.response_status.is_none() {
+                summary
+            } else {
+                format!("{summary}: {}", a.error)
+            },
+            excerpt: a.response_excerpt.clone(),
+        }
+    }
+}
+
+/// The first words of a delivery's error, for the status column: the guard's `refused`, `DNS
+/// failure`, `connection refused`, `timeout`, or the receiver's HTTP status.
+fn reason(d: &deliveries::Delivery) -> String {
+    if d.error.is_empty() {
+        return String::new();
+    }
+    if let Some(status) = d.response_status {
+        return format!("HTTP {status}");
+    }
+    match d.error.split_once(':') {
+        Some((head, _)) if head.len() <= 24 => head.to_owned(),
+        _ => d.error.clone(),
+    }
 }
 
 fn delivery_row(d: &deliveries::Delivery) -> DeliveryRow {
@@ -170,11 +217,14 @@ fn delivery_row(d: &deliveries::Delivery) -> DeliveryRow {
         when: d.last_attempt_at.unwrap_or(d.created_at),
         next: d.next_attempt_at,
         response: d.response_status.map(|s| s.to_string()).unwrap_or_default(),
+        // A time only for an answer: a DNS failure's few milliseconds are no response time.
         duration: d
             .duration_ms
+            .filter(|_| d.response_status.is_some())
             .map(|ms| format!("{ms} ms"))
             .unwrap_or_default(),
         error: d.error.clone(),
+        reason: reason(d),
         excerpt: d.response_excerpt.clone(),
         callback: d.callback.as_ref().map_or_else(String::new, |c| {
             if c.description.is_empty() {
@@ -205,6 +255,7 @@ async fn page(
     form: Option<HookForm>,
     error: Option<String>,
     notice: Option<&'static str>,
+    ping: Option<PingView>,
 ) -> Result<HttpResponse, PageError> {
     let hooks_url = format!("{settings_url}/webhooks");
     let (hook, action, rows) = match id {
@@ -235,6 +286,7 @@ async fn page(
         deliveries: rows,
         error,
         notice,
+        ping,
     };
     render(viewer, status, &view)
 }
@@ -253,7 +305,18 @@ pub async fn show(
         id => Some(id.parse().map_err(|_| PageError::not_found())?),
     };
     let notice = saved.then_some("Webhook saved.");
-    page(viewer, hooks, owner, settings_url, id, None, None, notice).await
+    page(
+        viewer,
+        hooks,
+        owner,
+        settings_url,
+        id,
+        None,
+        None,
+        notice,
+        None,
+    )
+    .await
 }
 
 /// `POST …/settings/webhooks[/{id}[/delete|/redeliver]]`, by `actor`, already allowed to manage
@@ -278,6 +341,7 @@ pub async fn post(
             id,
             Some(form.clone()),
             Some(message),
+            None,
             None,
         )
         .await
@@ -331,6 +395,23 @@ pub async fn post(
         [id, "delete"] => {
             webhooks::delete(hooks, actor, owner, parse_id(id)?).await?;
             Ok(see_other(&format!("{settings_url}#webhooks")))
+        }
+        [id, "ping"] => {
+            let id = parse_id(id)?;
+            let attempt = webhooks::ping::ping(hooks, actor, owner, id).await?;
+            let view = PingView::of(&attempt);
+            page(
+                viewer,
+                hooks,
+                owner,
+                settings_url,
+                Some(id),
+                None,
+                None,
+                None,
+                Some(view),
+            )
+            .await
         }
         [id, "redeliver"] => {
             let id = parse_id(id)?;
