@@ -45,4 +45,5 @@ mod sessions;
 mod signing;
 mod tls;
 mod trust;
+mod ui_accounts;
 mod webhooks;
