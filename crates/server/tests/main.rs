@@ -46,4 +46,5 @@ mod signing;
 mod tls;
 mod trust;
 mod ui_accounts;
+mod ui_admin;
 mod webhooks;
