@@ -229,7 +229,24 @@ impl Accounts {
     /// Logs in with a password or a personal access token, or as a robot (`org+name` with its
     /// secret). Throttled as [`throttle`] describes: a valid token or robot secret is never
     /// refused, and a password attempt is counted before it is verified.
+    ///
+    /// A user whose reset a site administrator forced logs in with the password nowhere but
+    /// on the web ([`Accounts::login_for_web`]), where they choose a new one.
     pub async fn login(&self, name: &str, secret: &str, peer: Option<IpAddr>) -> Result<Identity> {
+        match self.login_for_web(name, secret, peer).await? {
+            (identity, false) => Ok(identity),
+            (_, true) => Err(Error::BadCredentials),
+        }
+    }
+
+    /// [`Accounts::login`] for the web log-in form: also says whether the user must choose a
+    /// new password (a reset forced by a site administrator) before anything else.
+    pub async fn login_for_web(
+        &self,
+        name: &str,
+        secret: &str,
+        peer: Option<IpAddr>,
+    ) -> Result<(Identity, bool)> {
         let credential = if name.contains('+') {
             Credential::Robot
         } else if secret.starts_with(tokens::PREFIX) {
@@ -256,7 +273,7 @@ impl Accounts {
         name: &str,
         secret: &str,
         peer: Option<IpAddr>,
-    ) -> Result<Identity> {
+    ) -> Result<(Identity, bool)> {
         let keys = throttle::Keys::new(name, peer);
         // No account has a control character in its name: such a name is a failed login, and
         // one the audit log could not even store.
@@ -282,7 +299,7 @@ impl Accounts {
                     })
             };
             if let Some(identity) = identity {
-                return Ok(identity);
+                return Ok((identity, false));
             }
             self.throttle.failed_secret(&keys).await?;
             audit::record(&self.db, name, "login.failed", name, keys.address()).await?;
@@ -312,11 +329,15 @@ impl Accounts {
                     "handing back a reservation",
                     self.throttle.succeeded(&keys, reservation).await,
                 );
-                Ok(Identity {
-                    user: Some(user),
-                    scope: None,
-                    robot: None,
-                })
+                let must_change = users::must_change_password(&self.db, user.id).await?;
+                Ok((
+                    Identity {
+                        user: Some(user),
+                        scope: None,
+                        robot: None,
+                    },
+                    must_change,
+                ))
             }
             Ok(None) => {
                 noted("counting a failure", self.throttle.failed(&keys).await);

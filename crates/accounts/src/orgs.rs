@@ -132,6 +132,31 @@ pub fn repository_in(org: &Org, repository: &str) -> Result<String> {
     Ok(full)
 }
 
+/// An organization as the site administrators' list shows it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct OrgSummary {
+    pub name: String,
+    pub created_at: i64,
+    pub members: i64,
+    pub repositories: i64,
+}
+
+/// One page of every organization, by name, with its member and repository counts (each an
+/// indexed count).
+pub async fn list_with_counts(db: &Db, offset: i64, limit: i64) -> Result<Vec<OrgSummary>> {
+    Ok(sqlx::query_as::<_, OrgSummary>(
+        "SELECT a.name, a.created_at,
+                (SELECT COUNT(*) FROM org_members m WHERE m.org_id = a.id) AS members,
+                (SELECT COUNT(*) FROM repository_settings r WHERE r.namespace = a.name)
+                    AS repositories
+         FROM accounts a WHERE a.kind = 'org' ORDER BY a.name LIMIT $1 OFFSET $2",
+    )
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
 pub async fn by_name(db: &Db, name: &str) -> Result<Option<Org>> {
     let pool = &db.pool;
     Ok(sqlx::query_as::<_, Org>(

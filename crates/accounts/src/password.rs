@@ -123,7 +123,32 @@ pub fn check_strength(password: &str) -> Result<()> {
             "the password must be at most {MAX_LENGTH} bytes long"
         )));
     }
+    if is_common(password) {
+        return Err(Error::Invalid(
+            "that password is one of the 10,000 most common passwords, which are guessed \
+             first: choose another"
+                .into(),
+        ));
+    }
     Ok(())
+}
+
+/// The list of common passwords shipped with Berth: its first line says where it comes from.
+const COMMON: &str = include_str!("common-passwords.txt");
+
+/// Whether `password` is on the list of common passwords, ignoring case (the list is all
+/// lowercase). The set is built on first use.
+pub fn is_common(password: &str) -> bool {
+    static SET: OnceLock<std::collections::HashSet<&'static str>> = OnceLock::new();
+    let set = SET.get_or_init(|| {
+        COMMON
+            .lines()
+            .skip(1)
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect()
+    });
+    set.contains(password.to_lowercase().as_str())
 }
 
 thread_local! {
@@ -249,6 +274,24 @@ pub fn dummy_hash() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn common_passwords_are_refused_whatever_their_case() {
+        assert_eq!(COMMON.lines().skip(1).count(), 10_000);
+        for common in [
+            "password1",
+            "qwerty123",
+            "Password123",
+            "ILOVEYOU",
+            "baseball",
+        ] {
+            assert!(is_common(common), "{common}");
+            assert!(check_strength(common).is_err(), "{common}");
+        }
+        // The source line is not a password, and ordinary long ones pass.
+        assert!(!is_common(COMMON.lines().next().unwrap_or_default()));
+        assert!(check_strength("correct horse battery").is_ok());
+    }
 
     #[test]
     fn argon2id_at_owasp_parameters() {

@@ -182,6 +182,74 @@ pub async fn password_changed_at(db: &Db, user: &User) -> Result<Option<i64>> {
     )
 }
 
+/// Whether a site administrator forced a reset the user has not done yet.
+pub async fn must_change_password(db: &Db, user_id: i64) -> Result<bool> {
+    let flag: Option<i64> =
+        sqlx::query_scalar("SELECT must_change_password FROM accounts WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&db.pool)
+            .await?;
+    Ok(flag.unwrap_or(0) != 0)
+}
+
+/// One page of users, by name, for site administrators: those whose name or email starts with
+/// `query` (lowercased), or everyone for an empty one. Both are ranges the unique indexes
+/// on name and email serve.
+pub async fn search(db: &Db, query: &str, offset: i64, limit: i64) -> Result<Vec<User>> {
+    let q = query.trim().to_lowercase();
+    let rows = if q.is_empty() {
+        sqlx::query_as::<_, UserRow>(&format!(
+            "SELECT {COLUMNS} FROM accounts WHERE kind = 'user'
+             ORDER BY name LIMIT $1 OFFSET $2"
+        ))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&db.pool)
+        .await?
+    } else {
+        // `[q, q with its last character raised)`: every text that starts with `q`.
+        let upper = prefix_end(&q);
+        sqlx::query_as::<_, UserRow>(&format!(
+            "SELECT {COLUMNS} FROM accounts
+             WHERE kind = 'user'
+               AND ((name >= $1 AND name < $2) OR (email >= $1 AND email < $2))
+             ORDER BY name LIMIT $3 OFFSET $4"
+        ))
+        .bind(&q)
+        .bind(upper)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&db.pool)
+        .await?
+    };
+    Ok(rows.into_iter().map(User::from).collect())
+}
+
+/// The first text after every text that starts with `prefix` (not empty): its last character
+/// raised by one.
+fn prefix_end(prefix: &str) -> String {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        if let Some(next) = char::from_u32(u32::from(last) + 1) {
+            chars.push(next);
+            return chars.into_iter().collect();
+        }
+    }
+    // Only the highest characters: nothing sorts after them.
+    String::from(char::MAX)
+}
+
+/// One page of every namespace (user and organization names), by name.
+pub async fn namespaces(db: &Db, offset: i64, limit: i64) -> Result<Vec<(String, String)>> {
+    Ok(sqlx::query_as::<_, (String, String)>(
+        "SELECT name, kind FROM accounts ORDER BY name LIMIT $1 OFFSET $2",
+    )
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
 /// Whether an account (user or organization) has this name.
 pub async fn namespace_exists(db: &Db, name: &str) -> Result<bool> {
     let pool = &db.pool;
@@ -264,6 +332,7 @@ pub async fn delete_of_user(conn: &mut AnyConnection, user: &User) -> Result<()>
     // Children first: nothing here relies on the database enforcing foreign keys.
     for sql in [
         "DELETE FROM sessions WHERE account_id = $1",
+        "DELETE FROM password_tickets WHERE account_id = $1",
         "DELETE FROM access_tokens WHERE account_id = $1",
         "DELETE FROM team_members WHERE user_id = $1",
         "DELETE FROM org_members WHERE user_id = $1",

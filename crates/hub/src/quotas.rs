@@ -3,7 +3,7 @@
 
 use berth_accounts::audit;
 use berth_accounts::users::{self, User};
-use berth_registry::lifecycle::quota::{self, human_size};
+use berth_registry::lifecycle::quota::{self, human_size, Quota};
 
 use crate::{Error, Hub, Result};
 
@@ -34,5 +34,25 @@ impl Hub {
         tx.commit().await?;
         self.meta.quotas().remember(namespace, bytes.is_some());
         Ok(before)
+    }
+
+    /// One page of every namespace (users and organizations, by name), each with its kind
+    /// (`user` or `org`), usage and quota: for site administrators. Each usage is a sum over
+    /// the namespace's own repositories, on indexes.
+    pub async fn namespace_usage(
+        &self,
+        actor: &User,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Vec<(String, Quota)>> {
+        if !actor.is_admin || !actor.active {
+            return Err(Error::Forbidden);
+        }
+        let names = users::namespaces(&self.accounts.db, offset, limit).await?;
+        let mut out = Vec::with_capacity(names.len());
+        for (name, kind) in names {
+            out.push((kind, self.meta.quota(&name).await?));
+        }
+        Ok(out)
     }
 }

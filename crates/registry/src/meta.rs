@@ -387,6 +387,11 @@ async fn namespace_in_use(conn: &mut sqlx::AnyConnection, namespace: &str) -> Re
 }
 
 impl Meta {
+    /// The database this store runs on.
+    pub fn backend(&self) -> Backend {
+        Backend::of_pool(&self.pool)
+    }
+
     /// Changes with every write to tags, manifests or repositories: what was worked
     /// out from them under an older generation may be stale.
     pub fn generation(&self) -> u64 {

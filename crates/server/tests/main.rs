@@ -45,6 +45,8 @@ mod sessions;
 mod signing;
 mod tls;
 mod trust;
+mod ui_accounts;
+mod ui_admin;
 mod ui_content;
 mod ui_home;
 mod ui_tags;

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`, and the token service at `/auth/token`.
 
 mod activity;
+mod audit;
 mod builds;
 mod community;
 mod error;
@@ -24,6 +25,7 @@ use berth_accounts::access::Identity;
 use berth_accounts::users::User;
 use berth_accounts::Accounts;
 
+pub use audit::{AuditQuery, PAGE_SIZE as AUDIT_PAGE_SIZE};
 pub use error::ApiError;
 pub use sessions::{session_cookie, COOKIE as SESSION_COOKIE};
 
@@ -61,6 +63,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/session", web::delete().to(sessions::sign_out))
                 .route("/users", web::post().to(users::sign_up))
                 .route("/users", web::get().to(users::complete))
+                .route("/audit", web::get().to(audit::list))
                 .route("/admin/gc", web::get().to(gc::status))
                 .route("/admin/gc", web::post().to(gc::run))
                 .route("/users/{name}/active", web::put().to(users::set_active))

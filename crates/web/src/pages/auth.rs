@@ -5,7 +5,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use berth_accounts::users::{self, NewUser};
-use berth_accounts::{sessions, Accounts, Error as AccountsError};
+use berth_accounts::{credentials, sessions, Accounts, Error as AccountsError};
 use serde::Deserialize;
 
 use super::error::inline;
@@ -101,8 +101,9 @@ pub async fn login(
         render(&viewer, status, &page)
     };
     let peer = req.peer_addr().map(|a| a.ip());
-    let identity = match accounts.login(username, &form.password, peer).await {
-        Ok(identity) => identity,
+    let (identity, must_change) = match accounts.login_for_web(username, &form.password, peer).await
+    {
+        Ok(found) => found,
         Err(AccountsError::Throttled { retry_after }) => {
             let message = inline(AccountsError::Throttled { retry_after })?;
             let mut resp = refused(StatusCode::TOO_MANY_REQUESTS, message)?;
@@ -121,7 +122,77 @@ pub async fn login(
             "Log in with your password, not an access token.".into(),
         );
     };
+    if must_change {
+        // A reset forced by an administrator: no session until a new password is chosen, with
+        // a single-use ticket that stands for the password just given.
+        let ticket = credentials::issue_ticket(&accounts.db, &user).await?;
+        let page = NewPasswordPage {
+            chrome: viewer.chrome.clone(),
+            username: user.name,
+            ticket,
+            next,
+            error: None,
+        };
+        return render(&viewer, StatusCode::OK, &page);
+    }
     signed_in(&accounts, &viewer, &user, &next).await
+}
+
+#[derive(Template)]
+#[template(path = "new_password.html")]
+struct NewPasswordPage {
+    chrome: Chrome,
+    username: String,
+    ticket: String,
+    next: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct NewPasswordForm {
+    #[serde(default)]
+    csrf: String,
+    ticket: String,
+    password: String,
+    password_confirmation: String,
+    next: Option<String>,
+}
+
+/// The new password a forced reset asks for at log-in; signs the user in once it is set.
+pub async fn new_password(
+    viewer: Viewer,
+    accounts: web::Data<Accounts>,
+    form: web::Form<NewPasswordForm>,
+) -> Result<HttpResponse, PageError> {
+    viewer.check_csrf(&form.csrf)?;
+    let next = next_or_home(form.next.as_deref());
+    let Some(user) = credentials::ticket_user(&accounts.db, &form.ticket).await? else {
+        return Err(PageError::new(
+            StatusCode::GONE,
+            "This form has expired or was used already. Log in again.",
+        ));
+    };
+    let result = if form.password != form.password_confirmation {
+        Err("The two passwords do not match.".to_owned())
+    } else {
+        match credentials::redeem_ticket(&accounts.db, &form.ticket, &form.password).await {
+            Ok(user) => Ok(user),
+            Err(e) => Err(inline(e)?),
+        }
+    };
+    match result {
+        Ok(user) => signed_in(&accounts, &viewer, &user, &next).await,
+        Err(message) => {
+            let page = NewPasswordPage {
+                chrome: viewer.chrome.clone(),
+                username: user.name,
+                ticket: form.ticket.clone(),
+                next,
+                error: Some(message),
+            };
+            render(&viewer, StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+    }
 }
 
 #[derive(Template)]

@@ -13,6 +13,8 @@ pub struct Chrome {
     pub orgs: Vec<String>,
     /// Whether the "Sign up" link is shown.
     pub signup_open: bool,
+    /// Whether the signed-in user is a site administrator (the menu links to `/admin`).
+    pub admin: bool,
 }
 
 impl Chrome {

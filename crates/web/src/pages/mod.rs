@@ -2,6 +2,7 @@
 //! CSRF checks on every form, error pages, security headers, and the account and
 //! organization pages. Complete without JavaScript; `static/berth.js` only improves them.
 
+mod admin;
 mod assets;
 mod auth;
 mod avatars;
@@ -36,12 +37,14 @@ use askama::Template;
 
 pub use chrome::Chrome;
 pub use error::PageError;
+pub use forms::PageNumber;
 pub use viewer::Viewer;
 
 /// Mounts the pages. Registered last: the scope answers every path nothing else took, with
 /// the site's own 404 page.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use web::post;
+    admin::mark_started();
     cfg.route("/static/{file}", get().to(assets::serve))
         .route("/avatars/{file}", get().to(avatars::serve))
         .service(
@@ -87,6 +90,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/settings/signing/keys", post().to(signing::add))
                 .route("/settings/signing/keys/remove", post().to(signing::remove))
                 .route("/settings/signing/policy", post().to(signing::policy))
+                .route("/admin", get().to(admin::status))
+                .route("/admin/users", get().to(admin::users))
+                .route("/admin/users/{name}", get().to(admin::user))
+                .route("/admin/users/{name}", post().to(admin::user_action))
+                .route("/admin/orgs", get().to(admin::orgs))
+                .route("/admin/storage", get().to(admin::storage))
+                .route("/admin/audit", get().to(admin::audit_log))
+                .route("/login/new-password", post().to(auth::new_password))
                 .route("/u/{name}", get().to(users::page))
                 .route("/orgs/new", get().to(orgs::new_form))
                 .route("/orgs/new", post().to(orgs::create))
@@ -96,6 +107,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::scope("/o/{org}/settings")
                         .route("", get().to(org_settings::page))
                         .route("/profile", post().to(org_settings::save_profile))
+                        .route("/audit", get().to(admin::org_audit_log))
                         .route("/members", post().to(org_settings::set_member))
                         .route("/members/remove", post().to(org_settings::remove_member))
                         .route(
