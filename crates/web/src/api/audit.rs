@@ -28,7 +28,7 @@ pub struct AuditQuery {
     pub since: String,
     #[serde(default)]
     pub until: String,
-    pub page: Option<crate::pages::PageNumber>,
+    pub page: Option<i64>,
 }
 
 impl AuditQuery {
@@ -54,7 +54,7 @@ impl AuditQuery {
 
     /// The page asked for, from 1.
     pub fn page(&self) -> i64 {
-        self.page.map_or(1, |p| p.0).clamp(1, 1_000_000)
+        self.page.unwrap_or(1).clamp(1, 1_000_000)
     }
 }
 
