@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use berth_accounts::mail::{Mailer, SmtpSettings, SmtpTls};
 use berth_accounts::AuthConfig;
 use berth_builds::Config as BuildsConfig;
 use berth_hub::gc::{parse_duration, GcConfig};
@@ -98,6 +99,23 @@ struct File {
     storage: StorageFile,
     #[serde(default)]
     metrics: MetricsFile,
+    smtp: Option<SmtpFile>,
+}
+
+/// `[smtp]`: outgoing mail ("Forgot password?" links); none without it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SmtpFile {
+    host: String,
+    /// Default: 25 for `none`, 587 for `starttls`, 465 for `tls`.
+    port: Option<u16>,
+    from: String,
+    username: Option<String>,
+    password: Option<String>,
+    /// A file holding the password (its first line).
+    password_file: Option<PathBuf>,
+    /// `none`, `starttls` (the default) or `tls`.
+    tls: Option<String>,
 }
 
 /// `[metrics]`: Prometheus metrics, off until `listen` is set.
@@ -220,6 +238,8 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// Where `GET /metrics` is served (a listener of its own); `None`: not served.
     pub metrics_listen: Option<SocketAddr>,
+    /// Outgoing mail; `None`: no "Forgot password?".
+    pub smtp: Option<SmtpSettings>,
 }
 
 impl Config {
@@ -327,6 +347,7 @@ impl Config {
             metrics_listen.is_none_or(|m| m != listen || m.port() == 0),
             "metrics.listen must differ from listen: metrics are never served on the public listener"
         );
+        let smtp = file.smtp.map(|f| smtp(f, &public_url)).transpose()?;
         Ok(Config {
             listen,
             data_dir,
@@ -341,6 +362,7 @@ impl Config {
             storage,
             tls,
             metrics_listen,
+            smtp,
         })
     }
 
@@ -355,6 +377,44 @@ fn host_of(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let rest = rest.trim_end_matches('/');
     rest.split('/').next().unwrap_or(rest)
+}
+
+fn smtp(file: SmtpFile, public_url: &str) -> anyhow::Result<SmtpSettings> {
+    let tls = match file.tls.as_deref() {
+        None => SmtpTls::StartTls,
+        Some(t) => SmtpTls::parse(t).ok_or_else(|| {
+            anyhow::anyhow!("smtp.tls must be \"none\", \"starttls\" or \"tls\", not {t:?}")
+        })?,
+    };
+    let port = file.port.unwrap_or(match tls {
+        SmtpTls::None => 25,
+        SmtpTls::StartTls => 587,
+        SmtpTls::Tls => 465,
+    });
+    let password = match (file.password, file.password_file) {
+        (Some(_), Some(_)) => {
+            anyhow::bail!("smtp: give password or password_file, not both")
+        }
+        (Some(p), None) => Some(p),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("smtp.password_file {}", path.display()))?;
+            Some(text.lines().next().unwrap_or_default().to_owned())
+        }
+        (None, None) => None,
+    };
+    let settings = SmtpSettings {
+        host: file.host,
+        port,
+        from: file.from,
+        username: file.username,
+        password,
+        tls,
+        public_url: public_url.to_owned(),
+    };
+    // Everything the transport checks, checked now: bad settings stop the start.
+    Mailer::new(&settings).map_err(|e| anyhow::anyhow!("[smtp]: {e}"))?;
+    Ok(settings)
 }
 
 fn webhooks(args: &Args, file: WebhooksFile, public_url: &str) -> anyhow::Result<WebhookConfig> {
