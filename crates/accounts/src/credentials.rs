@@ -213,8 +213,14 @@ pub async fn redeem_ticket(db: &Db, secret: &str, new: &str) -> Result<User> {
 /// Spends a ticket mailed by "Forgot password?" ([`crate::Accounts::request_password_reset`])
 /// on a new password, as [`redeem_ticket`] does; audited as `password.reset`.
 pub async fn reset_with_ticket(db: &Db, secret: &str, new: &str) -> Result<User> {
-    spend_ticket(db, secret, new, "password.reset", "new password chosen from a mailed link")
-        .await
+    spend_ticket(
+        db,
+        secret,
+        new,
+        "password.reset",
+        "new password chosen from a mailed link",
+    )
+    .await
 }
 
 async fn spend_ticket(

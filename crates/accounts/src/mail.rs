@@ -66,10 +66,12 @@ impl Mailer {
     /// Builds the transport; fails on settings that cannot work (a bad sender address, a
     /// user name without a password). Connects to nothing yet.
     pub fn new(settings: &SmtpSettings) -> Result<Mailer, String> {
-        let from: Mailbox = settings
-            .from
-            .parse()
-            .map_err(|e| format!("smtp.from {:?} is not an e-mail address: {e}", settings.from))?;
+        let from: Mailbox = settings.from.parse().map_err(|e| {
+            format!(
+                "smtp.from {:?} is not an e-mail address: {e}",
+                settings.from
+            )
+        })?;
         check_settings(settings)?;
         let mut builder =
             AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(settings.host.as_str())
@@ -101,9 +103,7 @@ impl Mailer {
 
     /// Sends a plain-text message to `to` (an address Berth holds), within [`SEND_TIMEOUT`].
     pub async fn send(&self, to: &str, subject: &str, body: String) -> Result<(), String> {
-        let to: Mailbox = to
-            .parse()
-            .map_err(|e| format!("recipient {to:?}: {e}"))?;
+        let to: Mailbox = to.parse().map_err(|e| format!("recipient {to:?}: {e}"))?;
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)

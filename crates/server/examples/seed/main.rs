@@ -162,7 +162,6 @@ async fn main() -> anyhow::Result<()> {
     let namespaces_seeded = namespaces.len();
     let mut big = None;
     if args.big_repository_tags > 0 {
-
         let ns = match &args.owner {
             Some(owner) => {
                 namespaces.push(Namespace {
