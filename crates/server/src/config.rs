@@ -625,6 +625,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn smtp_settings_are_checked_at_start() {
+        let load = |text: &str| {
+            let file: File = toml::from_str(text).expect("valid toml");
+            Config::merge(&Args::default(), file)
+        };
+        let none = load("").expect("no [smtp]");
+        assert!(none.smtp.is_none());
+        let c = load(
+            "public_url = \"https://r.example\"\n[smtp]\nhost = \"mail.example\"\nfrom = \"Berth <b@example.com>\"\n",
+        )
+        .expect("minimal [smtp]");
+        let smtp = c.smtp.expect("smtp");
+        assert_eq!((smtp.port, smtp.tls), (587, SmtpTls::StartTls));
+        assert_eq!(smtp.public_url, "https://r.example");
+        let c =
+            load("[smtp]\nhost = \"h\"\nfrom = \"b@example.com\"\ntls = \"tls\"\n").expect("tls");
+        assert_eq!(c.smtp.map(|s| s.port), Some(465));
+        for (bad, says) in [
+            ("[smtp]\nhost = \"h\"\nfrom = \"b@example.com\"\ntls = \"ssl\"\n", "smtp.tls"),
+            ("[smtp]\nhost = \"h\"\nfrom = \"not an address\"\n", "smtp.from"),
+            ("[smtp]\nhost = \"h\"\nfrom = \"b@example.com\"\nusername = \"u\"\n", "password"),
+            ("[smtp]\nhost = \"\"\nfrom = \"b@example.com\"\n", "smtp.host"),
+            (
+                "[smtp]\nhost = \"h\"\nfrom = \"b@example.com\"\nusername = \"u\"\npassword_file = \"/nonexistent/berth-smtp\"\n",
+                "password_file",
+            ),
+        ] {
+            let e = load(bad).expect_err(bad).to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+        let missing: Result<File, _> = toml::from_str("[smtp]\nhost = \"h\"\n");
+        assert!(missing.is_err(), "from is required");
+    }
+
+    #[test]
     fn flags_win_over_file_over_defaults() {
         let file: File = toml::from_str(
             "listen = \"0.0.0.0:6000\"\npublic_url = \"https://r.example/\"\n[registry]\ndelete_enabled = false\nsparse_manifests = true\nmax_tags_per_push = 20\n[auth]\ndefault_private = true\n",
