@@ -251,3 +251,44 @@ async fn without_smtp_there_is_no_forgot_password() {
     assert_error_page(&browser, 404, "a reset link without [smtp]").await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn a_failing_smtp_server_changes_nothing_in_the_answer() {
+    // Nothing listens on this port: every attempt to send fails.
+    let port = common::binary::free_port();
+    let app = TestApp::start_with(|c| {
+        c.smtp = Some(SmtpSettings {
+            host: "127.0.0.1".into(),
+            port,
+            from: "berth@example.com".into(),
+            username: None,
+            password: None,
+            tls: SmtpTls::None,
+            public_url: c.public_url.clone(),
+        });
+    })
+    .await;
+    let browser = Browser::start().await;
+    sign_up_in(&browser, &app, "erin").await;
+    log_out(&browser).await;
+    let started = std::time::Instant::now();
+    ask_for_link(&browser, &app, "erin@example.com").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the answer waited for the SMTP server"
+    );
+    assert!(!browser.exists(".form-error").await);
+    // The request itself was recorded; the failure is only logged.
+    let log = app
+        .json("/api/v1/audit?action=password.reset_requested")
+        .await;
+    assert!(
+        log["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .any(|e| e["target"] == "erin"),
+        "{log}"
+    );
+    browser.close().await;
+}
