@@ -136,6 +136,9 @@ async fn a_forgotten_password_is_reset_with_a_link_by_mail() {
     let browser = Browser::start().await;
     sign_up_in(&browser, &app, "dora").await;
     log_out(&browser).await;
+    // Dora is signed in elsewhere, too: that session ends with the reset.
+    let elsewhere = Browser::start().await;
+    log_in(&elsewhere, &app, "dora").await;
 
     // The log-in page offers the link; it leads to the form.
     browser.goto(&app.url("/login")).await;
@@ -195,9 +198,15 @@ async fn a_forgotten_password_is_reset_with_a_link_by_mail() {
     browser.fill("#new-password", fresh).await;
     browser.fill("#new-password-confirmation", fresh).await;
     browser.submit("form[action^='/password/reset/']").await;
-    // Signed in with the new password.
+    // Signed in with the new password; signed out everywhere else.
     assert_signed_in_as(&browser, "dora").await;
     log_out(&browser).await;
+    elsewhere.goto(&app.url("/settings")).await;
+    assert!(
+        !elsewhere.exists("details.menu").await,
+        "a session from before the reset goes on"
+    );
+    elsewhere.close().await;
 
     // The old password no longer works; the new one does.
     browser.goto(&app.url("/login")).await;
@@ -278,6 +287,23 @@ async fn a_failing_smtp_server_changes_nothing_in_the_answer() {
         "the answer waited for the SMTP server"
     );
     assert!(!browser.exists(".form-error").await);
+    // Asking again and again from one client is throttled like logging in, in words.
+    let mut refused_at = None;
+    for attempt in 2..=15 {
+        browser.goto(&app.url("/password/forgot")).await;
+        browser.fill("#who", "erin@example.com").await;
+        browser.submit("form[action='/password/forgot']").await;
+        if browser.exists(".form-error").await {
+            let error = browser.text(".form-error").await;
+            assert!(error.contains("Too many requests"), "{error}");
+            refused_at = Some(attempt);
+            break;
+        }
+    }
+    assert!(
+        refused_at.is_some_and(|n| n > 3),
+        "throttled at {refused_at:?}"
+    );
     // The request itself was recorded; the failure is only logged.
     let log = app
         .json("/api/v1/audit?action=password.reset_requested")
