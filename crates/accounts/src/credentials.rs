@@ -207,6 +207,29 @@ pub async fn ticket_user(db: &Db, secret: &str) -> Result<Option<User>> {
 /// Spends a ticket on a new password: the password is replaced, every ticket, session and
 /// refresh token of the user ends, and a forced reset is done. Returns the user, to sign in.
 pub async fn redeem_ticket(db: &Db, secret: &str, new: &str) -> Result<User> {
+    spend_ticket(db, secret, new, "user.password", "new password chosen").await
+}
+
+/// Spends a ticket mailed by "Forgot password?" ([`crate::Accounts::request_password_reset`])
+/// on a new password, as [`redeem_ticket`] does; audited as `password.reset`.
+pub async fn reset_with_ticket(db: &Db, secret: &str, new: &str) -> Result<User> {
+    spend_ticket(
+        db,
+        secret,
+        new,
+        "password.reset",
+        "new password chosen from a mailed link",
+    )
+    .await
+}
+
+async fn spend_ticket(
+    db: &Db,
+    secret: &str,
+    new: &str,
+    action: &str,
+    detail: &str,
+) -> Result<User> {
     let expired = || Error::Invalid("this link has expired or was used already".into());
     password::check_strength(new)?;
     let Some(user) = ticket_user(db, secret).await? else {
@@ -249,14 +272,23 @@ pub async fn redeem_ticket(db: &Db, secret: &str, new: &str) -> Result<User> {
     .await?;
     sessions::end_all(&mut tx, user.id, None).await?;
     tokens::revoke_refresh(&mut tx, user.id).await?;
-    audit::record_in(
-        &mut tx,
-        &user.name,
-        "user.password",
-        &user.name,
-        "new password chosen",
-    )
-    .await?;
+    audit::record_in(&mut tx, &user.name, action, &user.name, detail).await?;
     tx.commit().await?;
     Ok(user)
+}
+
+/// Tickets mailed to one account within [`TICKET_TTL`], at most: more requests send nothing,
+/// so nobody can fill a mailbox by asking from many addresses.
+pub const MAILED_TICKETS_PER_TTL: i64 = 3;
+
+/// How many tickets `user` was given within the last [`TICKET_TTL`].
+pub async fn recent_tickets(db: &Db, user: &User) -> Result<i64> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM password_tickets WHERE account_id = $1 AND created_at > $2",
+    )
+    .bind(user.id)
+    .bind(crate::now() - TICKET_TTL)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(n)
 }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod flash;
 pub mod jwt;
 pub mod keyfile;
+pub mod mail;
 pub mod names;
 pub mod orgs;
 pub mod password;
@@ -125,6 +126,8 @@ pub struct Accounts {
     /// so a busy pull path costs no database write per request.
     counters: std::sync::Mutex<Counters>,
     metrics: Metrics,
+    /// Sends "Forgot password?" links; `None` without `[smtp]`, and then there are none.
+    pub mailer: Option<mail::Mailer>,
 }
 
 #[derive(Default)]
@@ -165,7 +168,76 @@ impl Accounts {
             throttle,
             counters: std::sync::Mutex::new(Counters::default()),
             metrics: Metrics::default(),
+            mailer: None,
         }
+    }
+
+    /// Sends mail (password reset links) through `mailer`.
+    pub fn with_mailer(mut self, mailer: Option<mail::Mailer>) -> Self {
+        self.mailer = mailer;
+        self
+    }
+
+    /// "Forgot password?": mails the active user whose e-mail address or name is `who` a link
+    /// to choose a new password (a ticket, [`credentials::TICKET_TTL`]). The caller's answer
+    /// must be the same whatever happens here: nothing tells whether such an account exists.
+    /// Throttled like a log-in: each request counts for the client address and for the pair
+    /// of address and `who`; an account is mailed at most
+    /// [`credentials::MAILED_TICKETS_PER_TTL`] links in that time. The mail is sent in the
+    /// background. Does nothing without a mailer.
+    pub async fn request_password_reset(&self, who: &str, peer: Option<IpAddr>) -> Result<()> {
+        let Some(mailer) = &self.mailer else {
+            return Ok(());
+        };
+        let who = who.trim().to_lowercase();
+        if who.is_empty() || who.chars().any(char::is_control) {
+            return Ok(());
+        }
+        let keys = throttle::Keys::new(&format!("reset:{who}"), peer);
+        // Kept, never handed back: every request counts.
+        let _reservation = self.throttle.reserve(&keys).await?;
+        let user = if who.contains('@') {
+            users::by_email(&self.db, &who).await?
+        } else {
+            users::by_name(&self.db, &who).await?
+        };
+        let Some(user) = user.filter(|u| u.active && !u.email.is_empty()) else {
+            tracing::info!("password reset asked for no active account with an address");
+            return Ok(());
+        };
+        if credentials::recent_tickets(&self.db, &user).await?
+            >= credentials::MAILED_TICKETS_PER_TTL
+        {
+            tracing::info!(user = %user.name, "password reset asked again too soon: not mailed");
+            return Ok(());
+        }
+        let ticket = credentials::issue_ticket(&self.db, &user).await?;
+        audit::record(
+            &self.db,
+            &user.name,
+            "password.reset_requested",
+            &user.name,
+            &format!("link mailed; asked from {}", keys.address()),
+        )
+        .await?;
+        let link = format!("{}/password/reset/{ticket}", mailer.public_url());
+        let body = format!(
+            "Hello {name},\n\n\
+             someone (probably you) asked to reset the password of the Berth account {name} at\n\
+             {site}.\n\n\
+             To choose a new password, open this link within an hour:\n\n\
+             {link}\n\n\
+             The link works once. If you did not ask, ignore this message: your password\n\
+             stays as it is.\n",
+            name = user.name,
+            site = mailer.public_url(),
+        );
+        mailer.send_later(
+            user.email.clone(),
+            "Reset your Berth password".to_owned(),
+            body,
+        );
+        Ok(())
     }
 
     /// Counts logins into `metrics` (the handle the server serves).

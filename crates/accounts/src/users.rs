@@ -108,6 +108,17 @@ pub async fn by_name(db: &Db, name: &str) -> Result<Option<User>> {
     Ok(row.map(User::from))
 }
 
+/// The user with this e-mail address (addresses are kept in lower case, unique).
+pub async fn by_email(db: &Db, email: &str) -> Result<Option<User>> {
+    let row = sqlx::query_as::<_, UserRow>(&format!(
+        "SELECT {COLUMNS} FROM accounts WHERE email = $1 AND kind = 'user'"
+    ))
+    .bind(email.to_lowercase())
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.map(User::from))
+}
+
 pub async fn by_id(db: &Db, id: i64) -> Result<Option<User>> {
     let pool = &db.pool;
     let row = sqlx::query_as::<_, UserRow>(&format!(

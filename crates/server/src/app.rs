@@ -9,6 +9,7 @@ use anyhow::Context;
 use berth_accounts::authorizer::AccountsAuthorizer;
 use berth_accounts::jwt::TokenKeys;
 use berth_accounts::keyfile;
+use berth_accounts::mail::Mailer;
 use berth_accounts::Accounts;
 use berth_builds::Builds;
 use berth_hub::gc::GcConfig;
@@ -106,7 +107,15 @@ impl State {
         let metrics = Arc::new(Metrics::new());
         let accounts = Arc::new(
             Accounts::new(pool.clone(), config.auth.clone(), keys)
-                .with_metrics(metrics.domain.clone()),
+                .with_metrics(metrics.domain.clone())
+                .with_mailer(
+                    config
+                        .smtp
+                        .as_ref()
+                        .map(Mailer::new)
+                        .transpose()
+                        .map_err(|e| anyhow::anyhow!("[smtp]: {e}"))?,
+                ),
         );
         let webhooks = Arc::new(
             Webhooks::new(pool.clone(), accounts.db.clone(), config.webhooks.clone())

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use berth_accounts::mail::{Mailer, SmtpSettings, SmtpTls};
 use berth_accounts::AuthConfig;
 use berth_builds::Config as BuildsConfig;
 use berth_hub::gc::{parse_duration, GcConfig};
@@ -98,6 +99,23 @@ struct File {
     storage: StorageFile,
     #[serde(default)]
     metrics: MetricsFile,
+    smtp: Option<SmtpFile>,
+}
+
+/// `[smtp]`: outgoing mail ("Forgot password?" links); none without it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SmtpFile {
+    host: String,
+    /// Default: 25 for `none`, 587 for `starttls`, 465 for `tls`.
+    port: Option<u16>,
+    from: String,
+    username: Option<String>,
+    password: Option<String>,
+    /// A file holding the password (its first line).
+    password_file: Option<PathBuf>,
+    /// `none`, `starttls` (the default) or `tls`.
+    tls: Option<String>,
 }
 
 /// `[metrics]`: Prometheus metrics, off until `listen` is set.
@@ -220,6 +238,8 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// Where `GET /metrics` is served (a listener of its own); `None`: not served.
     pub metrics_listen: Option<SocketAddr>,
+    /// Outgoing mail; `None`: no "Forgot password?".
+    pub smtp: Option<SmtpSettings>,
 }
 
 impl Config {
@@ -327,6 +347,7 @@ impl Config {
             metrics_listen.is_none_or(|m| m != listen || m.port() == 0),
             "metrics.listen must differ from listen: metrics are never served on the public listener"
         );
+        let smtp = file.smtp.map(|f| smtp(f, &public_url)).transpose()?;
         Ok(Config {
             listen,
             data_dir,
@@ -341,6 +362,7 @@ impl Config {
             storage,
             tls,
             metrics_listen,
+            smtp,
         })
     }
 
@@ -355,6 +377,44 @@ fn host_of(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let rest = rest.trim_end_matches('/');
     rest.split('/').next().unwrap_or(rest)
+}
+
+fn smtp(file: SmtpFile, public_url: &str) -> anyhow::Result<SmtpSettings> {
+    let tls = match file.tls.as_deref() {
+        None => SmtpTls::StartTls,
+        Some(t) => SmtpTls::parse(t).ok_or_else(|| {
+            anyhow::anyhow!("smtp.tls must be \"none\", \"starttls\" or \"tls\", not {t:?}")
+        })?,
+    };
+    let port = file.port.unwrap_or(match tls {
+        SmtpTls::None => 25,
+        SmtpTls::StartTls => 587,
+        SmtpTls::Tls => 465,
+    });
+    let password = match (file.password, file.password_file) {
+        (Some(_), Some(_)) => {
+            anyhow::bail!("smtp: give password or password_file, not both")
+        }
+        (Some(p), None) => Some(p),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("smtp.password_file {}", path.display()))?;
+            Some(text.lines().next().unwrap_or_default().to_owned())
+        }
+        (None, None) => None,
+    };
+    let settings = SmtpSettings {
+        host: file.host,
+        port,
+        from: file.from,
+        username: file.username,
+        password,
+        tls,
+        public_url: public_url.to_owned(),
+    };
+    // Everything the transport checks, checked now: bad settings stop the start.
+    Mailer::new(&settings).map_err(|e| anyhow::anyhow!("[smtp]: {e}"))?;
+    Ok(settings)
 }
 
 fn webhooks(args: &Args, file: WebhooksFile, public_url: &str) -> anyhow::Result<WebhookConfig> {
@@ -563,6 +623,41 @@ fn read_file(path: &Path) -> anyhow::Result<File> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn smtp_settings_are_checked_at_start() {
+        let load = |text: &str| {
+            let file: File = toml::from_str(text).expect("valid toml");
+            Config::merge(&Args::default(), file)
+        };
+        let none = load("").expect("no [smtp]");
+        assert!(none.smtp.is_none());
+        let c = load(
+            "public_url = \"https://r.example\"\n[smtp]\nhost = \"mail.example\"\nfrom = \"Berth <b@example.com>\"\n",
+        )
+        .expect("minimal [smtp]");
+        let smtp = c.smtp.expect("smtp");
+        assert_eq!((smtp.port, smtp.tls), (587, SmtpTls::StartTls));
+        assert_eq!(smtp.public_url, "https://r.example");
+        let c =
+            load("[smtp]\nhost = \"h\"\nfrom = \"b@example.com\"\ntls = \"tls\"\n").expect("tls");
+        assert_eq!(c.smtp.map(|s| s.port), Some(465));
+        for (bad, says) in [
+            ("[smtp]\nhost = \"h\"\nfrom = \"b@example.com\"\ntls = \"ssl\"\n", "smtp.tls"),
+            ("[smtp]\nhost = \"h\"\nfrom = \"not an address\"\n", "smtp.from"),
+            ("[smtp]\nhost = \"h\"\nfrom = \"b@example.com\"\nusername = \"u\"\n", "password"),
+            ("[smtp]\nhost = \"\"\nfrom = \"b@example.com\"\n", "smtp.host"),
+            (
+                "[smtp]\nhost = \"h\"\nfrom = \"b@example.com\"\nusername = \"u\"\npassword_file = \"/nonexistent/berth-smtp\"\n",
+                "password_file",
+            ),
+        ] {
+            let e = load(bad).expect_err(bad).to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+        let missing: Result<File, _> = toml::from_str("[smtp]\nhost = \"h\"\n");
+        assert!(missing.is_err(), "from is required");
+    }
 
     #[test]
     fn flags_win_over_file_over_defaults() {

@@ -49,5 +49,6 @@ mod ui_accounts;
 mod ui_admin;
 mod ui_content;
 mod ui_home;
+mod ui_password_reset;
 mod ui_tags;
 mod webhooks;

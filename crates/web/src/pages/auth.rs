@@ -20,6 +20,8 @@ struct LoginPage {
     username: String,
     next: String,
     error: Option<String>,
+    /// Whether to offer "Forgot password?" (mail is configured).
+    forgot: bool,
 }
 
 #[derive(Deserialize)]
@@ -33,6 +35,7 @@ fn next_or_home(next: Option<&str>) -> String {
 
 pub async fn login_form(
     viewer: Viewer,
+    accounts: web::Data<Accounts>,
     query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, PageError> {
     let next = next_or_home(query.next.as_deref());
@@ -44,6 +47,7 @@ pub async fn login_form(
         username: String::new(),
         next,
         error: None,
+        forgot: accounts.mailer.is_some(),
     };
     render(&viewer, StatusCode::OK, &page)
 }
@@ -59,7 +63,7 @@ pub struct LoginForm {
 
 /// Signs `user` in: a new session (never one the visitor brought along, which ends) and its
 /// cookie.
-async fn signed_in(
+pub(super) async fn signed_in(
     accounts: &Accounts,
     viewer: &Viewer,
     user: &users::User,
@@ -97,6 +101,7 @@ pub async fn login(
             username: username.to_owned(),
             next: next.clone(),
             error: Some(message),
+            forgot: accounts.mailer.is_some(),
         };
         render(&viewer, status, &page)
     };

@@ -16,6 +16,7 @@ mod home;
 mod invitations;
 mod org_settings;
 mod orgs;
+mod password_reset;
 mod repo_head;
 mod repo_settings;
 mod repository;
@@ -98,6 +99,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/admin/storage", get().to(admin::storage))
                 .route("/admin/audit", get().to(admin::audit_log))
                 .route("/login/new-password", post().to(auth::new_password))
+                .route("/password/forgot", get().to(password_reset::forgot_form))
+                .route("/password/forgot", post().to(password_reset::forgot))
+                .route(
+                    "/password/reset/{ticket}",
+                    get().to(password_reset::reset_form),
+                )
+                .route("/password/reset/{ticket}", post().to(password_reset::reset))
                 .route("/u/{name}", get().to(users::page))
                 .route("/orgs/new", get().to(orgs::new_form))
                 .route("/orgs/new", post().to(orgs::create))
