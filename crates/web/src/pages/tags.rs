@@ -9,7 +9,7 @@ use askama::Template;
 use berth_accounts::Accounts;
 use berth_hub::Hub;
 use berth_registry::lifecycle::immutable::{self, Matcher};
-use berth_registry::meta::{TagFilter, TagOrder};
+use berth_registry::meta::{TagDetail, TagFilter, TagOrder};
 use berth_registry::names::namespace_of;
 use berth_registry::Registry;
 use berth_trust::signatures::TrustedKey;
@@ -225,15 +225,10 @@ pub async fn list(
         .await?
         .unwrap_or_default();
     head.empty = found.total == 0;
-    let keys = trusted_keys(trust, name).await?;
-    let summaries = images::summarize(registry, trust, name, &found.tags, &keys).await?;
-    let rules = immutable::matcher(registry, name).await?;
+    let tags = rows(registry, trust, &head, site.registry_host(), &found.tags).await?;
     let view = TagsPage {
         chrome: viewer.chrome.clone(),
-        tags: summaries
-            .iter()
-            .map(|t| row(&head, site.registry_host(), &rules, t))
-            .collect(),
+        tags,
         count: count_text(found.total, found.matching, !listing.q.is_empty()),
         total: found.total,
         q: listing.q.clone(),
@@ -279,15 +274,13 @@ pub async fn confirm_delete(
         .tag_detail(name, tag)
         .await?
         .ok_or_else(PageError::not_found)?;
-    let keys = trusted_keys(trust, name).await?;
-    let summary = images::summarize(registry, trust, name, &[detail], &keys)
+    let tag = rows(registry, trust, &head, site.registry_host(), &[detail])
         .await?
         .pop()
         .ok_or_else(PageError::not_found)?;
-    let rules = immutable::matcher(registry, name).await?;
     let page = DeletePage {
         chrome: viewer.chrome.clone(),
-        tag: row(&head, site.registry_host(), &rules, &summary),
+        tag,
         head,
     };
     render(viewer, StatusCode::OK, &page)
@@ -431,16 +424,27 @@ pub async fn recent(
     if details.is_empty() {
         return Ok((total, Vec::new()));
     }
+    Ok((total, rows(registry, trust, head, host, &details).await?))
+}
+
+/// The rows of `details`, tags of `head`'s repository: summarized (platforms, sizes,
+/// signatures checked against the namespace's keys) and marked with the immutability rule
+/// that keeps each, if one does.
+async fn rows(
+    registry: &Registry,
+    trust: &Trust,
+    head: &Head,
+    host: &str,
+    details: &[TagDetail],
+) -> Result<Vec<TagRow>, PageError> {
+    let name = &head.name;
     let keys = trusted_keys(trust, name).await?;
-    let summaries = images::summarize(registry, trust, name, &details, &keys).await?;
+    let summaries = images::summarize(registry, trust, name, details, &keys).await?;
     let rules = immutable::matcher(registry, name).await?;
-    Ok((
-        total,
-        summaries
-            .iter()
-            .map(|t| row(head, host, &rules, t))
-            .collect(),
-    ))
+    Ok(summaries
+        .iter()
+        .map(|t| row(head, host, &rules, t))
+        .collect())
 }
 
 #[derive(Template)]
@@ -483,16 +487,14 @@ pub async fn platform(
     let image = images::platform(registry, name, &detail.content, digest)
         .await?
         .ok_or_else(PageError::not_found)?;
-    let keys = trusted_keys(trust, name).await?;
-    let summary = images::summarize(registry, trust, name, &[detail], &keys)
+    let head = head(accounts, hub, site, viewer, repo, "tags").await?;
+    let tag = rows(registry, trust, &head, site.registry_host(), &[detail])
         .await?
         .pop()
         .ok_or_else(PageError::not_found)?;
-    let head = head(accounts, hub, site, viewer, repo, "tags").await?;
-    let rules = immutable::matcher(registry, name).await?;
     let page = PlatformPage {
         chrome: viewer.chrome.clone(),
-        tag: row(&head, site.registry_host(), &rules, &summary),
+        tag,
         pull_command: format!(
             "docker pull {}/{}@{}",
             site.registry_host(),
