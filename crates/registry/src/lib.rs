@@ -90,7 +90,16 @@ pub struct Registry {
     pub(crate) uploads: upload_sessions::Sessions,
     /// The Notary server and the signed-only policy; `None` turns both off.
     pub(crate) trust: Option<Arc<dyn trust::ContentTrust>>,
+    /// Image configs read for pages ([`Registry::image_config`]).
+    configs: cache::GenerationCache<digest::Digest, bytes::Bytes>,
 }
+
+/// Image configs are kept up to this size each, and this much in all.
+const CONFIG_MEMO_ENTRY: usize = 256 << 10;
+const CONFIG_MEMO_TOTAL: usize = 16 << 20;
+/// A blob's bytes never change, but garbage collection may remove it: a kept config is
+/// forgotten after this long.
+const CONFIG_MEMO_TTL: std::time::Duration = std::time::Duration::from_secs(600);
 
 impl Registry {
     pub fn new(
@@ -110,6 +119,15 @@ impl Registry {
             config,
             uploads: upload_sessions::Sessions::default(),
             trust: None,
+            configs: {
+                let configs = cache::GenerationCache::new(
+                    |_, bytes: &bytes::Bytes| bytes.len() + 128,
+                    CONFIG_MEMO_ENTRY,
+                    CONFIG_MEMO_TOTAL,
+                );
+                configs.set_ttl(CONFIG_MEMO_TTL);
+                configs
+            },
         }
     }
 
@@ -145,6 +163,26 @@ impl Registry {
             Err(Error::Io(e)) => Err(Error::internal(e.to_string())),
             Err(e) => Err(e),
         }
+    }
+
+    /// An image config of at most `limit` bytes, as [`Registry::small_blob`] reads it, kept in
+    /// memory for pages that show many images' platforms: a blob is named by its digest, so
+    /// what was read stays right for as long as the blob exists.
+    pub async fn image_config(
+        &self,
+        digest: &digest::Digest,
+        limit: u64,
+    ) -> Result<Option<bytes::Bytes>> {
+        if let Some(bytes) = self.configs.get(digest) {
+            return Ok(Some(bytes));
+        }
+        let generation = self.configs.generation();
+        let Some(bytes) = self.small_blob(digest, limit).await? else {
+            return Ok(None);
+        };
+        let bytes = bytes::Bytes::from(bytes);
+        self.configs.put(digest.clone(), generation, bytes.clone());
+        Ok(Some(bytes))
     }
 }
 

@@ -21,6 +21,7 @@ use crate::metrics::Metrics;
 
 pub(crate) mod cache;
 mod pulls;
+mod tag_index;
 mod usage;
 
 pub use cache::Cached;
@@ -28,6 +29,7 @@ use cache::ManifestCache;
 
 // Other crates ask the time here.
 pub use crate::clock::now;
+use crate::sql::any_of;
 pub use crate::sql::placeholders;
 
 /// A manifest as stored.
@@ -93,6 +95,18 @@ pub struct Referrer {
     pub size: i64,
 }
 
+/// A manifest that may carry signatures ([`Meta::signature_artifacts`]).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ArtifactRow {
+    /// 0: found under a tag; 1: found as a referrer of a subject.
+    pub via: i64,
+    /// The tag, or the subject's digest.
+    pub key: String,
+    pub digest: String,
+    pub content: Vec<u8>,
+    pub id: i64,
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Upload {
     pub id: String,
@@ -107,6 +121,8 @@ pub struct Upload {
 pub struct Meta {
     pub(crate) pool: AnyPool,
     pub(crate) cache: Arc<ManifestCache>,
+    /// Repositories' tags for the tags tab, each under its repository's `tags_version`.
+    pub(crate) tag_indexes: Arc<tag_index::TagIndexCache>,
     pub(crate) quotas: Arc<Quotas>,
     /// Counts manifest cache hits, and is the registry's handle for its other counters.
     pub(crate) metrics: Metrics,
@@ -143,21 +159,6 @@ pub struct TagPage {
     pub tags: Vec<TagDetail>,
 }
 
-/// `text` as a `LIKE` pattern matching it anywhere, lowercased, with `\` escaping the
-/// pattern's own characters.
-fn contains_pattern(text: &str) -> String {
-    let mut p = String::with_capacity(text.len() + 2);
-    p.push('%');
-    for c in text.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push('%');
-    p
-}
-
 async fn ensure_repository(tx: &mut Transaction<'_, Any>, name: &str) -> Result<i64> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO repositories (name, created_at) VALUES ($1, $2)
@@ -168,6 +169,16 @@ async fn ensure_repository(tx: &mut Transaction<'_, Any>, name: &str) -> Result<
     .fetch_one(&mut **tx)
     .await?;
     Ok(id)
+}
+
+/// Marks the tags of repository `repo` changed (a tag added, moved or removed), for whoever
+/// keeps them in memory ([`tag_index`]).
+async fn tags_changed(tx: &mut Transaction<'_, Any>, repo: i64) -> Result<()> {
+    sqlx::query("UPDATE repositories SET tags_version = tags_version + 1 WHERE id = $1")
+        .bind(repo)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// Links a blob into a repository, or stamps the link that is there.
@@ -403,6 +414,7 @@ impl Meta {
             quotas: Arc::new(Quotas::new(Backend::of_pool(&pool))),
             pool,
             cache: Arc::new(cache::manifest_cache()),
+            tag_indexes: Arc::new(tag_index::tag_index_cache()),
             metrics: Metrics::default(),
             pulls: Arc::default(),
         }
@@ -675,6 +687,9 @@ impl Meta {
             .execute(&mut *tx)
             .await?;
         }
+        if !m.tags.is_empty() {
+            tags_changed(&mut tx, repo).await?;
+        }
         for event in events {
             sink.stage(&mut tx, event).await?;
         }
@@ -706,11 +721,15 @@ impl Meta {
             return Ok(false);
         };
         immutable::guard_manifest_delete(&mut tx, name, repo, digest).await?;
-        sqlx::query("DELETE FROM tags WHERE repository_id = $1 AND manifest_digest = $2")
-            .bind(repo)
-            .bind(digest.to_string())
-            .execute(&mut *tx)
-            .await?;
+        let untagged =
+            sqlx::query("DELETE FROM tags WHERE repository_id = $1 AND manifest_digest = $2")
+                .bind(repo)
+                .bind(digest.to_string())
+                .execute(&mut *tx)
+                .await?;
+        if untagged.rows_affected() > 0 {
+            tags_changed(&mut tx, repo).await?;
+        }
         sink.stage(&mut tx, event).await?;
         tx.commit().await?;
         Ok(true)
@@ -727,18 +746,19 @@ impl Meta {
     ) -> Result<Option<Event>> {
         let _fresh = self.cache.on_write();
         let mut tx = self.begin_write().await?;
-        let digest: Option<String> = sqlx::query_scalar(
+        let deleted: Option<(i64, String)> = sqlx::query_as(
             "DELETE FROM tags WHERE name = $2
              AND repository_id = (SELECT id FROM repositories WHERE name = $1)
-             RETURNING manifest_digest",
+             RETURNING repository_id, manifest_digest",
         )
         .bind(name)
         .bind(tag)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(digest) = digest else {
+        let Some((repo, digest)) = deleted else {
             return Ok(None);
         };
+        tags_changed(&mut tx, repo).await?;
         immutable::guard_tag_delete(&mut tx, name, tag).await?;
         let event = event_for(digest);
         sink.stage(&mut tx, &event).await?;
@@ -786,103 +806,61 @@ impl Meta {
         offset: i64,
         limit: i64,
     ) -> Result<Option<(i64, Vec<TagDetail>)>> {
-        let repo: Option<i64> = sqlx::query_scalar("SELECT id FROM repositories WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
+        let page = self
+            .tag_page(
+                name,
+                TagFilter {
+                    filter: "",
+                    order: TagOrder::Newest,
+                    offset,
+                    limit,
+                },
+            )
             .await?;
-        let Some(repo) = repo else {
-            return Ok(None);
-        };
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tags WHERE repository_id = $1")
-            .bind(repo)
-            .fetch_one(&self.pool)
-            .await?;
-        let tags = sqlx::query_as(&format!(
-            "{TAG_DETAIL} WHERE r.id = $1
-             ORDER BY t.updated_at DESC, t.name LIMIT $2 OFFSET $3"
-        ))
-        .bind(repo)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(Some((total, tags)))
+        Ok(page.map(|p| (p.total, p.tags)))
     }
 
     /// A page of a repository's tags with their manifests, filtered by name and ordered as
-    /// asked, with the number of tags in all and of those matching. Counting, filtering and
-    /// paging run in the database over the repository's range of the tags' indexes (by name,
-    /// and newest first). `None` if the repository is unknown.
+    /// asked, with the number of tags in all and of those matching. The repository's tag
+    /// index ([`tag_index`]) gives the page's names; only those tags are read, by their key.
+    /// `None` if the repository is unknown.
     pub async fn tag_page(&self, name: &str, q: TagFilter<'_>) -> Result<Option<TagPage>> {
-        let repo: Option<i64> = sqlx::query_scalar("SELECT id FROM repositories WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(repo) = repo else {
+        let Some(index) = self.tag_index(name).await? else {
             return Ok(None);
         };
-        let filter = q.filter.trim();
-        // No tag holds a character outside the tag grammar (nor could PostgreSQL's text hold
-        // a NUL): such a filter matches nothing, and is not sent.
-        let impossible = !filter
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-        let filter = if impossible { "" } else { filter };
-        let pattern = contains_pattern(filter);
-        let (total, matching): (i64, i64) = if filter.is_empty() {
-            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tags WHERE repository_id = $1")
-                .bind(repo)
-                .fetch_one(&self.pool)
-                .await?;
-            (n, n)
-        } else {
-            sqlx::query_as(
-                "SELECT COUNT(*),
-                        COALESCE(SUM(CASE WHEN LOWER(name) LIKE $2 ESCAPE '\\' THEN 1 ELSE 0 END), 0)
-                 FROM tags WHERE repository_id = $1",
-            )
-            .bind(repo)
-            .bind(&pattern)
-            .fetch_one(&self.pool)
-            .await?
-        };
-        let matches = if filter.is_empty() {
-            ""
-        } else {
-            "AND LOWER(name) LIKE $4 ESCAPE '\\'"
-        };
-        let (order, outer) = match q.order {
-            TagOrder::Newest => ("updated_at DESC, name", "t.updated_at DESC, t.name"),
-            TagOrder::Name => ("name", "t.name"),
-        };
-        // The page is cut from the tags alone (along an index), and only its rows are joined
-        // to their manifests: sorting the joined rows would carry every manifest along.
-        let sql = format!(
-            "SELECT t.name, m.digest, m.media_type, m.content, t.updated_at, t.pushed_by,
-                    t.last_pulled_at
-             FROM (SELECT name, manifest_digest, updated_at, pushed_by, last_pulled_at
-                   FROM tags WHERE repository_id = $1 {matches}
-                   ORDER BY {order} LIMIT $2 OFFSET $3) t
-             JOIN manifests m ON m.repository_id = $1 AND m.digest = t.manifest_digest
-             ORDER BY {outer}"
-        );
-        let mut query = sqlx::query_as(&sql).bind(repo).bind(q.limit).bind(q.offset);
-        if !filter.is_empty() {
-            query = query.bind(&pattern);
-        }
-        if impossible {
-            return Ok(Some(TagPage {
-                total,
-                matching: 0,
-                tags: Vec::new(),
-            }));
-        }
-        let tags = query.fetch_all(&self.pool).await?;
+        let page = index.page(q.filter.trim(), q.order, q.offset, q.limit);
+        let tags = self.tags_named(index.repository_id, &page.names).await?;
         Ok(Some(TagPage {
-            total,
-            matching,
+            total: page.total,
+            matching: page.matching,
             tags,
         }))
+    }
+
+    /// The tags `names` of the repository `repo` with their manifests, in the order of
+    /// `names`; those gone since the names were read are left out.
+    async fn tags_named(&self, repo: i64, names: &[&str]) -> Result<Vec<TagDetail>> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = any_of(
+            self.backend(),
+            "SELECT t.name, m.digest, m.media_type, m.content, t.updated_at, t.pushed_by,
+                    t.last_pulled_at
+             FROM tags t JOIN manifests m
+               ON m.repository_id = t.repository_id AND m.digest = t.manifest_digest
+             WHERE t.repository_id = $1 AND t.name = {key}",
+            2,
+            names.len(),
+        );
+        let mut query = sqlx::query_as(&sql).bind(repo);
+        for name in names {
+            query = query.bind(*name);
+        }
+        let mut rows: Vec<TagDetail> = query.fetch_all(&self.pool).await?;
+        let position = |name: &str| names.iter().position(|n| *n == name);
+        rows.sort_by_key(|r| position(&r.name));
+        Ok(rows)
     }
 
     /// One tag with its manifest.
@@ -953,6 +931,69 @@ impl Meta {
         .bind(artifact_type.unwrap_or(""))
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    /// The manifests that may hold signatures of several manifests of `name` at once, in one
+    /// query: those tagged with one of `tags` (cosign's `sha256-<hex>.sig`), keyed by that tag,
+    /// then those whose subject is one of `subjects`, keyed by the subject, oldest first.
+    pub async fn signature_artifacts(
+        &self,
+        name: &str,
+        tags: &[String],
+        subjects: &[String],
+    ) -> Result<Vec<ArtifactRow>> {
+        if tags.is_empty() && subjects.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Most repositories hold no signatures at all: whether this one holds any under a
+        // cosign tag (`sha256-…`, `sha512-…`) or as a referrer is two probes of an index.
+        let repo: Option<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT r.id,
+                    CASE WHEN EXISTS (SELECT 1 FROM tags t WHERE t.repository_id = r.id
+                                      AND t.name >= 'sha' AND t.name < 'shb')
+                         THEN CAST(1 AS BIGINT) ELSE CAST(0 AS BIGINT) END,
+                    CASE WHEN EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = r.id
+                                      AND m.subject IS NOT NULL)
+                         THEN CAST(1 AS BIGINT) ELSE CAST(0 AS BIGINT) END
+             FROM repositories r WHERE r.name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((repo, cosign_tags, referrers)) = repo else {
+            return Ok(Vec::new());
+        };
+        let tags = if cosign_tags == 1 { tags } else { &[] };
+        let subjects = if referrers == 1 { subjects } else { &[] };
+        if tags.is_empty() && subjects.is_empty() {
+            return Ok(Vec::new());
+        }
+        let by_tag = any_of(
+            self.backend(),
+            "SELECT CAST(0 AS BIGINT) AS via, t.name AS key, m.digest, m.content, m.id
+             FROM tags t JOIN manifests m
+               ON m.repository_id = t.repository_id AND m.digest = t.manifest_digest
+             WHERE t.repository_id = $1 AND t.name = {key}",
+            2,
+            tags.len(),
+        );
+        let by_subject = any_of(
+            self.backend(),
+            "SELECT CAST(1 AS BIGINT) AS via, m.subject AS key, m.digest, m.content, m.id
+             FROM manifests m WHERE m.repository_id = $1 AND m.subject = {key}",
+            2 + tags.len(),
+            subjects.len(),
+        );
+        let parts: Vec<String> = [by_tag, by_subject]
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .collect();
+        let sql = format!("{} ORDER BY via, id", parts.join(" UNION ALL "));
+        let mut q = sqlx::query_as(&sql).bind(repo);
+        for value in tags.iter().chain(subjects) {
+            q = q.bind(value.as_str());
+        }
+        Ok(q.fetch_all(&self.pool).await?)
     }
 
     /// The indexes of `name` that list the manifest `child` (a platform of a multi-arch image).

@@ -16,7 +16,9 @@ use serde_json::json;
 
 use crate::common::receiver::Receiver;
 use crate::common::web::{sign_up_web, submit};
-use crate::common::{self, basic, error_code, sha256, sign_up, TestApp, ADMIN, OCI_MANIFEST};
+use crate::common::{
+    self, basic, error_code, sha256, sign_up, TestApp, ADMIN, ADMIN_PASSWORD, OCI_MANIFEST,
+};
 
 /// Whether this run can start replicas; says why not when it cannot.
 fn replicas_supported() -> bool {
@@ -159,6 +161,63 @@ async fn a_tag_moved_through_one_replica_is_served_fresh_by_the_other() {
 }
 
 /// An anonymous pull on B, of a repository made private through A.
+/// The tags `app` lists for `repo` (the tags tab's listing, through the API), each with the
+/// digest it names, by name.
+async fn listed(app: &TestApp, repo: &str) -> Vec<(String, String)> {
+    let r = app
+        .anonymous
+        .get(app.url(&format!("/api/v1/repositories/{repo}/tags")))
+        .header("Authorization", basic(ADMIN, ADMIN_PASSWORD))
+        .send()
+        .await
+        .expect("list tags");
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: serde_json::Value = r.json().await.expect("tags JSON");
+    let mut tags: Vec<(String, String)> = v["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|t| {
+            let field = |k: &str| t[k].as_str().expect("tag field").to_owned();
+            (field("name"), field("digest"))
+        })
+        .collect();
+    tags.sort();
+    tags
+}
+
+#[tokio::test]
+async fn the_tags_one_replica_lists_follow_every_push_and_delete_through_the_other() {
+    if !replicas_supported() {
+        return;
+    }
+    // Caches trusted for a minute, and no waiting for word from A: B's listing checks the
+    // repository's tag version each time it is read.
+    let a = TestApp::start_with(long_cache).await;
+    let b = a.replica(long_cache).await;
+    let repo = format!("{ADMIN}/listed");
+    let pair = |name: &str, digest: &str| (name.to_owned(), digest.to_owned());
+    let (_, one) = a.push_image(&repo, "1.0", b"one").await;
+    assert_eq!(listed(&b, &repo).await, [pair("1.0", &one)]);
+    let (_, two) = a.push_image(&repo, "2.0", b"two").await;
+    assert_eq!(
+        listed(&b, &repo).await,
+        [pair("1.0", &one), pair("2.0", &two)]
+    );
+    let (_, moved) = a.push_image(&repo, "1.0", b"one, again").await;
+    assert_eq!(
+        listed(&b, &repo).await,
+        [pair("1.0", &moved), pair("2.0", &two)],
+        "a moved tag names its new manifest"
+    );
+    let r = a.delete(&format!("/v2/{repo}/manifests/{two}")).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert_eq!(listed(&b, &repo).await, [pair("1.0", &moved)]);
+    let r = a.delete(&format!("/v2/{repo}/manifests/1.0")).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert!(listed(&b, &repo).await.is_empty(), "no tags are left");
+}
+
 async fn anonymous_status(app: &TestApp, repo: &str) -> StatusCode {
     app.anonymous
         .get(app.url(&format!("/v2/{repo}/manifests/latest")))
