@@ -380,41 +380,57 @@ pub async fn signatures(
     digest: &Digest,
     keys: &[TrustedKey],
 ) -> Result<Vec<Signature>> {
-    let meta = reg.meta();
-    let mut artifacts = Vec::new();
-    if let Some(m) = meta
-        .manifest(repository, &cosign_tag(digest), false)
-        .await?
-    {
-        artifacts.push((m.digest, m.content));
+    let mut each = signatures_of_each(reg, repository, std::slice::from_ref(digest), keys).await?;
+    Ok(each.pop().unwrap_or_default())
+}
+
+/// [`signatures`] of several manifests of `repository`, in their order, with one database
+/// query for all of them (a page of tags asks this).
+pub async fn signatures_of_each(
+    reg: &Registry,
+    repository: &str,
+    digests: &[Digest],
+    keys: &[TrustedKey],
+) -> Result<Vec<Vec<Signature>>> {
+    let tags: Vec<String> = digests.iter().map(cosign_tag).collect();
+    let subjects: Vec<String> = digests.iter().map(Digest::to_string).collect();
+    let rows = reg
+        .meta()
+        .signature_artifacts(repository, &tags, &subjects)
+        .await?;
+    let mut out = Vec::with_capacity(digests.len());
+    for ((digest, tag), subject) in digests.iter().zip(&tags).zip(&subjects) {
+        // Its cosign tag's manifest first, then its referrers, oldest first; each once.
+        let mut artifacts: Vec<(&str, &[u8])> = Vec::new();
+        let mine = rows
+            .iter()
+            .filter(|r| (r.via == 0 && r.key == *tag) || (r.via == 1 && r.key == *subject));
+        for r in mine {
+            if artifacts.len() >= MAX_ARTIFACTS {
+                break;
+            }
+            if !artifacts.iter().any(|(d, _)| *d == r.digest) {
+                artifacts.push((&r.digest, &r.content));
+            }
+        }
+        let mut found = Vec::new();
+        for (artifact, content) in artifacts {
+            for layer in signature_layers(content) {
+                found.push(match layer {
+                    SignatureLayer::Cosign { payload, signature } => {
+                        let payload = reg.small_blob(&payload, MAX_PAYLOAD).await?;
+                        judge(artifact, digest, payload.as_deref(), &signature, keys)
+                    }
+                    SignatureLayer::Notation { envelope } => {
+                        let envelope = reg.small_blob(&envelope, MAX_PAYLOAD).await?;
+                        notation::judge(artifact, digest, envelope.as_deref(), keys)
+                    }
+                });
+            }
+        }
+        out.push(found);
     }
-    for r in meta.referrers(repository, digest, None).await? {
-        if artifacts.len() >= MAX_ARTIFACTS {
-            break;
-        }
-        if artifacts.iter().any(|(d, _)| *d == r.digest) {
-            continue;
-        }
-        if let Some(m) = meta.manifest(repository, &r.digest, true).await? {
-            artifacts.push((m.digest, m.content));
-        }
-    }
-    let mut found = Vec::new();
-    for (artifact, content) in artifacts {
-        for layer in signature_layers(&content) {
-            found.push(match layer {
-                SignatureLayer::Cosign { payload, signature } => {
-                    let payload = reg.small_blob(&payload, MAX_PAYLOAD).await?;
-                    judge(&artifact, digest, payload.as_deref(), &signature, keys)
-                }
-                SignatureLayer::Notation { envelope } => {
-                    let envelope = reg.small_blob(&envelope, MAX_PAYLOAD).await?;
-                    notation::judge(&artifact, digest, envelope.as_deref(), keys)
-                }
-            });
-        }
-    }
-    Ok(found)
+    Ok(out)
 }
 
 impl Trust {

@@ -169,7 +169,7 @@ fn config_digest(doc: &Value) -> Option<Digest> {
 
 async fn config_json(registry: &Registry, doc: &Value) -> Option<Value> {
     let digest = config_digest(doc)?;
-    match registry.small_blob(&digest, MAX_CONFIG).await {
+    match registry.image_config(&digest, MAX_CONFIG).await {
         Ok(Some(bytes)) => serde_json::from_slice(&bytes).ok(),
         Ok(None) => None,
         Err(e) => {
@@ -179,31 +179,66 @@ async fn config_json(registry: &Registry, doc: &Value) -> Option<Value> {
     }
 }
 
-/// The signatures of a tag's manifest (cosign artifacts, and the tag's entries in the
-/// repository's Docker Content Trust collections), and whether one verifies.
-async fn signatures_of(
+/// The signatures stored for tags' manifests (cosign artifacts and referrers), each checked
+/// against `keys`: one database query for all of them.
+async fn stored_signatures(
     registry: &Registry,
     repository: &str,
-    tag: &TagDetail,
+    tags: &[&TagDetail],
     keys: &[TrustedKey],
-    trust: &[SignedTag],
-) -> berth_registry::Result<(Vec<Signature>, bool)> {
-    let Ok(digest) = tag.digest.parse::<Digest>() else {
-        return Ok((Vec::new(), false));
-    };
-    let mut found = signatures::signatures(registry, repository, &digest, keys).await?;
-    found.extend(
-        trust
-            .iter()
-            .filter(|t| t.tag == tag.name)
-            .map(|t| t.signature_of(&tag.digest)),
-    );
-    let signed = found.iter().any(|s| s.verified);
-    Ok((found, signed))
+) -> berth_registry::Result<Vec<Vec<Signature>>> {
+    // A digest that does not parse has no stored signatures (and is never stored).
+    let digests: Vec<Option<Digest>> = tags.iter().map(|t| t.digest.parse().ok()).collect();
+    let parsed: Vec<Digest> = digests.iter().flatten().cloned().collect();
+    let mut found = signatures::signatures_of_each(registry, repository, &parsed, keys)
+        .await?
+        .into_iter();
+    Ok(digests
+        .iter()
+        .map(|d| match d {
+            Some(_) => found.next().unwrap_or_default(),
+            None => Vec::new(),
+        })
+        .collect())
 }
 
-/// Summaries of a page of tags: children of indexes are loaded in one query, and single
-/// images' platforms are read from their (small) config blobs.
+/// Each tag's stored signatures with its entries in the repository's Docker Content Trust
+/// collections, and whether one of them verifies.
+fn with_trust(
+    tags: &[&TagDetail],
+    stored: Vec<Vec<Signature>>,
+    trust: &[SignedTag],
+) -> Vec<(Vec<Signature>, bool)> {
+    tags.iter()
+        .zip(stored)
+        .map(|(tag, mut found)| {
+            found.extend(
+                trust
+                    .iter()
+                    .filter(|t| t.tag == tag.name)
+                    .map(|t| t.signature_of(&tag.digest)),
+            );
+            let signed = found.iter().any(|s| s.verified);
+            (found, signed)
+        })
+        .collect()
+}
+
+/// The platform a config names, if it names one.
+fn known_platform(config: &Value) -> Option<String> {
+    Some(platform_name(config)).filter(|p| p != "/")
+}
+
+/// The platform of a single image, from its (small) config blob.
+async fn platform_of(registry: &Registry, doc: &Value) -> Option<String> {
+    config_json(registry, doc)
+        .await
+        .as_ref()
+        .and_then(known_platform)
+}
+
+/// Summaries of a page of tags: children of indexes are loaded in one query, signatures in
+/// another, and single images' platforms are read from their config blobs (kept in memory).
 pub async fn summarize(
     registry: &Registry,
     trust: &Trust,
@@ -218,33 +253,32 @@ pub async fn summarize(
         .flat_map(index_entries)
         .map(|(_, d)| d)
         .collect();
-    let child_rows = registry
-        .meta()
-        .manifests_by_digest(repository, &children)
-        .await?;
+    // Three independent reads, made at once.
+    let all: Vec<&TagDetail> = tags.iter().collect();
+    let (child_rows, signed_tags, stored) = futures_util::future::try_join3(
+        registry.meta().manifests_by_digest(repository, &children),
+        trust.signed_tags(registry, repository),
+        stored_signatures(registry, repository, &all, keys),
+    )
+    .await?;
     let child_size = |digest: &str| {
         child_rows
             .iter()
             .find(|r| r.digest == digest)
             .map(|r| image_size(&parse(&r.content)))
     };
-    let signed_tags = trust.signed_tags(registry, repository).await?;
+    let signatures = with_trust(&all, stored, &signed_tags);
     let mut out = Vec::with_capacity(tags.len());
-    for (tag, doc) in tags.iter().zip(&docs) {
+    for ((tag, doc), (signatures, signed)) in tags.iter().zip(&docs).zip(signatures) {
         let (size, platforms, platform_sizes) = if is_index(doc) {
             let entries = index_entries(doc);
             let sizes: Vec<i64> = entries.iter().filter_map(|(_, d)| child_size(d)).collect();
             let size = sizes.iter().sum();
             (size, entries.into_iter().map(|(p, _)| p).collect(), sizes)
         } else {
-            let platform = config_json(registry, doc)
-                .await
-                .map(|c| platform_name(&c))
-                .filter(|p| p != "/");
+            let platform = platform_of(registry, doc).await;
             (image_size(doc), platform.into_iter().collect(), Vec::new())
         };
-        let (signatures, signed) =
-            signatures_of(registry, repository, tag, keys, &signed_tags).await?;
         out.push(TagSummary {
             name: tag.name.clone(),
             digest: tag.digest.clone(),
@@ -353,8 +387,7 @@ pub async fn view(
         let config_doc = config_json(registry, &doc).await;
         let platforms = config_doc
             .as_ref()
-            .map(platform_name)
-            .filter(|p| p != "/")
+            .and_then(known_platform)
             .into_iter()
             .collect();
         (
@@ -368,7 +401,10 @@ pub async fn view(
         )
     };
     let signed_tags = trust.signed_tags(registry, repository).await?;
-    let (signatures, signed) = signatures_of(registry, repository, tag, keys, &signed_tags).await?;
+    let stored = stored_signatures(registry, repository, &[tag], keys).await?;
+    let (signatures, signed) = with_trust(&[tag], stored, &signed_tags)
+        .pop()
+        .unwrap_or_default();
     Ok(TagView {
         summary: TagSummary {
             name: tag.name.clone(),

@@ -14,6 +14,7 @@ use berth_registry::names::namespace_of;
 use berth_registry::Registry;
 use berth_trust::signatures::TrustedKey;
 use berth_trust::{signing, Trust};
+use futures_util::future::try_join;
 
 use super::filters;
 use super::repo_head::{head, Head, Repo};
@@ -208,22 +209,26 @@ pub async fn list(
     listing: &Listing,
     notice: Option<&'static str>,
 ) -> Result<HttpResponse, PageError> {
-    let mut head = head(accounts, hub, site, viewer, repo, "tags").await?;
     let name = &repo.settings.repository;
     let page = listing.page;
-    let found = registry
-        .meta()
-        .tag_page(
-            name,
-            TagFilter {
-                filter: &listing.q,
-                order: listing.sort,
-                offset: (page - 1) * PER_PAGE,
-                limit: PER_PAGE,
-            },
-        )
-        .await?
-        .unwrap_or_default();
+    // The page's tags are read while the header is.
+    let found = async {
+        let found = registry
+            .meta()
+            .tag_page(
+                name,
+                TagFilter {
+                    filter: &listing.q,
+                    order: listing.sort,
+                    offset: (page - 1) * PER_PAGE,
+                    limit: PER_PAGE,
+                },
+            )
+            .await?;
+        Ok::<_, PageError>(found.unwrap_or_default())
+    };
+    let (mut head, found) =
+        try_join(head(accounts, hub, site, viewer, repo, "tags"), found).await?;
     head.empty = found.total == 0;
     let tags = rows(registry, trust, &head, site.registry_host(), &found.tags).await?;
     let view = TagsPage {
@@ -438,9 +443,9 @@ async fn rows(
     details: &[TagDetail],
 ) -> Result<Vec<TagRow>, PageError> {
     let name = &head.name;
-    let keys = trusted_keys(trust, name).await?;
+    let rules = async { Ok::<_, PageError>(immutable::matcher(registry, name).await?) };
+    let (keys, rules) = try_join(trusted_keys(trust, name), rules).await?;
     let summaries = images::summarize(registry, trust, name, details, &keys).await?;
-    let rules = immutable::matcher(registry, name).await?;
     Ok(summaries
         .iter()
         .map(|t| row(head, host, &rules, t))
