@@ -181,6 +181,20 @@ async fn tags_changed(tx: &mut Transaction<'_, Any>, repo: i64) -> Result<()> {
     Ok(())
 }
 
+/// Begins a change to the tags of repository `name` (raising its `tags_version` as
+/// [`tags_changed`] does), and returns its id; `None` if there is no such repository. The
+/// repository's row is locked first, as a push locks it before its tags
+/// ([`ensure_repository`]): taken the other way round, a push and a delete of one tag would
+/// each hold what the other waits for.
+async fn tags_changing(tx: &mut Transaction<'_, Any>, name: &str) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "UPDATE repositories SET tags_version = tags_version + 1 WHERE name = $1 RETURNING id",
+    )
+    .bind(name)
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
 /// Links a blob into a repository, or stamps the link that is there.
 async fn link(tx: &mut Transaction<'_, Any>, repo: i64, digest: &Digest, now: i64) -> Result<()> {
     sqlx::query(
@@ -708,28 +722,23 @@ impl Meta {
     ) -> Result<bool> {
         let _fresh = self.cache.on_write();
         let mut tx = self.begin_write().await?;
-        let deleted: Option<i64> = sqlx::query_scalar(
-            "DELETE FROM manifests WHERE digest = $2
-             AND repository_id = (SELECT id FROM repositories WHERE name = $1)
-             RETURNING repository_id",
-        )
-        .bind(name)
-        .bind(digest.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(repo) = deleted else {
+        let Some(repo) = tags_changing(&mut tx, name).await? else {
             return Ok(false);
         };
-        immutable::guard_manifest_delete(&mut tx, name, repo, digest).await?;
-        let untagged =
-            sqlx::query("DELETE FROM tags WHERE repository_id = $1 AND manifest_digest = $2")
-                .bind(repo)
-                .bind(digest.to_string())
-                .execute(&mut *tx)
-                .await?;
-        if untagged.rows_affected() > 0 {
-            tags_changed(&mut tx, repo).await?;
+        let deleted = sqlx::query("DELETE FROM manifests WHERE repository_id = $1 AND digest = $2")
+            .bind(repo)
+            .bind(digest.to_string())
+            .execute(&mut *tx)
+            .await?;
+        if deleted.rows_affected() == 0 {
+            return Ok(false);
         }
+        immutable::guard_manifest_delete(&mut tx, name, repo, digest).await?;
+        sqlx::query("DELETE FROM tags WHERE repository_id = $1 AND manifest_digest = $2")
+            .bind(repo)
+            .bind(digest.to_string())
+            .execute(&mut *tx)
+            .await?;
         sink.stage(&mut tx, event).await?;
         tx.commit().await?;
         Ok(true)
@@ -746,19 +755,19 @@ impl Meta {
     ) -> Result<Option<Event>> {
         let _fresh = self.cache.on_write();
         let mut tx = self.begin_write().await?;
-        let deleted: Option<(i64, String)> = sqlx::query_as(
-            "DELETE FROM tags WHERE name = $2
-             AND repository_id = (SELECT id FROM repositories WHERE name = $1)
-             RETURNING repository_id, manifest_digest",
+        let Some(repo) = tags_changing(&mut tx, name).await? else {
+            return Ok(None);
+        };
+        let digest: Option<String> = sqlx::query_scalar(
+            "DELETE FROM tags WHERE repository_id = $1 AND name = $2 RETURNING manifest_digest",
         )
-        .bind(name)
+        .bind(repo)
         .bind(tag)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((repo, digest)) = deleted else {
+        let Some(digest) = digest else {
             return Ok(None);
         };
-        tags_changed(&mut tx, repo).await?;
         immutable::guard_tag_delete(&mut tx, name, tag).await?;
         let event = event_for(digest);
         sink.stage(&mut tx, &event).await?;
