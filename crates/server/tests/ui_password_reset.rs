@@ -105,6 +105,22 @@ fn link_in(message: &str) -> String {
 const ANSWER: &str = "If an account has that address, a link is on its way.";
 
 /// Asks for a link for `who` on the forgot page and checks the one answer.
+/// Berth sending its mail as `from` through the SMTP server on loopback `port`, without TLS.
+async fn app_mailing_through(port: u16, from: &str) -> TestApp {
+    TestApp::start_with(|c| {
+        c.smtp = Some(SmtpSettings {
+            host: "127.0.0.1".into(),
+            port,
+            from: from.into(),
+            username: None,
+            password: None,
+            tls: SmtpTls::None,
+            public_url: c.public_url.clone(),
+        });
+    })
+    .await
+}
+
 async fn ask_for_link(browser: &Browser, app: &TestApp, who: &str) {
     browser.goto(&app.url("/password/forgot")).await;
     browser.fill("#who", who).await;
@@ -121,18 +137,7 @@ async fn a_forgotten_password_is_reset_with_a_link_by_mail() {
     };
     let sink = Sink::start(&python);
     let port = sink.port;
-    let app = TestApp::start_with(|c| {
-        c.smtp = Some(SmtpSettings {
-            host: "127.0.0.1".into(),
-            port,
-            from: "Berth <berth@example.com>".into(),
-            username: None,
-            password: None,
-            tls: SmtpTls::None,
-            public_url: c.public_url.clone(),
-        });
-    })
-    .await;
+    let app = app_mailing_through(port, "Berth <berth@example.com>").await;
     let browser = Browser::start().await;
     sign_up_in(&browser, &app, "dora").await;
     log_out(&browser).await;
@@ -265,18 +270,7 @@ async fn without_smtp_there_is_no_forgot_password() {
 async fn a_failing_smtp_server_changes_nothing_in_the_answer() {
     // Nothing listens on this port: every attempt to send fails.
     let port = common::binary::free_port();
-    let app = TestApp::start_with(|c| {
-        c.smtp = Some(SmtpSettings {
-            host: "127.0.0.1".into(),
-            port,
-            from: "berth@example.com".into(),
-            username: None,
-            password: None,
-            tls: SmtpTls::None,
-            public_url: c.public_url.clone(),
-        });
-    })
-    .await;
+    let app = app_mailing_through(port, "berth@example.com").await;
     let browser = Browser::start().await;
     sign_up_in(&browser, &app, "erin").await;
     log_out(&browser).await;
